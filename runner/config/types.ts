@@ -80,6 +80,24 @@ export interface AnnealingMethod {
 export type MethodConfig = ScratchMethod | KdMethod | AnnealingMethod;
 export type MethodType = MethodConfig['type'];
 
+/** Where `akd run`/`akd sweep` train: in the akd process, or as Slurm batch jobs (see schema.json `launcher`). */
+export interface LocalLauncher { type: 'local'; }
+export interface SlurmLauncher {
+  type: 'slurm';
+  partition?: string;
+  /** Slurm time limit, e.g. "30", "2:00:00", "1-12:00:00". */
+  time?: string;
+  cpusPerTask?: number;
+  /** e.g. "8G". */
+  mem?: string;
+  gres?: string;
+  account?: string;
+  /** More sbatch options, one per entry, e.g. "--qos=high". */
+  extraArgs?: string[];
+}
+export type LauncherConfig = LocalLauncher | SlurmLauncher;
+export type LauncherType = LauncherConfig['type'];
+
 export interface ExperimentConfig {
   $schema?: string;
   name: string;
@@ -95,6 +113,8 @@ export interface ExperimentConfig {
   threads?: 'auto' | number;
   /** Evaluation batch size (forward passes only). */
   evalBatchSize?: number;
+  /** Where the run trains; default local. `--launcher` overrides the type. */
+  launcher?: LauncherConfig;
 }
 
 export function isCheckpointTeacher(t: TeacherConfig): t is CheckpointTeacher {

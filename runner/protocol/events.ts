@@ -128,6 +128,49 @@ export interface LogEvent extends EventBase {
   message: string;
 }
 
+/**
+ * A Slurm job was submitted for this run (`akd run|resume --launcher slurm`, or a sweep member's
+ * array task), written on the submitting host before the job can start. Starts a session: the
+ * job's own `job-state` (RUNNING, from the compute node) and `run-started` follow.
+ */
+export interface JobSubmittedEvent extends EventBase {
+  type: 'job-submitted';
+  launcher: 'slurm';
+  /** Slurm's job id: "123", or "123_4" for task 4 of array job 123. */
+  jobId: string;
+  runDir: string;
+  configPath: string;
+  /** The batch script, relative to the run folder. */
+  script: string;
+  /** The job's stdout+stderr file (a Slurm pattern until the job starts: %j, %A_%a). */
+  output: string;
+  /** The job continues from the run's checkpoint (`akd resume`). */
+  resume: boolean;
+  /** Jobs this one waits for (a sweep's shared-teacher job). */
+  dependsOn?: string[];
+}
+
+/**
+ * Slurm's view of the run's job. Written by the job itself when it starts (source "job": state
+ * RUNNING, node), and by whoever follows it (source "follower": `akd run|resume|sweep` without
+ * --detach, `akd follow`, `akd stop`): PENDING with its reason while queued, and once, with
+ * `final: true`, when Slurm says the job has ended (that one may come after the run's terminal event).
+ */
+export interface JobStateEvent extends EventBase {
+  type: 'job-state';
+  launcher: 'slurm';
+  jobId: string;
+  /** Slurm's JobState: PENDING, RUNNING, COMPLETED, CANCELLED, FAILED, TIMEOUT, NODE_FAIL, OUT_OF_MEMORY, PREEMPTED, ...; GONE when Slurm has forgotten the job. */
+  state: string;
+  /** Slurm's Reason: while pending Priority, Resources, Dependency, BeginTime...; at the end NonZeroExitCode, TimeLimit, NodeDown... */
+  reason?: string;
+  node?: string;
+  /** "exit:signal" as Slurm prints it ("0:0", "3:0", "0:9"). */
+  exitCode?: string;
+  final?: boolean;
+  source: 'job' | 'follower';
+}
+
 export type RunEvent =
   | RunStartedEvent
   | PhaseStartedEvent
@@ -137,7 +180,9 @@ export type RunEvent =
   | RunCompletedEvent
   | RunFailedEvent
   | RunCancelledEvent
-  | LogEvent;
+  | LogEvent
+  | JobSubmittedEvent
+  | JobStateEvent;
 
 export type RunEventType = RunEvent['type'];
 /** Distributive Omit, so `Omit<RunEvent, 'v'|'time'>` keeps the union. */
@@ -156,6 +201,17 @@ export interface PhaseResult {
   bestTemperature?: number;
 }
 
+/** A Slurm run's job, in its summary.json. */
+export interface JobInfo {
+  launcher: 'slurm';
+  jobId: string;
+  /** Slurm's last known JobState (see JobStateEvent). */
+  state?: string;
+  reason?: string;
+  node?: string;
+  exitCode?: string;
+}
+
 export interface RunSummary {
   runId: string;
   name: string;
@@ -172,6 +228,8 @@ export interface RunSummary {
   /** Wall time actually spent training, summed over resumes. */
   seconds: number;
   error?: string;
+  /** Runs launched on Slurm: the job of the latest session. */
+  job?: JobInfo;
 }
 
 /** Parse one line of events.jsonl; returns undefined for blank or torn (partial) lines. */
