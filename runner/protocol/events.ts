@@ -7,9 +7,9 @@ import type { ExperimentConfig, MethodType } from '../config/types';
 
 export const PROTOCOL_VERSION = 1 as const;
 
-/** Phases of a run, in the order they can happen. */
-export type PhaseName = 'teacher' | 'train' | 'kd' | 'anneal' | 'finetune';
-export const PHASES: readonly PhaseName[] = ['teacher', 'train', 'kd', 'anneal', 'finetune'];
+/** Phases of a run, in the order they can happen ('assistant': TAKD's assistant, trained with KD from the teacher). */
+export type PhaseName = 'teacher' | 'train' | 'kd' | 'anneal' | 'finetune' | 'assistant';
+export const PHASES: readonly PhaseName[] = ['teacher', 'assistant', 'train', 'kd', 'anneal', 'finetune'];
 
 export type ActualBackend = 'tensorflow' | 'wasm' | 'cpu';
 export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled';
@@ -26,6 +26,12 @@ export interface ModelInfo {
   /** Where the weights come from: trained in this run, or a checkpoint path. */
   source: 'trained' | 'checkpoint';
   checkpoint?: string;
+  /** A checkpoint teacher trained by another run (e.g. a sweep's shared teacher): that run's id. */
+  teacherFromRun?: string;
+  /** That run's folder, when known. */
+  teacherFromRunDir?: string;
+  /** A sweep's teacher-cache key (hash of the teacher config and the data), when the checkpoint came from the cache. */
+  teacherCacheKey?: string;
 }
 
 export interface RunStartedEvent extends EventBase {
@@ -39,6 +45,8 @@ export interface RunStartedEvent extends EventBase {
   backendNote?: string;
   teacher: ModelInfo;
   student: ModelInfo;
+  /** TAKD only: the assistant. */
+  assistant?: ModelInfo;
   data: { train: number; validation: number; test: number; inputShape: number[]; classes: number };
   /** Set when this start continues an earlier run (`akd resume`). */
   resumedFrom?: CheckpointPosition;
@@ -100,7 +108,7 @@ export interface CheckpointSavedEvent extends EventBase {
   type: 'checkpoint-saved';
   /** Folder relative to the run folder. */
   path: string;
-  model: 'teacher' | 'student';
+  model: 'teacher' | 'student' | 'assistant';
   reason: 'epoch' | 'best' | 'final' | 'cancel';
   position: CheckpointPosition;
   valAccuracy?: number;
@@ -220,6 +228,8 @@ export interface RunSummary {
   method: MethodType;
   teacher: ModelInfo & { testAccuracy: number | null };
   student: ModelInfo & { testAccuracy: number | null };
+  /** TAKD only: the assistant. */
+  assistant?: ModelInfo & { testAccuracy: number | null };
   /** teacher params / student params. */
   compression: number;
   phases: PhaseResult[];
