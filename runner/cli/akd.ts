@@ -40,6 +40,10 @@ Usage:
       .akd/teachers/. The sweep goes to .akd/sweeps/<id>/ beside CONFIG (or DIR).
   akd sweep --resume SWEEP_DIR [--retry-failed] [--json]   (also: akd resume SWEEP_DIR)
       Continue a stopped sweep: completed members are skipped, cancelled and crashed ones resumed.
+  akd compare RUN_OR_SWEEP_DIR... [--csv FILE] [--md FILE] [--png FILE] [--runs-csv FILE] [--best-only]
+      Student test accuracy per method and swept setting: mean ± std over seeds (sample std), best,
+      n, validation accuracy, the gap to the teacher, parameters, wall time; --png draws it with
+      error bars and the annealing phase-1 curves per temperature.
 
 Signals: SIGINT/SIGTERM stop at the next batch boundary, write a checkpoint and exit 130/143.`;
 
@@ -233,6 +237,7 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdResume(parseArgs(rest, ['launcher']));
       case 'sweep': return await (await import('./commands/sweep')).cmdSweep(rest);
       case 'run-member': return await (await import('./commands/sweep')).cmdRunMember(rest);
+      case 'compare': return await (await import('./commands/compare')).cmdCompare(rest);
       case 'stop': return await cmdStop(parseArgs(rest, ['wait']));
       case 'follow': return await cmdFollow(parseArgs(rest, []));
       // Hidden: what a Slurm job runs on its compute node (one session of an existing run folder).
