@@ -19,6 +19,8 @@ import { EventLog, readEvents } from '../store/eventLog';
 import { RUN_FILES, readJson, writeJsonAtomic } from '../store/runStore';
 import type { CancelToken } from '../training/phaseTrainer';
 import { humanReporter } from '../cli/humanReporter';
+import { isSweepDir, memberRunDir, readManifest } from '../sweep/manifest';
+import { cachedTeacherModel, publishTeacher, trainedTeacherOf, updateProvenance } from '../sweep/teacherCache';
 import { SLURM_KILLED, parseScontrolJob, type JobStatus } from './slurmClient';
 import { describeJobEnd } from './slurmRun';
 
@@ -70,8 +72,51 @@ function writableProblem(runDir: string): string | undefined {
   }
 }
 
-export async function runJob(runDir: string): Promise<number> {
+/** An array task of a sweep: its member's run folder (task id = member index). */
+function sweepMemberFolder(sweepDir: string): string | undefined {
+  const task = Number(process.env.SLURM_ARRAY_TASK_ID);
+  const m = readManifest(sweepDir).members.find((x) => x.index === task);
+  return m ? memberRunDir(sweepDir, m) : undefined;
+}
+
+/**
+ * A sweep member that trains the shared teacher puts it into the teacher cache as soon as it is
+ * trained (what a local sweep's orchestrator does), so the members' array can load it.
+ */
+function teacherPublisher(runDir: string): ((final: boolean) => void) | undefined {
+  const sweepDir = path.dirname(runDir);
+  if (!isSweepDir(sweepDir)) return undefined;
+  const manifest = readManifest(sweepDir);
+  const m = manifest.members.find((x) => memberRunDir(sweepDir, x) === path.resolve(runDir));
+  const teacher = m?.trainsTeacher ? manifest.teachers.find((t) => t.key === m.teacherKey) : undefined;
+  if (!m || !teacher) return undefined;
+  return (final) => {
+    const summary = readJson<RunSummary>(path.join(runDir, RUN_FILES.summary));
+    if (!cachedTeacherModel(manifest.cacheRoot, teacher.key)) {
+      const teacherDir = path.join(runDir, RUN_FILES.teacher);
+      const config = readJson<ExperimentConfig>(path.join(runDir, RUN_FILES.config));
+      const trained = config && trainedTeacherOf(config);
+      if (!config || !trained || !fs.existsSync(path.join(teacherDir, 'model.json'))) return;
+      publishTeacher(manifest.cacheRoot, teacher.key, teacherDir, {
+        runId: m.id, runDir, key: teacher.key, dataFingerprint: teacher.dataFingerprint, teacher: trained,
+        batchSize: config.batchSize, createdAt: new Date().toISOString(),
+      });
+    }
+    if (final && summary?.teacher.testAccuracy != null) updateProvenance(manifest.cacheRoot, teacher.key, { testAccuracy: summary.teacher.testAccuracy });
+  };
+}
+
+export async function runJob(folder: string): Promise<number> {
   const host = process.env.SLURMD_NODENAME || os.hostname();
+  let runDir = folder;
+  if (isSweepDir(folder)) {
+    const member = sweepMemberFolder(folder);
+    if (!member) {
+      process.stderr.write(`akd: no member of the sweep in ${folder} has index ${process.env.SLURM_ARRAY_TASK_ID ?? '(SLURM_ARRAY_TASK_ID unset)'}\n`);
+      return EXIT.noInput;
+    }
+    runDir = member;
+  }
   if (!fs.existsSync(runDir)) {
     process.stderr.write(`akd: the run folder ${runDir} does not exist on ${host}: on a cluster it must be on a filesystem the submitting host and the compute nodes share\n`);
     return EXIT.noInput;
@@ -88,6 +133,8 @@ export async function runJob(runDir: string): Promise<number> {
 
   const log = new SlurmJobLog(eventsFile, jobId);
   log.onEvent(humanReporter(process.stderr));
+  const publish = teacherPublisher(runDir);
+  if (publish) log.onEvent((e) => { if (e.type === 'checkpoint-saved' && e.model === 'teacher' && e.reason === 'final') publish(false); });
   log.emit({ type: 'job-state', launcher: 'slurm', jobId, state: 'RUNNING', node: host, source: 'job' });
   const cancel: CancelToken = { cancelled: false };
   const handler = (signal: NodeJS.Signals): void => {
@@ -104,6 +151,7 @@ export async function runJob(runDir: string): Promise<number> {
     const summaryFile = path.join(runDir, RUN_FILES.summary);
     const summary = readJson<RunSummary>(summaryFile) ?? outcome.summary;
     const slurmEnd = log.slurmEnd;
+    publish?.(true);
     writeJsonAtomic(summaryFile, {
       ...summary,
       ...(slurmEnd ? { status: 'failed', error: slurmEnd.message } : {}),

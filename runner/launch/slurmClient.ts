@@ -228,6 +228,11 @@ export class SlurmClient {
     }
   }
 
+  /** `scontrol release ID`: let a job submitted with --hold start. */
+  async release(id: string): Promise<void> {
+    await this.call('scontrol', ['release', id]);
+  }
+
   /** `scancel ID` (SIGTERM to the job, SIGKILL after the cluster's KillWait). */
   async cancel(id: string, extraArgs: string[] = []): Promise<void> {
     await this.call('scancel', [...extraArgs, id]);

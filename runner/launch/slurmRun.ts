@@ -167,103 +167,133 @@ export async function reconcileRun(runDir: string, client: SlurmClient): Promise
   return status;
 }
 
+/**
+ * Follows one run's Slurm session: reads its new events, writes PENDING states while the job
+ * waits, and settles the job once Slurm says it ended. Driven by a loop that feeds it Slurm's
+ * statuses (one squeue call for all the runs a loop follows).
+ */
+export class SlurmRunFollower {
+  private readonly tail: EventTail;
+  private readonly file: string;
+  terminal: TerminalEvent | undefined;
+  /** The session is over: the run ended and Slurm let go of the job (or we stopped waiting). */
+  done = false;
+  started = false;
+  private lastWritten = '';
+  private endedSince: number | undefined;
+  private lastStatus: JobStatus | undefined;
+  private terminalAt: number | undefined;
+
+  constructor(readonly runDir: string, readonly jobId: string, fromOffset: number, private readonly onEvent: (e: RunEvent) => void,
+    private readonly graceMs = 3000) {
+    this.file = path.join(runDir, RUN_FILES.events);
+    this.tail = new EventTail(this.file, fromOffset);
+  }
+
+  /** Print (onEvent) what was appended since the last call. */
+  read(): void {
+    for (const e of this.tail.read()) {
+      this.onEvent(e);
+      if (isTerminal(e)) { this.terminal = e; this.terminalAt ??= Date.now(); }
+      if (e.type === 'run-started') this.started = true;
+      if (e.type === 'job-state' && e.jobId === this.jobId) {
+        if (e.state === 'RUNNING') this.started = true;
+        if (e.final) this.done = true;
+      }
+    }
+    // The run ended; its job exits right after. Do not wait forever for Slurm to confirm.
+    if (this.terminalAt !== undefined && Date.now() - this.terminalAt > 20_000) this.done = true;
+  }
+
+  /** Slurm's latest word on the job. */
+  status(status: JobStatus): void {
+    this.lastStatus = status;
+    if (jobEnded(status.state)) {
+      this.endedSince ??= Date.now();
+    } else if (!this.started && status.state === 'PENDING') {
+      const key = `${status.state}/${status.reason ?? ''}`;
+      if (key !== this.lastWritten) {
+        this.lastWritten = key;
+        appendEvent(this.file, {
+          type: 'job-state', launcher: 'slurm', jobId: this.jobId, state: status.state, source: 'follower',
+          ...(status.reason ? { reason: status.reason } : {}),
+        });
+      }
+    }
+  }
+
+  /** True while the follower wants Slurm's status soon (after the run's end: until Slurm confirms). */
+  get eager(): boolean { return this.terminal !== undefined; }
+
+  /** Settle the job if Slurm said it ended and its last events had time to arrive. */
+  async settle(): Promise<void> {
+    if (this.done || this.endedSince === undefined || !this.lastStatus) return;
+    if (!this.terminal && Date.now() - this.endedSince < this.graceMs) return;
+    this.read();
+    const session = latestSession(readEvents(this.file));
+    if (session?.submitted?.jobId === this.jobId) settleEndedJob(this.runDir, session, this.lastStatus);
+    this.read();
+    // Someone else (akd stop, another follower) may be settling it: wait briefly for their events.
+    const until = Date.now() + this.graceMs;
+    while (!this.terminal && Date.now() < until) {
+      await sleep(100);
+      this.read();
+    }
+    this.done = true;
+  }
+}
+
 export interface FollowOptions {
-  runDir: string;
-  jobId: string;
-  /** Byte offset in events.jsonl to start printing from (where this session's events begin). */
-  fromOffset: number;
-  client: SlurmClient;
-  onEvent: (e: RunEvent) => void;
-  /** Slurm is asked this often (default 1000 ms); the file is read every 200 ms. */
+  /** Slurm is asked this often (default 1000 ms); the files are read every 200 ms. */
   pollMs?: number;
-  /** After Slurm says the job ended, how long to wait for its last events to show up (NFS caching). */
-  graceMs?: number;
   /** Something to say about Slurm not answering (once per outage). */
   warn: (message: string) => void;
-  /** Set to stop following early (the job is left alone). */
+  /** Set to stop following early (the jobs are left alone). */
   abort?: { aborted: boolean };
+  /** Called after each round (the sweep reports member starts and ends from here). */
+  afterRound?: () => void;
+}
+
+/** Follow several runs' jobs until all are done, with one Slurm status call per round. */
+export async function followSlurmRuns(client: SlurmClient, followers: SlurmRunFollower[], o: FollowOptions): Promise<void> {
+  const pollMs = o.pollMs ?? 1000;
+  let lastPoll = 0;
+  let unreachable = false;
+  for (;;) {
+    for (const f of followers) if (!f.done) f.read();
+    const active = followers.filter((f) => !f.done);
+    if (active.length === 0 || o.abort?.aborted) { o.afterRound?.(); return; }
+    if (Date.now() - lastPoll >= (active.some((f) => f.eager) ? 200 : pollMs)) {
+      lastPoll = Date.now();
+      try {
+        const statuses = await client.statuses(active.map((f) => f.jobId));
+        if (unreachable) { o.warn('Slurm answers again'); unreachable = false; }
+        for (const f of active) {
+          const st = statuses.get(f.jobId);
+          if (st) f.status(st);
+        }
+      } catch (e) {
+        if (!(e instanceof SlurmError) || e.kind === 'rejected') throw e;
+        if (!unreachable) o.warn(`${e.message}; still following the run folders`);
+        unreachable = true;
+      }
+    }
+    for (const f of active) await f.settle();
+    o.afterRound?.();
+    await sleep(200);
+  }
 }
 
 /**
  * Follow a Slurm run until its session ends and Slurm has let go of the job. Prints (through
  * onEvent) every event from `fromOffset` on, including the ones this follower appends.
  */
-export async function followSlurmRun(o: FollowOptions): Promise<TerminalEvent | undefined> {
-  const file = path.join(o.runDir, RUN_FILES.events);
-  const tail = new EventTail(file, o.fromOffset);
-  const pollMs = o.pollMs ?? 1000;
-  const graceMs = o.graceMs ?? 3000;
-  let terminal: TerminalEvent | undefined;
-  let lastPoll = 0;
-  let lastWritten = '';
-  let jobStarted = false;
-  let endedSince: number | undefined;
-  let lastStatus: JobStatus | undefined;
-  let unreachable = false;
-  let final = false;
-  let terminalAt: number | undefined;
-  for (;;) {
-    for (const e of tail.read()) {
-      o.onEvent(e);
-      if (isTerminal(e)) terminal = e;
-      if (e.type === 'job-state' && e.jobId === o.jobId) {
-        if (e.state === 'RUNNING') jobStarted = true;
-        if (e.final) final = true;
-      }
-      if (e.type === 'run-started') jobStarted = true;
-    }
-    if (final || o.abort?.aborted) return terminal;
-    if (terminal) {
-      terminalAt ??= Date.now();
-      // The run ended; its job exits right after. Do not wait forever for Slurm to confirm.
-      if (Date.now() - terminalAt > 20_000) return terminal;
-    }
-    const now = Date.now();
-    if (now - lastPoll >= (terminal ? 200 : pollMs)) {
-      lastPoll = now;
-      try {
-        const status = await o.client.status(o.jobId);
-        if (unreachable) { o.warn(`Slurm answers again (job ${o.jobId} is ${status.state})`); unreachable = false; }
-        lastStatus = status;
-        if (jobEnded(status.state)) {
-          endedSince ??= Date.now();
-        } else if (!jobStarted && status.state === 'PENDING') {
-          const key = `${status.state}/${status.reason ?? ''}`;
-          if (key !== lastWritten) {
-            lastWritten = key;
-            appendEvent(file, {
-              type: 'job-state', launcher: 'slurm', jobId: o.jobId, state: status.state, source: 'follower',
-              ...(status.reason ? { reason: status.reason } : {}),
-            });
-          }
-        }
-      } catch (e) {
-        if (!(e instanceof SlurmError) || e.kind === 'rejected') throw e;
-        if (!unreachable) o.warn(`${e.message}; still following ${path.join(o.runDir, RUN_FILES.events)}`);
-        unreachable = true;
-      }
-    }
-    // Slurm says the job is over: settle it once its end had time to reach us.
-    if (endedSince !== undefined && lastStatus && (terminal || Date.now() - endedSince >= graceMs)) {
-      for (const e of tail.read()) { o.onEvent(e); if (isTerminal(e)) terminal = e; }
-      const session = latestSession(readEvents(file));
-      if (session?.submitted?.jobId === o.jobId) {
-        const settled = settleEndedJob(o.runDir, session, lastStatus);
-        if (settled) terminal = settled;
-      }
-      for (const e of tail.read()) { o.onEvent(e); if (isTerminal(e)) terminal ??= e; }
-      if (!terminal) {
-        // Someone else is settling it: wait briefly for their events.
-        const until = Date.now() + graceMs;
-        while (!terminal && Date.now() < until) {
-          await sleep(100);
-          for (const e of tail.read()) { o.onEvent(e); if (isTerminal(e)) terminal = e; }
-        }
-      }
-      return terminal;
-    }
-    await sleep(200);
-  }
+export async function followSlurmRun(o: FollowOptions & {
+  runDir: string; jobId: string; fromOffset: number; client: SlurmClient; onEvent: (e: RunEvent) => void; graceMs?: number;
+}): Promise<TerminalEvent | undefined> {
+  const f = new SlurmRunFollower(o.runDir, o.jobId, o.fromOffset, o.onEvent, o.graceMs);
+  await followSlurmRuns(o.client, [f], o);
+  return f.terminal;
 }
 
 /** A warning when the run folder is probably not visible from compute nodes. */

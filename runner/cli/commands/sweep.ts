@@ -121,7 +121,7 @@ async function runAndReport(sweepDir: string, manifest: SweepManifest, concurren
 }
 
 export async function cmdSweep(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['seeds', 'methods', 'out', 'concurrency', 'resume', 'teacher-cache']);
+  const args = parseArgs(argv, ['seeds', 'methods', 'out', 'concurrency', 'resume', 'teacher-cache', 'launcher']);
   const json = args.flags.has('json');
   const flags = parseSweepFlags(args);
   const resumeRef = args.flags.get('resume');
@@ -130,6 +130,13 @@ export async function cmdSweep(argv: string[]): Promise<number> {
     if (!isSweepDir(sweepDir)) throw new UsageError(`no sweep at ${sweepDir} (no sweep.json)`);
     if (flags.seeds || flags.methods) throw new UsageError('--seeds and --methods cannot change a sweep being resumed; start a new sweep');
     const manifest = readManifest(sweepDir);
+    const slurm = await import('../../launch/slurmSweep');
+    const launcher = slurm.sweepLauncher(flagString(args, 'launcher'), slurm.sweepMemberConfig(sweepDir, manifest));
+    if (launcher.type === 'slurm') {
+      return slurm.launchSweepOnSlurm({
+        sweepDir, manifest, launcher, concurrency: flags.concurrency ?? manifest.concurrency, json, detach: args.flags.has('detach'), resumed: true, retryFailed: args.flags.has('retry-failed'),
+      });
+    }
     return runAndReport(sweepDir, manifest, flags.concurrency ?? manifest.concurrency, json, true, args.flags.has('retry-failed'));
   }
 
@@ -153,7 +160,14 @@ export async function cmdSweep(argv: string[]): Promise<number> {
   if (isSweepDir(sweepDir)) throw new UsageError(`${sweepDir} already holds a sweep: resume it with akd sweep --resume ${sweepDir}, or pick another --out`);
   const cacheFlag = flagString(args, 'teacher-cache');
   const cacheRoot = cacheFlag ? path.resolve(cacheFlag) : path.join(configDir, '.akd', 'teachers');
+  const slurm = await import('../../launch/slurmSweep');
+  const launcher = slurm.sweepLauncher(flagString(args, 'launcher'), config);
   const manifest = prepareSweep({ config, configPath: abs, sweepDir, cacheRoot, flags });
+  if (launcher.type === 'slurm') {
+    return slurm.launchSweepOnSlurm({
+      sweepDir, manifest, launcher, concurrency: flags.concurrency ?? manifest.concurrency, json, detach: args.flags.has('detach'), resumed: false,
+    });
+  }
   return runAndReport(sweepDir, manifest, flags.concurrency ?? manifest.concurrency ?? defaultConcurrency(), json, false, false);
 }
 

@@ -214,6 +214,44 @@ describe('Slurm launcher on a real single-node cluster', { skip: unavailable, co
     assert.equal(stopped.events[0]?.type, 'run-cancelled');
   });
 
+  test('a 3-member sweep runs as one job array after one teacher job: the teacher is trained once', async () => {
+    const dir = tempDir('slurm-sweep');
+    const config = writeConfig(dir, 'sw', tinyConfig('sw', { sweep: { seeds: [1, 2, 3], concurrency: 2 } }));
+    const out = path.join(dir, 'sweep');
+    const r = await runSweepAkd(['sweep', config, '--launcher', 'slurm', '--json', '--out', out], cluster.env());
+    assert.equal(r.code, 0, `${r.stderr}\n${cluster.logs()}`);
+    const sweepEvents = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; [k: string]: unknown });
+    const log = sweepEvents.find((e) => e.type === 'sweep-log')!.message as string;
+    const m = /teacher job (\d+); array job (\d+) \(2 tasks, 2 at a time, after job (\d+)\)/.exec(log);
+    assert.ok(m && m[1] === m[3], log);
+    const [, teacherJob, arrayJob] = m!;
+    assert.match(fs.readFileSync(path.join(out, 'array.sbatch'), 'utf8'), new RegExp(`#SBATCH --array=1-2%2\\n#SBATCH --dependency=afterany:${teacherJob}`));
+    assert.deepEqual(sweepEvents.filter((e) => e.type === 'member-ended').map((e) => e.status), ['completed', 'completed', 'completed']);
+    assert.equal(sweepEvents.filter((e) => e.type === 'teacher-ready').length, 1);
+    assert.equal(sweepEvents[sweepEvents.length - 1].type, 'sweep-ended');
+    assert.equal(sweepEvents[sweepEvents.length - 1].status, 'completed');
+
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'sweep.json'), 'utf8')) as { members: { id: string; index: number; runDir: string; trainsTeacher: boolean }[] };
+    let teacherPhases = 0;
+    for (const member of manifest.members) {
+      const events = readEvents(path.join(out, member.runDir, 'events.jsonl'));
+      const submitted = ofType(events, 'job-submitted')[0];
+      assert.equal(submitted.jobId, member.trainsTeacher ? teacherJob : `${arrayJob}_${member.index}`);
+      if (!member.trainsTeacher) assert.deepEqual(submitted.dependsOn, [teacherJob]);
+      assert.equal(ofType(events, 'job-state').find((s) => s.state === 'RUNNING')?.jobId, submitted.jobId, 'the task knows its array id');
+      assert.equal(ofType(events, 'run-completed').length, 1);
+      assert.equal(ofType(events, 'job-state').pop()?.state, 'COMPLETED');
+      teacherPhases += ofType(events, 'phase-started').filter((p) => p.phase === 'teacher').length;
+      // Every member's run starts only after the teacher job ended.
+      if (!member.trainsTeacher) {
+        const trainer = manifest.members.find((x) => x.trainsTeacher)!;
+        const trainerEnd = ofType(readEvents(path.join(out, trainer.runDir, 'events.jsonl')), 'run-completed')[0];
+        assert.ok(Date.parse(ofType(events, 'run-started')[0].time) >= Date.parse(trainerEnd.time));
+      }
+    }
+    assert.equal(teacherPhases, 1, 'the shared teacher is trained exactly once');
+  });
+
   test('Slurm down: a clear error within the timeout, and no run folder left behind; not installed: says so', async () => {
     const dir = tempDir('slurm-down');
     const config = writeConfig(dir, 'down', tinyConfig('down'));
@@ -233,6 +271,12 @@ describe('Slurm launcher on a real single-node cluster', { skip: unavailable, co
 });
 
 const ofTypeSoFar: { submitted: string } = { submitted: '' };
+
+/** akd sweep prints sweep events (not run events) with --json: collect stdout as it is. */
+function runSweepAkd(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const r = spawnSync(process.execPath, [AKD, ...args], { env, encoding: 'utf8', timeout: 120_000 });
+  return Promise.resolve({ code: r.status, stdout: r.stdout, stderr: r.stderr });
+}
 
 function runDirFrom(dir: string): string {
   const root = path.join(dir, '.akd', 'runs');
