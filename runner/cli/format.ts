@@ -1,7 +1,27 @@
 /** Plain-text tables for `akd list` and `akd show`. */
 import type { RunRecord } from '../store/runStore';
+import { latestSession } from '../launch/sessions';
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : `${(x * 100).toFixed(2)}%`);
+
+/** A run's status, with its Slurm job's queue state while it has not started (e.g. "queued (Priority)"). */
+export function statusText(r: RunRecord): string {
+  const session = latestSession(r.events);
+  if (session?.submitted && !session.started && !session.ended) {
+    const s = session.state;
+    return s ? `queued (${s.state}${s.reason ? `: ${s.reason}` : ''})` : 'queued';
+  }
+  return r.status;
+}
+
+/** The Slurm job of a run's latest session, in words, or undefined for a local run. */
+export function jobText(r: RunRecord): string | undefined {
+  const session = latestSession(r.events);
+  if (!session?.submitted) return undefined;
+  const s = session.final ?? session.state;
+  return `slurm job ${session.submitted.jobId}${s ? `: ${s.state}${s.reason ? ` (${s.reason})` : ''}` : ''}${s?.node ? ` on ${s.node}` : ''}`
+    + `${s?.exitCode && s.final ? `, exit code ${s.exitCode}` : ''}; output ${session.submitted.output}`;
+}
 
 export function formatRunList(runs: RunRecord[], root: string): string {
   if (runs.length === 0) return `no runs under ${root}`;
@@ -9,7 +29,7 @@ export function formatRunList(runs: RunRecord[], root: string): string {
   for (const r of runs) {
     const s = r.summary;
     rows.push([
-      r.runId, r.status, s?.method ?? r.config?.method.type ?? '-', pct(s?.student.testAccuracy), pct(s?.teacher.testAccuracy),
+      r.runId, statusText(r), s?.method ?? r.config?.method.type ?? '-', pct(s?.student.testAccuracy), pct(s?.teacher.testAccuracy),
       s?.backend ?? '-', s ? s.seconds.toFixed(0) : '-',
     ]);
   }
@@ -18,7 +38,9 @@ export function formatRunList(runs: RunRecord[], root: string): string {
 }
 
 export function formatRunDetails(r: RunRecord): string {
-  const lines = [`run      ${r.runId}`, `folder   ${r.runDir}`, `status   ${r.status}`];
+  const lines = [`run      ${r.runId}`, `folder   ${r.runDir}`, `status   ${statusText(r)}`];
+  const job = jobText(r);
+  if (job) lines.push(`job      ${job}`);
   const s = r.summary;
   if (s) {
     lines.push(`method   ${s.method}`, `backend  ${s.backend}`);

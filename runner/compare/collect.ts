@@ -185,7 +185,23 @@ export function groupRuns(rows: RunRow[]): Group[] {
       ...(annealCurve ? { annealCurve } : {}),
     });
   }
-  return out.sort((a, b) => methodRank(a.method) - methodRank(b.method) || a.label.localeCompare(b.label, 'en', { numeric: true }));
+  return out.sort((a, b) => methodRank(a.method) - methodRank(b.method) || compareVariables(a.variables, b.variables));
+}
+
+/** Order settings by their values: numbers numerically (0.001 < 0.003 < 0.01), the rest as text with numbers in it. */
+export function compareVariables(a: Record<string, unknown>, b: Record<string, unknown>): number {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  for (const k of keys) {
+    const x = a[k];
+    const y = b[k];
+    if (x === y) continue;
+    if (x === undefined) return -1;
+    if (y === undefined) return 1;
+    const d = typeof x === 'number' && typeof y === 'number' ? x - y
+      : JSON.stringify(x).localeCompare(JSON.stringify(y), 'en', { numeric: true });
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 /** The group of each method with the best mean validation accuracy (how a setting is picked without looking at test). */

@@ -176,12 +176,23 @@ export function valueLabel(v: unknown): string {
   return String(v).replace(/[^A-Za-z0-9.]+/g, '_');
 }
 
+/** The shortest trailing part of each key that tells the keys apart: "phase1.learningRate" and "phase2.learningRate", else "learningRate". */
+function shortKeys(keys: string[]): string[] {
+  const segs = keys.map((k) => k.split('.').filter((s, i, all) => !/^\d+$/.test(s) && (i === all.length - 1 || (s !== 'optimizer' && s !== 'model'))));
+  return segs.map((parts, i) => {
+    for (let n = 1; n < parts.length; n++) {
+      const mine = parts.slice(-n).join('.');
+      if (segs.every((other, j) => j === i || other.slice(-n).join('.') !== mine)) return mine;
+    }
+    return parts.join('.') || keys[i];
+  });
+}
+
 function memberLabel(method: MethodType, overrides: Record<string, unknown>, seed: number): string {
   const parts: string[] = [method];
-  for (const [k, v] of Object.entries(overrides)) {
-    const last = k.split('.').filter((s) => !/^\d+$/.test(s)).pop() ?? k;
-    parts.push(`${last}${valueLabel(v)}`);
-  }
+  const entries = Object.entries(overrides);
+  const names = shortKeys(entries.map(([k]) => k));
+  entries.forEach(([, v], i) => parts.push(`${names[i]}${valueLabel(v)}`));
   parts.push(`s${seed}`);
   return parts.join('-').slice(0, 90);
 }

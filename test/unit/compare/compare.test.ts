@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { mean, meanSeries, sampleStd, summarize, welchT } from '../../../runner/compare/stats';
-import { collectRuns, groupRuns, bestByValidation } from '../../../runner/compare/collect';
+import { collectRuns, compareVariables, groupRuns, bestByValidation } from '../../../runner/compare/collect';
 import { CSV_COLUMNS, csvField, groupsCsv, groupsMarkdown } from '../../../runner/compare/report';
 import { Canvas, crc32, encodePng } from '../../../runner/compare/png';
 import { niceTicks, renderComparisonPng } from '../../../runner/compare/plot';
@@ -96,6 +96,8 @@ test('runs group by method and swept value; failed runs are left out of the stat
   assert.equal(kd4.test.n, 1);
   assert.equal(kd4.incomplete, 1);
   assert.equal(kd4.test.std, 0);
+  // Settings sort by value, numbers numerically.
+  assert.ok(compareVariables({ lr: 0.003 }, { lr: 0.01 }) < 0 && compareVariables({ h: [32] }, { h: [128] }) < 0);
   // Settings are picked on validation: kd temperature=4 has the best test but worse validation.
   assert.equal(bestByValidation(groups).get('kd')!.label, 'kd temperature=2');
   // Annealing: the phase-1 curve averaged over seeds, with the temperatures.

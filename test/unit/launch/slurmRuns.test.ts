@@ -205,6 +205,9 @@ describe('Slurm launcher on a real single-node cluster', { skip: unavailable, co
     assert.equal(r.code, 0, r.stderr);
     const [runDir, jobId] = r.stdout.trim().split('\t');
     assert.ok(fs.existsSync(path.join(runDir, 'events.jsonl')) && /^\d+$/.test(jobId), r.stdout);
+    const shown = spawnSync(process.execPath, [AKD, 'show', runDir], { encoding: 'utf8' });
+    assert.match(shown.stdout, /status\s+queued\n/);
+    assert.match(shown.stdout, new RegExp(`job\\s+slurm job ${jobId}`));
     const stopped = await runAkd(['stop', runDir, '--json'], { env: cluster.env() });
     assert.equal(stopped.code, 0, stopped.stderr);
     const events = readEvents(path.join(runDir, 'events.jsonl'));
