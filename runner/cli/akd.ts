@@ -28,7 +28,8 @@ Usage:
       like a local run; --detach returns after submitting and prints RUNDIR<TAB>JOBID. The repo and
       the run folder must be on a filesystem the compute nodes share. --launcher local overrides
       a config's slurm block.
-  akd stop RUN [--wait SECONDS]  Stop a run (Slurm: scancel; local: SIGTERM): it checkpoints and ends cancelled.
+  akd stop RUN|SWEEP_DIR [--wait SECONDS]  Stop a run or a sweep's running members (Slurm: scancel; local:
+      SIGTERM): each checkpoints and ends cancelled.
   akd follow RUN [--json]      Re-attach to a Slurm run (e.g. after --detach) and follow it to its end.
   akd validate CONFIG...       Check configs: exit 0 if valid, 2 if not; one line per problem.
   akd list [DIR]               The runs under DIR (default: ./.akd/runs).
@@ -194,6 +195,9 @@ async function cmdStop(args: ParsedArgs): Promise<number> {
   if (!ref) throw new UsageError('akd stop needs a RUN folder or id');
   const wait = Number(flagString(args, 'wait') ?? '120');
   if (!(wait >= 0)) throw new UsageError(`--wait must be a number of seconds, got "${flagString(args, 'wait')}"`);
+  if (fs.existsSync(path.join(path.resolve(ref), 'sweep.json'))) {
+    return (await import('../launch/slurmSweep')).stopSweep(path.resolve(ref), { waitMs: wait * 1000, json: args.flags.has('json') });
+  }
   return stopRun(findRunDir(ref), { waitMs: wait * 1000, json: args.flags.has('json') });
 }
 

@@ -42,13 +42,13 @@ export function renderComparisonPng(groups: Group[], opts: PlotOptions = {}): Bu
   const curves = groups.filter((g) => g.annealCurve && g.annealCurve.some((p) => p.valAccuracy !== null));
   const S = 2; // text scale
   const lineH = GLYPH_H * S;
-  const width = opts.width ?? 1000;
-  const labelW = Math.min(420, Math.max(...shown.map((g) => Canvas.textWidth(g.label, S)), 60) + 16);
+  const labelW = Math.min(760, Math.max(...shown.map((g) => Canvas.textWidth(g.label, S)), 60) + 16);
+  const width = opts.width ?? Math.max(1000, 20 + labelW + 560);
   const rowH = 26;
   const topH = 70 + Math.max(1, shown.length) * rowH + 50;
   const curveLegend = curves.length;
-  // Panel offset 10, title 60, plot 300, axis labels 8 + 2 lines + 24, then one legend line per curve.
-  const bottomH = curves.length > 0 ? 10 + 60 + 300 + 8 + 2 * lineH + 24 + curveLegend * (lineH + 8) + 16 : 0;
+  // Panel offset 10, titles 84, plot 300, axis labels 8 + 2 lines + 24, then one legend line per curve.
+  const bottomH = curves.length > 0 ? 10 + 84 + 300 + 8 + 2 * lineH + 24 + curveLegend * (lineH + 8) + 16 : 0;
   const c = new Canvas(width, topH + bottomH);
 
   // ---------------- top: accuracy per group
@@ -100,9 +100,10 @@ export function renderComparisonPng(groups: Group[], opts: PlotOptions = {}): Bu
     const top = topH + 10;
     c.line(20, top - 6, width - 20, top - 6, GRID);
     c.text(20, top + 6, 'annealing phase 1: validation accuracy per epoch (mean over seeds)', INK, S);
+    c.text(20, top + 6 + lineH + 8, 'dashed: temperature steps of the first curve', LIGHT, S);
     const px0 = 90;
     const px1 = width - 30;
-    const py0 = top + 60;
+    const py0 = top + 84;
     const py1 = py0 + 300;
     const maxEpoch = Math.max(...curves.map((g) => g.annealCurve!.length));
     const vals = curves.flatMap((g) => g.annealCurve!.map((p) => p.valAccuracy).filter((v): v is number => v !== null));
@@ -144,7 +145,7 @@ export function renderComparisonPng(groups: Group[], opts: PlotOptions = {}): Bu
       }
       const ly = py1 + 8 + 2 * lineH + 24 + k * (lineH + 8);
       c.rect(px0, ly + 2, 24, lineH - 4, color);
-      c.text(px0 + 34, ly, `${g.label}${k === 0 ? '   (T steps shown for this one)' : ''}`, INK, S);
+      c.text(px0 + 34, ly, g.label, INK, S);
     });
   }
   return c.toPng();

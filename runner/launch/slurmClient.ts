@@ -145,8 +145,10 @@ export function parseSqueueJson(text: string, ids: string[]): Map<string, JobSta
     const task = Number(taskText);
     const exact = jobs.find((x) => num(x.array_job_id) === jobId && num(x.array_task_id) === task);
     // Tasks not started yet are one record for the whole array, listed with its task spec.
-    const pending = exact ?? jobs.find((x) => (num(x.array_job_id) === jobId || x.job_id === jobId)
-      && num(x.array_task_id) === undefined && typeof x.array_task_string === 'string' && inArraySpec(x.array_task_string, task));
+    const unsplit = (x: SqueueJob): boolean => (num(x.array_job_id) === jobId || x.job_id === jobId) && num(x.array_task_id) === undefined;
+    const pending = exact ?? jobs.find((x) => unsplit(x) && typeof x.array_task_string === 'string' && inArraySpec(x.array_task_string, task))
+      // Tasks cancelled before they were split off keep one record for the array, with an empty task string.
+      ?? jobs.find((x) => unsplit(x) && !x.array_task_string);
     if (pending) out.set(id, status(id, pending));
   }
   return out;
@@ -223,7 +225,7 @@ export class SlurmClient {
       const text = await this.call('scontrol', ['show', 'job', id]);
       return parseScontrolJob(text, id) ?? { jobId: id, state: 'GONE' };
     } catch (e) {
-      if (e instanceof SlurmError && e.kind === 'rejected' && /Invalid job id/i.test(e.message)) return { jobId: id, state: 'GONE' };
+      if (e instanceof SlurmError && e.kind === 'rejected' && /Invalid job id|Job \S+ not found/i.test(e.message)) return { jobId: id, state: 'GONE' };
       throw e;
     }
   }
@@ -233,8 +235,8 @@ export class SlurmClient {
     await this.call('scontrol', ['release', id]);
   }
 
-  /** `scancel ID` (SIGTERM to the job, SIGKILL after the cluster's KillWait). */
-  async cancel(id: string, extraArgs: string[] = []): Promise<void> {
-    await this.call('scancel', [...extraArgs, id]);
+  /** `scancel ID...` (SIGTERM to the jobs, SIGKILL after the cluster's KillWait). */
+  async cancel(id: string | string[], extraArgs: string[] = []): Promise<void> {
+    await this.call('scancel', [...extraArgs, ...(Array.isArray(id) ? id : [id])]);
   }
 }

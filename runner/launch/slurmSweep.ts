@@ -16,13 +16,15 @@ import type { RunStartedEvent, RunSummary } from '../protocol/events';
 import type { MemberStatus, SweepEvent, SweepEventPayload } from '../protocol/sweepEvents';
 import { PROTOCOL_VERSION } from '../protocol/events';
 import { RUN_FILES, readJson, readRun } from '../store/runStore';
-import { SWEEP_FILES, memberRunDir, type SweepManifest, type SweepMemberEntry } from '../sweep/manifest';
+import { SWEEP_FILES, memberRunDir, readManifest, type SweepManifest, type SweepMemberEntry } from '../sweep/manifest';
 import { cachedTeacherModel } from '../sweep/teacherCache';
 import { EventTail, appendEvent } from './eventTail';
-import { SlurmClient, SlurmError } from './slurmClient';
+import { SlurmClient, SlurmError, jobEnded } from './slurmClient';
+import { latestSession, type RunSession } from './sessions';
+import { readEvents } from '../store/eventLog';
 import { sbatchScript, slurmPathPattern } from './slurmScript';
-import { AKD_ENTRY, REPO_DIR, SlurmRunFollower, followSlurmRuns, sharedFilesystemHint, submitRun } from './slurmRun';
-import { LAUNCH_EXIT, resolveLauncher, slurmErrorMessage } from './launchCli';
+import { AKD_ENTRY, REPO_DIR, SlurmRunFollower, followSlurmRuns, settleEndedJob, sharedFilesystemHint, submitRun } from './slurmRun';
+import { LAUNCH_EXIT, resolveLauncher, slurmErrorMessage, stopRun } from './launchCli';
 
 export const ARRAY_SCRIPT = 'array.sbatch';
 
@@ -139,6 +141,8 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
 
   let jobs: Awaited<ReturnType<typeof submitSweep>>;
   try {
+    const blocker = o.resumed ? await slurmSweepBlocker(sweepDir, manifest) : undefined;
+    if (blocker) { process.stderr.write(`akd: ${blocker}\n`); return LAUNCH_EXIT.invalid; }
     jobs = await submitSweep(o, client);
   } catch (e) {
     const msg = slurmErrorMessage(e);
@@ -242,4 +246,54 @@ export function sweepLauncher(flag: string | undefined, config: Pick<ExperimentC
 export function sweepMemberConfig(sweepDir: string, manifest: SweepManifest): ExperimentConfig | undefined {
   const m = manifest.members[0];
   return m ? readJson<ExperimentConfig>(path.join(memberRunDir(sweepDir, m), RUN_FILES.config)) : undefined;
+}
+
+/**
+ * Members of a sweep whose latest session is a Slurm job that has not ended. Asks Slurm once for
+ * all of them and settles the jobs it says ended (so they read as failed/cancelled, not running).
+ */
+export async function activeSlurmMembers(sweepDir: string, manifest: SweepManifest, client = new SlurmClient()): Promise<{ runDir: string; jobId: string; state: string }[]> {
+  const open: { runDir: string; session: RunSession }[] = [];
+  for (const m of manifest.members) {
+    const runDir = memberRunDir(sweepDir, m);
+    const session = latestSession(readEvents(path.join(runDir, RUN_FILES.events)));
+    if (session?.submitted && !session.final) open.push({ runDir, session });
+  }
+  if (open.length === 0) return [];
+  const statuses = await client.statuses(open.map((o) => o.session.submitted!.jobId));
+  const active: { runDir: string; jobId: string; state: string }[] = [];
+  for (const o of open) {
+    const jobId = o.session.submitted!.jobId;
+    const st = statuses.get(jobId) ?? { jobId, state: 'GONE' };
+    if (jobEnded(st.state)) settleEndedJob(o.runDir, o.session, st);
+    else active.push({ runDir: o.runDir, jobId, state: st.state });
+  }
+  return active;
+}
+
+/** Refuse to start a sweep's members again while some still run (or wait) as Slurm jobs. */
+export async function slurmSweepBlocker(sweepDir: string, manifest: SweepManifest): Promise<string | undefined> {
+  const active = await activeSlurmMembers(sweepDir, manifest);
+  if (active.length === 0) return undefined;
+  return `${sweepDir}: ${active.length} member(s) still queued or running as Slurm jobs (${active.map((a) => `${path.basename(a.runDir)}: ${a.jobId} ${a.state}`).join(', ')}); akd stop ${sweepDir} first, or akd follow a member`;
+}
+
+/** `akd stop SWEEP_DIR`: cancel every member still queued or running (Slurm: one scancel; local: SIGTERM each), wait for their ends. */
+export async function stopSweep(sweepDir: string, opts: { waitMs: number; json: boolean }): Promise<number> {
+  const manifest = readManifest(sweepDir);
+  const client = new SlurmClient();
+  const active = await activeSlurmMembers(sweepDir, manifest, client);
+  if (active.length > 0) {
+    await client.cancel(active.map((a) => a.jobId));
+    process.stderr.write(`cancelled Slurm job(s) ${active.map((a) => a.jobId).join(', ')}\n`);
+  }
+  let code: number = LAUNCH_EXIT.ok;
+  for (const m of manifest.members) {
+    const runDir = memberRunDir(sweepDir, m);
+    const session = latestSession(readEvents(path.join(runDir, RUN_FILES.events)));
+    if (!session || (session.ended && (!session.submitted || session.final))) continue;
+    const c = await stopRun(runDir, opts);
+    if (c !== LAUNCH_EXIT.ok) code = c;
+  }
+  return code;
 }

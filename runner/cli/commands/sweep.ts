@@ -137,6 +137,12 @@ export async function cmdSweep(argv: string[]): Promise<number> {
         sweepDir, manifest, launcher, concurrency: flags.concurrency ?? manifest.concurrency, json, detach: args.flags.has('detach'), resumed: true, retryFailed: args.flags.has('retry-failed'),
       });
     }
+    // Members still queued or running as Slurm jobs must not be started here as well.
+    const blocker = await slurm.slurmSweepBlocker(sweepDir, manifest);
+    if (blocker) {
+      process.stderr.write(`akd: ${blocker}\n`);
+      return EXIT.invalid;
+    }
     return runAndReport(sweepDir, manifest, flags.concurrency ?? manifest.concurrency, json, true, args.flags.has('retry-failed'));
   }
 

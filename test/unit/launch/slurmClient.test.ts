@@ -38,6 +38,9 @@ test('squeue --json (22.05): plain jobs, array tasks, and array tasks not starte
   assert.equal(m.get('10_4')?.state, 'PENDING');
   assert.equal(m.get('10_4')?.reason, 'JobArrayTaskLimit');
   assert.ok(!m.has('10_9'), 'task 9 is not in 3-5');
+  // A pending array cancelled before its tasks were split: one record, empty task string.
+  const cancelled = JSON.stringify({ jobs: [{ job_id: 18, array_job_id: 18, array_task_id: null, array_task_string: '', job_state: 'CANCELLED', state_reason: 'BeginTime', exit_code: 0 }] });
+  assert.equal(parseSqueueJson(cancelled, ['18_2']).get('18_2')?.state, 'CANCELLED');
   assert.ok(!m.has('99'));
 });
 

@@ -30,10 +30,10 @@ function tinyConfig(name: string, overrides: Record<string, unknown> = {}): Reco
   };
 }
 
-/** A run long enough to act on while it trains (about 0.1 s per epoch here, 40 epochs). */
-const longConfig = (name: string): Record<string, unknown> => tinyConfig(name, {
+/** A run long enough to act on while it trains (0.05-0.1 s per epoch here); runs that are never finished can be much longer. */
+const longConfig = (name: string, epochs = 200): Record<string, unknown> => tinyConfig(name, {
   data: { dataset: 'mnist', trainLimit: 2000, testLimit: 300, validationFraction: 0.1 },
-  method: { type: 'annealing', tauMax: 2, phase1: { epochs: 40, optimizer: adam(0.003) }, phase2: { epochs: 1, optimizer: adam(0.001) } },
+  method: { type: 'annealing', tauMax: 2, phase1: { epochs, optimizer: adam(0.003) }, phase2: { epochs: 1, optimizer: adam(0.001) } },
 });
 
 const shape = (events: RunEvent[]): string[] => events
@@ -104,7 +104,7 @@ describe('Slurm launcher on a real single-node cluster', { skip: unavailable, co
 
   test('akd stop on a running job ends it as cancelled with a checkpoint; akd resume --launcher slurm finishes it', async () => {
     const dir = tempDir('slurm-stop');
-    const config = writeConfig(dir, 'long', longConfig('long'));
+    const config = writeConfig(dir, 'long', longConfig('long', 60));
     let stop: ReturnType<typeof runAkd> | undefined;
     const r = await runAkd(['run', config, '--launcher', 'slurm', '--json'], {
       env: cluster.env(),
@@ -253,6 +253,28 @@ describe('Slurm launcher on a real single-node cluster', { skip: unavailable, co
       }
     }
     assert.equal(teacherPhases, 1, 'the shared teacher is trained exactly once');
+  });
+
+  test('a detached sweep lists its members and jobs, refuses a second start while queued, and akd stop SWEEP_DIR cancels it all', async () => {
+    const dir = tempDir('slurm-sweep-stop');
+    const config = writeConfig(dir, 'later', tinyConfig('later', { sweep: { seeds: [1, 2, 3], concurrency: 2 }, launcher: { type: 'slurm', extraArgs: ['--begin=now+1hour'] } }));
+    const out = path.join(dir, 'sweep');
+    const r = await runSweepAkd(['sweep', config, '--detach', '--out', out], cluster.env());
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => l.split('\t'));
+    assert.equal(lines.length, 3);
+    assert.ok(lines.every(([runDir, jobId]) => fs.existsSync(path.join(runDir, 'events.jsonl')) && /^\d+(_\d+)?$/.test(jobId)), r.stdout);
+    const again = await runSweepAkd(['sweep', '--resume', out], cluster.env());
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /3 member\(s\) still queued or running as Slurm jobs/);
+    const stopped = await runAkd(['stop', out], { env: cluster.env() });
+    assert.equal(stopped.code, 0, stopped.stderr);
+    for (const [runDir, jobId] of lines) {
+      const events = readEvents(path.join(runDir, 'events.jsonl'));
+      assert.deepEqual(events.map((e) => e.type), ['job-submitted', 'job-state', 'run-cancelled'], runDir);
+      assert.deepEqual([(events[1] as JobStateEvent).jobId, (events[1] as JobStateEvent).state], [jobId, 'CANCELLED']);
+    }
+    await cluster.drain();
   });
 
   test('Slurm down: a clear error within the timeout, and no run folder left behind; not installed: says so', async () => {
