@@ -168,6 +168,8 @@ export async function cmdSweep(argv: string[]): Promise<number> {
   const cacheRoot = cacheFlag ? path.resolve(cacheFlag) : path.join(configDir, '.akd', 'teachers');
   const slurm = await import('../../launch/slurmSweep');
   const launcher = slurm.sweepLauncher(flagString(args, 'launcher'), config);
+  // Members remember it (config.json), so a resume submits them the same way.
+  if (launcher.type === 'slurm' || config.launcher) config.launcher = launcher;
   const manifest = prepareSweep({ config, configPath: abs, sweepDir, cacheRoot, flags });
   if (launcher.type === 'slurm') {
     return slurm.launchSweepOnSlurm({
