@@ -1,0 +1,179 @@
+/**
+ * Validation of experiment configs (`*.akd.json`): the one implementation the CLI and the
+ * language server share. Three layers, each with exact text positions:
+ *   1. syntax (JSON with comments and trailing commas, via jsonc-parser's tree),
+ *   2. the JSON Schema in schema.json (ajv; also fills in defaults),
+ *   3. cross-field rules (rules.ts) on the parts that passed the schema.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { getNodeValue, parseTree, printParseErrorCode, stripComments, type Node, type ParseError } from 'jsonc-parser';
+import type { ExperimentConfig } from './types';
+import { ConfigDocument, pathToString, type ConfigProblem } from './problems';
+import { schemaProblems } from './schemaProblems';
+import { crossFieldProblems } from './rules';
+import { readFileStart, type ReadBytes } from './dataShape';
+
+export type { ConfigProblem, Severity, ProblemCode } from './problems';
+export { PROBLEM_CODES } from './problems';
+export { resolveConfigPaths, checkpointModelJson } from './configPaths';
+
+export interface ValidationResult { config?: ExperimentConfig; problems: ConfigProblem[]; }
+
+export interface ValidateOptions {
+  /** Whether a file or folder exists (default: fs.existsSync). */
+  fileExists?: (absPath: string) => boolean;
+  /** A text file's contents, or undefined if it cannot be read (default: fs, UTF-8). */
+  readFile?: (absPath: string) => string | undefined;
+  /** The first bytes of a binary file (IDX headers), or undefined (default: fs). */
+  readBytes?: ReadBytes;
+}
+
+const defaultReadFile = (absPath: string): string | undefined => {
+  try {
+    return fs.readFileSync(absPath, 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * text: the file's contents (JSON with comments and trailing commas allowed); configPath: absolute
+ * path (for resolving relative paths). `config` is set (with schema defaults filled in, paths
+ * left as written) only when there are no errors. Problems are sorted by position.
+ */
+export function validateConfigText(text: string, configPath: string, options: ValidateOptions = {}): ValidationResult {
+  const errors: ParseError[] = [];
+  // A byte-order mark is not JSON; blank it out (same length, so offsets stay right).
+  const source = text.charCodeAt(0) === 0xfeff ? ` ${text.slice(1)}` : text;
+  const root = parseTree(source, errors, { allowTrailingComma: true, disallowComments: false });
+  const doc = new ConfigDocument(text, root);
+  if (stripComments(source).trim() === '') return { problems: [emptyFileProblem()] };
+  if (errors.length > 0 || !root) return { problems: syntaxProblems(doc, errors) };
+
+  const problems = duplicateKeyProblems(doc, root);
+  // ajv fills defaults into this value; the tree keeps the text as written. structuredClone
+  // also turns jsonc-parser's null-prototype objects into plain ones.
+  const value: unknown = structuredClone(getNodeValue(root));
+  const schema = schemaProblems(doc, value);
+  problems.push(...schema);
+
+  if (root.type === 'object') {
+    const errorPaths = schema.filter((p) => p.severity === 'error').map((p) => p.path);
+    const isClean = (p: string): boolean => !errorPaths.some((e) => p === '' || e === p || e.startsWith(`${p}.`) || e.startsWith(`${p}[`));
+    problems.push(...crossFieldProblems({
+      doc,
+      config: value as ExperimentConfig,
+      configPath: path.resolve(configPath),
+      fileExists: options.fileExists ?? fs.existsSync,
+      readFile: options.readFile ?? defaultReadFile,
+      readBytes: options.readBytes ?? readFileStart,
+      isClean,
+    }));
+  }
+  problems.sort((a, b) => a.offset - b.offset || severityRank(a) - severityRank(b));
+  return hasErrors(problems) ? { problems } : { config: value as ExperimentConfig, problems };
+}
+
+/** Reads and validates a config file; a missing or unreadable file is one problem with path "". */
+export function validateConfigFile(configPath: string): ValidationResult {
+  const abs = path.resolve(configPath);
+  let text: string;
+  try {
+    text = fs.readFileSync(abs, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const missing = err.code === 'ENOENT';
+    return {
+      problems: [{
+        severity: 'error', path: '', offset: 0, length: 0, line: 1, column: 1,
+        code: missing ? 'file-missing' : 'file-unreadable',
+        message: missing ? `config file not found: ${abs}` : `cannot read ${abs}: ${err.message}`,
+        data: { path: abs },
+      }],
+    };
+  }
+  return validateConfigText(text, abs);
+}
+
+/** `FILE:LINE:COL: SEVERITY: PATH: MESSAGE [CODE]` (PATH omitted when ""), the shape editors' problem matchers read. */
+export function formatProblem(file: string, p: ConfigProblem): string {
+  return `${file}:${p.line}:${p.column}: ${p.severity}: ${p.path ? `${p.path}: ` : ''}${p.message} [${p.code}]`;
+}
+
+export function hasErrors(problems: ConfigProblem[]): boolean {
+  return problems.some((p) => p.severity === 'error');
+}
+
+function severityRank(p: ConfigProblem): number {
+  return p.severity === 'error' ? 0 : p.severity === 'warning' ? 1 : 2;
+}
+
+// ---------------------------------------------------------------- syntax
+
+const SYNTAX_MESSAGES: Record<string, string> = {
+  InvalidSymbol: 'unexpected character',
+  InvalidNumberFormat: 'invalid number',
+  PropertyNameExpected: 'expected a key in double quotes',
+  ValueExpected: 'expected a value',
+  ColonExpected: 'expected ":" after the key',
+  CommaExpected: 'expected "," between entries',
+  CloseBraceExpected: 'expected "}"',
+  CloseBracketExpected: 'expected "]"',
+  EndOfFileExpected: 'expected the end of the file after the top-level value',
+  InvalidCommentToken: 'invalid comment',
+  UnexpectedEndOfComment: 'unterminated comment',
+  UnexpectedEndOfString: 'unterminated string',
+  UnexpectedEndOfNumber: 'unterminated number',
+  InvalidUnicode: 'invalid \\u escape',
+  InvalidEscapeCharacter: 'invalid escape character in string',
+  InvalidCharacter: 'invalid character in string (control characters must be escaped)',
+};
+
+function emptyFileProblem(): ConfigProblem {
+  return { severity: 'error', path: '', message: 'the file is empty: expected a JSON object', offset: 0, length: 0, line: 1, column: 1, code: 'json-syntax' };
+}
+
+function syntaxProblems(doc: ConfigDocument, errors: ParseError[]): ConfigProblem[] {
+  if (errors.length === 0) return [emptyFileProblem()];
+  return errors.map((e) => {
+    const name = printParseErrorCode(e.error);
+    return {
+      severity: 'error' as const, path: '',
+      message: `JSON syntax error: ${SYNTAX_MESSAGES[name] ?? name}`,
+      offset: e.offset, length: e.length, ...doc.position(e.offset),
+      code: 'json-syntax', data: { parseError: name },
+    };
+  });
+}
+
+/** The parsed value keeps the last of duplicate keys; a silent override is almost surely a mistake. */
+function duplicateKeyProblems(doc: ConfigDocument, root: Node): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const visit = (node: Node, at: (string | number)[]): void => {
+    if (node.type === 'object') {
+      const first = new Map<string, Node>();
+      for (const prop of node.children ?? []) {
+        const [key, value] = prop.children ?? [];
+        if (!key) continue;
+        const name = String(key.value);
+        const earlier = first.get(name);
+        if (earlier) {
+          const where = doc.position(earlier.offset);
+          out.push({
+            severity: 'error', path: pathToString([...at, name]),
+            message: `duplicate key ${JSON.stringify(name)} (also on line ${where.line}); only the last one would count`,
+            offset: key.offset, length: key.length, ...doc.position(key.offset), code: 'duplicate-key', data: { key: name },
+          });
+        } else {
+          first.set(name, key);
+        }
+        if (value) visit(value, [...at, name]);
+      }
+    } else if (node.type === 'array') {
+      (node.children ?? []).forEach((child, i) => visit(child, [...at, i]));
+    }
+  };
+  visit(root, []);
+  return out;
+}
