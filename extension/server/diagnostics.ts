@@ -32,7 +32,10 @@ export function configPathOf(uri: string): string {
 
 export function toDiagnostic(doc: TextDocument, problem: ConfigProblem): Diagnostic {
   const start = Math.max(0, Math.min(problem.offset, doc.getText().length));
-  const end = Math.max(start, Math.min(problem.offset + problem.length, doc.getText().length));
+  // A missing key points at the whole enclosing object; squiggling all of it hides everything
+  // else, so (like VS Code's JSON support) underline only its opening brace.
+  const length = problem.code === 'missing-key' && doc.getText()[start] === '{' ? 1 : problem.length;
+  const end = Math.max(start, Math.min(problem.offset + length, doc.getText().length));
   const data: ProblemData = { code: problem.code, path: problem.path, data: problem.data };
   return {
     range: { start: doc.positionAt(start), end: doc.positionAt(end) },

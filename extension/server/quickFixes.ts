@@ -87,8 +87,10 @@ export function quickFixesFor(doc: TextDocument, diagnostic: Diagnostic): CodeAc
       break;
     }
     case 'missing-key': {
+      // The path is where the key would be ("method"); older shapes gave the parent ("").
       const key = keyOf(problem, diagnostic);
-      if (key === 'method' && path.length === 0) {
+      const parent = path[path.length - 1] === key ? path.slice(0, -1) : path;
+      if (key === 'method' && parent.length === 0) {
         fixes.push(action(doc, 'Add a "method" block (annealing)', diagnostic,
           modify(text, ['method'], DEFAULT_ANNEALING_METHOD, options), true));
       }

@@ -141,9 +141,9 @@ describe('akd language server', () => {
     const d = diags.find((x) => x.code === 'unknown-key');
     assert.ok(d, JSON.stringify(diags));
     const keyOffset = withUnknownKey.indexOf('"colour"');
-    assert.equal(d.range.start.line, positionAt(withUnknownKey, keyOffset).line);
-    assert.ok(d.range.start.character >= 2 && d.range.start.character <= 3, JSON.stringify(d.range));
+    assert.deepEqual(d.range, { start: positionAt(withUnknownKey, keyOffset), end: positionAt(withUnknownKey, keyOffset + '"colour"'.length) });
     assert.equal(d.source, 'akd');
+    assert.equal(d.severity, 1);
   }));
 
   it('pushes diagnostics, debounced, to clients without pull support, and updates them on change', withServer(false, async (client) => {
@@ -223,6 +223,9 @@ describe('akd language server', () => {
     await open(client, uri, noMethod);
     const diags = (await pullDiagnostics(client, uri)).filter((d) => d.code === 'missing-key');
     assert.equal(diags.length, 1, JSON.stringify(diags));
+    // Only the opening brace of the object that lacks the key is underlined.
+    const brace = noMethod.indexOf('{');
+    assert.deepEqual(diags[0].range, { start: positionAt(noMethod, brace), end: positionAt(noMethod, brace + 1) });
     const fixes = await codeActions(client, uri, diags);
     assert.equal(fixes.length, 1);
     const fixed = applyFix(uri, noMethod, fixes[0]);
