@@ -5,12 +5,15 @@ import { RunRefusedError } from '../runs/runManager';
 import { isActive, type RunState } from '../runs/runState';
 import { configFrom, runFromArgOrPick } from './args';
 
-/** Show a refusal (untrusted, too many runs, invalid config) and swallow it; rethrow anything else. */
-export async function reportRefusal(error: unknown): Promise<undefined> {
+/**
+ * Show a refusal (untrusted, too many runs, invalid config) without waiting for the user to
+ * dismiss it (the command returns at once); rethrow anything else.
+ */
+export function reportRefusal(error: unknown): undefined {
   if (!(error instanceof RunRefusedError)) throw error;
   const untrusted = !vscode.workspace.isTrusted && /not trusted/.test(error.message);
-  const choice = await vscode.window.showWarningMessage(`Anneal KD: ${error.message}`, ...(untrusted ? ['Manage Workspace Trust'] : []));
-  if (choice === 'Manage Workspace Trust') await vscode.commands.executeCommand('workbench.trust.manage');
+  void vscode.window.showWarningMessage(`Anneal KD: ${error.message}`, ...(untrusted ? ['Manage Workspace Trust'] : []))
+    .then((choice) => (choice === 'Manage Workspace Trust' ? vscode.commands.executeCommand('workbench.trust.manage') : undefined));
   return undefined;
 }
 
@@ -27,10 +30,9 @@ export function runExperiment(ctx: Ctx) {
       if (doc?.isDirty) await doc.save();
       const errors = vscode.languages.getDiagnostics(uri).filter((d) => d.severity === vscode.DiagnosticSeverity.Error);
       if (errors.length > 0) {
-        const choice = await vscode.window.showErrorMessage(
+        void vscode.window.showErrorMessage(
           `Anneal KD: ${vscode.workspace.asRelativePath(uri)} has ${errors.length} problem${errors.length === 1 ? '' : 's'} (first: ${errors[0].message}); nothing was run.`,
-          'Show Problems');
-        if (choice) await vscode.commands.executeCommand('workbench.actions.view.problems');
+          'Show Problems').then((choice) => (choice ? vscode.commands.executeCommand('workbench.actions.view.problems') : undefined));
         return undefined;
       }
       return await ctx.runs.start(uri.fsPath);

@@ -43,7 +43,7 @@ export function deleteRun(ctx: Ctx) {
       await ctx.runs.delete(run.runDir);
       return true;
     } catch (e) {
-      await reportRefusal(e);
+      reportRefusal(e);
       return false;
     }
   };

@@ -213,7 +213,11 @@ export class RunManager implements vscode.Disposable {
   /** Start `akd run CONFIG --json`; resolves with the run folder once the runner announced it. */
   start(configPath: string): Promise<string> {
     configPath = path.resolve(configPath);
-    this.assertCanStart('Run Experiment');
+    try {
+      this.assertCanStart('Run Experiment');
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const id = `pending-${++this.pendingCounter}`;
     const log = this.options.log;
     return new Promise<string>((resolve, reject) => {
@@ -330,9 +334,9 @@ export class RunManager implements vscode.Disposable {
   async delete(runDir: string): Promise<void> {
     runDir = path.resolve(runDir);
     const entry = this.runs.get(runDir);
-    if (entry && (isActive(entry.state.status) || entry.process?.running)) {
-      throw new RunRefusedError('Delete Run: stop the run first.');
-    }
+    if (entry && isActive(entry.state.status)) throw new RunRefusedError('Delete Run: stop the run first.');
+    // Its last event is written just before the process exits: let it finish closing files.
+    if (entry?.process?.running) await Promise.race([entry.process.exited, new Promise((r) => setTimeout(r, 5000))]);
     await fs.promises.rm(runDir, { recursive: true, force: true });
     this.runs.delete(runDir);
     this.changed.fire();

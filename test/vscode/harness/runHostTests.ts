@@ -38,7 +38,8 @@ async function runHostSuites(server: CodeServer): Promise<{ code: number | strin
       const line = format(...(Array.isArray(args) ? args : [args]));
       consoleLog.write(`[${type}] ${line}\n`);
       // The mocha reporter's lines as they happen; not the marketplace look-ups (no network here).
-      if (!/open-vsx\.org|^\s+at /.test(line) && (type !== 'log' || /✔|✓|passing|failing|pending|^\s*\d+\) |^\s{2,}\S/.test(line))) process.stdout.write(`  ${line}\n`);
+      // (mocha's lines are indented; the workbench's own info lines are not).
+      if (!/open-vsx\.org|^\s+at /.test(line) && (type === 'error' || /^\s+\S/.test(line))) process.stdout.write(`  ${line}\n`);
     });
     await page.exposeFunction('codeAutomationExit', (code: number) => exit(code));
     const testsPath = path.join(ROOT, 'out', 'test', 'vscode', 'suite', 'index.js');

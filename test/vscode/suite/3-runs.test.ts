@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import type { RunsNode } from '../../../extension/views/runsTree';
 import { api, waitUntil, workspaceDir } from './helpers';
 
-const RUN_TIMEOUT = 240_000;
+const RUN_TIMEOUT = 120_000;
 
 function configUri(name: string): vscode.Uri {
   return vscode.Uri.file(path.join(workspaceDir(), name));

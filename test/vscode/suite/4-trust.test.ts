@@ -26,7 +26,7 @@ suite('workspace trust', () => {
     try {
       await manager.refresh();
       const before = fs.readdirSync(path.join(workspaceDir(), '.akd', 'runs')).length;
-      assert.throws(() => manager.start(path.join(workspaceDir(), 'tiny.akd.json')), /not trusted/);
+      await assert.rejects(manager.start(path.join(workspaceDir(), 'tiny.akd.json')), /not trusted/);
       const someRun = real.allRuns()[0];
       assert.ok(someRun);
       await assert.rejects(manager.resume(someRun.runDir), /completed|not trusted/);
