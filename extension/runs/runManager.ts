@@ -113,7 +113,9 @@ export class RunManager implements vscode.Disposable {
   /** Rescan the workspace for configs and their run folders. */
   async refresh(): Promise<void> {
     const uris = await vscode.workspace.findFiles(CONFIG_GLOB, CONFIG_EXCLUDE);
-    this.configPaths = uris.map((u) => u.fsPath).sort();
+    // Shallow first (the workspace root's configs on top), then by path.
+    const depth = (p: string): number => p.split(path.sep).length;
+    this.configPaths = uris.map((u) => u.fsPath).sort((a, b) => depth(a) - depth(b) || a.localeCompare(b));
     const roots = new Set(this.configPaths.map((c) => path.join(path.dirname(c), '.akd', 'runs')));
     for (const entry of this.runs.values()) roots.add(path.dirname(entry.state.runDir));
     const seen = new Set<string>();

@@ -97,7 +97,9 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     const item = new vscode.TreeItem(path.basename(configPath), hasRuns ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
     item.id = `config:${configPath}`;
     item.resourceUri = uri;
-    item.description = vscode.workspace.asRelativePath(path.dirname(configPath), false);
+    // The folder relative to the workspace, nothing for the workspace root.
+    const folder = vscode.workspace.getWorkspaceFolder(uri);
+    item.description = folder ? path.relative(folder.uri.fsPath, path.dirname(configPath)) : path.dirname(configPath);
     item.iconPath = new vscode.ThemeIcon('beaker');
     item.contextValue = 'akdConfig';
     item.tooltip = configPath;

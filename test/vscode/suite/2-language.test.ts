@@ -1,7 +1,9 @@
 /** The language server in the real editor: diagnostics (exact ranges), completion, hover, quick fixes. */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { api, diagnosticsOf, openConfig, rangeText, waitUntil } from './helpers';
+import { api, diagnosticsOf, openConfig, rangeText, waitUntil, workspaceDir } from './helpers';
 
 const VALID = `// language suite
 {
@@ -31,6 +33,11 @@ async function problems(doc: vscode.TextDocument, atLeast = 1): Promise<vscode.D
 
 suite('language server', () => {
   suiteSetup(async () => { await api(); });
+  // Leave the workspace as the fixtures made it (the Runs view in the screenshot lists configs).
+  suiteTeardown(async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    fs.rmSync(path.join(workspaceDir(), 'lang'), { recursive: true, force: true });
+  });
 
   test('unknown key: an error on the key', async () => {
     const doc = await openConfig('lang/unknown-key.akd.json', VALID.replace('"name": "lang",', '"name": "lang",\n  "colour": "blue",'));
