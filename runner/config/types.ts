@@ -91,6 +91,8 @@ export interface ExperimentConfig {
   method: MethodConfig;
   batchSize: number;
   backend: BackendName;
+  /** Training threads for wasm/cpu: 'auto' = every core (data-parallel workers), 1 = main thread only. */
+  threads?: 'auto' | number;
   /** Evaluation batch size (forward passes only). */
   evalBatchSize?: number;
 }

@@ -97,8 +97,10 @@ export function validateConfigFile(configPath: string): ValidationResult {
 }
 
 /** `FILE:LINE:COL: SEVERITY: PATH: MESSAGE [CODE]` (PATH omitted when ""), the shape editors' problem matchers read. */
+/** `FILE:LINE:COL PATH message [code]`; warnings and notes say so before the message. */
 export function formatProblem(file: string, p: ConfigProblem): string {
-  return `${file}:${p.line}:${p.column}: ${p.severity}: ${p.path ? `${p.path}: ` : ''}${p.message} [${p.code}]`;
+  const severity = p.severity === 'error' ? '' : `${p.severity}: `;
+  return `${file}:${p.line}:${p.column} ${p.path || '(root)'} ${severity}${p.message} [${p.code}]`;
 }
 
 export function hasErrors(problems: ConfigProblem[]): boolean {

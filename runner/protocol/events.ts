@@ -69,7 +69,8 @@ export interface EpochEndedEvent extends EventBase {
   phi?: number;
   loss: number;
   trainAccuracy: number;
-  valAccuracy: number;
+  /** null when the config has no validation split (validationFraction 0). */
+  valAccuracy: number | null;
   samplesPerSecond: number;
   lr: number;
   seconds: number;
@@ -147,6 +148,7 @@ export const TERMINAL_EVENTS: readonly RunEventType[] = ['run-completed', 'run-f
 export interface PhaseResult {
   phase: PhaseName;
   epochs: number;
+  /** Best and last validation accuracy (training accuracy when there is no validation split). */
   bestValAccuracy: number;
   bestEpoch: number;
   finalValAccuracy: number;

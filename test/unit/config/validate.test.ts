@@ -535,11 +535,11 @@ test('validateConfigFile: a missing file is one problem at the root', () => {
 
 // ------------------------------------------------------------------ helpers of the API
 
-test('formatProblem: FILE:LINE:COL: SEVERITY: PATH: MESSAGE [CODE]', () => {
+test('formatProblem: FILE:LINE:COL PATH [severity: ]message [code]', () => {
   const p = expectProblem(validate(variant({ 'method.phase1.epochs': 25 })), { path: 'method.phase1.epochs', code: 'epochs-not-multiple', severity: 'warning', says: [] });
-  assert.equal(formatProblem('a.akd.json', p), `a.akd.json:${p.line}:${p.column}: warning: method.phase1.epochs: ${p.message} [epochs-not-multiple]`);
+  assert.equal(formatProblem('a.akd.json', p), `a.akd.json:${p.line}:${p.column} method.phase1.epochs warning: ${p.message} [epochs-not-multiple]`);
   const root = validate('[]').problems[0];
-  assert.equal(formatProblem('a.akd.json', root), 'a.akd.json:1:1: error: must be an object, got [] [type]');
+  assert.equal(formatProblem('a.akd.json', root), 'a.akd.json:1:1 (root) must be an object, got [] [type]');
 });
 
 test('resolveConfigPaths makes data paths and the checkpoint absolute', () => {

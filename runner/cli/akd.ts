@@ -1,0 +1,211 @@
+/**
+ * `akd`: the command line of Anneal KD. Usable with no editor at all; the VS Code extension
+ * launches `akd run --json` and reads the same events.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { formatProblem, hasErrors, resolveConfigPaths, validateConfigFile } from '../config/validate';
+import type { ExperimentConfig } from '../config/types';
+import type { RunEvent, RunStartedEvent } from '../protocol/events';
+import { EventLog } from '../store/eventLog';
+import { RUN_FILES, createRunDir, listRuns, readRun, runsRootFor, writeJsonAtomic } from '../store/runStore';
+import type { CancelToken } from '../training/phaseTrainer';
+import { humanReporter } from './humanReporter';
+import { formatRunList, formatRunDetails } from './format';
+
+export const EXIT = { ok: 0, failed: 1, invalid: 2, usage: 64, sigint: 130, sigterm: 143 } as const;
+
+const USAGE = `akd — Anneal KD: knowledge distillation experiments with TensorFlow.js
+
+Usage:
+  akd run CONFIG [--out DIR] [--json] [--backend auto|tensorflow|wasm|cpu]
+      Train the config's teacher and student; the run goes to .akd/runs/<id>/ beside CONFIG
+      (or under DIR). --json streams the run's events to stdout, one JSON object per line.
+  akd resume RUN [--json]      Continue a cancelled or crashed run from its last checkpoint.
+  akd validate CONFIG...       Check configs: exit 0 if valid, 2 if not; one line per problem.
+  akd list [DIR]               The runs under DIR (default: ./.akd/runs).
+  akd show RUN                 One run's summary. RUN is a run folder or an id under ./.akd/runs.
+
+Signals: SIGINT/SIGTERM stop at the next batch boundary, write a checkpoint and exit 130/143.`;
+
+interface ParsedArgs { positional: string[]; flags: Map<string, string | true>; }
+
+export function parseArgs(argv: string[], valued: string[]): ParsedArgs {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+      if (eq > 0) flags.set(name, a.slice(eq + 1));
+      else if (valued.includes(name)) {
+        const v = argv[++i];
+        if (v === undefined) throw new UsageError(`--${name} needs a value`);
+        flags.set(name, v);
+      } else flags.set(name, true);
+    } else positional.push(a);
+  }
+  return { positional, flags };
+}
+
+class UsageError extends Error {}
+
+function flagString(args: ParsedArgs, name: string): string | undefined {
+  const v = args.flags.get(name);
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Validate and print problems; returns the resolved config when it can run. */
+function loadValidConfig(configPath: string, stderr: NodeJS.WritableStream): ExperimentConfig | undefined {
+  const abs = path.resolve(configPath);
+  const result = validateConfigFile(abs);
+  for (const p of result.problems) stderr.write(formatProblem(configPath, p) + '\n');
+  if (hasErrors(result.problems) || !result.config) return undefined;
+  return resolveConfigPaths(result.config, abs);
+}
+
+/** Stop at the next batch boundary on the first signal; a second one exits at once. */
+function installSignalHandlers(cancel: CancelToken): () => void {
+  const handler = (signal: NodeJS.Signals): void => {
+    if (cancel.cancelled) process.exit(signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+    cancel.cancelled = true;
+    cancel.signal = signal;
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => { process.off('SIGINT', handler); process.off('SIGTERM', handler); };
+}
+
+function attachOutput(log: EventLog, json: boolean): void {
+  if (json) log.onEvent((e: RunEvent) => process.stdout.write(JSON.stringify(e) + '\n'));
+  else log.onEvent(humanReporter(process.stderr));
+}
+
+async function execute(config: ExperimentConfig, configPath: string, runId: string, runDir: string, json: boolean, resume: boolean): Promise<number> {
+  // Loaded lazily: `akd validate/list/show` must not pay for TensorFlow.js.
+  const { runExperiment } = await import('../training/runExperiment');
+  const cancel: CancelToken = { cancelled: false };
+  const removeHandlers = installSignalHandlers(cancel);
+  const log = new EventLog(path.join(runDir, RUN_FILES.events));
+  attachOutput(log, json);
+  try {
+    const outcome = await runExperiment({ config, configPath, runId, runDir, log, cancel, resume });
+    if (!json) process.stderr.write(`run folder: ${runDir}\n`);
+    if (outcome.status === 'completed') return EXIT.ok;
+    if (outcome.status === 'cancelled') return cancel.signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
+    return EXIT.failed;
+  } finally {
+    log.close();
+    removeHandlers();
+  }
+}
+
+async function cmdRun(args: ParsedArgs): Promise<number> {
+  const configPath = args.positional[0];
+  if (!configPath) throw new UsageError('akd run needs a CONFIG file');
+  const config = loadValidConfig(configPath, process.stderr);
+  if (!config) {
+    process.stderr.write(`${configPath}: invalid config, nothing was run\n`);
+    return EXIT.invalid;
+  }
+  const backend = flagString(args, 'backend');
+  if (backend) {
+    if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(backend)) throw new UsageError(`--backend must be auto, tensorflow, wasm or cpu, got "${backend}"`);
+    config.backend = backend as ExperimentConfig['backend'];
+  }
+  const abs = path.resolve(configPath);
+  const { runId, runDir } = createRunDir(runsRootFor(abs, flagString(args, 'out')), config.name);
+  writeJsonAtomic(path.join(runDir, RUN_FILES.config), config);
+  return execute(config, abs, runId, runDir, args.flags.has('json'), false);
+}
+
+/** A run folder, or a run id under ./.akd/runs. */
+function findRunDir(ref: string): string {
+  const candidates = [path.resolve(ref), path.resolve('.akd', 'runs', ref)];
+  for (const c of candidates) {
+    if (fs.existsSync(path.join(c, RUN_FILES.events))) return c;
+  }
+  throw new UsageError(`no run at ${ref} (looked for ${candidates.map((c) => path.join(c, RUN_FILES.events)).join(' and ')})`);
+}
+
+function processAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+async function cmdResume(args: ParsedArgs): Promise<number> {
+  const ref = args.positional[0];
+  if (!ref) throw new UsageError('akd resume needs a RUN folder or id');
+  const runDir = findRunDir(ref);
+  const run = readRun(runDir);
+  if (run.status === 'completed') {
+    process.stderr.write(`${runDir}: already completed, nothing to resume\n`);
+    return EXIT.invalid;
+  }
+  const started = [...run.events].reverse().find((e): e is RunStartedEvent => e.type === 'run-started');
+  if (run.status === 'running' && started && processAlive(started.pid) && started.pid !== process.pid) {
+    process.stderr.write(`${runDir}: still running (pid ${started.pid})\n`);
+    return EXIT.invalid;
+  }
+  if (!run.config) {
+    process.stderr.write(`${runDir}: ${RUN_FILES.config} is missing or unreadable\n`);
+    return EXIT.failed;
+  }
+  const configPath = started?.configPath ?? path.join(runDir, RUN_FILES.config);
+  return execute(run.config, configPath, run.runId, runDir, args.flags.has('json'), true);
+}
+
+function cmdValidate(args: ParsedArgs): number {
+  if (args.positional.length === 0) throw new UsageError('akd validate needs at least one CONFIG file');
+  let ok = true;
+  for (const file of args.positional) {
+    const result = validateConfigFile(path.resolve(file));
+    for (const p of result.problems) process.stdout.write(formatProblem(file, p) + '\n');
+    if (hasErrors(result.problems)) ok = false;
+  }
+  return ok ? EXIT.ok : EXIT.invalid;
+}
+
+function cmdList(args: ParsedArgs): number {
+  const root = path.resolve(args.positional[0] ?? path.join('.akd', 'runs'));
+  process.stdout.write(formatRunList(listRuns(root), root) + '\n');
+  return EXIT.ok;
+}
+
+function cmdShow(args: ParsedArgs): number {
+  const ref = args.positional[0];
+  if (!ref) throw new UsageError('akd show needs a RUN folder or id');
+  process.stdout.write(formatRunDetails(readRun(findRunDir(ref))) + '\n');
+  return EXIT.ok;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'run': return await cmdRun(parseArgs(rest, ['out', 'backend']));
+      case 'resume': return await cmdResume(parseArgs(rest, []));
+      case 'validate': return cmdValidate(parseArgs(rest, []));
+      case 'list': return cmdList(parseArgs(rest, []));
+      case 'show': return cmdShow(parseArgs(rest, []));
+      case undefined: case '-h': case '--help': case 'help':
+        process.stdout.write(USAGE + '\n');
+        return command === undefined ? EXIT.usage : EXIT.ok;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`akd: ${e.message}\n\n${USAGE}\n`);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => { process.exitCode = code; },
+    (e: Error) => { process.stderr.write(`akd: ${e.stack ?? e.message}\n`); process.exitCode = EXIT.failed; },
+  );
+}

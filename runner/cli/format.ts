@@ -1,0 +1,36 @@
+/** Plain-text tables for `akd list` and `akd show`. */
+import type { RunRecord } from '../store/runStore';
+
+const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : `${(x * 100).toFixed(2)}%`);
+
+export function formatRunList(runs: RunRecord[], root: string): string {
+  if (runs.length === 0) return `no runs under ${root}`;
+  const rows = [['RUN', 'STATUS', 'METHOD', 'STUDENT', 'TEACHER', 'BACKEND', 'SECONDS']];
+  for (const r of runs) {
+    const s = r.summary;
+    rows.push([
+      r.runId, r.status, s?.method ?? r.config?.method.type ?? '-', pct(s?.student.testAccuracy), pct(s?.teacher.testAccuracy),
+      s?.backend ?? '-', s ? s.seconds.toFixed(0) : '-',
+    ]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  return rows.map((row) => row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+export function formatRunDetails(r: RunRecord): string {
+  const lines = [`run      ${r.runId}`, `folder   ${r.runDir}`, `status   ${r.status}`];
+  const s = r.summary;
+  if (s) {
+    lines.push(`method   ${s.method}`, `backend  ${s.backend}`);
+    lines.push(`teacher  ${s.teacher.type}, ${s.teacher.params.toLocaleString('en-US')} params, test ${pct(s.teacher.testAccuracy)}`);
+    lines.push(`student  ${s.student.type}, ${s.student.params.toLocaleString('en-US')} params, test ${pct(s.student.testAccuracy)}`);
+    lines.push(`compression ${s.compression.toFixed(1)}x, ${s.seconds.toFixed(0)} s`);
+    for (const p of s.phases) {
+      lines.push(`  ${p.phase.padEnd(8)} ${p.epochs} epochs, best val ${pct(p.bestValAccuracy)} (epoch ${p.bestEpoch}${p.bestTemperature !== undefined ? `, T=${p.bestTemperature}` : ''}), final ${pct(p.finalValAccuracy)}`);
+    }
+    if (s.error) lines.push(`error    ${s.error}`);
+  }
+  const last = r.events[r.events.length - 1];
+  if (last) lines.push(`last event ${last.type} at ${last.time}`);
+  return lines.join('\n');
+}

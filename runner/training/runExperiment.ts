@@ -1,0 +1,279 @@
+/**
+ * A whole run: backend, data, teacher (trained or loaded), the teacher's logits once, the
+ * method's student phases, test accuracies, the summary. Resumable from the run's latest
+ * checkpoint: every phase boundary and every epoch end records where to continue.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { isCheckpointTeacher, type ExperimentConfig, type MethodConfig, type OptimizerConfig } from '../config/types';
+import type { ActualBackend, ModelInfo, PhaseName, PhaseResult, RunSummary } from '../protocol/events';
+import { selectBackend } from '../backend/selectBackend';
+import { loadDataset, type Dataset } from '../data/dataset';
+import { buildModel } from '../models/buildModel';
+import { countParams } from '../models/paramCount';
+import type { EventLog } from '../store/eventLog';
+import { decodeTensors, encodeTensors, loadModel, saveModel, writeDirAtomic } from '../store/modelFiles';
+import { RUN_FILES, readJson, writeJsonAtomic, type ResumeState } from '../store/runStore';
+import { annealingSchedule } from './annealingSchedule';
+import { accuracy, predictLogits } from './evaluate';
+import { createOptimizer, type PhaseOptimizer } from './optimizers';
+import { runPhase, type CancelToken, type Objective, type PhaseContext, type PhaseProgress } from './phaseTrainer';
+
+export interface RunOptions {
+  /** The resolved config (defaults filled in, paths absolute). */
+  config: ExperimentConfig;
+  configPath: string;
+  runId: string;
+  runDir: string;
+  log: EventLog;
+  cancel: CancelToken;
+  /** Continue from the run folder's latest checkpoint instead of starting afresh. */
+  resume?: boolean;
+  progressIntervalMs?: number;
+}
+
+export type RunOutcome = { status: 'completed' | 'cancelled' | 'failed'; summary: RunSummary };
+
+interface StudentPhase { phase: PhaseName; epochs: number; optimizer: OptimizerConfig; objective: Objective; needsTeacherLogits: boolean; }
+
+/** The student's phases for a method, in order. */
+export function studentPhases(method: MethodConfig): StudentPhase[] {
+  switch (method.type) {
+    case 'scratch':
+      return [{ phase: 'train', epochs: method.epochs, optimizer: method.optimizer, objective: { kind: 'ce' }, needsTeacherLogits: false }];
+    case 'kd':
+      return [{
+        phase: 'kd', epochs: method.epochs, optimizer: method.optimizer,
+        objective: { kind: 'kd', temperature: method.temperature, alpha: method.alpha }, needsTeacherLogits: true,
+      }];
+    case 'annealing':
+      return [
+        {
+          phase: 'anneal', epochs: method.phase1.epochs, optimizer: method.phase1.optimizer,
+          objective: { kind: 'anneal', steps: annealingSchedule(method.tauMax, method.phase1.epochs) }, needsTeacherLogits: true,
+        },
+        // Phase 2 starts from the best phase-1 model with a fresh optimizer (the only LR restart).
+        { phase: 'finetune', epochs: method.phase2.epochs, optimizer: method.phase2.optimizer, objective: { kind: 'ce' }, needsTeacherLogits: false },
+      ];
+  }
+}
+
+function seedFor(seed: number, role: string): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < role.length; i++) h = (Math.imul(h ^ role.charCodeAt(i), 2654435761) >>> 0);
+  return h % 2147483647;
+}
+
+function paramsOf(model: tf.LayersModel): number { return model.countParams(); }
+
+export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
+  const { config, log, runDir } = opts;
+  const startClock = Date.now();
+  const state: ResumeState | undefined = opts.resume
+    ? readJson<ResumeState>(path.join(runDir, RUN_FILES.latest, RUN_FILES.state)) : undefined;
+  const startedAt = state?.startedAt ?? new Date().toISOString();
+  const completed: PhaseResult[] = [...(state?.completed ?? [])];
+  const isDone = (p: PhaseName): boolean => completed.some((r) => r.phase === p);
+  let backend: ActualBackend = 'cpu';
+  let teacherInfo: ModelInfo | undefined;
+  let studentInfo: ModelInfo | undefined;
+  let teacherTestAccuracy: number | null = state?.teacherTestAccuracy ?? null;
+  const secondsBefore = state?.seconds ?? 0;
+  let trainingSeconds = 0;
+  const models: tf.LayersModel[] = [];
+
+  const summarize = (status: RunSummary['status'], studentTestAccuracy: number | null, error?: string): RunSummary => ({
+    runId: opts.runId,
+    name: config.name,
+    status,
+    backend,
+    method: config.method.type,
+    teacher: { ...(teacherInfo ?? { type: 'unknown', params: 0, source: 'trained' }), testAccuracy: teacherTestAccuracy },
+    student: { ...(studentInfo ?? { type: config.student.model.type, params: 0, source: 'trained' }), testAccuracy: studentTestAccuracy },
+    compression: teacherInfo && studentInfo && studentInfo.params > 0 ? teacherInfo.params / studentInfo.params : 0,
+    phases: completed,
+    startedAt,
+    endedAt: new Date().toISOString(),
+    seconds: secondsBefore + (Date.now() - startClock) / 1000,
+    ...(error ? { error } : {}),
+  });
+
+  const finish = (status: 'completed' | 'cancelled' | 'failed', summary: RunSummary): RunOutcome => {
+    writeJsonAtomic(path.join(runDir, RUN_FILES.summary), summary);
+    return { status, summary };
+  };
+
+  try {
+    const choice = await selectBackend(config.backend);
+    backend = choice.backend;
+    const data: Dataset = loadDataset(config.data, path.dirname(opts.configPath));
+    const inputShape = data.inputShape;
+    const evalBatchSize = config.evalBatchSize ?? 1000;
+
+    // Teacher: from its checkpoint, from this run's teacher/ folder (resume), or built to train.
+    let teacher: tf.LayersModel;
+    const teacherDir = path.join(runDir, RUN_FILES.teacher);
+    if (isCheckpointTeacher(config.teacher)) {
+      teacher = await loadModel(config.teacher.checkpoint);
+      teacherInfo = { type: 'checkpoint', params: paramsOf(teacher), source: 'checkpoint', checkpoint: config.teacher.checkpoint };
+    } else {
+      if (isDone('teacher')) teacher = await loadModel(path.join(teacherDir, 'model.json'));
+      else if (state?.position.phase === 'teacher' && state.hasModel) teacher = await loadModel(path.join(runDir, RUN_FILES.latest, 'model.json'));
+      else teacher = buildModel(config.teacher.model, { inputShape, classes: data.classes, seed: seedFor(config.seed, 'teacher'), name: 'teacher' });
+      const expected = countParams(config.teacher.model, inputShape, data.classes);
+      if (expected !== paramsOf(teacher)) throw new Error(`internal: teacher has ${paramsOf(teacher)} parameters, the config's arithmetic says ${expected}`);
+      teacherInfo = { type: config.teacher.model.type, params: paramsOf(teacher), source: 'trained' };
+    }
+    models.push(teacher);
+    const outShape = teacher.outputs[0].shape;
+    if (outShape[outShape.length - 1] !== data.classes) {
+      throw new Error(`the teacher outputs ${outShape[outShape.length - 1]} classes but the data has ${data.classes}`);
+    }
+    studentInfo = {
+      type: config.student.model.type, source: 'trained',
+      params: countParams(config.student.model, inputShape, data.classes),
+    };
+
+    log.emit({
+      type: 'run-started', runId: opts.runId, runDir, configPath: opts.configPath, config,
+      backend, backendNote: choice.note, teacher: teacherInfo, student: studentInfo,
+      data: { train: data.train.n, validation: data.validation.n, test: data.test.n, inputShape, classes: data.classes },
+      ...(state ? { resumedFrom: state.position } : {}),
+      pid: process.pid,
+    });
+    log.emit({ type: 'log', level: 'info', message: `backend: ${choice.note}` });
+
+    const ctx: PhaseContext = {
+      log, cancel: opts.cancel, train: data.train, validation: data.validation, inputShape, classes: data.classes,
+      batchSize: config.batchSize, evalBatchSize, seed: config.seed, progressIntervalMs: opts.progressIntervalMs ?? 1000,
+    };
+    const phases = studentPhases(config.method).filter((p) => p.epochs > 0);
+    const writeState = (s: Omit<ResumeState, 'v' | 'completed' | 'startedAt' | 'seconds' | 'teacherTestAccuracy'>, files: Record<string, string | Uint8Array> = {}): void => {
+      const full: ResumeState = {
+        v: 1, ...s, completed, startedAt, seconds: secondsBefore + trainingSeconds, teacherTestAccuracy,
+      };
+      writeDirAtomic(path.join(runDir, RUN_FILES.latest), { ...files, [RUN_FILES.state]: JSON.stringify(full, null, 2) });
+    };
+    const progressFor = (phase: PhaseName): PhaseProgress => (state && state.position.phase === phase
+      ? { epoch: state.position.epoch, batch: state.position.batch, partial: state.partial, best: state.best }
+      : { epoch: 0, batch: 0 });
+
+    /** Save model + optimizer + position into checkpoints/latest (atomically, in one folder). */
+    const checkpointer = (phase: PhaseName, model: tf.LayersModel, opt: PhaseOptimizer, role: 'teacher' | 'student') =>
+      async (reason: 'epoch' | 'cancel', progress: PhaseProgress): Promise<void> => {
+        const optState = await encodeTensors(await opt.optimizer.getWeights());
+        const stateJson: ResumeState = {
+          v: 1, position: { phase, epoch: progress.epoch, batch: progress.batch },
+          partial: progress.partial, best: progress.best, completed, startedAt,
+          seconds: secondsBefore + trainingSeconds + (progress.partial?.seconds ?? 0), hasModel: true, teacherTestAccuracy,
+        };
+        await saveModel(model, path.join(runDir, RUN_FILES.latest), {
+          'optimizer.json': optState.manifest, 'optimizer.bin': optState.data, [RUN_FILES.state]: JSON.stringify(stateJson, null, 2),
+        });
+        log.emit({
+          type: 'checkpoint-saved', path: RUN_FILES.latest, model: role, reason,
+          position: stateJson.position,
+          ...(progress.best && progress.best.bestValAccuracy >= 0 ? { valAccuracy: progress.best.finalValAccuracy } : {}),
+        });
+      };
+
+    const restoreOptimizer = async (opt: PhaseOptimizer): Promise<void> => {
+      const dir = path.join(runDir, RUN_FILES.latest);
+      const manifest = fs.readFileSync(path.join(dir, 'optimizer.json'), 'utf8');
+      const weights = decodeTensors(manifest, fs.readFileSync(path.join(dir, 'optimizer.bin')));
+      if (weights.length > 1 || (weights.length === 1 && weights[0].name !== 'iter')) await opt.optimizer.setWeights(weights);
+    };
+
+    const cancelled = (position: ResumeState['position']): RunOutcome => {
+      log.emit({ type: 'run-cancelled', signal: opts.cancel.signal ?? 'SIGTERM', position });
+      return finish('cancelled', summarize('cancelled', null));
+    };
+
+    // --- Teacher phase -------------------------------------------------------------------
+    if (!isCheckpointTeacher(config.teacher) && !isDone('teacher')) {
+      const opt = createOptimizer(config.teacher.optimizer);
+      const start = progressFor('teacher');
+      if (state?.position.phase === 'teacher' && state.hasModel) await restoreOptimizer(opt);
+      const outcome = await runPhase(ctx, {
+        phase: 'teacher', model: teacher, optimizer: opt, epochs: config.teacher.epochs, objective: { kind: 'ce' },
+        start, checkpoint: checkpointer('teacher', teacher, opt, 'teacher'),
+      });
+      opt.optimizer.dispose();
+      trainingSeconds += outcome.seconds;
+      if (outcome.status === 'cancelled') return cancelled(outcome.position);
+      completed.push(outcome.result);
+      await saveModel(teacher, teacherDir);
+      log.emit({ type: 'checkpoint-saved', path: RUN_FILES.teacher, model: 'teacher', reason: 'final', position: { phase: 'teacher', epoch: config.teacher.epochs, batch: 0 } });
+    }
+    if (teacherTestAccuracy === null) teacherTestAccuracy = accuracy(teacher, data.test, inputShape, evalBatchSize);
+    // Record "teacher done" unless a resume is already past it (its checkpoint must survive).
+    if (phases.length > 0 && (!state || state.position.phase === 'teacher')) {
+      writeState({ position: { phase: phases[0].phase, epoch: 0, batch: 0 }, hasModel: false });
+    }
+
+    // --- The teacher's logits, once per run (no augmentation, so they never change) ----------
+    let teacherLogits: Float32Array | undefined;
+    if (phases.some((p) => p.needsTeacherLogits && !isDone(p.phase))) {
+      const t0 = Date.now();
+      teacherLogits = predictLogits(teacher, data.train, inputShape, data.classes, evalBatchSize);
+      log.emit({ type: 'log', level: 'info', message: `teacher logits computed once for ${data.train.n} training samples in ${((Date.now() - t0) / 1000).toFixed(1)} s` });
+    }
+
+    // --- Student phases --------------------------------------------------------------------
+    let student: tf.LayersModel | undefined;
+    for (const p of phases) {
+      if (isDone(p.phase)) continue;
+      const resumingHere = state?.position.phase === p.phase && state.hasModel;
+      if (resumingHere) {
+        student = await loadModel(path.join(runDir, RUN_FILES.latest, 'model.json'));
+      } else if (p.phase === 'finetune') {
+        student = await loadModel(path.join(runDir, RUN_FILES.phase1Best, 'model.json'));
+      } else if (!student) {
+        student = buildModel(config.student.model, { inputShape, classes: data.classes, seed: seedFor(config.seed, 'student'), name: 'student' });
+      }
+      models.push(student);
+      if (paramsOf(student) !== studentInfo.params) {
+        throw new Error(`internal: student has ${paramsOf(student)} parameters, the config's arithmetic says ${studentInfo.params}`);
+      }
+      const opt = createOptimizer(p.optimizer);
+      if (resumingHere) await restoreOptimizer(opt);
+      const model = student;
+      const outcome = await runPhase(ctx, {
+        phase: p.phase, model, optimizer: opt, epochs: p.epochs, objective: p.objective,
+        teacherLogits: p.needsTeacherLogits ? teacherLogits : undefined,
+        start: progressFor(p.phase),
+        checkpoint: checkpointer(p.phase, model, opt, 'student'),
+        onBest: p.phase === 'anneal' ? async (epoch, val) => {
+          await saveModel(model, path.join(runDir, RUN_FILES.phase1Best));
+          log.emit({ type: 'checkpoint-saved', path: RUN_FILES.phase1Best, model: 'student', reason: 'best', position: { phase: 'anneal', epoch, batch: 0 }, valAccuracy: val });
+        } : undefined,
+      });
+      opt.optimizer.dispose();
+      trainingSeconds += outcome.seconds;
+      if (outcome.status === 'cancelled') return cancelled(outcome.position);
+      completed.push(outcome.result);
+      const next = phases[phases.indexOf(p) + 1];
+      if (next) writeState({ position: { phase: next.phase, epoch: 0, batch: 0 }, hasModel: false });
+    }
+    if (!student) {
+      // Every student phase was already done (resume after the last epoch): take the saved student.
+      student = await loadModel(path.join(runDir, RUN_FILES.latest, 'model.json'));
+      models.push(student);
+    }
+
+    const studentTestAccuracy = accuracy(student, data.test, inputShape, evalBatchSize);
+    await saveModel(student, path.join(runDir, RUN_FILES.student));
+    const last = phases[phases.length - 1];
+    log.emit({ type: 'checkpoint-saved', path: RUN_FILES.student, model: 'student', reason: 'final', position: { phase: last?.phase ?? 'train', epoch: last?.epochs ?? 0, batch: 0 } });
+    const summary = summarize('completed', studentTestAccuracy);
+    log.emit({ type: 'run-completed', summary });
+    return finish('completed', summary);
+  } catch (e) {
+    const err = e as Error;
+    log.emit({ type: 'run-failed', error: { message: err.message, stack: err.stack } });
+    return finish('failed', summarize('failed', null, err.message));
+  } finally {
+    for (const m of new Set(models)) m.dispose();
+  }
+}

@@ -1,0 +1,51 @@
+/** Run the real `akd` CLI (compiled) as a child process and collect its JSON event stream. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseEventLine, type RunEvent } from '../../runner/protocol/events';
+
+export const REPO = path.resolve(__dirname, '..', '..', '..');
+export const AKD = path.join(REPO, 'bin', 'akd.js');
+
+export interface AkdResult { code: number | null; signal: NodeJS.Signals | null; events: RunEvent[]; stdout: string; stderr: string; }
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `akd-${prefix}-`));
+}
+
+export function writeConfig(dir: string, name: string, config: object): string {
+  const file = path.join(dir, `${name}.akd.json`);
+  fs.writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+/**
+ * Start `akd ARGS`; `onEvent` sees each event as it arrives and may act on the process
+ * (e.g. send SIGTERM). Resolves when the process exits.
+ */
+export function runAkd(args: string[], opts: { cwd?: string; onEvent?: (e: RunEvent, child: ChildProcess) => void; timeoutMs?: number } = {}): Promise<AkdResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [AKD, ...args], { cwd: opts.cwd ?? REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const events: RunEvent[] = [];
+    let stdout = '';
+    let stderr = '';
+    let buffered = '';
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`akd ${args.join(' ')} timed out; stderr:\n${stderr}`)); }, opts.timeoutMs ?? 300_000);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const e = parseEventLine(buffered.slice(0, nl));
+        buffered = buffered.slice(nl + 1);
+        if (e) { events.push(e); opts.onEvent?.(e, child); }
+      }
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => { stderr += chunk; });
+    child.on('error', reject);
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, events, stdout, stderr }); });
+  });
+}
