@@ -86,7 +86,10 @@ export class RunManager implements vscode.Disposable {
   // ---- reading ---------------------------------------------------------------------------
 
   /** Configs in the workspace (absolute paths), sorted. */
-  get configs(): readonly string[] { return this.configPaths; }
+  get configs(): readonly string[] {
+    // A folder deleted outside the editor may not report each config inside it.
+    return this.configPaths.filter((c) => fs.existsSync(c));
+  }
 
   /** All known runs, newest first. */
   allRuns(): RunState[] {

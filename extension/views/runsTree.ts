@@ -29,10 +29,10 @@ export function statusIcon(status: RunDisplayStatus): vscode.ThemeIcon {
   return new vscode.ThemeIcon(id, color ? new vscode.ThemeColor(color) : undefined);
 }
 
-/** "2026-11-28 07:30:12" from a run id "20261128-073012-name". */
+/** "11-28 07:30:12" from a run id "20261128-073012-name" (the year is in the tooltip). */
 export function runLabel(run: RunState): string {
   const m = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})/.exec(run.runId);
-  return m ? `${m[1]}-${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]}` : run.runId;
+  return m ? `${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]}` : run.runId;
 }
 
 export function runDescription(run: RunState): string {
@@ -117,7 +117,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     tip.appendMarkdown(`**${run.name ?? run.runId}** · ${run.method ?? ''} · $(${ICONS[run.status][0].replace('~spin', '')}) ${run.status}\n\n`);
     tip.appendMarkdown(`${resultText(run)}\n\n`);
     if (run.startedAt) tip.appendMarkdown(`started ${formatAgo(run.startedAt)}`);
-    tip.appendMarkdown(`\n\n\`${run.runDir}\``);
+    tip.appendMarkdown(`\n\n\`${run.runId}\``);
     item.tooltip = tip;
     item.command = { command: 'annealKd.openDashboard', title: 'Open Dashboard', arguments: [run.runDir] };
     return item;

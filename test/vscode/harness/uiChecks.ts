@@ -41,8 +41,9 @@ async function check(results: UiResult[], title: string, body: () => Promise<voi
 export async function screenshotChecks(page: Page, screenshot: string): Promise<UiResult[]> {
   const results: UiResult[] = [];
   await waitForWorkbench(page);
-  await check(results, 'ui: the CodeLens above tiny.akd.json shows the last result', async () => {
-    await palette(page, 'tiny.akd.json', true);
+  // slow.akd.json: its run (stopped, resumed, completed) has a student worth showing.
+  await check(results, 'ui: the CodeLens above slow.akd.json shows the last result', async () => {
+    await palette(page, 'slow.akd.json', true);
     const lens = page.locator('.contentWidgets .codelens-decoration', { hasText: 'student' }).first();
     await lens.waitFor({ timeout: 30_000 });
     const text = await lens.innerText();

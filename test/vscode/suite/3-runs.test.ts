@@ -56,6 +56,24 @@ suite('runs', function () {
     assert.ok(titles.some((t) => t.startsWith(`student ${pct} · teacher `) && t.includes('annealing')), titles.join(' | '));
   });
 
+  test('annealKd.codeLens.enabled and annealKd.hover.enabled turn the inline results off', async () => {
+    const uri = configUri('tiny.akd.json');
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const settings = vscode.workspace.getConfiguration('annealKd');
+    await settings.update('codeLens.enabled', false, vscode.ConfigurationTarget.Global);
+    await settings.update('hover.enabled', false, vscode.ConfigurationTarget.Global);
+    try {
+      const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri);
+      assert.deepEqual(lenses.map((l) => l.command?.title), []);
+      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, doc.positionAt(doc.getText().indexOf('"method"') + 2));
+      const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+      assert.doesNotMatch(text, /last runs/);
+    } finally {
+      await settings.update('codeLens.enabled', undefined, vscode.ConfigurationTarget.Global);
+      await settings.update('hover.enabled', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
   test('hover on method shows the last runs of the config', async () => {
     const uri = configUri('tiny.akd.json');
     const doc = await vscode.workspace.openTextDocument(uri);
