@@ -53,7 +53,16 @@ export async function screenshotChecks(page: Page, screenshot: string): Promise<
     await palette(page, 'Anneal KD: Focus on Runs View');
     const row = page.locator('.monaco-list-row', { hasText: 'student' }).first();
     await row.waitFor({ timeout: 20_000 });
-    await page.mouse.move(5, 5); // no hover tooltip over the picture
+    // Widen the side bar so the run descriptions are readable (drag its sash).
+    const sidebar = await page.locator('.part.sidebar').boundingBox();
+    if (sidebar) {
+      const x = sidebar.x + sidebar.width;
+      await page.mouse.move(x, sidebar.y + 300);
+      await page.mouse.down();
+      await page.mouse.move(x + 170, sidebar.y + 300, { steps: 5 });
+      await page.mouse.up();
+    }
+    await page.mouse.move(700, 600); // no hover tooltip over the picture
     await page.waitForTimeout(800);
     await page.screenshot({ path: screenshot });
   });
