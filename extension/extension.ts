@@ -22,6 +22,7 @@ import { RunStatusBar } from './views/statusBar';
 export interface AnnealKdApi {
   runs: RunManager;
   tree: RunsTreeProvider;
+  statusBar: RunStatusBar;
   /** Resolves once the language client is running (rejects if it failed to start). */
   clientReady: Promise<void>;
 }
@@ -97,7 +98,7 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
     throw e;
   });
   clientReady.catch(() => { /* reported above; the API caller may still await it */ });
-  return { runs, tree, clientReady };
+  return { runs, tree, statusBar, clientReady };
 }
 
 export async function deactivate(): Promise<void> {

@@ -13,10 +13,15 @@ export class RunStatusBar implements vscode.Disposable {
     this.update();
   }
 
+  /** What the item shows now (undefined when hidden); for the host tests. */
+  get text(): string | undefined { return this.visible ? this.item.text : undefined; }
+  private visible = false;
+
   update(): void {
     const active = this.runs.activeRuns();
     if (!this.enabled() || active.length === 0) {
       this.item.hide();
+      this.visible = false;
       return;
     }
     const run = active[0];
@@ -25,6 +30,7 @@ export class RunStatusBar implements vscode.Disposable {
     this.item.tooltip = `Anneal KD run ${run.runId}: open its dashboard`;
     this.item.command = { command: 'annealKd.openDashboard', title: 'Open Dashboard', arguments: [run.runDir] };
     this.item.show();
+    this.visible = true;
   }
 
   dispose(): void {

@@ -175,6 +175,15 @@ describe('akd language server', () => {
     const labels = inMethod.items.map((i) => i.label);
     for (const key of ['tauMax', 'phase1', 'phase2']) assert.ok(labels.includes(key), `${key} in ${labels.join(',')}`);
 
+    // A whole method block as a snippet, where the value goes.
+    const valueText = '{\n  "method": \n}\n';
+    const valueUri = uriFor('complete-value.akd.json');
+    await open(client, valueUri, valueText);
+    const atValue = await client.sendRequest('textDocument/completion', { textDocument: { uri: valueUri }, position: { line: 1, character: 12 } }) as { items: { label: string; insertText?: string }[] };
+    const annealing = atValue.items.find((i) => i.label === 'annealing');
+    assert.ok(annealing, atValue.items.map((i) => i.label).join(','));
+    assert.match(annealing.insertText ?? '', /"tauMax": [^,]*4[\s\S]*"phase1"[\s\S]*"phase2"/);
+
     const rootText = '{\n  \n}\n';
     const rootUri = uriFor('complete-root.akd.json');
     await open(client, rootUri, rootText);

@@ -94,7 +94,7 @@ suite('runs', function () {
   });
 
   test('Stop ends a run as cancelled; maxConcurrentRuns refuses one too many; Resume finishes it', async () => {
-    const { runs } = await api();
+    const { runs, statusBar } = await api();
     const settings = vscode.workspace.getConfiguration('annealKd');
     await settings.update('maxConcurrentRuns', 1, vscode.ConfigurationTarget.Global);
     try {
@@ -102,10 +102,12 @@ suite('runs', function () {
       assert.ok(runDir);
       await waitUntil(() => runs.get(runDir)?.phase, 'the first phase', 120_000);
       assert.equal(runs.get(runDir)?.status, 'running');
+      assert.match(statusBar.text ?? '', /^\$\(sync~spin\) slow: teacher · epoch \d\/4$/);
       await assert.rejects(runs.start(configUri('tiny.akd.json').fsPath), /maxConcurrentRuns is 1/);
 
       const stopped = await vscode.commands.executeCommand<{ status: string } | undefined>('annealKd.stopRun', runDir);
       assert.equal(stopped?.status, 'cancelled');
+      assert.equal(statusBar.text, undefined, 'the status bar item hides when no run is active');
       const events = fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
       assert.equal(events[events.length - 1].type, 'run-cancelled');
 
