@@ -25,6 +25,13 @@ Usage:
   akd validate CONFIG...       Check configs: exit 0 if valid, 2 if not; one line per problem.
   akd list [DIR]               The runs under DIR (default: ./.akd/runs).
   akd show RUN                 One run's summary. RUN is a run folder or an id under ./.akd/runs.
+  akd sweep CONFIG [--seeds 1,2,3] [--methods scratch,kd,takd,annealing] [--out DIR]
+                   [--concurrency N] [--teacher-cache DIR] [--dry-run] [--json]
+      Expand the config's "sweep" block (the flags override it) into members, one \`akd\` process
+      each, N at a time (default: the cores), sharing one teacher trained once and cached in
+      .akd/teachers/. The sweep goes to .akd/sweeps/<id>/ beside CONFIG (or DIR).
+  akd sweep --resume SWEEP_DIR [--retry-failed] [--json]   (also: akd resume SWEEP_DIR)
+      Continue a stopped sweep: completed members are skipped, cancelled and crashed ones resumed.
 
 Signals: SIGINT/SIGTERM stop at the next batch boundary, write a checkpoint and exit 130/143.`;
 
@@ -49,9 +56,9 @@ export function parseArgs(argv: string[], valued: string[]): ParsedArgs {
   return { positional, flags };
 }
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
-function flagString(args: ParsedArgs, name: string): string | undefined {
+export function flagString(args: ParsedArgs, name: string): string | undefined {
   const v = args.flags.get(name);
   return typeof v === 'string' ? v : undefined;
 }
@@ -82,7 +89,7 @@ function attachOutput(log: EventLog, json: boolean): void {
   else log.onEvent(humanReporter(process.stderr));
 }
 
-async function execute(config: ExperimentConfig, configPath: string, runId: string, runDir: string, json: boolean, resume: boolean): Promise<number> {
+export async function execute(config: ExperimentConfig, configPath: string, runId: string, runDir: string, json: boolean, resume: boolean): Promise<number> {
   // Loaded lazily: `akd validate/list/show` must not pay for TensorFlow.js.
   const { runExperiment } = await import('../training/runExperiment');
   const cancel: CancelToken = { cancelled: false };
@@ -184,7 +191,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'run': return await cmdRun(parseArgs(rest, ['out', 'backend']));
-      case 'resume': return await cmdResume(parseArgs(rest, []));
+      case 'resume':
+        if (rest[0] && fs.existsSync(path.join(path.resolve(rest[0]), 'sweep.json'))) return await (await import('./commands/sweep')).cmdSweep(['--resume', ...rest]);
+        return await cmdResume(parseArgs(rest, []));
+      case 'sweep': return await (await import('./commands/sweep')).cmdSweep(rest);
+      case 'run-member': return await (await import('./commands/sweep')).cmdRunMember(rest);
       case 'validate': return cmdValidate(parseArgs(rest, []));
       case 'list': return cmdList(parseArgs(rest, []));
       case 'show': return cmdShow(parseArgs(rest, []));

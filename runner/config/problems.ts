@@ -32,12 +32,14 @@ export const PROBLEM_CODES = [
   // Files the config refers to
   'file-missing', 'idx-invalid', 'checkpoint-invalid', 'checkpoint-shape-mismatch',
   // Models
-  'resnet-depth', 'input-too-small', 'student-not-smaller',
+  'resnet-depth', 'input-too-small', 'student-not-smaller', 'assistant-size',
   // Methods and optimizers
   'epochs-lt-taumax', 'epochs-not-multiple', 'phase2-skipped', 'kd-alpha-zero',
   'milestones-order', 'milestone-ineffective', 'nesterov-without-momentum', 'lr-high',
   // Data sizes
   'limit-exceeds-dataset', 'no-validation', 'validation-empty', 'batch-too-large',
+  // Sweeps
+  'sweep-grid-key', 'sweep-duplicate', 'sweep-member',
 ] as const;
 export type ProblemCode = typeof PROBLEM_CODES[number];
 

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import type {
-  AnnealingMethod, DataConfig, ExperimentConfig, IdxData, CifarData, ModelConfig, OptimizerConfig,
+  AnnealingMethod, DataConfig, ExperimentConfig, IdxData, CifarData, ModelConfig, OptimizerConfig, SweepConfig,
 } from './types';
 import { isCheckpointTeacher } from './types';
 import { ConfigDocument, type ConfigProblem, type JsonPath, type ProblemSpec, pathToString } from './problems';
@@ -55,6 +55,10 @@ export function crossFieldProblems(ctx: RuleContext): ConfigProblem[] {
     }
   }
   const studentParams = ctx.isClean('student') ? checkModel(['student', 'model'], config.student.model, shape, out) : undefined;
+  if (ctx.isClean('method') && config.method.type === 'takd') {
+    const assistantParams = checkModel(['method', 'assistant', 'model'], config.method.assistant.model, shape, out);
+    checkAssistantSize(assistantParams, teacherParams, studentParams, out);
+  }
   if (teacherParams !== undefined && studentParams !== undefined && studentParams >= teacherParams) {
     out.report({
       severity: 'warning', code: 'student-not-smaller', path: ['student', 'model'],
@@ -65,6 +69,7 @@ export function crossFieldProblems(ctx: RuleContext): ConfigProblem[] {
   }
 
   if (ctx.isClean('method')) checkMethod(config, out);
+  if (config.sweep !== undefined && ctx.isClean('sweep')) checkSweep(config.sweep, out);
   for (const [optPath, epochsPath] of optimizerLocations(config)) {
     if (!ctx.isClean(pathToString(optPath))) continue;
     const epochs = valueAt(config, epochsPath);
@@ -335,12 +340,75 @@ function checkDataSizes(ctx: RuleContext, data: DataConfig, out: Reporter): void
 function checkMethod(config: ExperimentConfig, out: Reporter): void {
   const method = config.method;
   if (method.type === 'annealing') checkAnnealing(method, out);
-  if (method.type === 'kd' && method.alpha === 0) {
+  if ((method.type === 'kd' || method.type === 'takd') && method.alpha === 0) {
     out.report({
       severity: 'warning', code: 'kd-alpha-zero', path: ['method', 'alpha'],
       message: 'alpha 0 gives the teacher no weight: this trains from scratch (use "type": "scratch" for that baseline)',
       data: { suggested: 0.9 },
     });
+  }
+}
+
+/** TAKD's assistant is meant to sit between the teacher and the student in size. */
+function checkAssistantSize(assistant: number | undefined, teacher: number | undefined, student: number | undefined, out: Reporter): void {
+  if (assistant === undefined) return;
+  const at: JsonPath = ['method', 'assistant', 'model'];
+  if (teacher !== undefined && assistant >= teacher) {
+    out.report({
+      severity: 'warning', code: 'assistant-size', path: at,
+      message: `the assistant has ${fmt(assistant)} parameters, not fewer than the teacher's ${fmt(teacher)}: TAKD's assistant should be between the teacher and the student in size`,
+      data: { assistant, teacher },
+    });
+  } else if (student !== undefined && assistant <= student) {
+    out.report({
+      severity: 'warning', code: 'assistant-size', path: at,
+      message: `the assistant has ${fmt(assistant)} parameters, not more than the student's ${fmt(student)}: TAKD's assistant should be between the teacher and the student in size`,
+      data: { assistant, student },
+    });
+  }
+}
+
+// ---------------------------------------------------------------- sweeps
+
+/** Config keys a sweep's grid may not vary: the run's name, the seed (use "seeds") and the sweep itself. */
+const GRID_FORBIDDEN = new Set(['name', 'seed', 'sweep', '$schema', 'description']);
+const GRID_ROOTS = new Set(['data', 'teacher', 'student', 'method', 'batchSize', 'evalBatchSize', 'backend', 'threads', 'scratch', 'kd', 'takd', 'annealing']);
+
+/** The sweep block's own rules; each expanded member is checked in full by validate.ts. */
+function checkSweep(sweep: SweepConfig, out: Reporter): void {
+  const dupes = <T>(values: T[]): T[] => values.filter((v, i) => values.indexOf(v) !== i);
+  for (const key of ['seeds', 'methods'] as const) {
+    const values = sweep[key] as unknown[] | undefined;
+    if (!values) continue;
+    const d = dupes(values);
+    if (d.length > 0) {
+      out.report({
+        code: 'sweep-duplicate', path: ['sweep', key, values.lastIndexOf(d[0])],
+        message: `${JSON.stringify(d[0])} is listed twice: every member would run twice`,
+        data: { suggested: [...new Set(values)] },
+      });
+    }
+  }
+  for (const [key, values] of Object.entries(sweep.grid ?? {})) {
+    const segments = key.split('.');
+    const root = segments[0];
+    const bad = (message: string): void => out.report({ code: 'sweep-grid-key', path: ['sweep', 'grid', key], target: 'key', message, data: { key } });
+    if (segments.some((s) => s === '')) bad(`${JSON.stringify(key)} is not a dotted config path like "student.model.hidden" or "kd.temperature"`);
+    else if (GRID_FORBIDDEN.has(root)) {
+      bad(root === 'seed' ? '"seed" cannot be a grid key: list the seeds in "sweep.seeds"' : `${JSON.stringify(root)} cannot be swept`);
+    } else if (!GRID_ROOTS.has(root)) {
+      bad(`${JSON.stringify(root)} is not a config key or a method name (one of ${[...GRID_ROOTS].map((r) => JSON.stringify(r)).join(', ')})`);
+    } else if (['scratch', 'kd', 'takd', 'annealing', 'method'].includes(root) && segments.length < 2) {
+      bad(`${JSON.stringify(key)} needs a key inside the method, e.g. "${root === 'method' ? 'method' : root}.${root === 'annealing' ? 'tauMax' : 'epochs'}"`);
+    } else {
+      const d = dupes(values.map((v) => JSON.stringify(v)));
+      if (d.length > 0) {
+        out.report({
+          code: 'sweep-duplicate', path: ['sweep', 'grid', key],
+          message: `the value ${d[0]} is listed twice: its members would run twice`,
+        });
+      }
+    }
   }
 }
 
@@ -379,8 +447,10 @@ function checkAnnealing(method: AnnealingMethod, out: Reporter): void {
 function optimizerLocations(config: ExperimentConfig): [JsonPath, JsonPath][] {
   const out: [JsonPath, JsonPath][] = [];
   const has = (p: JsonPath): boolean => valueAt(config, p) !== undefined;
-  for (const parent of [['teacher'], ['method'], ['method', 'phase1'], ['method', 'phase2']]) {
-    if (has([...parent, 'optimizer'])) out.push([[...parent, 'optimizer'], [...parent, 'epochs']]);
+  for (const parent of [['teacher'], ['method'], ['method', 'assistant'], ['method', 'phase1'], ['method', 'phase2']]) {
+    // TAKD's assistant runs for the method's epochs unless it has its own.
+    const epochsAt = parent[1] === 'assistant' && !has([...parent, 'epochs']) ? ['method', 'epochs'] : [...parent, 'epochs'];
+    if (has([...parent, 'optimizer'])) out.push([[...parent, 'optimizer'], epochsAt]);
   }
   return out;
 }

@@ -54,6 +54,8 @@ export interface TrainedTeacher {
   model: ModelConfig;
   epochs: number;
   optimizer: OptimizerConfig;
+  /** Seed of the teacher's initialisation and shuffling; default: the run's `seed`. A sweep pins it so all members share one teacher. */
+  seed?: number;
 }
 export interface CheckpointTeacher { checkpoint: string; }
 export type TeacherConfig = TrainedTeacher | CheckpointTeacher;
@@ -71,14 +73,78 @@ export interface KdMethod {
   /** Weight of the soft (teacher) term; (1 - alpha) weights the hard-label cross-entropy. */
   alpha: number;
 }
+/** TAKD's assistant: trained with Hinton KD from the teacher; unset keys default to the method's. */
+export interface TakdAssistant {
+  model: ModelConfig;
+  epochs?: number;
+  optimizer?: OptimizerConfig;
+  temperature?: number;
+  alpha?: number;
+}
+/** Teacher-assistant KD (Mirzadeh et al. 2020): teacher -> assistant (KD) -> student (KD from the assistant). */
+export interface TakdMethod {
+  type: 'takd';
+  assistant: TakdAssistant;
+  /** Student epochs (KD from the assistant). */
+  epochs: number;
+  optimizer: OptimizerConfig;
+  temperature: number;
+  /** Weight of the soft (assistant) term; (1 - alpha) weights the hard-label cross-entropy. */
+  alpha: number;
+}
 export interface AnnealingMethod {
   type: 'annealing';
   tauMax: number;
   phase1: PhaseConfig;
   phase2: PhaseConfig;
 }
-export type MethodConfig = ScratchMethod | KdMethod | AnnealingMethod;
+export type MethodConfig = ScratchMethod | KdMethod | TakdMethod | AnnealingMethod;
 export type MethodType = MethodConfig['type'];
+export const METHOD_TYPES: readonly MethodType[] = ['scratch', 'kd', 'takd', 'annealing'];
+
+/** The assistant's effective settings: its own where set, else the TAKD method's. */
+export function takdAssistantSettings(m: TakdMethod): { model: ModelConfig; epochs: number; optimizer: OptimizerConfig; temperature: number; alpha: number } {
+  const a = m.assistant;
+  return {
+    model: a.model, epochs: a.epochs ?? m.epochs, optimizer: a.optimizer ?? m.optimizer,
+    temperature: a.temperature ?? m.temperature, alpha: a.alpha ?? m.alpha,
+  };
+}
+
+/**
+ * A sweep: one config expanded into a grid of runs ("members") that share one teacher.
+ * See schema.json (`sweep`) for every key.
+ */
+export interface SweepConfig {
+  /** One member per seed (replaces `seed`); default: [seed]. */
+  seeds?: number[];
+  /** Methods to compare; default: [method.type]. Methods other than `method`'s get derived defaults. */
+  methods?: MethodType[];
+  /** Per-method settings merged over the derived defaults, e.g. {"kd": {"temperature": 2}}. */
+  methodSettings?: Partial<Record<MethodType, Record<string, unknown>>>;
+  /** Dotted config path -> values; the grid is their cartesian product. "kd.temperature" applies to kd members only, "method.x" to members whose method has x. */
+  grid?: Record<string, unknown[]>;
+  /** Members running at once; default: the number of cores. */
+  concurrency?: number;
+}
+
+/** Where `akd run`/`akd sweep` train: in the akd process, or as Slurm batch jobs (see schema.json `launcher`). */
+export interface LocalLauncher { type: 'local'; }
+export interface SlurmLauncher {
+  type: 'slurm';
+  partition?: string;
+  /** Slurm time limit, e.g. "30", "2:00:00", "1-12:00:00". */
+  time?: string;
+  cpusPerTask?: number;
+  /** e.g. "8G". */
+  mem?: string;
+  gres?: string;
+  account?: string;
+  /** More sbatch options, one per entry, e.g. "--qos=high". */
+  extraArgs?: string[];
+}
+export type LauncherConfig = LocalLauncher | SlurmLauncher;
+export type LauncherType = LauncherConfig['type'];
 
 export interface ExperimentConfig {
   $schema?: string;
@@ -95,6 +161,10 @@ export interface ExperimentConfig {
   threads?: 'auto' | number;
   /** Evaluation batch size (forward passes only). */
   evalBatchSize?: number;
+  /** Where the run trains; default local. `--launcher` overrides the type. */
+  launcher?: LauncherConfig;
+  /** Expand into a grid of runs (`akd sweep`); ignored by `akd run`. */
+  sweep?: SweepConfig;
 }
 
 export function isCheckpointTeacher(t: TeacherConfig): t is CheckpointTeacher {

@@ -13,6 +13,7 @@ import { ConfigDocument, pathToString, type ConfigProblem } from './problems';
 import { schemaProblems } from './schemaProblems';
 import { crossFieldProblems } from './rules';
 import { readFileStart, type ReadBytes } from './dataShape';
+import { expandSweep, gridScope } from '../sweep/expand';
 
 export type { ConfigProblem, Severity, ProblemCode } from './problems';
 export { PROBLEM_CODES } from './problems';
@@ -71,8 +72,51 @@ export function validateConfigText(text: string, configPath: string, options: Va
       isClean,
     }));
   }
+  // A sweep: every member it expands into must be a valid experiment too (derived methods, grid values).
+  if (root.type === 'object' && !hasErrors(problems) && (value as ExperimentConfig).sweep !== undefined) {
+    problems.push(...sweepMemberProblems(doc, value as ExperimentConfig, configPath, options, problems));
+  }
   problems.sort((a, b) => a.offset - b.offset || severityRank(a) - severityRank(b));
   return hasErrors(problems) ? { problems } : { config: value as ExperimentConfig, problems };
+}
+
+/**
+ * Problems of a sweep's members that the config itself does not have, each reported once at the
+ * part of the sweep block that causes it (a grid key, the method's settings, or the methods).
+ */
+function sweepMemberProblems(doc: ConfigDocument, config: ExperimentConfig, configPath: string,
+  options: ValidateOptions, own: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Map<string, { problem: ConfigProblem; members: string[]; method: string }>();
+  const ownKeys = new Set(own.map((p) => `${p.path}|${p.code}`));
+  for (const member of expandSweep(config)) {
+    const result = validateConfigText(JSON.stringify(member.config), configPath, options);
+    for (const p of result.problems) {
+      if (ownKeys.has(`${p.path}|${p.code}`)) continue;
+      const key = `${p.severity}|${p.path}|${p.code}|${p.message}`;
+      const entry = seen.get(key) ?? { problem: p, members: [], method: member.method };
+      entry.members.push(member.id);
+      seen.set(key, entry);
+    }
+  }
+  const sweep = config.sweep ?? {};
+  const out: ConfigProblem[] = [];
+  for (const { problem: p, members, method } of seen.values()) {
+    const gridKey = Object.keys(sweep.grid ?? {}).find((k) => {
+      const scope = gridScope(k);
+      const full = pathToString(scope.kind === 'config' ? scope.path : ['method', ...scope.path]);
+      return p.path === full || p.path.startsWith(`${full}.`) || p.path.startsWith(`${full}[`);
+    });
+    const at = gridKey !== undefined ? ['sweep', 'grid', gridKey]
+      : p.path.startsWith('method') && sweep.methodSettings?.[method as keyof typeof sweep.methodSettings] !== undefined ? ['sweep', 'methodSettings', method]
+        : sweep.methods !== undefined ? ['sweep', 'methods'] : ['sweep'];
+    const who = members.length === 1 ? `member ${members[0]}` : `${members.length} members (${members.slice(0, 3).join(', ')}${members.length > 3 ? ', ...' : ''})`;
+    out.push(doc.problem({
+      severity: p.severity, code: 'sweep-member', path: at,
+      message: `${who}: ${p.path || '(root)'}: ${p.message} [${p.code}]`,
+      data: { members, memberPath: p.path, memberCode: p.code, ...(p.data ? { memberData: p.data } : {}) },
+    }));
+  }
+  return out;
 }
 
 /** Reads and validates a config file; a missing or unreadable file is one problem with path "". */

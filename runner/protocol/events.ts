@@ -7,9 +7,9 @@ import type { ExperimentConfig, MethodType } from '../config/types';
 
 export const PROTOCOL_VERSION = 1 as const;
 
-/** Phases of a run, in the order they can happen. */
-export type PhaseName = 'teacher' | 'train' | 'kd' | 'anneal' | 'finetune';
-export const PHASES: readonly PhaseName[] = ['teacher', 'train', 'kd', 'anneal', 'finetune'];
+/** Phases of a run, in the order they can happen ('assistant': TAKD's assistant, trained with KD from the teacher). */
+export type PhaseName = 'teacher' | 'train' | 'kd' | 'anneal' | 'finetune' | 'assistant';
+export const PHASES: readonly PhaseName[] = ['teacher', 'assistant', 'train', 'kd', 'anneal', 'finetune'];
 
 export type ActualBackend = 'tensorflow' | 'wasm' | 'cpu';
 export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled';
@@ -26,6 +26,12 @@ export interface ModelInfo {
   /** Where the weights come from: trained in this run, or a checkpoint path. */
   source: 'trained' | 'checkpoint';
   checkpoint?: string;
+  /** A checkpoint teacher trained by another run (e.g. a sweep's shared teacher): that run's id. */
+  teacherFromRun?: string;
+  /** That run's folder, when known. */
+  teacherFromRunDir?: string;
+  /** A sweep's teacher-cache key (hash of the teacher config and the data), when the checkpoint came from the cache. */
+  teacherCacheKey?: string;
 }
 
 export interface RunStartedEvent extends EventBase {
@@ -39,6 +45,8 @@ export interface RunStartedEvent extends EventBase {
   backendNote?: string;
   teacher: ModelInfo;
   student: ModelInfo;
+  /** TAKD only: the assistant. */
+  assistant?: ModelInfo;
   data: { train: number; validation: number; test: number; inputShape: number[]; classes: number };
   /** Set when this start continues an earlier run (`akd resume`). */
   resumedFrom?: CheckpointPosition;
@@ -100,7 +108,7 @@ export interface CheckpointSavedEvent extends EventBase {
   type: 'checkpoint-saved';
   /** Folder relative to the run folder. */
   path: string;
-  model: 'teacher' | 'student';
+  model: 'teacher' | 'student' | 'assistant';
   reason: 'epoch' | 'best' | 'final' | 'cancel';
   position: CheckpointPosition;
   valAccuracy?: number;
@@ -128,6 +136,49 @@ export interface LogEvent extends EventBase {
   message: string;
 }
 
+/**
+ * A Slurm job was submitted for this run (`akd run|resume --launcher slurm`, or a sweep member's
+ * array task), written on the submitting host before the job can start. Starts a session: the
+ * job's own `job-state` (RUNNING, from the compute node) and `run-started` follow.
+ */
+export interface JobSubmittedEvent extends EventBase {
+  type: 'job-submitted';
+  launcher: 'slurm';
+  /** Slurm's job id: "123", or "123_4" for task 4 of array job 123. */
+  jobId: string;
+  runDir: string;
+  configPath: string;
+  /** The batch script, relative to the run folder. */
+  script: string;
+  /** The job's stdout+stderr file (a Slurm pattern until the job starts: %j, %A_%a). */
+  output: string;
+  /** The job continues from the run's checkpoint (`akd resume`). */
+  resume: boolean;
+  /** Jobs this one waits for (a sweep's shared-teacher job). */
+  dependsOn?: string[];
+}
+
+/**
+ * Slurm's view of the run's job. Written by the job itself when it starts (source "job": state
+ * RUNNING, node), and by whoever follows it (source "follower": `akd run|resume|sweep` without
+ * --detach, `akd follow`, `akd stop`): PENDING with its reason while queued, and once, with
+ * `final: true`, when Slurm says the job has ended (that one may come after the run's terminal event).
+ */
+export interface JobStateEvent extends EventBase {
+  type: 'job-state';
+  launcher: 'slurm';
+  jobId: string;
+  /** Slurm's JobState: PENDING, RUNNING, COMPLETED, CANCELLED, FAILED, TIMEOUT, NODE_FAIL, OUT_OF_MEMORY, PREEMPTED, ...; GONE when Slurm has forgotten the job. */
+  state: string;
+  /** Slurm's Reason: while pending Priority, Resources, Dependency, BeginTime...; at the end NonZeroExitCode, TimeLimit, NodeDown... */
+  reason?: string;
+  node?: string;
+  /** "exit:signal" as Slurm prints it ("0:0", "3:0", "0:9"). */
+  exitCode?: string;
+  final?: boolean;
+  source: 'job' | 'follower';
+}
+
 export type RunEvent =
   | RunStartedEvent
   | PhaseStartedEvent
@@ -137,7 +188,9 @@ export type RunEvent =
   | RunCompletedEvent
   | RunFailedEvent
   | RunCancelledEvent
-  | LogEvent;
+  | LogEvent
+  | JobSubmittedEvent
+  | JobStateEvent;
 
 export type RunEventType = RunEvent['type'];
 /** Distributive Omit, so `Omit<RunEvent, 'v'|'time'>` keeps the union. */
@@ -156,6 +209,17 @@ export interface PhaseResult {
   bestTemperature?: number;
 }
 
+/** A Slurm run's job, in its summary.json. */
+export interface JobInfo {
+  launcher: 'slurm';
+  jobId: string;
+  /** Slurm's last known JobState (see JobStateEvent). */
+  state?: string;
+  reason?: string;
+  node?: string;
+  exitCode?: string;
+}
+
 export interface RunSummary {
   runId: string;
   name: string;
@@ -164,6 +228,8 @@ export interface RunSummary {
   method: MethodType;
   teacher: ModelInfo & { testAccuracy: number | null };
   student: ModelInfo & { testAccuracy: number | null };
+  /** TAKD only: the assistant. */
+  assistant?: ModelInfo & { testAccuracy: number | null };
   /** teacher params / student params. */
   compression: number;
   phases: PhaseResult[];
@@ -172,6 +238,8 @@ export interface RunSummary {
   /** Wall time actually spent training, summed over resumes. */
   seconds: number;
   error?: string;
+  /** Runs launched on Slurm: the job of the latest session. */
+  job?: JobInfo;
 }
 
 /** Parse one line of events.jsonl; returns undefined for blank or torn (partial) lines. */

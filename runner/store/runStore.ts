@@ -15,6 +15,7 @@ export const RUN_FILES = {
   summary: 'summary.json',
   teacher: 'teacher',
   student: 'student',
+  assistant: 'assistant',
   latest: path.join('checkpoints', 'latest'),
   phase1Best: path.join('checkpoints', 'phase1-best'),
   state: 'state.json',

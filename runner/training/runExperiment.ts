@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { isCheckpointTeacher, type ExperimentConfig, type MethodConfig, type OptimizerConfig } from '../config/types';
+import { isCheckpointTeacher, takdAssistantSettings, type ExperimentConfig, type MethodConfig, type OptimizerConfig } from '../config/types';
 import type { ActualBackend, ModelInfo, PhaseName, PhaseResult, RunSummary } from '../protocol/events';
 import { selectBackend } from '../backend/selectBackend';
 import { loadDataset, type Dataset } from '../data/dataset';
@@ -35,7 +35,24 @@ export interface RunOptions {
 
 export type RunOutcome = { status: 'completed' | 'cancelled' | 'failed'; summary: RunSummary };
 
-interface StudentPhase { phase: PhaseName; epochs: number; optimizer: OptimizerConfig; objective: Objective; needsTeacherLogits: boolean; }
+interface StudentPhase {
+  phase: PhaseName; epochs: number; optimizer: OptimizerConfig; objective: Objective; needsTeacherLogits: boolean;
+  /** TAKD's student learns from the assistant's logits instead of the teacher's. */
+  distilFrom?: 'assistant';
+}
+
+/** What a checkpoint teacher's folder may say about where it came from (a sweep's teacher cache writes it). */
+export interface TeacherProvenance {
+  /** The run that trained it, and its folder. */
+  runId: string;
+  runDir?: string;
+  /** The sweep's teacher-cache key. */
+  key?: string;
+  /** Its test accuracy on data with this fingerprint (reused instead of evaluating again). */
+  testAccuracy?: number;
+  dataFingerprint?: string;
+}
+export const TEACHER_PROVENANCE_FILE = 'provenance.json';
 
 /** The student's phases for a method, in order. */
 export function studentPhases(method: MethodConfig): StudentPhase[] {
@@ -46,6 +63,12 @@ export function studentPhases(method: MethodConfig): StudentPhase[] {
       return [{
         phase: 'kd', epochs: method.epochs, optimizer: method.optimizer,
         objective: { kind: 'kd', temperature: method.temperature, alpha: method.alpha }, needsTeacherLogits: true,
+      }];
+    case 'takd':
+      // The assistant phase (teacher -> assistant) trains another model and runs before these.
+      return [{
+        phase: 'kd', epochs: method.epochs, optimizer: method.optimizer,
+        objective: { kind: 'kd', temperature: method.temperature, alpha: method.alpha }, needsTeacherLogits: false, distilFrom: 'assistant',
       }];
     case 'annealing':
       return [
@@ -78,6 +101,8 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
   let backend: ActualBackend = 'cpu';
   let teacherInfo: ModelInfo | undefined;
   let studentInfo: ModelInfo | undefined;
+  let assistantInfo: ModelInfo | undefined;
+  let assistantTestAccuracy: number | null = null;
   let teacherTestAccuracy: number | null = state?.teacherTestAccuracy ?? null;
   const secondsBefore = state?.seconds ?? 0;
   let trainingSeconds = 0;
@@ -91,6 +116,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     method: config.method.type,
     teacher: { ...(teacherInfo ?? { type: 'unknown', params: 0, source: 'trained' }), testAccuracy: teacherTestAccuracy },
     student: { ...(studentInfo ?? { type: config.student.model.type, params: 0, source: 'trained' }), testAccuracy: studentTestAccuracy },
+    ...(assistantInfo ? { assistant: { ...assistantInfo, testAccuracy: assistantTestAccuracy } } : {}),
     compression: teacherInfo && studentInfo && studentInfo.params > 0 ? teacherInfo.params / studentInfo.params : 0,
     phases: completed,
     startedAt,
@@ -114,13 +140,23 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     // Teacher: from its checkpoint, from this run's teacher/ folder (resume), or built to train.
     let teacher: tf.LayersModel;
     const teacherDir = path.join(runDir, RUN_FILES.teacher);
+    const teacherSeed = isCheckpointTeacher(config.teacher) ? config.seed : config.teacher.seed ?? config.seed;
     if (isCheckpointTeacher(config.teacher)) {
       teacher = await loadModel(config.teacher.checkpoint);
-      teacherInfo = { type: 'checkpoint', params: paramsOf(teacher), source: 'checkpoint', checkpoint: config.teacher.checkpoint };
+      const provenance = readJson<TeacherProvenance>(path.join(path.dirname(config.teacher.checkpoint), TEACHER_PROVENANCE_FILE));
+      teacherInfo = {
+        type: 'checkpoint', params: paramsOf(teacher), source: 'checkpoint', checkpoint: config.teacher.checkpoint,
+        ...(provenance?.runId ? { teacherFromRun: provenance.runId } : {}),
+        ...(provenance?.runDir ? { teacherFromRunDir: provenance.runDir } : {}),
+        ...(provenance?.key ? { teacherCacheKey: provenance.key } : {}),
+      };
+      if (teacherTestAccuracy === null && provenance?.testAccuracy !== undefined && provenance.dataFingerprint === data.fingerprint) {
+        teacherTestAccuracy = provenance.testAccuracy;
+      }
     } else {
       if (isDone('teacher')) teacher = await loadModel(path.join(teacherDir, 'model.json'));
       else if (state?.position.phase === 'teacher' && state.hasModel) teacher = await loadModel(path.join(runDir, RUN_FILES.latest, 'model.json'));
-      else teacher = buildModel(config.teacher.model, { inputShape, classes: data.classes, seed: seedFor(config.seed, 'teacher'), name: 'teacher' });
+      else teacher = buildModel(config.teacher.model, { inputShape, classes: data.classes, seed: seedFor(teacherSeed, 'teacher'), name: 'teacher' });
       const expected = countParams(config.teacher.model, inputShape, data.classes);
       if (expected !== paramsOf(teacher)) throw new Error(`internal: teacher has ${paramsOf(teacher)} parameters, the config's arithmetic says ${expected}`);
       teacherInfo = { type: config.teacher.model.type, params: paramsOf(teacher), source: 'trained' };
@@ -134,10 +170,12 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       type: config.student.model.type, source: 'trained',
       params: countParams(config.student.model, inputShape, data.classes),
     };
+    const takd = config.method.type === 'takd' ? takdAssistantSettings(config.method) : undefined;
+    if (takd) assistantInfo = { type: takd.model.type, source: 'trained', params: countParams(takd.model, inputShape, data.classes) };
 
     log.emit({
       type: 'run-started', runId: opts.runId, runDir, configPath: opts.configPath, config,
-      backend, backendNote: choice.note, teacher: teacherInfo, student: studentInfo,
+      backend, backendNote: choice.note, teacher: teacherInfo, student: studentInfo, ...(assistantInfo ? { assistant: assistantInfo } : {}),
       data: { train: data.train.n, validation: data.validation.n, test: data.test.n, inputShape, classes: data.classes },
       ...(state ? { resumedFrom: state.position } : {}),
       pid: process.pid,
@@ -160,7 +198,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       : { epoch: 0, batch: 0 });
 
     /** Save model + optimizer + position into checkpoints/latest (atomically, in one folder). */
-    const checkpointer = (phase: PhaseName, model: tf.LayersModel, opt: PhaseOptimizer, role: 'teacher' | 'student') =>
+    const checkpointer = (phase: PhaseName, model: tf.LayersModel, opt: PhaseOptimizer, role: 'teacher' | 'student' | 'assistant') =>
       async (reason: 'epoch' | 'cancel', progress: PhaseProgress): Promise<void> => {
         const optState = await encodeTensors(await opt.optimizer.getWeights());
         const stateJson: ResumeState = {
@@ -195,7 +233,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       const opt = createOptimizer(config.teacher.optimizer);
       const start = progressFor('teacher');
       if (state?.position.phase === 'teacher' && state.hasModel) await restoreOptimizer(opt);
-      const outcome = await runPhase(ctx, {
+      const outcome = await runPhase({ ...ctx, seed: teacherSeed }, {
         phase: 'teacher', model: teacher, optimizer: opt, epochs: config.teacher.epochs, objective: { kind: 'ce' },
         start, checkpoint: checkpointer('teacher', teacher, opt, 'teacher'),
       });
@@ -208,16 +246,57 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     }
     if (teacherTestAccuracy === null) teacherTestAccuracy = accuracy(teacher, data.test, inputShape, evalBatchSize);
     // Record "teacher done" unless a resume is already past it (its checkpoint must survive).
-    if (phases.length > 0 && (!state || state.position.phase === 'teacher')) {
-      writeState({ position: { phase: phases[0].phase, epoch: 0, batch: 0 }, hasModel: false });
+    const firstPhase: PhaseName | undefined = takd ? 'assistant' : phases[0]?.phase;
+    if (firstPhase && (!state || state.position.phase === 'teacher')) {
+      writeState({ position: { phase: firstPhase, epoch: 0, batch: 0 }, hasModel: false });
     }
 
     // --- The teacher's logits, once per run (no augmentation, so they never change) ----------
-    let teacherLogits: Float32Array | undefined;
-    if (phases.some((p) => p.needsTeacherLogits && !isDone(p.phase))) {
+    const logitsOf = (model: tf.LayersModel, who: string): Float32Array => {
       const t0 = Date.now();
-      teacherLogits = predictLogits(teacher, data.train, inputShape, data.classes, evalBatchSize);
-      log.emit({ type: 'log', level: 'info', message: `teacher logits computed once for ${data.train.n} training samples in ${((Date.now() - t0) / 1000).toFixed(1)} s` });
+      const logits = predictLogits(model, data.train, inputShape, data.classes, evalBatchSize);
+      log.emit({ type: 'log', level: 'info', message: `${who} logits computed once for ${data.train.n} training samples in ${((Date.now() - t0) / 1000).toFixed(1)} s` });
+      return logits;
+    };
+    let teacherLogits: Float32Array | undefined;
+    if (phases.some((p) => p.needsTeacherLogits && !isDone(p.phase)) || (takd && !isDone('assistant'))) {
+      teacherLogits = logitsOf(teacher, 'teacher');
+    }
+
+    // --- TAKD: the assistant, trained with KD from the teacher; then its logits, once --------
+    let assistantLogits: Float32Array | undefined;
+    if (takd) {
+      const assistantDir = path.join(runDir, RUN_FILES.assistant);
+      let assistant: tf.LayersModel;
+      if (isDone('assistant')) {
+        assistant = await loadModel(path.join(assistantDir, 'model.json'));
+        models.push(assistant);
+      } else {
+        const resumingHere = state?.position.phase === 'assistant' && state.hasModel;
+        assistant = resumingHere
+          ? await loadModel(path.join(runDir, RUN_FILES.latest, 'model.json'))
+          : buildModel(takd.model, { inputShape, classes: data.classes, seed: seedFor(config.seed, 'assistant'), name: 'assistant' });
+        models.push(assistant);
+        if (paramsOf(assistant) !== assistantInfo?.params) {
+          throw new Error(`internal: assistant has ${paramsOf(assistant)} parameters, the config's arithmetic says ${assistantInfo?.params}`);
+        }
+        const opt = createOptimizer(takd.optimizer);
+        if (resumingHere) await restoreOptimizer(opt);
+        const outcome = await runPhase(ctx, {
+          phase: 'assistant', model: assistant, optimizer: opt, epochs: takd.epochs,
+          objective: { kind: 'kd', temperature: takd.temperature, alpha: takd.alpha },
+          teacherLogits, start: progressFor('assistant'), checkpoint: checkpointer('assistant', assistant, opt, 'assistant'),
+        });
+        opt.optimizer.dispose();
+        trainingSeconds += outcome.seconds;
+        if (outcome.status === 'cancelled') return cancelled(outcome.position);
+        completed.push(outcome.result);
+        await saveModel(assistant, assistantDir);
+        log.emit({ type: 'checkpoint-saved', path: RUN_FILES.assistant, model: 'assistant', reason: 'final', position: { phase: 'assistant', epoch: takd.epochs, batch: 0 } });
+        writeState({ position: { phase: phases[0].phase, epoch: 0, batch: 0 }, hasModel: false });
+      }
+      assistantTestAccuracy = accuracy(assistant, data.test, inputShape, evalBatchSize);
+      if (phases.some((p) => p.distilFrom === 'assistant' && !isDone(p.phase))) assistantLogits = logitsOf(assistant, 'assistant');
     }
 
     // --- Student phases --------------------------------------------------------------------
@@ -241,7 +320,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       const model = student;
       const outcome = await runPhase(ctx, {
         phase: p.phase, model, optimizer: opt, epochs: p.epochs, objective: p.objective,
-        teacherLogits: p.needsTeacherLogits ? teacherLogits : undefined,
+        teacherLogits: p.distilFrom === 'assistant' ? assistantLogits : p.needsTeacherLogits ? teacherLogits : undefined,
         start: progressFor(p.phase),
         checkpoint: checkpointer(p.phase, model, opt, 'student'),
         onBest: p.phase === 'anneal' ? async (epoch, val) => {
