@@ -49,7 +49,11 @@ export function stopRun(ctx: Ctx) {
       await ctx.runs.stopPending();
       return undefined;
     }
-    return ctx.runs.stop(run.runDir);
+    try {
+      return await ctx.runs.stop(run.runDir);
+    } catch (e) {
+      return reportRefusal(e);
+    }
   };
 }
 

@@ -21,6 +21,9 @@ export function formatAgo(iso: string | undefined, now: number = Date.now()): st
 
 /** "anneal T=3 · epoch 2/4" */
 export function progressText(run: RunState): string {
+  if (run.job && !run.phase && run.status === 'starting') {
+    return `Slurm job ${run.job.id} ${run.job.state?.toLowerCase() ?? 'submitted'}${run.job.reason && run.job.reason !== 'None' ? ` (${run.job.reason})` : ''}`;
+  }
   const parts: string[] = [];
   if (run.phase) parts.push(run.temperature !== undefined && run.phase === 'anneal' ? `${run.phase} T=${run.temperature}` : run.phase);
   if (run.epochs) parts.push(`epoch ${run.epoch ?? 0}/${run.epochs}`);

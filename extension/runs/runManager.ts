@@ -148,7 +148,7 @@ export class RunManager implements vscode.Disposable {
       entry.state = applyEvents(entry.state, entry.reader.readNew());
       entry.state = this.withLiveness(entry.state);
       // Found going: re-attach (tail it, notify at its end).
-      entry.live = entry.state.status === 'running';
+      entry.live = isActive(entry.state.status);
       return;
     }
     if (entry.process?.running) return;
@@ -156,8 +156,12 @@ export class RunManager implements vscode.Disposable {
     entry.state = this.withLiveness(entry.state);
   }
 
-  /** A run that says it is running but whose process is gone was interrupted. */
+  /**
+   * A run that says it is running but whose process is gone was interrupted. Slurm runs have
+   * their process elsewhere: they end with their job (a final job-state without a terminal event).
+   */
   private withLiveness(state: RunState): RunState {
+    if (state.job) return isActive(state.status) && state.job.final ? { ...state, status: 'interrupted' } : state;
     return state.status === 'running' && !processAlive(state.pid) ? { ...state, status: 'interrupted' } : state;
   }
 
@@ -174,7 +178,7 @@ export class RunManager implements vscode.Disposable {
 
   /** Tail runs that are going but not ours (re-attached) once a second, only while there are any. */
   private schedulePolling(): void {
-    const needed = [...this.runs.values()].some((e) => e.state.status === 'running' && !e.process?.running);
+    const needed = [...this.runs.values()].some((e) => isActive(e.state.status) && !e.process?.running);
     if (needed && !this.poller) {
       this.poller = setInterval(() => this.poll(), POLL_MS);
     } else if (!needed && this.poller) {
@@ -186,7 +190,7 @@ export class RunManager implements vscode.Disposable {
   private poll(): void {
     let changed = false;
     for (const entry of this.runs.values()) {
-      if (entry.state.status !== 'running' || entry.process?.running) continue;
+      if (!isActive(entry.state.status) || entry.process?.running) continue;
       changed = this.apply(entry, entry.reader.readNew()) || changed;
       const checked = this.withLiveness(entry.state);
       if (checked !== entry.state) { entry.state = checked; entry.live = false; changed = true; }
@@ -318,6 +322,10 @@ export class RunManager implements vscode.Disposable {
     const entry = this.runs.get(runDir);
     if (!entry) return undefined;
     const timeout = this.options.stopTimeoutMs();
+    if (entry.state.job && !entry.process?.running) {
+      // Its pid belongs to a compute node: never signal a local process with that number.
+      throw new RunRefusedError(`Stop Run: ${entry.state.runId} is Slurm job ${entry.state.job.id}; cancel it with \`scancel ${entry.state.job.id}\`.`);
+    }
     this.options.log.info(`[${entry.state.runId}] stopping (SIGTERM, SIGKILL after ${timeout / 1000} s)`);
     if (entry.process?.running) {
       await entry.process.stop(timeout);

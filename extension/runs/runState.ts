@@ -26,6 +26,8 @@ export interface RunState {
   error?: string;
   /** Latest validation accuracy seen (0..1), for the tree while running. */
   lastValAccuracy?: number;
+  /** Runs launched on Slurm: their process is on another machine, so no pid check applies. */
+  job?: { id: string; state?: string; reason?: string; node?: string; final?: boolean };
 }
 
 export function initialRunState(runId: string, runDir: string): RunState {
@@ -87,6 +89,14 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
     case 'run-cancelled':
       s.status = 'cancelled';
       s.endedAt = event.time;
+      break;
+    case 'job-submitted':
+      s.job = { id: event.jobId };
+      s.configPath ??= event.configPath;
+      if (!isTerminal(s.status) || event.resume) s.status = 'starting';
+      break;
+    case 'job-state':
+      s.job = { ...s.job, id: event.jobId, state: event.state, reason: event.reason, node: event.node, final: event.final };
       break;
     case 'checkpoint-saved':
     case 'log':

@@ -28,6 +28,8 @@ export function formatEvent(e: RunEvent): string {
     case 'run-failed': return `${time}  FAILED: ${e.error.message}${e.error.stack ? `\n${e.error.stack}` : ''}`;
     case 'run-cancelled': return `${time}  cancelled (${e.signal})${e.position ? `, checkpoint at ${e.position.phase} epoch ${e.position.epoch} batch ${e.position.batch}` : ''}`;
     case 'log': return `${time}  [${e.level}] ${e.message}`;
+    case 'job-submitted': return `${time}  submitted Slurm job ${e.jobId}${e.resume ? ' (resume)' : ''}${e.dependsOn?.length ? `, after ${e.dependsOn.join(', ')}` : ''}; output ${e.output}`;
+    case 'job-state': return `${time}  Slurm job ${e.jobId}: ${e.state}${e.reason ? ` (${e.reason})` : ''}${e.node ? ` on ${e.node}` : ''}${e.exitCode ? `, exit ${e.exitCode}` : ''}`;
   }
 }
 

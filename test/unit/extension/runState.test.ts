@@ -38,6 +38,15 @@ describe('runState', () => {
     assert.equal(resultText(s, Date.parse('2026-01-01T00:06:00.000Z')), 'student 97.1% · teacher 99.0% · annealing, 3 min ago');
   });
 
+  it('shows a Slurm run as queued until its job starts', () => {
+    const submitted = { v: 1, time: T, type: 'job-submitted', launcher: 'slurm', jobId: '123', runDir: '/runs/r1', configPath: '/c.akd.json', script: 'job.sh', output: 'slurm-%j.out', resume: false } as RunEvent;
+    const pending = { v: 1, time: T, type: 'job-state', launcher: 'slurm', jobId: '123', state: 'PENDING', reason: 'Priority', source: 'follower' } as RunEvent;
+    const s = applyEvents(initialRunState('r1', '/runs/r1'), [submitted, pending]);
+    assert.equal(s.status, 'starting');
+    assert.equal(progressText(s), 'Slurm job 123 pending (Priority)');
+    assert.equal(applyEvents(s, [started]).status, 'running');
+  });
+
   it('formats ages', () => {
     const now = Date.parse(T);
     assert.equal(formatAgo(T, now + 10_000), 'just now');
