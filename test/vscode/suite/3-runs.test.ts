@@ -138,6 +138,22 @@ suite('runs', function () {
     assert.equal(await vscode.commands.executeCommand('annealKd.deleteRun', runDir, { confirm: false }), true);
   });
 
+  test('an invalid config is not run: the runner refuses it (exit 2) and no run folder appears', async () => {
+    const runsDir = path.join(workspaceDir(), '.akd', 'runs');
+    const count = (): number => (fs.existsSync(runsDir) ? fs.readdirSync(runsDir).length : 0);
+    const before = count();
+    // Not opened in an editor: no diagnostics to stop it early, so the runner itself refuses.
+    assert.equal(await vscode.commands.executeCommand('annealKd.runExperiment', configUri('invalid.akd.json')), undefined);
+    assert.equal(count(), before);
+    // Opened: the editor's diagnostics stop it before anything is spawned.
+    const doc = await vscode.workspace.openTextDocument(configUri('invalid.akd.json'));
+    await vscode.window.showTextDocument(doc);
+    await waitUntil(() => vscode.languages.getDiagnostics(doc.uri).length > 0, 'diagnostics on invalid.akd.json');
+    assert.equal(await vscode.commands.executeCommand('annealKd.runExperiment', doc.uri), undefined);
+    assert.equal(count(), before);
+    assert.equal((await api()).runs.activeRuns().length, 0);
+  });
+
   test('Delete Run removes the run folder and its tree item', async () => {
     const { runs } = await api();
     const all = runs.runsOf(configUri('tiny.akd.json').fsPath);
