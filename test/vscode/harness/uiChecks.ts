@@ -22,7 +22,10 @@ export async function palette(page: Page, text: string, file = false): Promise<v
   await page.waitForSelector('.quick-input-widget input', { timeout: 15_000 });
   if (file) await page.keyboard.press('Backspace'); // drop the ">" prefix: files, not commands
   await page.keyboard.type(text, { delay: 15 });
-  await page.waitForTimeout(900);
+  // Enter only once the list shows the match (a busy machine filters slowly).
+  const name = text.split('/').pop() ?? text;
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 15_000 }).catch(() => undefined);
+  await page.waitForTimeout(300);
   await page.keyboard.press('Enter');
 }
 
