@@ -11,6 +11,7 @@ import { EventLog } from '../store/eventLog';
 import { RUN_FILES, createRunDir, listRuns, readRun, runsRootFor, writeJsonAtomic } from '../store/runStore';
 import type { CancelToken } from '../training/phaseTrainer';
 import { humanReporter } from './humanReporter';
+import { LauncherUsageError, followRun, launchOnSlurm, resolveLauncher, slurmErrorMessage, slurmResumeBlocker, stopRun } from '../launch/launchCli';
 import { formatRunList, formatRunDetails } from './format';
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2, usage: 64, sigint: 130, sigterm: 143 } as const;
@@ -22,6 +23,13 @@ Usage:
       Train the config's teacher and student; the run goes to .akd/runs/<id>/ beside CONFIG
       (or under DIR). --json streams the run's events to stdout, one JSON object per line.
   akd resume RUN [--json]      Continue a cancelled or crashed run from its last checkpoint.
+  akd run CONFIG --launcher slurm [--detach] ...   (also akd resume RUN --launcher slurm)
+      Submit the run as a Slurm batch job (settings: the config's "launcher" block) and follow it
+      like a local run; --detach returns after submitting and prints RUNDIR<TAB>JOBID. The repo and
+      the run folder must be on a filesystem the compute nodes share. --launcher local overrides
+      a config's slurm block.
+  akd stop RUN [--wait SECONDS]  Stop a run (Slurm: scancel; local: SIGTERM): it checkpoints and ends cancelled.
+  akd follow RUN [--json]      Re-attach to a Slurm run (e.g. after --detach) and follow it to its end.
   akd validate CONFIG...       Check configs: exit 0 if valid, 2 if not; one line per problem.
   akd list [DIR]               The runs under DIR (default: ./.akd/runs).
   akd show RUN                 One run's summary. RUN is a run folder or an id under ./.akd/runs.
@@ -32,6 +40,10 @@ Usage:
       .akd/teachers/. The sweep goes to .akd/sweeps/<id>/ beside CONFIG (or DIR).
   akd sweep --resume SWEEP_DIR [--retry-failed] [--json]   (also: akd resume SWEEP_DIR)
       Continue a stopped sweep: completed members are skipped, cancelled and crashed ones resumed.
+  akd compare RUN_OR_SWEEP_DIR... [--csv FILE] [--md FILE] [--png FILE] [--runs-csv FILE] [--best-only]
+      Student test accuracy per method and swept setting: mean ± std over seeds (sample std), best,
+      n, validation accuracy, the gap to the teacher, parameters, wall time; --png draws it with
+      error bars and the annealing phase-1 curves per temperature.
 
 Signals: SIGINT/SIGTERM stop at the next batch boundary, write a checkpoint and exit 130/143.`;
 
@@ -121,9 +133,14 @@ async function cmdRun(args: ParsedArgs): Promise<number> {
     if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(backend)) throw new UsageError(`--backend must be auto, tensorflow, wasm or cpu, got "${backend}"`);
     config.backend = backend as ExperimentConfig['backend'];
   }
+  const launcher = resolveLauncher(config, flagString(args, 'launcher'));
+  if (launcher.type === 'slurm' || config.launcher) config.launcher = launcher;
   const abs = path.resolve(configPath);
   const { runId, runDir } = createRunDir(runsRootFor(abs, flagString(args, 'out')), config.name);
   writeJsonAtomic(path.join(runDir, RUN_FILES.config), config);
+  if (launcher.type === 'slurm') {
+    return launchOnSlurm({ config, configPath: abs, runDir, launcher, json: args.flags.has('json'), detach: args.flags.has('detach'), resume: false });
+  }
   return execute(config, abs, runId, runDir, args.flags.has('json'), false);
 }
 
@@ -144,6 +161,12 @@ async function cmdResume(args: ParsedArgs): Promise<number> {
   const ref = args.positional[0];
   if (!ref) throw new UsageError('akd resume needs a RUN folder or id');
   const runDir = findRunDir(ref);
+  // A Slurm session: settle it if Slurm already ended its job; refuse while it is queued or running.
+  const blocker = await slurmResumeBlocker(runDir);
+  if (blocker) {
+    process.stderr.write(blocker + '\n');
+    return EXIT.invalid;
+  }
   const run = readRun(runDir);
   if (run.status === 'completed') {
     process.stderr.write(`${runDir}: already completed, nothing to resume\n`);
@@ -159,7 +182,25 @@ async function cmdResume(args: ParsedArgs): Promise<number> {
     return EXIT.failed;
   }
   const configPath = started?.configPath ?? path.join(runDir, RUN_FILES.config);
+  const launcher = resolveLauncher(run.config, flagString(args, 'launcher'));
+  if (launcher.type === 'slurm') {
+    return launchOnSlurm({ config: run.config, configPath, runDir, launcher, json: args.flags.has('json'), detach: args.flags.has('detach'), resume: true });
+  }
   return execute(run.config, configPath, run.runId, runDir, args.flags.has('json'), true);
+}
+
+async function cmdStop(args: ParsedArgs): Promise<number> {
+  const ref = args.positional[0];
+  if (!ref) throw new UsageError('akd stop needs a RUN folder or id');
+  const wait = Number(flagString(args, 'wait') ?? '120');
+  if (!(wait >= 0)) throw new UsageError(`--wait must be a number of seconds, got "${flagString(args, 'wait')}"`);
+  return stopRun(findRunDir(ref), { waitMs: wait * 1000, json: args.flags.has('json') });
+}
+
+async function cmdFollow(args: ParsedArgs): Promise<number> {
+  const ref = args.positional[0];
+  if (!ref) throw new UsageError('akd follow needs a RUN folder or id');
+  return followRun(findRunDir(ref), args.flags.has('json'));
 }
 
 function cmdValidate(args: ParsedArgs): number {
@@ -190,12 +231,17 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'run': return await cmdRun(parseArgs(rest, ['out', 'backend']));
+      case 'run': return await cmdRun(parseArgs(rest, ['launcher', 'out', 'backend']));
       case 'resume':
         if (rest[0] && fs.existsSync(path.join(path.resolve(rest[0]), 'sweep.json'))) return await (await import('./commands/sweep')).cmdSweep(['--resume', ...rest]);
-        return await cmdResume(parseArgs(rest, []));
+        return await cmdResume(parseArgs(rest, ['launcher']));
       case 'sweep': return await (await import('./commands/sweep')).cmdSweep(rest);
       case 'run-member': return await (await import('./commands/sweep')).cmdRunMember(rest);
+      case 'compare': return await (await import('./commands/compare')).cmdCompare(rest);
+      case 'stop': return await cmdStop(parseArgs(rest, ['wait']));
+      case 'follow': return await cmdFollow(parseArgs(rest, []));
+      // Hidden: what a Slurm job runs on its compute node (one session of an existing run folder).
+      case '_run-job': return await (await import('../launch/jobEntry')).runJob(path.resolve(rest[0] ?? '.'));
       case 'validate': return cmdValidate(parseArgs(rest, []));
       case 'list': return cmdList(parseArgs(rest, []));
       case 'show': return cmdShow(parseArgs(rest, []));
@@ -206,9 +252,14 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof LauncherUsageError) {
       process.stderr.write(`akd: ${e.message}\n\n${USAGE}\n`);
       return EXIT.usage;
+    }
+    const slurmProblem = slurmErrorMessage(e);
+    if (slurmProblem) {
+      process.stderr.write(`akd: ${slurmProblem}\n`);
+      return EXIT.failed;
     }
     throw e;
   }

@@ -89,3 +89,49 @@ export function updateProvenance(cacheRoot: string, key: string, change: Partial
   const current = readJson<CachedTeacherProvenance>(file);
   if (current) writeJsonAtomic(file, { ...current, ...change });
 }
+
+// ---------------------------------------------------------------- per-data results of a cached teacher
+
+/**
+ * A cached teacher's forward results on one dataset (by fingerprint), shared by every member:
+ * its training-split logits (for KD, TAKD and annealing) and its test accuracy. Whoever computes
+ * them first writes them (atomically); the rest read them instead of running the teacher again.
+ */
+const tag = (fingerprint: string): string => fingerprint.slice(0, 16);
+
+export function readCachedLogits(teacherDir: string, fingerprint: string, n: number, classes: number): Float32Array | undefined {
+  try {
+    const buf = fs.readFileSync(path.join(teacherDir, `train-logits-${tag(fingerprint)}.bin`));
+    if (buf.byteLength !== n * classes * 4) return undefined;
+    const out = new Float32Array(n * classes);
+    new Uint8Array(out.buffer).set(buf);
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    fs.writeFileSync(tmp, data);
+    fs.renameSync(tmp, file);
+  } catch {
+    fs.rmSync(tmp, { force: true }); // a read-only cache only costs the recomputation
+  }
+}
+
+export function writeCachedLogits(teacherDir: string, fingerprint: string, logits: Float32Array): void {
+  const file = path.join(teacherDir, `train-logits-${tag(fingerprint)}.bin`);
+  if (!fs.existsSync(file)) writeAtomic(file, new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
+}
+
+export function readCachedTestAccuracy(teacherDir: string, fingerprint: string): number | undefined {
+  const v = readJson<{ testAccuracy?: number }>(path.join(teacherDir, `test-${tag(fingerprint)}.json`));
+  return typeof v?.testAccuracy === 'number' ? v.testAccuracy : undefined;
+}
+
+export function writeCachedTestAccuracy(teacherDir: string, fingerprint: string, testAccuracy: number): void {
+  const file = path.join(teacherDir, `test-${tag(fingerprint)}.json`);
+  if (!fs.existsSync(file)) writeAtomic(file, JSON.stringify({ testAccuracy }) + '\n');
+}

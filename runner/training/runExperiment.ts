@@ -15,6 +15,7 @@ import { countParams } from '../models/paramCount';
 import type { EventLog } from '../store/eventLog';
 import { decodeTensors, encodeTensors, loadModel, saveModel, writeDirAtomic } from '../store/modelFiles';
 import { RUN_FILES, readJson, writeJsonAtomic, type ResumeState } from '../store/runStore';
+import { readCachedLogits, readCachedTestAccuracy, writeCachedLogits, writeCachedTestAccuracy } from '../sweep/teacherCache';
 import { annealingSchedule } from './annealingSchedule';
 import { accuracy, predictLogits } from './evaluate';
 import { createOptimizer, type PhaseOptimizer } from './optimizers';
@@ -141,6 +142,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     let teacher: tf.LayersModel;
     const teacherDir = path.join(runDir, RUN_FILES.teacher);
     const teacherSeed = isCheckpointTeacher(config.teacher) ? config.seed : config.teacher.seed ?? config.seed;
+    let teacherCacheDir: string | undefined;
     if (isCheckpointTeacher(config.teacher)) {
       teacher = await loadModel(config.teacher.checkpoint);
       const provenance = readJson<TeacherProvenance>(path.join(path.dirname(config.teacher.checkpoint), TEACHER_PROVENANCE_FILE));
@@ -150,9 +152,12 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
         ...(provenance?.runDir ? { teacherFromRunDir: provenance.runDir } : {}),
         ...(provenance?.key ? { teacherCacheKey: provenance.key } : {}),
       };
+      // A cached (sweep) teacher: its logits and test accuracy on this exact data are shared files.
+      if (provenance) teacherCacheDir = path.dirname(config.teacher.checkpoint);
       if (teacherTestAccuracy === null && provenance?.testAccuracy !== undefined && provenance.dataFingerprint === data.fingerprint) {
         teacherTestAccuracy = provenance.testAccuracy;
       }
+      if (teacherTestAccuracy === null && teacherCacheDir) teacherTestAccuracy = readCachedTestAccuracy(teacherCacheDir, data.fingerprint) ?? null;
     } else {
       if (isDone('teacher')) teacher = await loadModel(path.join(teacherDir, 'model.json'));
       else if (state?.position.phase === 'teacher' && state.hasModel) teacher = await loadModel(path.join(runDir, RUN_FILES.latest, 'model.json'));
@@ -244,7 +249,10 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       await saveModel(teacher, teacherDir);
       log.emit({ type: 'checkpoint-saved', path: RUN_FILES.teacher, model: 'teacher', reason: 'final', position: { phase: 'teacher', epoch: config.teacher.epochs, batch: 0 } });
     }
-    if (teacherTestAccuracy === null) teacherTestAccuracy = accuracy(teacher, data.test, inputShape, evalBatchSize);
+    if (teacherTestAccuracy === null) {
+      teacherTestAccuracy = accuracy(teacher, data.test, inputShape, evalBatchSize);
+      if (teacherCacheDir) writeCachedTestAccuracy(teacherCacheDir, data.fingerprint, teacherTestAccuracy);
+    }
     // Record "teacher done" unless a resume is already past it (its checkpoint must survive).
     const firstPhase: PhaseName | undefined = takd ? 'assistant' : phases[0]?.phase;
     if (firstPhase && (!state || state.position.phase === 'teacher')) {
@@ -260,7 +268,13 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     };
     let teacherLogits: Float32Array | undefined;
     if (phases.some((p) => p.needsTeacherLogits && !isDone(p.phase)) || (takd && !isDone('assistant'))) {
-      teacherLogits = logitsOf(teacher, 'teacher');
+      teacherLogits = teacherCacheDir ? readCachedLogits(teacherCacheDir, data.fingerprint, data.train.n, data.classes) : undefined;
+      if (teacherLogits) {
+        log.emit({ type: 'log', level: 'info', message: `teacher logits for ${data.train.n} training samples read from the teacher cache` });
+      } else {
+        teacherLogits = logitsOf(teacher, 'teacher');
+        if (teacherCacheDir) writeCachedLogits(teacherCacheDir, data.fingerprint, teacherLogits);
+      }
     }
 
     // --- TAKD: the assistant, trained with KD from the teacher; then its logits, once --------

@@ -24,9 +24,9 @@ export function writeConfig(dir: string, name: string, config: object): string {
  * Start `akd ARGS`; `onEvent` sees each event as it arrives and may act on the process
  * (e.g. send SIGTERM). Resolves when the process exits.
  */
-export function runAkd(args: string[], opts: { cwd?: string; onEvent?: (e: RunEvent, child: ChildProcess) => void; timeoutMs?: number } = {}): Promise<AkdResult> {
+export function runAkd(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; onEvent?: (e: RunEvent, child: ChildProcess) => void; timeoutMs?: number } = {}): Promise<AkdResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AKD, ...args], { cwd: opts.cwd ?? REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [AKD, ...args], { cwd: opts.cwd ?? REPO, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const events: RunEvent[] = [];
     let stdout = '';
     let stderr = '';

@@ -1,0 +1,60 @@
+/**
+ * `akd compare RUN_OR_SWEEP_DIR... [--csv FILE] [--md FILE] [--png FILE] [--runs-csv FILE] [--best-only]`:
+ * student test accuracy per method and swept setting, mean ± std over seeds, and the plot.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { bestByValidation, collectRuns, groupRuns, type Group } from '../../compare/collect';
+import { renderComparisonPng } from '../../compare/plot';
+import { groupsCsv, groupsMarkdown, groupsTable, runsCsv } from '../../compare/report';
+import { EXIT, UsageError, flagString, parseArgs } from '../akd';
+
+function write(file: string, data: string | Buffer): void {
+  const abs = path.resolve(file);
+  fs.mkdirSync(path.dirname(abs), { recursive: true });
+  fs.writeFileSync(abs, data);
+  process.stderr.write(`wrote ${abs}\n`);
+}
+
+export async function cmdCompare(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ['csv', 'md', 'png', 'runs-csv', 'title']);
+  if (args.positional.length === 0) throw new UsageError('akd compare needs at least one run or sweep folder');
+  let rows;
+  try {
+    rows = collectRuns(args.positional);
+  } catch (e) {
+    process.stderr.write(`akd compare: ${(e as Error).message}\n`);
+    return EXIT.invalid;
+  }
+  if (rows.length === 0) {
+    process.stderr.write(`akd compare: no runs under ${args.positional.join(', ')}\n`);
+    return EXIT.invalid;
+  }
+  let groups: Group[] = groupRuns(rows);
+  const best = bestByValidation(groups);
+  if (args.flags.has('best-only')) groups = groups.filter((g) => best.get(g.method) === g);
+
+  if (args.flags.has('json')) {
+    process.stdout.write(JSON.stringify(groups.map(({ runs, ...g }) => ({ ...g, runs: runs.map((r) => r.runId) })), null, 2) + '\n');
+  } else {
+    process.stdout.write(groupsTable(groups) + '\n');
+    const varied = groups.some((g) => Object.keys(g.variables).length > 0);
+    if (varied && best.size > 0) {
+      process.stdout.write('\nbest setting per method by mean validation accuracy (pick settings on this, report test):\n');
+      for (const [method, g] of best) {
+        process.stdout.write(`  ${method.padEnd(9)} ${g.label}: val ${(g.val.mean * 100).toFixed(2)}%, test ${(g.test.mean * 100).toFixed(2)} ± ${(g.test.std * 100).toFixed(2)}% (n=${g.test.n})\n`);
+      }
+    }
+    const incomplete = rows.filter((r) => r.status !== 'completed');
+    if (incomplete.length > 0) process.stdout.write(`\n${incomplete.length} run(s) not completed and left out: ${incomplete.map((r) => `${r.runId} (${r.status})`).join(', ')}\n`);
+  }
+  const csv = flagString(args, 'csv');
+  if (csv) write(csv, groupsCsv(groups));
+  const md = flagString(args, 'md');
+  if (md) write(md, groupsMarkdown(groups));
+  const runsFile = flagString(args, 'runs-csv');
+  if (runsFile) write(runsFile, runsCsv(rows));
+  const png = flagString(args, 'png');
+  if (png) write(png, renderComparisonPng(groups, { ...(flagString(args, 'title') ? { title: flagString(args, 'title') } : {}) }));
+  return EXIT.ok;
+}
