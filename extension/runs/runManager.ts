@@ -323,8 +323,18 @@ export class RunManager implements vscode.Disposable {
     if (!entry) return undefined;
     const timeout = this.options.stopTimeoutMs();
     if (entry.state.job && !entry.process?.running) {
-      // Its pid belongs to a compute node: never signal a local process with that number.
-      throw new RunRefusedError(`Stop Run: ${entry.state.runId} is Slurm job ${entry.state.job.id}; cancel it with \`scancel ${entry.state.job.id}\`.`);
+      // A Slurm job: its pid belongs to a compute node, so never signal a local process with that
+      // number; `akd stop` cancels the job (scancel) and waits for its checkpoint.
+      this.options.log.info(`[${entry.state.runId}] stopping Slurm job ${entry.state.job.id} (akd stop)`);
+      const stopper = new RunnerProcess(this.command(['stop', runDir, '--wait', String(Math.ceil(timeout / 1000))], path.dirname(runDir)), {
+        onEvent: () => undefined,
+        onOutput: (line) => this.options.log.info(`[${entry.state.runId}] ${line}`),
+      });
+      await stopper.exited;
+      this.readFromDisk(runDir);
+      this.poll();
+      this.changed.fire();
+      return this.runs.get(runDir)?.state;
     }
     this.options.log.info(`[${entry.state.runId}] stopping (SIGTERM, SIGKILL after ${timeout / 1000} s)`);
     if (entry.process?.running) {
