@@ -1,10 +1,12 @@
 /** Runs end to end: the real runner spawned by the extension, the tree, CodeLens, hover, stop, resume, delete. */
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunsNode } from '../../../extension/views/runsTree';
 import { api, waitUntil, workspaceDir } from './helpers';
+import { REPO_ROOT } from './index';
 
 const RUN_TIMEOUT = 120_000;
 
@@ -136,6 +138,28 @@ suite('runs', function () {
     fs.appendFileSync(path.join(runDir, 'events.jsonl'), JSON.stringify({ v: 1, time: new Date().toISOString(), type: 'run-cancelled', signal: 'SIGTERM' }) + '\n');
     await waitUntil(() => runs.get(runDir)?.status === 'cancelled', 'the tailed terminal event', 5000);
     assert.equal(await vscode.commands.executeCommand('annealKd.deleteRun', runDir, { confirm: false }), true);
+  });
+
+  test('a real run started by another window is re-attached, followed, and stopped by pid', async () => {
+    const { runs } = await api();
+    // What a reload leaves behind: a runner this window did not spawn (stdout not ours).
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'akd.js'), 'run', configUri('slow.akd.json').fsPath, '--json'], {
+      cwd: workspaceDir(), detached: true, stdio: 'ignore', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+    });
+    child.unref();
+    try {
+      const found = await waitUntil(async () => {
+        await runs.refresh();
+        return runs.allRuns().find((r) => r.pid === child.pid && r.status === 'running');
+      }, 'the other window\'s run, running', 60_000, 500);
+      // Followed by tailing its events.jsonl: the first epoch arrives.
+      await waitUntil(() => (runs.get(found.runDir)?.epoch ?? 0) >= 1, 'an epoch from the tailed file', 60_000);
+      const stopped = await vscode.commands.executeCommand<{ status: string } | undefined>('annealKd.stopRun', found.runDir);
+      assert.equal(stopped?.status, 'cancelled');
+      assert.equal(await vscode.commands.executeCommand('annealKd.deleteRun', found.runDir, { confirm: false }), true);
+    } finally {
+      if (child.exitCode === null && child.pid) try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
   });
 
   test('an invalid config is not run: the runner refuses it (exit 2) and no run folder appears', async () => {
