@@ -1,0 +1,40 @@
+/** Every contributed command, registered from its small factory. Ids match package.json. */
+import * as vscode from 'vscode';
+import type { Ctx } from '../context';
+import type { DashboardPanel } from '../dashboard/dashboardPanel';
+import { runDirFrom } from './args';
+import { newExperiment } from './newExperiment';
+import { resumeRun, runExperiment, stopRun } from './runCommands';
+import { deleteRun, revealRunFolder, showRunLog } from './runFolderCommands';
+
+export const COMMAND_IDS = [
+  'annealKd.newExperiment', 'annealKd.runExperiment', 'annealKd.stopRun', 'annealKd.resumeRun',
+  'annealKd.openDashboard', 'annealKd.showRunLog', 'annealKd.deleteRun', 'annealKd.revealRunFolder',
+  'annealKd.refreshRuns',
+] as const;
+
+function openDashboard(ctx: Ctx, dashboard: DashboardPanel) {
+  return (arg?: unknown): boolean => {
+    // No argument: the active run, else the newest one.
+    const runDir = runDirFrom(arg) ?? ctx.runs.activeRuns()[0]?.runDir ?? ctx.runs.allRuns()[0]?.runDir;
+    dashboard.show(runDir);
+    return true;
+  };
+}
+
+export function registerCommands(ctx: Ctx, dashboard: DashboardPanel): void {
+  const factories: Record<(typeof COMMAND_IDS)[number], (...args: never[]) => unknown> = {
+    'annealKd.newExperiment': newExperiment(),
+    'annealKd.runExperiment': runExperiment(ctx),
+    'annealKd.stopRun': stopRun(ctx),
+    'annealKd.resumeRun': resumeRun(ctx),
+    'annealKd.openDashboard': openDashboard(ctx, dashboard),
+    'annealKd.showRunLog': showRunLog(ctx),
+    'annealKd.deleteRun': deleteRun(ctx),
+    'annealKd.revealRunFolder': revealRunFolder(ctx),
+    'annealKd.refreshRuns': () => ctx.runs.refresh(),
+  };
+  for (const [id, handler] of Object.entries(factories)) {
+    ctx.push(vscode.commands.registerCommand(id, handler as (...args: unknown[]) => unknown));
+  }
+}

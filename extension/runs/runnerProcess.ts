@@ -1,0 +1,94 @@
+/**
+ * One `akd` child process and everything it owns: the spawn (an argv, never a shell string),
+ * line reading of stdout (run events) and stderr (human lines), and stopping with SIGTERM and a
+ * SIGKILL fallback. No vscode import: the run manager adapts it to the editor.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as readline from 'node:readline';
+import { parseEventLine, type RunEvent } from '../../runner/protocol';
+import { processAlive } from './processAlive';
+
+export interface RunnerCommand {
+  /** Node executable: the editor's own runtime (with ELECTRON_RUN_AS_NODE=1) or a configured one. */
+  node: string;
+  /** The runner's entry, `<extension>/bin/akd.js`. */
+  script: string;
+  /** e.g. ['run', CONFIG, '--json'] or ['resume', RUN_DIR, '--json']. */
+  args: string[];
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunnerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface RunnerListeners {
+  onEvent(event: RunEvent): void;
+  /** stderr lines, and stdout lines that are not events. */
+  onOutput(line: string, stream: 'stdout' | 'stderr'): void;
+}
+
+export class RunnerProcess {
+  private readonly child: ChildProcess;
+  readonly exited: Promise<RunnerExit>;
+  private exitInfo: RunnerExit | undefined;
+
+  constructor(readonly command: RunnerCommand, listeners: RunnerListeners) {
+    this.child = spawn(command.node, [command.script, ...command.args], {
+      cwd: command.cwd,
+      env: { ...process.env, ...command.env, ELECTRON_RUN_AS_NODE: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Own process group: a window reload ends the extension host, not the training run; the
+      // next window re-attaches to it through events.jsonl.
+      detached: process.platform !== 'win32',
+      windowsHide: true,
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.once('error', (error) => {
+        listeners.onOutput(`could not start the runner: ${error.message}`, 'stderr');
+        this.exitInfo ??= { code: -1, signal: null };
+        resolve(this.exitInfo);
+      });
+      this.child.once('close', (code, signal) => {
+        this.exitInfo ??= { code, signal };
+        resolve(this.exitInfo);
+      });
+    });
+    if (this.child.stdout) {
+      readline.createInterface({ input: this.child.stdout, crlfDelay: Infinity }).on('line', (line) => {
+        const event = parseEventLine(line);
+        if (event) listeners.onEvent(event);
+        else if (line.trim()) listeners.onOutput(line, 'stdout');
+      });
+    }
+    if (this.child.stderr) {
+      readline.createInterface({ input: this.child.stderr, crlfDelay: Infinity }).on('line', (line) => listeners.onOutput(line, 'stderr'));
+    }
+  }
+
+  get pid(): number | undefined { return this.child.pid; }
+  get running(): boolean { return this.exitInfo === undefined; }
+
+  /** SIGTERM (the runner writes a checkpoint and a run-cancelled event), SIGKILL if it takes too long. */
+  async stop(timeoutMs: number): Promise<RunnerExit> {
+    if (!this.running) return this.exited;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => { if (this.running) this.child.kill('SIGKILL'); }, timeoutMs);
+    try { return await this.exited; } finally { clearTimeout(timer); }
+  }
+}
+
+/** Stop a run this window did not start (re-attached after a reload): by pid, same escalation. */
+export async function stopPid(pid: number, timeoutMs: number, pollMs = 200): Promise<'terminated' | 'killed' | 'gone'> {
+  if (!processAlive(pid)) return 'gone';
+  try { process.kill(pid, 'SIGTERM'); } catch { return 'gone'; }
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, pollMs));
+    if (!processAlive(pid)) return 'terminated';
+  }
+  try { process.kill(pid, 'SIGKILL'); } catch { /* exited in between */ }
+  return 'killed';
+}

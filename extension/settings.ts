@@ -1,0 +1,27 @@
+/** Typed access to the `annealKd.*` settings (package.json `contributes.configuration`). */
+import * as vscode from 'vscode';
+
+export interface AkdSettings {
+  maxConcurrentRuns: number;
+  stopTimeoutSeconds: number;
+  nodePath: string;
+  codeLensEnabled: boolean;
+  hoverEnabled: boolean;
+  statusBarEnabled: boolean;
+  notificationsEnabled: boolean;
+  validationEnabled: boolean;
+}
+
+export function readSettings(): AkdSettings {
+  const c = vscode.workspace.getConfiguration('annealKd');
+  return {
+    maxConcurrentRuns: Math.max(1, c.get<number>('maxConcurrentRuns', 2)),
+    stopTimeoutSeconds: Math.max(1, c.get<number>('stopTimeoutSeconds', 15)),
+    nodePath: c.get<string>('nodePath', '').trim(),
+    codeLensEnabled: c.get<boolean>('codeLens.enabled', true),
+    hoverEnabled: c.get<boolean>('hover.enabled', true),
+    statusBarEnabled: c.get<boolean>('statusBar.enabled', true),
+    notificationsEnabled: c.get<boolean>('notifications.enabled', true),
+    validationEnabled: c.get<boolean>('validation.enabled', true),
+  };
+}
