@@ -11,6 +11,7 @@ import { EventLog } from '../store/eventLog';
 import { RUN_FILES, createRunDir, listRuns, readRun, runsRootFor, writeJsonAtomic } from '../store/runStore';
 import type { CancelToken } from '../training/phaseTrainer';
 import { humanReporter } from './humanReporter';
+import { surviveClosedPipes, writeIfOpen } from './detachableOutput';
 import { LauncherUsageError, followRun, launchOnSlurm, resolveLauncher, slurmErrorMessage, slurmResumeBlocker, stopRun } from '../launch/launchCli';
 import { formatRunList, formatRunDetails } from './format';
 
@@ -23,11 +24,11 @@ Usage:
       Train the config's teacher and student; the run goes to .akd/runs/<id>/ beside CONFIG
       (or under DIR). --json streams the run's events to stdout, one JSON object per line.
   akd resume RUN [--json]      Continue a cancelled or crashed run from its last checkpoint.
-  akd run CONFIG --launcher slurm [--detach] ...   (also akd resume RUN --launcher slurm)
-      Submit the run as a Slurm batch job (settings: the config's "launcher" block) and follow it
-      like a local run; --detach returns after submitting and prints RUNDIR<TAB>JOBID. The repo and
-      the run folder must be on a filesystem the compute nodes share. --launcher local overrides
-      a config's slurm block.
+  akd run CONFIG --launcher slurm [--detach] ...   (also: akd resume RUN, akd sweep CONFIG|--resume DIR)
+      Submit the run as a Slurm batch job (a sweep: a teacher job, then one job array; settings: the
+      config's "launcher" block) and follow it like a local run; --detach returns after submitting
+      and prints RUNDIR<TAB>JOBID. The repo and the run folder must be on a filesystem the compute
+      nodes share. --launcher local overrides a config's slurm block.
   akd stop RUN|SWEEP_DIR [--wait SECONDS]  Stop a run or a sweep's running members (Slurm: scancel; local:
       SIGTERM): each checkpoints and ends cancelled.
   akd follow RUN [--json]      Re-attach to a Slurm run (e.g. after --detach) and follow it to its end.
@@ -98,8 +99,9 @@ function installSignalHandlers(cancel: CancelToken): () => void {
 }
 
 function attachOutput(log: EventLog, json: boolean): void {
-  if (json) log.onEvent((e: RunEvent) => process.stdout.write(JSON.stringify(e) + '\n'));
-  else log.onEvent(humanReporter(process.stderr));
+  surviveClosedPipes();
+  if (json) log.onEvent((e: RunEvent) => writeIfOpen(process.stdout, JSON.stringify(e) + '\n'));
+  else log.onEvent(humanReporter({ write: (text: string) => writeIfOpen(process.stderr, text), isTTY: process.stderr.isTTY }));
 }
 
 export async function execute(config: ExperimentConfig, configPath: string, runId: string, runDir: string, json: boolean, resume: boolean): Promise<number> {

@@ -26,8 +26,11 @@ export function describeEvent(e: RunEvent): string | undefined {
   }
 }
 
-export function humanReporter(out: NodeJS.WritableStream): (e: RunEvent) => void {
-  const tty = (out as NodeJS.WriteStream).isTTY === true;
+/** Where the lines go: stderr, or anything that writes text. */
+export interface TextSink { write(text: string): unknown; isTTY?: boolean; }
+
+export function humanReporter(out: TextSink): (e: RunEvent) => void {
+  const tty = out.isTTY === true;
   let pending = false;
   return (e) => {
     if (e.type === 'progress') {

@@ -1,11 +1,13 @@
 /** The other `akd` commands, and a CIFAR-style ResNet teacher through the whole CLI. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunCompletedEvent, RunStartedEvent } from '../../../runner/protocol/events';
 import { countParams } from '../../../runner/models/paramCount';
-import { runAkd, tempDir, writeConfig } from '../../helpers/akdProcess';
+import { readEvents } from '../../../runner/store/eventLog';
+import { AKD, runAkd, tempDir, writeConfig } from '../../helpers/akdProcess';
 
 /** Official CIFAR-10 binary layout: 5 train batches + test_batch, records of 1 label + 3072 pixels. */
 function writeCifar10(dir: string, perFile: number): void {
@@ -114,4 +116,32 @@ test('a crashed run (SIGKILL) leaves readable events and resumes from its last e
   assert.equal(annealEpochs[0], resumed.resumedFrom!.epoch + 1);
   assert.equal(annealEpochs[annealEpochs.length - 1], 6);
   assert.equal(second.events[second.events.length - 1].type, 'run-completed');
+});
+
+test('a run keeps training when its reader goes away (the editor reloaded): events still reach events.jsonl', async () => {
+  const dir = tempDir('epipe');
+  const config = writeConfig(dir, 'epipe', {
+    name: 'epipe', data: { dataset: 'mnist', trainLimit: 1000, testLimit: 200 },
+    teacher: { model: { type: 'mlp', hidden: [16] }, epochs: 2, optimizer: { type: 'adam', learningRate: 0.003 } },
+    student: { model: { type: 'mlp', hidden: [4] } },
+    method: { type: 'scratch', epochs: 3, optimizer: { type: 'adam', learningRate: 0.003 } },
+    backend: 'wasm',
+  });
+  const child = spawn(process.execPath, [AKD, 'run', config, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const firstLine = await new Promise<string>((resolve) => {
+    let text = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.includes('\n')) resolve(text.slice(0, text.indexOf('\n')));
+    });
+  });
+  // Close both pipes from the reading side, as a reloaded window does.
+  child.stdout.destroy();
+  child.stderr.destroy();
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  assert.equal(code, 0);
+  const started = JSON.parse(firstLine) as RunStartedEvent;
+  const events = readEvents(path.join(started.runDir, 'events.jsonl'));
+  assert.equal(events[events.length - 1].type, 'run-completed');
 });

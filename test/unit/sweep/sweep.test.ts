@@ -168,3 +168,21 @@ test('SIGTERM stops a sweep (members checkpoint); resume skips the completed and
   const manifest = JSON.parse(fs.readFileSync(path.join(sweepDir, 'sweep.json'), 'utf8')) as SweepManifest;
   assert.equal(teacherPhaseCount(sweepDir, manifest), 1, 'the teacher is trained once across both sessions');
 });
+
+test('a teacher that fails to train fails its trainer and skips the members waiting for it, with the reason', async () => {
+  const dir = tempDir('sweep-teacher-fails');
+  const config = writeConfig(dir, 'bad-teacher', tinyConfig('bad-teacher', { seeds: [1], methods: ['scratch', 'kd', 'annealing'], concurrency: 2 }, {
+    // Diverges on the first batches: SGD with a learning rate of 1e30.
+    teacher: { model: { type: 'mlp', hidden: [64] }, epochs: 1, optimizer: { type: 'sgd', learningRate: 1e30 } },
+  }));
+  const r = await runAkd(['sweep', config, '--json', '--out', path.join(dir, 'sw')]);
+  assert.equal(r.code, 1, r.stderr);
+  const events = sweepEvents(r.events);
+  const byStatus = (s: string): string[] => ended(events).filter((e) => e.status === s).map((e) => e.id);
+  assert.deepEqual(byStatus('failed'), ['scratch-s1']);
+  assert.deepEqual(byStatus('skipped').sort(), ['annealing-s1', 'kd-s1']);
+  for (const e of ended(events).filter((x) => x.status === 'skipped')) assert.match(e.error ?? '', /scratch-s1, which trains its teacher, ended failed/);
+  const end = events[events.length - 1] as SweepEndedEvent;
+  assert.deepEqual(end.counts, { completed: 0, failed: 1, cancelled: 0, skipped: 2, pending: 0 });
+  assert.equal(events.filter((e) => e.type === 'member-started').length, 1, 'nobody else started without a teacher');
+});
