@@ -198,6 +198,23 @@ describe('Slurm launcher on a real single-node cluster', { skip: unavailable, co
     assert.match(show.stdout, /status\s+failed/);
   });
 
+  test('akd follow re-attaches to a detached run and follows it to its end', async () => {
+    const dir = tempDir('slurm-follow');
+    const config = writeConfig(dir, 'later', tinyConfig('later'));
+    const r = await runAkd(['run', config, '--launcher', 'slurm', '--detach', '--json'], { env: cluster.env() });
+    assert.equal(r.code, 0, r.stderr);
+    const submitted = r.events[0] as JobSubmittedEvent;
+    assert.equal(submitted.type, 'job-submitted');
+    const f = await runAkd(['follow', submitted.runDir, '--json'], { env: cluster.env() });
+    assert.equal(f.code, 0, f.stderr);
+    const types = f.events.map((e) => e.type);
+    assert.equal(types[0], 'job-submitted', 'the session is printed from its start');
+    assert.equal(types.filter((t) => t === 'run-completed').length, 1);
+    const final = ofType(f.events, 'job-state').pop()!;
+    assert.deepEqual([final.state, final.final], ['COMPLETED', true]);
+    assert.deepEqual(readEvents(path.join(submitted.runDir, 'events.jsonl')).map((e) => e.type), types);
+  });
+
   test('a job cancelled while still pending ends as cancelled; --detach returns at once with the folder and job id', async () => {
     const dir = tempDir('slurm-pending');
     const config = writeConfig(dir, 'later', tinyConfig('later', { launcher: { type: 'slurm', extraArgs: ['--begin=now+1hour'] } }));
