@@ -101,3 +101,11 @@ test('invalid launcher values are rejected before anything is submitted', () => 
   assert.throws(() => sbatchScript({ launcher: { type: 'slurm', extraArgs: ['--comment=a\n#SBATCH --wrap=rm'] }, ...base }), /newline/);
   for (const time of ['30', '30:00', '2:00:00', '1-0', '1-12:00', '1-12:00:00', 'UNLIMITED']) checkSlurmLauncher({ type: 'slurm', time });
 });
+
+test('a sweep array spec: member indices as ranges, throttled to the concurrency', async () => {
+  const { arraySpec } = await import('../../../runner/launch/slurmSweep');
+  assert.equal(arraySpec([1, 2], 2), '1-2%2');
+  assert.equal(arraySpec([0, 1, 2, 3, 4], 2), '0-4%2');
+  assert.equal(arraySpec([5, 0, 3, 2], 8), '0,2-3,5%4');
+  assert.equal(arraySpec([7], 0), '7%1');
+});
