@@ -102,8 +102,15 @@ export function collectRuns(dirs: string[]): RunRow[] {
       throw new Error(`${d}: not a run folder, a sweep folder or a folder of runs`);
     }
   }
-  // Runs outside sweeps with different students: the student model is a variable too.
+  // Runs outside sweeps from different experiments (names) or with different students: those are variables too.
   const plain = rows.filter((r) => !r.sweep);
+  const names = new Set(plain.map((r) => readRun(r.runDir).config?.name).filter(Boolean));
+  if (names.size > 1) {
+    for (const r of plain) {
+      const name = readRun(r.runDir).config?.name;
+      if (name) r.variables = { ...r.variables, experiment: name };
+    }
+  }
   const students = new Set(plain.map((r) => readRun(r.runDir).config?.student.model).filter(Boolean).map((m) => modelLabel(m as ModelConfig)));
   if (students.size > 1) {
     for (const r of plain) {
