@@ -20,9 +20,10 @@ export const EXIT = { ok: 0, failed: 1, invalid: 2, usage: 64, sigint: 130, sigt
 const USAGE = `akd — Anneal KD: knowledge distillation experiments with TensorFlow.js
 
 Usage:
-  akd run CONFIG [--out DIR] [--json] [--backend auto|tensorflow|wasm|cpu]
+  akd run CONFIG [--out DIR] [--json] [--backend auto|tensorflow|wasm|cpu] [--threads auto|N]
       Train the config's teacher and student; the run goes to .akd/runs/<id>/ beside CONFIG
       (or under DIR). --json streams the run's events to stdout, one JSON object per line.
+      --threads: data-parallel training threads on wasm/cpu (overrides the config's "threads").
   akd resume RUN [--json]      Continue a cancelled or crashed run from its last checkpoint.
   akd run CONFIG --launcher slurm [--detach] ...   (also: akd resume RUN, akd sweep CONFIG|--resume DIR)
       Submit the run as a Slurm batch job (a sweep: a teacher job, then one job array; settings: the
@@ -136,6 +137,12 @@ async function cmdRun(args: ParsedArgs): Promise<number> {
     if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(backend)) throw new UsageError(`--backend must be auto, tensorflow, wasm or cpu, got "${backend}"`);
     config.backend = backend as ExperimentConfig['backend'];
   }
+  const threads = flagString(args, 'threads');
+  if (threads) {
+    const n = Number(threads);
+    if (threads !== 'auto' && !(Number.isInteger(n) && n >= 1 && n <= 64)) throw new UsageError(`--threads must be auto or 1..64, got "${threads}"`);
+    config.threads = threads === 'auto' ? 'auto' : n;
+  }
   const launcher = resolveLauncher(config, flagString(args, 'launcher'));
   if (launcher.type === 'slurm' || config.launcher) config.launcher = launcher;
   const abs = path.resolve(configPath);
@@ -237,7 +244,7 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'run': return await cmdRun(parseArgs(rest, ['launcher', 'out', 'backend']));
+      case 'run': return await cmdRun(parseArgs(rest, ['launcher', 'out', 'backend', 'threads']));
       case 'resume':
         if (rest[0] && fs.existsSync(path.join(path.resolve(rest[0]), 'sweep.json'))) return await (await import('./commands/sweep')).cmdSweep(['--resume', ...rest]);
         return await cmdResume(parseArgs(rest, ['launcher']));

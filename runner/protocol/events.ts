@@ -43,6 +43,12 @@ export interface RunStartedEvent extends EventBase {
   backend: ActualBackend;
   /** Why this backend (e.g. "tfjs-node not installed; using wasm"). */
   backendNote?: string;
+  /**
+   * The most threads a phase of this run trains on (wasm/cpu: the main thread plus data-parallel
+   * workers; 1 for the native backend, which manages its own threads). Each phase-started says
+   * how many that phase uses.
+   */
+  threads?: number;
   teacher: ModelInfo;
   student: ModelInfo;
   /** TAKD only: the assistant. */
@@ -65,6 +71,8 @@ export interface PhaseStartedEvent extends EventBase {
   /** anneal only: index of this temperature step, 0-based, and how many there are. */
   step?: number;
   steps?: number;
+  /** Threads (data-parallel replicas) training this phase; 1 = the main thread alone. */
+  threads?: number;
 }
 
 export interface EpochEndedEvent extends EventBase {

@@ -10,6 +10,7 @@ import { accuracy } from './evaluate';
 import { annealingLoss, crossEntropy, kdLoss } from './losses';
 import type { PhaseOptimizer } from './optimizers';
 import { stepForEpoch, type TemperatureStep } from './annealingSchedule';
+import type { PhaseReplicas, TrainingThreads } from './dataParallel';
 
 export type Objective =
   | { kind: 'ce' }
@@ -44,6 +45,11 @@ export interface PhaseContext {
   seed: number;
   /** Minimum milliseconds between two `progress` events. */
   progressIntervalMs: number;
+  /**
+   * Data-parallel worker threads of the run (wasm/cpu, threads > 1); absent: the main thread
+   * trains alone. Each phase asks it how many replicas its model is worth.
+   */
+  threads?: TrainingThreads;
 }
 
 export interface PhaseSpec {
@@ -67,55 +73,96 @@ export type PhaseOutcome =
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** One optimizer step; returns the batch loss and the number of correct predictions. */
-function trainStep(spec: PhaseSpec, vars: tf.Variable[], x: tf.Tensor, y: tf.Tensor1D,
-  targets: tf.Tensor2D | undefined, phiValue: number): { loss: number; correct: number } {
+/** Gradients of one (shard of a) batch, not yet applied; the caller disposes `grads`. */
+export interface ShardGradients {
+  grads: tf.NamedTensorMap;
+  /** Mean loss over the shard. */
+  loss: number;
+  /** Correct predictions in the shard. */
+  correct: number;
+}
+
+/**
+ * Forward + backward on one batch or one data-parallel shard: the phase's loss (mean over the
+ * rows given), its gradients with respect to `vars`, and the correct predictions. Shared by the
+ * single-thread step and every data-parallel replica, so they compute the very same thing.
+ */
+export function computeGradients(model: tf.LayersModel, objective: Objective, vars: tf.Variable[], x: tf.Tensor,
+  y: tf.Tensor1D, targets: tf.Tensor2D | undefined, phiValue: number): ShardGradients {
   let correct: tf.Scalar | undefined;
-  const lossValue = tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = spec.model.apply(x, { training: true }) as tf.Tensor2D;
-      correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32'))) as tf.Scalar;
-      const o = spec.objective;
-      switch (o.kind) {
-        case 'ce': return crossEntropy(logits, y);
-        case 'kd': return kdLoss(logits, targets as tf.Tensor2D, y, o.temperature, o.alpha);
-        case 'anneal': return annealingLoss(logits, targets as tf.Tensor2D, phiValue);
-      }
-    }, vars);
-    const wd = spec.optimizer.weightDecay;
-    if (wd > 0) {
-      for (const v of vars) grads[v.name] = tf.add(grads[v.name], tf.mul(v, wd));
+  const { value, grads } = tf.tidy(() => tf.variableGrads(() => {
+    const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+    correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32'))) as tf.Scalar;
+    switch (objective.kind) {
+      case 'ce': return crossEntropy(logits, y);
+      case 'kd': return kdLoss(logits, targets as tf.Tensor2D, y, objective.temperature, objective.alpha);
+      case 'anneal': return annealingLoss(logits, targets as tf.Tensor2D, phiValue);
     }
-    spec.optimizer.optimizer.applyGradients(grads);
-    return value as tf.Scalar;
-  });
-  const loss = lossValue.dataSync()[0];
-  lossValue.dispose();
+  }, vars));
+  const loss = value.dataSync()[0];
+  value.dispose();
   const c = correct ? correct.dataSync()[0] : 0;
   correct?.dispose();
-  return { loss, correct: c };
+  return { grads, loss, correct: c };
+}
+
+/** Adds the (coupled) weight decay and applies `grads` (keyed by variable name, in `vars` order); disposes them. */
+export function applyGradients(optimizer: PhaseOptimizer, vars: tf.Variable[], grads: tf.NamedTensorMap): void {
+  tf.tidy(() => {
+    const wd = optimizer.weightDecay;
+    const ordered: tf.NamedTensorMap = {};
+    for (const v of vars) ordered[v.name] = wd > 0 ? tf.add(grads[v.name], tf.mul(v, wd)) : grads[v.name];
+    optimizer.optimizer.applyGradients(ordered);
+  });
+  tf.dispose(Object.values(grads));
+}
+
+/** One single-thread optimizer step; returns the batch loss and the number of correct predictions. */
+export function trainStep(model: tf.LayersModel, objective: Objective, optimizer: PhaseOptimizer, vars: tf.Variable[],
+  x: tf.Tensor, y: tf.Tensor1D, targets: tf.Tensor2D | undefined, phiValue: number): { loss: number; correct: number } {
+  const r = computeGradients(model, objective, vars, x, y, targets, phiValue);
+  applyGradients(optimizer, vars, r.grads);
+  return { loss: r.loss, correct: r.correct };
 }
 
 export async function runPhase(ctx: PhaseContext, spec: PhaseSpec): Promise<PhaseOutcome> {
-  const { log, train } = ctx;
+  const { train } = ctx;
   const sampleSize = ctx.inputShape.reduce((a, b) => a * b, 1);
   const batches = batchCount(train.n, ctx.batchSize);
   const vars = spec.model.trainableWeights.map((w) => w.read() as tf.Variable);
   const best: BestTracker = spec.start.best ?? { bestValAccuracy: -1, bestEpoch: 0, finalValAccuracy: NaN };
   const steps = spec.objective.kind === 'anneal' ? spec.objective.steps : undefined;
-  let phaseSeconds = 0;
 
-  if (!steps) log.emit({ type: 'phase-started', phase: spec.phase, epochs: spec.epochs });
+  const replicas = ctx.threads ? await ctx.threads.startPhase({
+    model: spec.model, optimizer: spec.optimizer, objective: spec.objective, train, teacherLogits: spec.teacherLogits,
+    inputShape: ctx.inputShape, classes: ctx.classes, batchSize: ctx.batchSize,
+    replicas: ctx.threads.replicasFor(spec.model, ctx.batchSize),
+  }) : undefined;
+  try {
+    return await phaseLoop(ctx, spec, vars, batches, sampleSize, best, steps, replicas);
+  } finally {
+    // A failed step leaves the pool broken: runExperiment closes it; nothing to release then.
+    await replicas?.end().catch(() => undefined);
+  }
+}
+
+async function phaseLoop(ctx: PhaseContext, spec: PhaseSpec, vars: tf.Variable[], batches: number, sampleSize: number,
+  best: BestTracker, steps: TemperatureStep[] | undefined, replicas: PhaseReplicas | undefined): Promise<PhaseOutcome> {
+  const { log, train } = ctx;
+  let phaseSeconds = 0;
+  const threads = replicas?.replicas ?? 1;
+  if (!steps) log.emit({ type: 'phase-started', phase: spec.phase, epochs: spec.epochs, threads });
 
   for (let epoch = spec.start.epoch; epoch < spec.epochs; epoch++) {
     const step = steps ? stepForEpoch(steps, epoch) : undefined;
     if (step && (epoch === step.firstEpoch || epoch === spec.start.epoch)) {
       log.emit({
         type: 'phase-started', phase: spec.phase, epochs: step.epochs, temperature: step.temperature,
-        phi: step.phi, step: step.step, steps: steps?.length,
+        phi: step.phi, step: step.step, steps: steps?.length, threads,
       });
     }
     const lr = spec.optimizer.setEpoch(epoch, spec.epochs);
+    await replicas?.setEpoch(epoch, spec.epochs);
     const order = epochOrder(train.n, ctx.seed, spec.phase, epoch);
     const resumingThisEpoch = epoch === spec.start.epoch;
     const acc: EpochAccumulator = resumingThisEpoch && spec.start.partial
@@ -126,28 +173,41 @@ export async function runPhase(ctx: PhaseContext, spec: PhaseSpec): Promise<Phas
 
     for (let b = resumingThisEpoch ? spec.start.batch : 0; b < batches; b++) {
       if (ctx.cancel.cancelled) {
+        await replicas?.syncStatistics();
         await spec.checkpoint('cancel', { epoch, batch: b, partial: acc, best });
         return { status: 'cancelled', position: { phase: spec.phase, epoch, batch: b }, seconds: phaseSeconds };
       }
       const t0 = process.hrtime.bigint();
-      const batch = gatherBatch(train, sampleSize, order, b, ctx.batchSize);
-      const x = tf.tensor(batch.x, [batch.size, ...ctx.inputShape]);
-      const y = tf.tensor1d(batch.y, 'int32');
-      const targets = spec.teacherLogits
-        ? tf.tensor2d(gatherRows(spec.teacherLogits, ctx.classes, batch.indices), [batch.size, ctx.classes])
-        : undefined;
-      const r = trainStep(spec, vars, x, y, targets, step?.phi ?? 1);
-      tf.dispose([x, y, ...(targets ? [targets] : [])]);
+      let r: { loss: number; correct: number };
+      let size: number;
+      if (replicas) {
+        const indices = order.subarray(b * ctx.batchSize, Math.min(train.n, (b + 1) * ctx.batchSize));
+        size = indices.length;
+        r = await replicas.step(indices, step?.phi ?? 1);
+      } else {
+        const batch = gatherBatch(train, sampleSize, order, b, ctx.batchSize);
+        size = batch.size;
+        const x = tf.tensor(batch.x, [batch.size, ...ctx.inputShape]);
+        const y = tf.tensor1d(batch.y, 'int32');
+        const targets = spec.teacherLogits
+          ? tf.tensor2d(gatherRows(spec.teacherLogits, ctx.classes, batch.indices), [batch.size, ctx.classes])
+          : undefined;
+        try {
+          r = trainStep(spec.model, spec.objective, spec.optimizer, vars, x, y, targets, step?.phi ?? 1);
+        } finally {
+          tf.dispose([x, y, ...(targets ? [targets] : [])]);
+        }
+      }
       if (!Number.isFinite(r.loss)) {
         throw new Error(`the ${spec.phase} loss became ${r.loss} at epoch ${epoch + 1}, batch ${b + 1}: lower the learning rate`);
       }
       const dt = Number(process.hrtime.bigint() - t0) / 1e9;
-      acc.lossSum += r.loss * batch.size;
+      acc.lossSum += r.loss * size;
       acc.correct += r.correct;
-      acc.seen += batch.size;
+      acc.seen += size;
       acc.seconds += dt;
       phaseSeconds += dt;
-      windowSamples += batch.size;
+      windowSamples += size;
 
       const now = Date.now();
       if (now - lastProgress >= ctx.progressIntervalMs && b + 1 < batches) {
@@ -165,6 +225,7 @@ export async function runPhase(ctx: PhaseContext, spec: PhaseSpec): Promise<Phas
       await yieldToEventLoop();
     }
 
+    await replicas?.syncStatistics();
     const trainAccuracy = acc.correct / acc.seen;
     const valAccuracy = ctx.validation.n > 0
       ? accuracy(spec.model, ctx.validation, ctx.inputShape, ctx.evalBatchSize) : null;

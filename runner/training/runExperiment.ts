@@ -20,6 +20,7 @@ import { annealingSchedule } from './annealingSchedule';
 import { accuracy, predictLogits } from './evaluate';
 import { createOptimizer, type PhaseOptimizer } from './optimizers';
 import { runPhase, type CancelToken, type Objective, type PhaseContext, type PhaseProgress } from './phaseTrainer';
+import { TrainingThreads } from './dataParallel';
 
 export interface RunOptions {
   /** The resolved config (defaults filled in, paths absolute). */
@@ -32,6 +33,8 @@ export interface RunOptions {
   /** Continue from the run folder's latest checkpoint instead of starting afresh. */
   resume?: boolean;
   progressIntervalMs?: number;
+  /** Overrides the config's `threads` (akd run --threads N). */
+  threads?: 'auto' | number;
 }
 
 export type RunOutcome = { status: 'completed' | 'cancelled' | 'failed'; summary: RunSummary };
@@ -108,6 +111,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
   const secondsBefore = state?.seconds ?? 0;
   let trainingSeconds = 0;
   const models: tf.LayersModel[] = [];
+  let threads: TrainingThreads | undefined;
 
   const summarize = (status: RunSummary['status'], studentTestAccuracy: number | null, error?: string): RunSummary => ({
     runId: opts.runId,
@@ -134,6 +138,9 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
   try {
     const choice = await selectBackend(config.backend);
     backend = choice.backend;
+    // Data-parallel worker threads (wasm/cpu only); RunOptions.threads (CLI --threads) wins over the config.
+    threads = TrainingThreads.forRun(opts.threads ?? config.threads, backend);
+    const threadsNote = threads ? `; data-parallel on up to ${threads.threads} threads (threads: ${JSON.stringify(threads.setting)})` : '';
     const data: Dataset = loadDataset(config.data, path.dirname(opts.configPath));
     const inputShape = data.inputShape;
     const evalBatchSize = config.evalBatchSize ?? 1000;
@@ -180,16 +187,17 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
 
     log.emit({
       type: 'run-started', runId: opts.runId, runDir, configPath: opts.configPath, config,
-      backend, backendNote: choice.note, teacher: teacherInfo, student: studentInfo, ...(assistantInfo ? { assistant: assistantInfo } : {}),
+      backend, backendNote: choice.note + threadsNote, threads: threads?.threads ?? 1, teacher: teacherInfo, student: studentInfo, ...(assistantInfo ? { assistant: assistantInfo } : {}),
       data: { train: data.train.n, validation: data.validation.n, test: data.test.n, inputShape, classes: data.classes },
       ...(state ? { resumedFrom: state.position } : {}),
       pid: process.pid,
     });
-    log.emit({ type: 'log', level: 'info', message: `backend: ${choice.note}` });
+    log.emit({ type: 'log', level: 'info', message: `backend: ${choice.note}${threadsNote}` });
 
     const ctx: PhaseContext = {
       log, cancel: opts.cancel, train: data.train, validation: data.validation, inputShape, classes: data.classes,
       batchSize: config.batchSize, evalBatchSize, seed: config.seed, progressIntervalMs: opts.progressIntervalMs ?? 1000,
+      threads,
     };
     const phases = studentPhases(config.method).filter((p) => p.epochs > 0);
     const writeState = (s: Omit<ResumeState, 'v' | 'completed' | 'startedAt' | 'seconds' | 'teacherTestAccuracy'>, files: Record<string, string | Uint8Array> = {}): void => {
@@ -367,6 +375,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     log.emit({ type: 'run-failed', error: { message: err.message, stack: err.stack } });
     return finish('failed', summarize('failed', null, err.message));
   } finally {
+    await threads?.close();
     for (const m of new Set(models)) m.dispose();
   }
 }

@@ -1,0 +1,231 @@
+/**
+ * What the main thread and the data-parallel workers share: the layout of the control block
+ * (an Int32Array on a SharedArrayBuffer), the messages, and the per-replica step (gather the
+ * shard, compute its gradients, publish them, wait for the others, average, apply) that both
+ * sides run, so every replica does exactly the same arithmetic.
+ *
+ * Protocol (one control block per pool):
+ *   ctrl[SEQ]   command counter; workers sleep on it (Atomics.wait) and wake when it changes
+ *   ctrl[KIND]  STEP (the batch is in `indices`, its size in ctrl[SIZE], phi in params[0]),
+ *               MESSAGE (read one message synchronously from the worker's port), STOP
+ *   ctrl[ABORT] set when the pool is torn down: every wait loop gives up
+ *   ctrl[DONE + r]  the last SEQ whose gradients replica r has published
+ *   ctrl[ERR + r]   1 when replica r failed (its message is in errText)
+ * Gradients are double-buffered by SEQ parity: a replica can only overwrite buffer k%2 at
+ * step k+2 after every replica has published step k+1, which each does only after it finished
+ * reading (averaging) step k. So one barrier per step suffices.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { OptimizerConfig } from '../config/types';
+import { gatherBatch, gatherRows, type HostSplit } from './batches';
+import type { PhaseOptimizer } from './optimizers';
+import { applyGradients, computeGradients, type Objective } from './phaseTrainer';
+
+export const CTRL = { SEQ: 0, KIND: 1, SIZE: 2, ABORT: 3, DONE: 8 } as const;
+export const KIND = { STEP: 1, MESSAGE: 2, STOP: 3 } as const;
+/** Max replicas a control block is laid out for (the schema allows threads <= 64). */
+export const MAX_REPLICAS = 64;
+export const ERR_BASE = CTRL.DONE + MAX_REPLICAS;
+export const CTRL_WORDS = ERR_BASE + MAX_REPLICAS;
+export const ERR_TEXT_BYTES = 2048;
+
+export function shared(bytes: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(Math.max(8, bytes));
+}
+
+/** Contiguous shard [start, end) of a batch of `size` rows for replica r of R (sizes differ by at most 1). */
+export function shardOf(size: number, r: number, replicas: number): [number, number] {
+  const base = Math.floor(size / replicas);
+  const extra = size % replicas;
+  const start = r * base + Math.min(r, extra);
+  return [start, start + base + (r < extra ? 1 : 0)];
+}
+
+export interface WeightValues { name: string; shape: number[]; dtype: tf.DataType; values: Float32Array | Int32Array; }
+
+export interface SetupMessage {
+  type: 'setup';
+  replica: number;
+  replicas: number;
+  modelTopology: unknown;
+  weights: WeightValues[];
+  optimizer: OptimizerConfig;
+  optimizerState: WeightValues[];
+  objective: Objective;
+  inputShape: number[];
+  classes: number;
+  batchSize: number;
+  train: HostSplit;
+  teacherLogits?: Float32Array;
+  buffers: PhaseBuffers;
+}
+export type WorkerMessage =
+  | SetupMessage
+  | { type: 'epoch'; epoch: number; epochs: number }
+  | { type: 'get-weights'; trainable: boolean }
+  | { type: 'set-statistics'; values: WeightValues[] }
+  | { type: 'release' };
+
+export type WorkerReply =
+  | { type: 'ready'; ms: number }
+  | { type: 'ok'; weights?: WeightValues[] }
+  | { type: 'error'; message: string; stack?: string };
+
+/** Shared memory of one phase (sized for its model and batch). */
+export interface PhaseBuffers {
+  ctrl: Int32Array;
+  params: Float64Array;
+  indices: Int32Array;
+  /** 2 (parity) x replicas x P floats. */
+  grads: Float32Array;
+  /** 2 (parity) x replicas x [loss * n, correct]. */
+  stats: Float64Array;
+  errText: Uint8Array;
+}
+
+export function valuesOf(tensors: Array<{ name: string; tensor: tf.Tensor }>): WeightValues[] {
+  return tensors.map(({ name, tensor }) => ({
+    name, shape: tensor.shape, dtype: tensor.dtype, values: tensor.dataSync() as Float32Array | Int32Array,
+  }));
+}
+
+export function tensorsOf(values: WeightValues[]): Array<{ name: string; tensor: tf.Tensor }> {
+  return values.map((v) => ({ name: v.name, tensor: tf.tensor(v.values, v.shape, v.dtype) }));
+}
+
+export class ReplicaFailure extends Error {}
+
+/** Why replica r failed, from the shared error text. */
+export function failureOf(b: PhaseBuffers, r: number): string {
+  const bytes = b.errText.subarray(r * ERR_TEXT_BYTES, (r + 1) * ERR_TEXT_BYTES);
+  const end = bytes.indexOf(0);
+  return new TextDecoder().decode(bytes.slice(0, end < 0 ? bytes.length : end));
+}
+
+export function recordFailure(ctrl: Int32Array, errText: Uint8Array | undefined, r: number, message: string): void {
+  if (errText) {
+    const bytes = new TextEncoder().encode(message).subarray(0, ERR_TEXT_BYTES - 1);
+    errText.fill(0, r * ERR_TEXT_BYTES, (r + 1) * ERR_TEXT_BYTES);
+    errText.set(bytes, r * ERR_TEXT_BYTES);
+  }
+  Atomics.store(ctrl, ERR_BASE + r, 1);
+  // Wake anyone waiting for this replica's gradients.
+  Atomics.store(ctrl, CTRL.DONE + r, -1);
+  Atomics.notify(ctrl, CTRL.DONE + r);
+}
+
+/** One replica's model, optimizer and view of the shared memory, for one phase. */
+export class Replica {
+  readonly vars: tf.Variable[];
+  private readonly sizes: number[];
+  private readonly offsets: number[];
+  readonly paramCount: number;
+  private readonly avg: Float32Array;
+  private readonly sampleSize: number;
+  /** Rows of the step being computed (read once: main may publish the next batch while we average). */
+  private stepSize = 0;
+
+  constructor(
+    readonly replica: number,
+    readonly replicas: number,
+    readonly model: tf.LayersModel,
+    readonly optimizer: PhaseOptimizer,
+    readonly objective: Objective,
+    readonly train: HostSplit,
+    readonly inputShape: number[],
+    readonly classes: number,
+    readonly teacherLogits: Float32Array | undefined,
+    readonly b: PhaseBuffers,
+  ) {
+    this.vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    this.sizes = this.vars.map((v) => v.size);
+    this.offsets = [];
+    let o = 0;
+    for (const s of this.sizes) { this.offsets.push(o); o += s; }
+    this.paramCount = o;
+    this.avg = new Float32Array(o);
+    this.sampleSize = inputShape.reduce((p, v) => p * v, 1);
+  }
+
+  static gradientFloats(model: tf.LayersModel): number {
+    return model.trainableWeights.reduce((p, w) => p + (w.shape as number[]).reduce((a, v) => a * v, 1), 0);
+  }
+
+  private slot(parity: number, r: number): number {
+    return (parity * this.replicas + r) * this.paramCount;
+  }
+
+  /**
+   * This replica's part of step `seq`: gradients of its shard, published; then (after every
+   * replica published) the shard-size-weighted average applied with this replica's optimizer.
+   * `wait(r)` blocks or awaits until replica r published step `seq` (it throws on failure).
+   */
+  computeAndPublish(seq: number): void {
+    const { ctrl, params, indices, grads, stats } = this.b;
+    const size = Atomics.load(ctrl, CTRL.SIZE);
+    this.stepSize = size;
+    const phiValue = params[0];
+    const [start, end] = shardOf(size, this.replica, this.replicas);
+    const parity = seq & 1;
+    const n = end - start;
+    const st = (parity * this.replicas + this.replica) * 2;
+    if (n > 0) {
+      const ids = indices.subarray(start, end);
+      const batch = gatherBatch(this.train, this.sampleSize, ids, 0, n);
+      const x = tf.tensor(batch.x, [n, ...this.inputShape]);
+      const y = tf.tensor1d(batch.y, 'int32');
+      const targets = this.teacherLogits
+        ? tf.tensor2d(gatherRows(this.teacherLogits, this.classes, ids), [n, this.classes]) : undefined;
+      try {
+        const r = computeGradients(this.model, this.objective, this.vars, x, y, targets, phiValue);
+        const base = this.slot(parity, this.replica);
+        this.vars.forEach((v, i) => {
+          grads.set(r.grads[v.name].dataSync() as Float32Array, base + this.offsets[i]);
+        });
+        tf.dispose(Object.values(r.grads));
+        stats[st] = r.loss * n;
+        stats[st + 1] = r.correct;
+      } finally {
+        tf.dispose([x, y, ...(targets ? [targets] : [])]);
+      }
+    } else {
+      stats[st] = 0;
+      stats[st + 1] = 0;
+    }
+    Atomics.store(ctrl, CTRL.DONE + this.replica, seq);
+    Atomics.notify(ctrl, CTRL.DONE + this.replica);
+  }
+
+  /** After the barrier: average the published gradients (fixed order: identical on every replica) and apply. */
+  averageAndApply(seq: number): { lossSum: number; correct: number; size: number } {
+    const { grads, stats } = this.b;
+    const size = this.stepSize;
+    const parity = seq & 1;
+    const avg = this.avg;
+    const P = this.paramCount;
+    let first = true;
+    let lossSum = 0;
+    let correct = 0;
+    for (let r = 0; r < this.replicas; r++) {
+      const [s, e] = shardOf(size, r, this.replicas);
+      const st = (parity * this.replicas + r) * 2;
+      lossSum += stats[st];
+      correct += stats[st + 1];
+      if (e === s) continue;
+      const w = (e - s) / size;
+      const g = grads.subarray(this.slot(parity, r), this.slot(parity, r) + P);
+      if (first) { for (let j = 0; j < P; j++) avg[j] = w * g[j]; first = false; } else { for (let j = 0; j < P; j++) avg[j] += w * g[j]; }
+    }
+    const named: tf.NamedTensorMap = {};
+    this.vars.forEach((v, i) => {
+      named[v.name] = tf.tensor(avg.subarray(this.offsets[i], this.offsets[i] + this.sizes[i]), v.shape, 'float32');
+    });
+    applyGradients(this.optimizer, this.vars, named);
+    return { lossSum, correct, size };
+  }
+
+  dispose(): void {
+    this.model.dispose();
+    this.optimizer.optimizer.dispose();
+  }
+}
