@@ -390,16 +390,21 @@ function checkSweep(sweep: SweepConfig, out: Reporter): void {
     }
   }
   for (const [key, values] of Object.entries(sweep.grid ?? {})) {
-    const segments = key.split('.');
-    const root = segments[0];
+    const parts = key.split(',').map((k) => k.trim());
     const bad = (message: string): void => out.report({ code: 'sweep-grid-key', path: ['sweep', 'grid', key], target: 'key', message, data: { key } });
-    if (segments.some((s) => s === '')) bad(`${JSON.stringify(key)} is not a dotted config path like "student.model.hidden" or "kd.temperature"`);
-    else if (GRID_FORBIDDEN.has(root)) {
-      bad(root === 'seed' ? '"seed" cannot be a grid key: list the seeds in "sweep.seeds"' : `${JSON.stringify(root)} cannot be swept`);
-    } else if (!GRID_ROOTS.has(root)) {
-      bad(`${JSON.stringify(root)} is not a config key or a method name (one of ${[...GRID_ROOTS].map((r) => JSON.stringify(r)).join(', ')})`);
-    } else if (['scratch', 'kd', 'takd', 'annealing', 'method'].includes(root) && segments.length < 2) {
-      bad(`${JSON.stringify(key)} needs a key inside the method, e.g. "${root === 'method' ? 'method' : root}.${root === 'annealing' ? 'tauMax' : 'epochs'}"`);
+    if (parts.length > 1) {
+      const wrong = values.findIndex((v) => !Array.isArray(v) || v.length !== parts.length);
+      if (wrong >= 0) {
+        out.report({
+          code: 'sweep-grid-key', path: ['sweep', 'grid', key, wrong],
+          message: `a key tying ${parts.length} paths takes values that are arrays of ${parts.length} (one per path), e.g. [${parts.map((_, i) => i + 1).join(', ')}]; got ${JSON.stringify(values[wrong])}`,
+        });
+        continue;
+      }
+    }
+    const problem = parts.map((part) => gridKeyProblem(part, key)).find((m) => m !== undefined);
+    if (problem) {
+      bad(problem);
     } else {
       const d = dupes(values.map((v) => JSON.stringify(v)));
       if (d.length > 0) {
@@ -410,6 +415,23 @@ function checkSweep(sweep: SweepConfig, out: Reporter): void {
       }
     }
   }
+}
+
+/** Why one dotted path cannot be a grid key, or undefined when it can. */
+function gridKeyProblem(part: string, key: string): string | undefined {
+  const segments = part.split('.');
+  const root = segments[0];
+  if (segments.some((s) => s === '')) return `${JSON.stringify(key)} is not a dotted config path like "student.model.hidden" or "kd.temperature" (or several joined by commas)`;
+  if (GRID_FORBIDDEN.has(root)) {
+    return root === 'seed' ? '"seed" cannot be a grid key: list the seeds in "sweep.seeds"' : `${JSON.stringify(root)} cannot be swept`;
+  }
+  if (!GRID_ROOTS.has(root)) {
+    return `${JSON.stringify(root)} is not a config key or a method name (one of ${[...GRID_ROOTS].map((r) => JSON.stringify(r)).join(', ')})`;
+  }
+  if (['scratch', 'kd', 'takd', 'annealing', 'method'].includes(root) && segments.length < 2) {
+    return `${JSON.stringify(part)} needs a key inside the method, e.g. "${root === 'method' ? 'method' : root}.${root === 'annealing' ? 'tauMax' : 'epochs'}"`;
+  }
+  return undefined;
 }
 
 function checkAnnealing(method: AnnealingMethod, out: Reporter): void {

@@ -13,7 +13,7 @@ import { ConfigDocument, pathToString, type ConfigProblem } from './problems';
 import { schemaProblems } from './schemaProblems';
 import { crossFieldProblems } from './rules';
 import { readFileStart, type ReadBytes } from './dataShape';
-import { expandSweep, gridScope } from '../sweep/expand';
+import { expandSweep, gridKeyParts, gridScope } from '../sweep/expand';
 
 export type { ConfigProblem, Severity, ProblemCode } from './problems';
 export { PROBLEM_CODES } from './problems';
@@ -101,11 +101,11 @@ function sweepMemberProblems(doc: ConfigDocument, config: ExperimentConfig, conf
   const sweep = config.sweep ?? {};
   const out: ConfigProblem[] = [];
   for (const { problem: p, members, method } of seen.values()) {
-    const gridKey = Object.keys(sweep.grid ?? {}).find((k) => {
-      const scope = gridScope(k);
+    const gridKey = Object.keys(sweep.grid ?? {}).find((k) => gridKeyParts(k).some((part) => {
+      const scope = gridScope(part);
       const full = pathToString(scope.kind === 'config' ? scope.path : ['method', ...scope.path]);
       return p.path === full || p.path.startsWith(`${full}.`) || p.path.startsWith(`${full}[`);
-    });
+    }));
     const at = gridKey !== undefined ? ['sweep', 'grid', gridKey]
       : p.path.startsWith('method') && sweep.methodSettings?.[method as keyof typeof sweep.methodSettings] !== undefined ? ['sweep', 'methodSettings', method]
         : sweep.methods !== undefined ? ['sweep', 'methods'] : ['sweep'];

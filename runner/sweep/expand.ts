@@ -132,12 +132,34 @@ export function gridScope(key: string): GridScope {
   return { kind: 'config', path: [root, ...rest] };
 }
 
-/** Whether a grid key varies a member of this method (whose method config is `method`). */
+/**
+ * The paths of a grid key: one, or several tied together by commas, whose values are tuples
+ * varied together ("annealing.phase1.epochs,annealing.phase2.epochs": [[10, 20], [20, 10]]
+ * keeps the phase-1 + phase-2 budget fixed instead of crossing every pair).
+ */
+export function gridKeyParts(key: string): string[] {
+  return key.split(',').map((k) => k.trim());
+}
+
+/** Whether a grid key varies a member of this method (whose method config is `method`); a tied key when all its paths do. */
 export function gridKeyApplies(key: string, method: MethodConfig): boolean {
-  const scope = gridScope(key);
-  if (scope.kind === 'config') return true;
-  if (scope.method) return scope.method === method.type;
-  return scope.path.length > 0 && Object.prototype.hasOwnProperty.call(method, scope.path[0]);
+  return gridKeyParts(key).every((part) => {
+    const scope = gridScope(part);
+    if (scope.kind === 'config') return true;
+    if (scope.method) return scope.method === method.type;
+    return scope.path.length > 0 && Object.prototype.hasOwnProperty.call(method, scope.path[0]);
+  });
+}
+
+/** A grid point (grid key -> value) as single paths -> values, tied keys split into their parts. */
+export function expandPoint(point: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(point)) {
+    const parts = gridKeyParts(key);
+    if (parts.length === 1) out[key] = value;
+    else parts.forEach((part, i) => { out[part] = Array.isArray(value) ? value[i] : undefined; });
+  }
+  return out;
 }
 
 /** Set a dotted path in a JSON value (numeric segments index arrays), creating objects on the way. */
@@ -213,7 +235,8 @@ export function expandSweep(config: ExperimentConfig, flags: SweepOverrides = {}
     for (const type of methods) {
       const method = methodFor(config, type, sweep);
       const axes = grid.filter(([key]) => gridKeyApplies(key, method));
-      for (const point of cartesian(axes)) {
+      for (const gridPoint of cartesian(axes)) {
+        const point = expandPoint(gridPoint);
         const memberConfig = structuredClone(config) as ExperimentConfig & Record<string, unknown>;
         delete memberConfig.sweep;
         memberConfig.method = structuredClone(method);

@@ -128,6 +128,21 @@ test('expandSweep: seeds x methods x applicable grid points, unique ids, teacher
   assert.equal(single[0].id, 'annealing-s42');
 });
 
+test('tied grid keys vary several paths together (a fixed phase-1 + phase-2 budget)', () => {
+  const c = base({ methods: ['scratch', 'annealing'], grid: { 'annealing.phase1.epochs,annealing.phase2.epochs': [[10, 20], [20, 10]], 'annealing.tauMax': [5, 10] } });
+  const members = expandSweep(c);
+  assert.equal(members.length, 1 + 2 * 2);
+  const ann = members.filter((m) => m.method === 'annealing');
+  assert.deepEqual(ann.map((m) => [(m.config.method as AnnealingMethod).phase1.epochs, (m.config.method as AnnealingMethod).phase2.epochs, (m.config.method as AnnealingMethod).tauMax]),
+    [[10, 20, 5], [10, 20, 10], [20, 10, 5], [20, 10, 10]]);
+  for (const m of ann) assert.equal(studentEpochBudget(m.config.method), 30);
+  assert.deepEqual(ann[0].overrides, { 'annealing.phase1.epochs': 10, 'annealing.phase2.epochs': 20, 'annealing.tauMax': 5 });
+  assert.equal(ann[0].id, 'annealing-phase1.epochs10-phase2.epochs20-tauMax5-s42');
+  // A tuple of the wrong length is an error at that value.
+  const bad = validate(base({ grid: { 'annealing.phase1.epochs,annealing.phase2.epochs': [[10, 20], [30]] } }));
+  assert.ok(bad.problems.some((p) => p.code === 'sweep-grid-key' && p.path === 'sweep.grid.annealing.phase1.epochs,annealing.phase2.epochs[1]'), JSON.stringify(bad.problems));
+});
+
 test('teacher cache key: same teacher and data, same key, whatever the key order; anything else differs', () => {
   const t = { model: { type: 'mlp' as const, hidden: [64] }, epochs: 2, optimizer: adam(0.001), seed: 1 };
   const reordered = { seed: 1, optimizer: { learningRate: 0.001, type: 'adam' as const }, epochs: 2, model: { hidden: [64], type: 'mlp' as const } };
