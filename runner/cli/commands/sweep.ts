@@ -156,6 +156,8 @@ export async function cmdSweep(argv: string[]): Promise<number> {
   const abs = path.resolve(configPath);
   const configDir = path.dirname(abs);
   if (args.flags.has('dry-run')) {
+    // `akd sweep CONFIG --dry-run | head` closes the pipe early: that is not an error.
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(EXIT.ok); else throw e; });
     for (const m of expandSweep(config, flags)) {
       process.stdout.write(`${String(m.index).padStart(3)}  ${m.id}  ${JSON.stringify(m.overrides)}\n`);
     }
