@@ -29,7 +29,10 @@ export interface RunRow {
   studentParams: number;
   teacherParams: number;
   assistantParams?: number;
+  /** The run's wall time without the teacher's training epochs (one member of a sweep trains the shared teacher). */
   seconds: number;
+  /** Seconds this run spent on teacher epochs (0 when it loaded its teacher). */
+  teacherSeconds?: number;
   /** Annealing: validation accuracy per phase-1 epoch with its temperature. */
   annealCurve?: { epoch: number; temperature: number; valAccuracy: number | null }[];
 }
@@ -51,6 +54,7 @@ function rowFromRun(run: RunRecord, extra: { sweep?: string; method?: MethodType
   const last = s?.phases[s.phases.length - 1];
   const anneal = run.events.filter((e): e is EpochEndedEvent => e.type === 'epoch-ended' && e.phase === 'anneal');
   // A resumed run logs some epochs twice (before the cancel and after): keep the last of each.
+  const teacherSeconds = run.events.reduce((sum, e) => sum + (e.type === 'epoch-ended' && e.phase === 'teacher' ? e.seconds : 0), 0);
   const byEpoch = new Map<number, EpochEndedEvent>();
   for (const e of anneal) byEpoch.set(e.epoch, e);
   return {
@@ -63,7 +67,8 @@ function rowFromRun(run: RunRecord, extra: { sweep?: string; method?: MethodType
     studentParams: s?.student.params ?? 0,
     teacherParams: s?.teacher.params ?? 0,
     ...(s?.assistant ? { assistantParams: s.assistant.params } : {}),
-    seconds: s?.seconds ?? 0,
+    seconds: Math.max(0, (s?.seconds ?? 0) - teacherSeconds),
+    teacherSeconds,
     ...(byEpoch.size > 0 ? {
       annealCurve: [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch)
         .map((e) => ({ epoch: e.epoch, temperature: e.temperature ?? 0, valAccuracy: e.valAccuracy })),
@@ -137,7 +142,7 @@ export interface Group {
   studentParams: number;
   teacherParams: number;
   assistantParams?: number;
-  /** Mean wall time of a run, seconds. */
+  /** Mean wall time of a run without teacher training, seconds. */
   seconds: number;
   seeds: number[];
   runs: RunRow[];

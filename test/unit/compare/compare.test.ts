@@ -36,7 +36,7 @@ test('mean, sample std (n - 1), best, sem against hand-computed values', () => {
 });
 
 /** A fake finished run folder: config, events, summary. */
-function fakeRun(dir: string, o: { method: string; seed: number; test: number | null; val: number; teacher: number; status?: string; anneal?: number[] }): void {
+function fakeRun(dir: string, o: { method: string; seed: number; test: number | null; val: number; teacher: number; status?: string; anneal?: number[]; teacherEpochSeconds?: number }): void {
   fs.mkdirSync(dir, { recursive: true });
   const status = o.status ?? 'completed';
   const phases = o.method === 'annealing'
@@ -52,6 +52,7 @@ function fakeRun(dir: string, o: { method: string; seed: number; test: number | 
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ name: 'x', seed: o.seed, method: { type: o.method }, student: { model: { type: 'mlp', hidden: [8] } } }));
   const ev = (e: object): string => JSON.stringify({ v: 1, time: '2026-01-01T00:00:00Z', ...e });
   const lines = [ev({ type: 'run-started', runId: summary.runId, pid: 1 })];
+  if (o.teacherEpochSeconds) lines.push(ev({ type: 'epoch-ended', phase: 'teacher', epoch: 1, epochs: 1, loss: 1, trainAccuracy: 0.9, valAccuracy: 0.9, samplesPerSecond: 1, lr: 0.1, seconds: o.teacherEpochSeconds }));
   (o.anneal ?? []).forEach((v, i) => lines.push(ev({ type: 'epoch-ended', phase: 'anneal', epoch: i + 1, epochs: 4, temperature: 4 - i, phi: (i + 1) / 4, loss: 1, trainAccuracy: v, valAccuracy: v, samplesPerSecond: 1, lr: 0.1, seconds: 1 })));
   lines.push(ev(status === 'completed' ? { type: 'run-completed', summary } : { type: 'run-failed', error: { message: 'boom' } }));
   fs.writeFileSync(path.join(dir, 'events.jsonl'), lines.join('\n') + '\n');
@@ -60,11 +61,11 @@ function fakeRun(dir: string, o: { method: string; seed: number; test: number | 
 function fakeSweep(): string {
   const dir = tempDir('compare');
   const members: SweepManifest['members'] = [];
-  const add = (id: string, method: string, seed: number, overrides: Record<string, unknown>, test: number | null, val: number, extra: { status?: string; anneal?: number[] } = {}): void => {
+  const add = (id: string, method: string, seed: number, overrides: Record<string, unknown>, test: number | null, val: number, extra: { status?: string; anneal?: number[]; teacherEpochSeconds?: number } = {}): void => {
     members.push({ id, index: members.length, method: method as never, seed, overrides, runDir: id, trainsTeacher: members.length === 0 });
     fakeRun(path.join(dir, id), { method, seed, test, val, teacher: 0.99, ...extra });
   };
-  add('scratch-s1', 'scratch', 1, {}, 0.90, 0.89);
+  add('scratch-s1', 'scratch', 1, {}, 0.90, 0.89, { teacherEpochSeconds: 5 }); // it trained the shared teacher
   add('scratch-s2', 'scratch', 2, {}, 0.92, 0.91);
   add('scratch-s3', 'scratch', 3, {}, 0.94, 0.93);
   add('kd-t2-s1', 'kd', 1, { 'kd.temperature': 2 }, 0.91, 0.90);
@@ -91,7 +92,7 @@ test('runs group by method and swept value; failed runs are left out of the stat
   close(scratch.test.best, 0.94);
   close(scratch.gap!, 0.99 - 0.92);
   assert.deepEqual(scratch.seeds, [1, 2, 3]);
-  close(scratch.seconds, 12);
+  close(scratch.seconds, (11 - 5 + 12 + 13) / 3); // wall time without the shared teacher's training
   const kd4 = groups[2];
   assert.equal(kd4.test.n, 1);
   assert.equal(kd4.incomplete, 1);
