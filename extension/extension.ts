@@ -38,6 +38,7 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
     maxConcurrentRuns: () => settings.maxConcurrentRuns,
     stopTimeoutMs: () => settings.stopTimeoutSeconds * 1000,
     isTrusted: () => vscode.workspace.isTrusted,
+    launcher: () => settings.launcher,
     log,
   });
   client = createLanguageClient(context, () => settings.validationEnabled);

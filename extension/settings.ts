@@ -10,6 +10,8 @@ export interface AkdSettings {
   statusBarEnabled: boolean;
   notificationsEnabled: boolean;
   validationEnabled: boolean;
+  /** Where runs and sweeps start when their config has no `launcher` block. */
+  launcher: 'local' | 'slurm';
 }
 
 export function readSettings(): AkdSettings {
@@ -23,5 +25,6 @@ export function readSettings(): AkdSettings {
     statusBarEnabled: c.get<boolean>('statusBar.enabled', true),
     notificationsEnabled: c.get<boolean>('notifications.enabled', true),
     validationEnabled: c.get<boolean>('validation.enabled', true),
+    launcher: c.get<string>('launcher', 'local') === 'slurm' ? 'slurm' : 'local',
   };
 }

@@ -6,11 +6,13 @@ import { runDirFrom } from './args';
 import { newExperiment } from './newExperiment';
 import { resumeRun, runExperiment, stopRun } from './runCommands';
 import { deleteRun, revealRunFolder, showRunLog } from './runFolderCommands';
+import { cancelSlurmJob, compareSweep, resumeSweep, runSweep, stopSweep } from './sweepCommands';
 
 export const COMMAND_IDS = [
   'annealKd.newExperiment', 'annealKd.runExperiment', 'annealKd.stopRun', 'annealKd.resumeRun',
   'annealKd.openDashboard', 'annealKd.showRunLog', 'annealKd.deleteRun', 'annealKd.revealRunFolder',
-  'annealKd.refreshRuns',
+  'annealKd.refreshRuns', 'annealKd.runSweep', 'annealKd.stopSweep', 'annealKd.resumeSweep', 'annealKd.compareSweep',
+  'annealKd.cancelSlurmJob',
 ] as const;
 
 function openDashboard(ctx: Ctx, dashboard: DashboardPanel) {
@@ -33,6 +35,11 @@ export function registerCommands(ctx: Ctx, dashboard: DashboardPanel): void {
     'annealKd.deleteRun': deleteRun(ctx),
     'annealKd.revealRunFolder': revealRunFolder(ctx),
     'annealKd.refreshRuns': () => ctx.runs.refresh(),
+    'annealKd.runSweep': runSweep(ctx),
+    'annealKd.stopSweep': stopSweep(ctx),
+    'annealKd.resumeSweep': resumeSweep(ctx),
+    'annealKd.compareSweep': compareSweep(ctx),
+    'annealKd.cancelSlurmJob': cancelSlurmJob(ctx),
   };
   for (const [id, handler] of Object.entries(factories)) {
     ctx.push(vscode.commands.registerCommand(id, handler as (...args: unknown[]) => unknown));

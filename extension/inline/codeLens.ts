@@ -1,9 +1,10 @@
 /**
- * Above each config: `Run` · `Dashboard` · the last result ("student 97.1% · teacher 99.0% ·
- * annealing, 3 min ago"), or `Stop` and the progress while a run trains. Off with
- * annealKd.codeLens.enabled.
+ * Above each config: `Run` · `Sweep` (only when the config has a `sweep` block) · `Dashboard` ·
+ * the last result ("student 97.1% · teacher 99.0% · annealing, 3 min ago"), or `Stop` and the
+ * progress while a run trains. Off with annealKd.codeLens.enabled.
  */
 import * as vscode from 'vscode';
+import { hasSweepBlock } from '../runs/launcher';
 import type { RunManager } from '../runs/runManager';
 import { isActive } from '../runs/runState';
 import { resultText } from './resultFormat';
@@ -33,6 +34,9 @@ export class ConfigCodeLensProvider implements vscode.CodeLensProvider, vscode.D
       lenses.push(new vscode.CodeLens(range, { title: '$(debug-stop) Stop', command: 'annealKd.stopRun', arguments: [active.runDir] }));
     } else {
       lenses.push(new vscode.CodeLens(range, { title: '$(play) Run', command: 'annealKd.runExperiment', arguments: [document.uri] }));
+    }
+    if (hasSweepBlock(document.getText())) {
+      lenses.push(new vscode.CodeLens(range, { title: '$(run-all) Sweep', tooltip: 'Run the config\'s sweep grid (akd sweep)', command: 'annealKd.runSweep', arguments: [document.uri] }));
     }
     lenses.push(new vscode.CodeLens(range, { title: '$(graph) Dashboard', command: 'annealKd.openDashboard', arguments: latest ? [latest.runDir] : [] }));
     if (latest) {

@@ -27,7 +27,9 @@ export interface RunState {
   /** Latest validation accuracy seen (0..1), for the tree while running. */
   lastValAccuracy?: number;
   /** Runs launched on Slurm: their process is on another machine, so no pid check applies. */
-  job?: { id: string; state?: string; reason?: string; node?: string; final?: boolean };
+  job?: { id: string; state?: string; reason?: string; node?: string; exitCode?: string; final?: boolean };
+  /** A sweep member: its sweep folder (`.akd/sweeps/<id>/`); the manager sets it, not the events. */
+  sweepDir?: string;
 }
 
 export function initialRunState(runId: string, runDir: string): RunState {
@@ -93,10 +95,25 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
     case 'job-submitted':
       s.job = { id: event.jobId };
       s.configPath ??= event.configPath;
-      if (!isTerminal(s.status) || event.resume) s.status = 'starting';
+      if (!isTerminal(s.status) || event.resume) {
+        // A new session, queued: the last session's phase is not what it does now.
+        s.status = 'starting';
+        s.phase = undefined;
+        s.temperature = undefined;
+        s.epoch = undefined;
+        s.epochs = undefined;
+      }
       break;
     case 'job-state':
-      s.job = { ...s.job, id: event.jobId, state: event.state, reason: event.reason, node: event.node, final: event.final };
+      s.job = { ...s.job, id: event.jobId, state: event.state, reason: event.reason, node: event.node ?? s.job?.node, exitCode: event.exitCode, final: event.final };
+      // Slurm ended the job before the run wrote its end: the runner's follower settles it the
+      // same way right after (runner/launch/slurmRun.ts settleEndedJob: run-cancelled for
+      // CANCELLED, else run-failed with Slurm's reason), so never wait for it as "running".
+      if (event.final && !isTerminal(s.status)) {
+        s.status = event.state === 'CANCELLED' ? 'cancelled' : 'failed';
+        if (s.status === 'failed') s.error = `Slurm job ${event.jobId} ended ${event.state}${event.reason && event.reason !== 'None' ? ` (${event.reason})` : ''}${event.exitCode && event.exitCode !== '0:0' ? `, exit code ${event.exitCode}` : ''} before the run reported an end`;
+        s.endedAt = event.time;
+      }
       break;
     case 'checkpoint-saved':
     case 'log':

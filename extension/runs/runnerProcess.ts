@@ -71,6 +71,17 @@ export class RunnerProcess {
   get pid(): number | undefined { return this.child.pid; }
   get running(): boolean { return this.exitInfo === undefined; }
 
+  /**
+   * Stop reading without stopping the process: what a window reload does to the runner (its
+   * stdout and stderr pipes close). The runner drops its output from then on and keeps writing
+   * events.jsonl, which the next window reads.
+   */
+  detach(): void {
+    this.child.stdout?.destroy();
+    this.child.stderr?.destroy();
+    this.child.unref();
+  }
+
   /** SIGTERM (the runner writes a checkpoint and a run-cancelled event), SIGKILL if it takes too long. */
   async stop(timeoutMs: number): Promise<RunnerExit> {
     if (!this.running) return this.exited;

@@ -1,18 +1,33 @@
 /**
- * The Runs view: each config, and under it its runs, newest first. A run shows its status icon,
- * the phase and temperature while it trains, the student's accuracy when done. The item's
- * contextValue (`akdConfig`, `akdRun.<status>`) drives the context actions in package.json.
+ * The Runs view: each config, and under it its sweeps and runs, newest first; a sweep groups its
+ * members (each shown like a run, or "pending" before it starts). A run shows its status icon,
+ * the phase and temperature while it trains, the student's accuracy when done, and for a Slurm
+ * run its job id and queue state. The item's contextValue (`akdConfig[.sweep]`,
+ * `akdRun.<status>[.slurm]`, `akdSweep.<status>`, `akdMember.pending`) drives the context actions
+ * in package.json.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatAccuracy, formatAgo, progressText, resultText } from '../inline/resultFormat';
+import { hasSweepBlock } from '../runs/launcher';
 import { samePath, type RunManager } from '../runs/runManager';
 import type { RunDisplayStatus, RunState } from '../runs/runState';
+import { groupLabel, sweepDescription, sweepGroups, type SweepDisplayStatus, type SweepState } from '../runs/sweepState';
 
 export type RunsNode =
   | { kind: 'config'; configPath: string }
   | { kind: 'run'; runDir: string; configPath: string }
-  | { kind: 'starting'; configPath: string; index: number };
+  | { kind: 'starting'; configPath: string; index: number }
+  | { kind: 'sweep'; sweepDir: string; configPath: string }
+  | { kind: 'member'; sweepDir: string; runDir: string; memberId: string; configPath: string };
+
+const SWEEP_ICONS: Record<SweepDisplayStatus, [string, string?]> = {
+  starting: ['loading~spin'],
+  running: ['sync~spin', 'charts.blue'],
+  completed: ['pass-filled', 'testing.iconPassed'],
+  stopped: ['debug-pause', 'list.warningForeground'],
+};
 
 const ICONS: Record<RunDisplayStatus, [string, string?]> = {
   starting: ['loading~spin'],
@@ -35,16 +50,33 @@ export function runLabel(run: RunState): string {
   return m ? `${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]}` : run.runId;
 }
 
+/** Slurm's word for a job, for people: "pending (Priority)", "running on node1", "TIMEOUT (TimeLimit)". */
+export function jobStateText(job: NonNullable<RunState['job']>): string {
+  const state = job.state ?? 'submitted';
+  const reason = job.reason && job.reason !== 'None' ? ` (${job.reason})` : '';
+  if (state === 'PENDING') return `pending${reason}`;
+  if (state === 'RUNNING') return `running${job.node ? ` on ${job.node}` : ''}`;
+  if (state === 'COMPLETED') return 'done';
+  return `${state.toLowerCase() === 'submitted' ? 'submitted' : state}${reason}`;
+}
+
 export function runDescription(run: RunState): string {
+  const job = run.job;
   switch (run.status) {
     case 'running':
+      return job ? `Slurm ${job.id} ${jobStateText({ ...job, state: job.state ?? 'RUNNING' })} · ${progressText(run)}` : progressText(run);
     case 'starting':
       return progressText(run);
     case 'completed':
-      return `student ${formatAccuracy(run.summary?.student.testAccuracy)} · teacher ${formatAccuracy(run.summary?.teacher.testAccuracy)}`;
+      return `student ${formatAccuracy(run.summary?.student.testAccuracy)} · teacher ${formatAccuracy(run.summary?.teacher.testAccuracy)}${job ? ` · Slurm ${job.id} ${job.final ? jobStateText(job) : 'done'}` : ''}`;
     default:
-      return run.status;
+      return job ? `${run.status} · Slurm ${job.id}${job.final ? ` ${jobStateText(job)}` : ''}` : run.status;
   }
+}
+
+/** Whether a config file has a `sweep` block (read from disk; false when unreadable). */
+export function configHasSweep(configPath: string): boolean {
+  try { return hasSweepBlock(fs.readFileSync(configPath, 'utf8')); } catch { return false; }
 }
 
 export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
@@ -59,27 +91,58 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   /** Configs, plus the configs of runs whose config file is gone (so no run is hidden). */
   private configPaths(): string[] {
     const all = [...this.runs.configs];
-    for (const r of this.runs.allRuns()) {
-      if (r.configPath && !all.some((c) => samePath(c, r.configPath))) all.push(r.configPath);
+    const owners = [...this.runs.allRuns().filter((r) => !r.sweepDir).map((r) => r.configPath), ...this.runs.allSweeps().map((s) => s.configPath)];
+    for (const c of owners) {
+      if (c && !all.some((a) => samePath(a, c))) all.push(c);
     }
     return all;
   }
 
   getChildren(node?: RunsNode): RunsNode[] {
     if (!node) return this.configPaths().map((configPath) => ({ kind: 'config', configPath }));
+    if (node.kind === 'sweep') {
+      const sweep = this.runs.getSweep(node.sweepDir);
+      return (sweep?.members ?? []).map((m): RunsNode => ({ kind: 'member', sweepDir: node.sweepDir, runDir: m.runDir, memberId: m.id, configPath: node.configPath }));
+    }
     if (node.kind !== 'config') return [];
     const starting = this.runs.startingConfigs().filter((c) => samePath(c, node.configPath))
       .map((configPath, index): RunsNode => ({ kind: 'starting', configPath, index }));
-    const runs = this.runs.runsOf(node.configPath).map((r): RunsNode => ({ kind: 'run', runDir: r.runDir, configPath: node.configPath }));
-    return [...starting, ...runs];
+    // Sweeps and runs together, newest first (both folder names start with the time).
+    const dated: [string, RunsNode][] = [
+      ...this.runs.sweepsOf(node.configPath).map((s): [string, RunsNode] => [s.sweepId, { kind: 'sweep', sweepDir: s.sweepDir, configPath: node.configPath }]),
+      ...this.runs.runsOf(node.configPath).map((r): [string, RunsNode] => [r.runId, { kind: 'run', runDir: r.runDir, configPath: node.configPath }]),
+    ];
+    dated.sort((a, b) => b[0].localeCompare(a[0]));
+    return [...starting, ...dated.map(([, n]) => n)];
   }
 
   getParent(node: RunsNode): RunsNode | undefined {
-    return node.kind === 'config' ? undefined : { kind: 'config', configPath: node.configPath };
+    if (node.kind === 'config') return undefined;
+    if (node.kind === 'member') return { kind: 'sweep', sweepDir: node.sweepDir, configPath: node.configPath };
+    return { kind: 'config', configPath: node.configPath };
   }
 
   getTreeItem(node: RunsNode): vscode.TreeItem {
     if (node.kind === 'config') return this.configItem(node.configPath);
+    if (node.kind === 'sweep') {
+      const sweep = this.runs.getSweep(node.sweepDir);
+      return sweep ? this.sweepItem(sweep) : new vscode.TreeItem(path.basename(node.sweepDir));
+    }
+    if (node.kind === 'member') {
+      const run = this.runs.get(node.runDir);
+      if (run) {
+        const item = this.runItem(run);
+        item.label = node.memberId;
+        return item;
+      }
+      const item = new vscode.TreeItem(node.memberId, vscode.TreeItemCollapsibleState.None);
+      item.id = `member:${node.runDir}`;
+      item.description = 'pending';
+      item.iconPath = new vscode.ThemeIcon('circle-large-outline');
+      item.contextValue = 'akdMember.pending';
+      item.tooltip = `${node.memberId}: not started yet\n${node.runDir}`;
+      return item;
+    }
     if (node.kind === 'starting') {
       const item = new vscode.TreeItem('starting…', vscode.TreeItemCollapsibleState.None);
       item.iconPath = statusIcon('starting');
@@ -93,7 +156,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
 
   private configItem(configPath: string): vscode.TreeItem {
     const uri = vscode.Uri.file(configPath);
-    const hasRuns = this.runs.runsOf(configPath).length > 0 || this.runs.startingConfigs().some((c) => samePath(c, configPath));
+    const hasRuns = this.runs.runsOf(configPath).length > 0 || this.runs.sweepsOf(configPath).length > 0
+      || this.runs.startingConfigs().some((c) => samePath(c, configPath));
     const item = new vscode.TreeItem(path.basename(configPath), hasRuns ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
     item.id = `config:${configPath}`;
     item.resourceUri = uri;
@@ -101,9 +165,31 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     const folder = vscode.workspace.getWorkspaceFolder(uri);
     item.description = folder ? path.relative(folder.uri.fsPath, path.dirname(configPath)) : path.dirname(configPath);
     item.iconPath = new vscode.ThemeIcon('beaker');
-    item.contextValue = 'akdConfig';
+    item.contextValue = configHasSweep(configPath) ? 'akdConfig.sweep' : 'akdConfig';
     item.tooltip = configPath;
     item.command = { command: 'vscode.open', title: 'Open Config', arguments: [uri] };
+    return item;
+  }
+
+  private sweepItem(sweep: SweepState): vscode.TreeItem {
+    const status = this.runs.sweepStatus(sweep.sweepDir) ?? 'stopped';
+    const members = this.runs.membersOf(sweep);
+    const collapsed = status === 'running' || status === 'starting' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed;
+    const item = new vscode.TreeItem(`sweep ${runLabel({ runId: sweep.sweepId, runDir: sweep.sweepDir, status: 'unknown' })}`, collapsed);
+    item.id = `sweep:${sweep.sweepDir}`;
+    item.description = sweepDescription(sweep.members, members);
+    const [icon, color] = SWEEP_ICONS[status];
+    item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+    item.contextValue = `akdSweep.${status}`;
+    const tip = new vscode.MarkdownString(undefined, true);
+    tip.appendMarkdown(`**sweep ${sweep.name}** · ${status}${sweep.slurm ? ' · Slurm' : ''}\n\n`);
+    const groups = sweepGroups(sweep.members, members);
+    if (groups.length > 0) {
+      tip.appendMarkdown('| method | n | student (mean ± std) |\n|---|---|---|\n');
+      for (const g of groups) tip.appendMarkdown(`| ${groupLabel(g)} | ${g.accuracies.length} | ${(g.mean * 100).toFixed(2)} ± ${(g.std * 100).toFixed(2)}% |\n`);
+    }
+    tip.appendMarkdown(`\n\`${sweep.sweepDir}\``);
+    item.tooltip = tip;
     return item;
   }
 
@@ -112,10 +198,14 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     item.id = `run:${run.runDir}`;
     item.description = runDescription(run);
     item.iconPath = statusIcon(run.status);
-    item.contextValue = `akdRun.${run.status}`;
+    item.contextValue = `akdRun.${run.status}${run.job ? '.slurm' : ''}`;
     const tip = new vscode.MarkdownString(undefined, true);
     tip.appendMarkdown(`**${run.name ?? run.runId}** · ${run.method ?? ''} · $(${ICONS[run.status][0].replace('~spin', '')}) ${run.status}\n\n`);
     tip.appendMarkdown(`${resultText(run)}\n\n`);
+    if (run.job) {
+      const j = run.job;
+      tip.appendMarkdown(`Slurm job \`${j.id}\`: ${j.state ?? 'submitted'}${j.reason && j.reason !== 'None' ? ` (${j.reason})` : ''}${j.node ? ` on ${j.node}` : ''}${j.exitCode ? `, exit code ${j.exitCode}` : ''}${j.final ? ' (final)' : ''}\n\n`);
+    }
     if (run.startedAt) tip.appendMarkdown(`started ${formatAgo(run.startedAt)}`);
     tip.appendMarkdown(`\n\n\`${run.runId}\``);
     item.tooltip = tip;
