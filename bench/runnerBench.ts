@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../runner/backend/selectBackend';
+import { uninstallFusedAdam } from '../runner/backend/fusedAdam';
 import type { BackendName, ModelConfig } from '../runner/config/types';
 import { buildModel } from '../runner/models/buildModel';
 import type { RunEvent } from '../runner/protocol/events';
@@ -51,6 +52,8 @@ async function main(): Promise<void> {
   const phi = Number(arg('phi', '0.5'));
   const backendName = arg('backend', 'wasm') as BackendName;
   const choice = await selectBackend(backendName);
+  // A/B switch for the fused Adam update (runner/backend/fusedAdam.ts).
+  if (process.env.AKD_BENCH_NO_FUSED_ADAM) uninstallFusedAdam();
   const size = shape[0] * shape[1] * shape[2];
   const yb = fs.readFileSync(`${prefix}.y.i32`);
   const train = { x: readF32(`${prefix}.x.f32`, n * size), y: new Int32Array(yb.buffer, yb.byteOffset, n).slice(), n };
@@ -95,7 +98,9 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 
-main().catch((e: Error) => {
-  process.stderr.write(`runnerBench: ${e.stack ?? e.message}\n`);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  main().catch((e: Error) => {
+    process.stderr.write(`runnerBench: ${e.stack ?? e.message}\n`);
+    process.exitCode = 1;
+  });
+}

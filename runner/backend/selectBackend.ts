@@ -13,6 +13,7 @@ import tfjs = require('@tensorflow/tfjs');
 import type { BackendName } from '../config/types';
 import type { ActualBackend } from '../protocol/events';
 import { registerWasmTrainingKernels } from './wasmKernels';
+import { installFusedAdam } from './fusedAdam';
 
 export interface BackendChoice {
   backend: ActualBackend;
@@ -73,6 +74,7 @@ async function useWasm(): Promise<string> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const wasm = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
   registerWasmTrainingKernels();
+  installFusedAdam();
   if (!(await tfjs.setBackend('wasm'))) throw new Error('the wasm backend failed to initialize');
   await tfjs.ready();
   const simd = await tfjs.env().getAsync('WASM_HAS_SIMD_SUPPORT');
@@ -81,6 +83,7 @@ async function useWasm(): Promise<string> {
 }
 
 async function useCpu(): Promise<void> {
+  installFusedAdam();
   if (!(await tfjs.setBackend('cpu'))) throw new Error('the cpu backend failed to initialize');
   await tfjs.ready();
   // The cpu backend prints a "looks like you are running TensorFlow.js in Node.js ... install

@@ -8,6 +8,7 @@
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels } from '../backend/wasmKernels';
+import { installFusedAdam } from '../backend/fusedAdam';
 import { createOptimizer } from './optimizers';
 import {
   CTRL, ERR_BASE, KIND, Replica, recordFailure, tensorsOf, valuesOf,
@@ -23,6 +24,7 @@ let current: Replica | undefined;
 function reply(r: WorkerReply): void { parentPort!.postMessage(r); }
 
 async function initBackend(): Promise<void> {
+  installFusedAdam();
   if (boot.backend === 'wasm') {
     registerWasmTrainingKernels();
     if (!(await tf.setBackend('wasm'))) throw new Error('wasm failed to initialize in a training worker');
