@@ -236,6 +236,33 @@ test('Sum and Mean match cpu (leading axes via average pooling, keepDims, other 
   await sameOnBoth('sum int32', () => tf.sum(tf.tensor(ints([64, 80], 9).values, [64, 80], 'int32'), 0), 0);
 });
 
+test('Multiply, Add and Sub with a per-channel operand (1x1 depthwise conv path) match cpu, both orders', async () => {
+  const cases: Array<[number[], number[]]> = [
+    [[8, 8, 8, 16], [16]],
+    [[16], [8, 8, 8, 16]],
+    [[4, 9, 7, 12], [1, 1, 1, 12]],
+    [[1, 1, 1, 12], [4, 9, 7, 12]],
+    [[300, 20], [20]],
+    [[2, 50, 3, 40], [1, 40]],
+    // Not per-channel: the original kernels.
+    [[8, 8, 8, 16], [8, 1, 1, 16]],
+    [[64, 70], [64, 70]],
+    [[64, 70], [1]],
+  ];
+  for (const [i, [as, bs]] of cases.entries()) {
+    const a = rand(as, 300 + i);
+    const b = rand(bs, 400 + i);
+    for (const op of ['mul', 'add', 'sub'] as const) {
+      await sameOnBoth(`${op} ${as} ${bs}`, () => tf[op](t(a), t(b)), 1e-6);
+    }
+  }
+  // Gradients of the broadcast ops (batchnorm's pattern) through tf.grads.
+  await sameOnBoth('grads of x*s+b', () => {
+    const g = tf.grads((x: tfjs.Tensor, sc: tfjs.Tensor, bi: tfjs.Tensor) => tf.sub(tf.mul(x, sc), bi).square().sum());
+    return g([t(rand([4, 6, 6, 8], 1)), t(rand([8], 2)), t(rand([8], 3))]);
+  });
+});
+
 test('Identity aliases the data: a clone outlives its disposed source', async () => {
   await tf.setBackend('wasm');
   const backend = tf.engine().backend as unknown as { numDataIds(): number };
