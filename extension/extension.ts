@@ -23,6 +23,7 @@ export interface AnnealKdApi {
   runs: RunManager;
   tree: RunsTreeProvider;
   statusBar: RunStatusBar;
+  dashboard: DashboardPanel;
   /** Resolves once the language client is running (rejects if it failed to start). */
   clientReady: Promise<void>;
 }
@@ -56,7 +57,11 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
   const view = vscode.window.createTreeView('annealKd.runs', { treeDataProvider: tree, showCollapseAll: true });
   const codeLens = new ConfigCodeLensProvider(runs, () => settings.codeLensEnabled);
   const statusBar = new RunStatusBar(runs, () => settings.statusBarEnabled);
-  const dashboard = new DashboardPanel(runs);
+  const dashboard = new DashboardPanel(runs, {
+    extensionUri: context.extensionUri,
+    log,
+    testHooks: context.extensionMode !== vscode.ExtensionMode.Production,
+  });
   const selector: vscode.DocumentSelector = { language: AKD_LANGUAGE_ID };
   ctx.push(
     tree, view, codeLens, statusBar, dashboard,
@@ -99,7 +104,7 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
     throw e;
   });
   clientReady.catch(() => { /* reported above; the API caller may still await it */ });
-  return { runs, tree, statusBar, clientReady };
+  return { runs, tree, statusBar, dashboard, clientReady };
 }
 
 export async function deactivate(): Promise<void> {

@@ -11,7 +11,8 @@ import { format } from 'node:util';
 import { launchBrowser, workbenchUrl } from './browser';
 import { startCodeServer, type CodeServer } from './codeServer';
 import { installCodeServer } from './installCodeServer';
-import { screenshotChecks, untrustedChecks, type UiResult } from './uiChecks';
+import { dashboardChecks } from './dashboardChecks';
+import { screenshotChecks, untrustedChecks, waitForWorkbench, type UiResult } from './uiChecks';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const RESULTS = path.join(ROOT, '.test-results');
@@ -71,7 +72,7 @@ async function runUi(server: CodeServer, body: (page: import('playwright-core').
 async function main(): Promise<number> {
   const t0 = Date.now();
   fs.mkdirSync(RESULTS, { recursive: true });
-  for (const f of ['host.json', 'ui.json', 'host-failure.png']) fs.rmSync(path.join(RESULTS, f), { force: true });
+  for (const f of ['host.json', 'ui.json', 'host-failure.png', 'dashboard-dark-running.png', 'dashboard-dark.png', 'dashboard-compare-dark.png', 'dashboard-light.png', 'dashboard-high-contrast.png']) fs.rmSync(path.join(RESULTS, f), { force: true });
 
   const install = installCodeServer(ROOT);
   console.log(`code-server ${install.installSeconds ? `installed in ${install.installSeconds.toFixed(0)} s` : 'cached'} (${install.bin})`);
@@ -85,12 +86,21 @@ async function main(): Promise<number> {
 
   // 1. Host suites, trusted window.
   const t1 = Date.now();
-  let server = await startCodeServer({ bin: install.bin, dataDir: path.join(dataRoot, 'trusted'), disableTrust: true, env: { AKD_TEST_RESULTS: RESULTS } });
+  const trustedDir = path.join(dataRoot, 'trusted');
+  let server = await startCodeServer({
+    bin: install.bin, dataDir: trustedDir, disableTrust: true, env: { AKD_TEST_RESULTS: RESULTS },
+    // The theme follows the browser's colour scheme: the dashboard checks switch it with emulateMedia.
+    settings: {
+      'window.autoDetectColorScheme': true, 'workbench.preferredDarkColorTheme': 'Default Dark Modern',
+      'workbench.preferredLightColorTheme': 'Default Light Modern', 'workbench.preferredHighContrastColorTheme': 'Default High Contrast',
+    },
+  });
   console.log(`code-server ready at ${server.url}; host suites:`);
   let host: Awaited<ReturnType<typeof runHostSuites>>;
   const ui: UiResult[] = [];
   try {
-    host = await runHostSuites(server);
+    // AKD_SKIP_HOST=1: straight to the UI checks (for working on them; the runs the suites make are missing).
+    host = process.env.AKD_SKIP_HOST ? { code: 0, results: { passed: 0, failed: 0, tests: [] } } : await runHostSuites(server);
     console.log(`host suites: exit ${host.code}, ${host.results?.passed ?? 0} passed, ${host.results?.failed ?? '?'} failed (${seconds(t1)})`);
     for (const t of host.results?.tests ?? []) if (t.state === 'failed') console.log(`  FAILED ${t.title}\n    ${(t.error ?? '').split('\n').slice(0, 6).join('\n    ')}`);
 
@@ -99,6 +109,15 @@ async function main(): Promise<number> {
     const t2 = Date.now();
     ui.push(...await runUi(server, (page) => screenshotChecks(page, path.join(RESULTS, 'workbench-runs.png'))));
     console.log(`ui (trusted): ${seconds(t2)}`);
+    // 2b. The dashboard: a run from the palette, followed live, in both themes (a fresh window).
+    const t2b = Date.now();
+    ui.push(...await runUi(server, async (page) => {
+      await waitForWorkbench(page);
+      return dashboardChecks(page, {
+        workspace: WORKSPACE, results: RESULTS, dataDir: trustedDir,
+      });
+    }));
+    console.log(`ui (dashboard): ${seconds(t2b)}`);
   } finally {
     await server.stop();
   }

@@ -1,0 +1,224 @@
+/**
+ * The dashboard, end to end in a real browser: run dash.akd.json from the command palette, open
+ * the dashboard, and check from inside the webview's frame (nested iframes) that the phase steps
+ * reach "done", the charts hold one point per epoch, the comparison lists the runs, a PNG export
+ * lands on disk, a malformed message is rejected and logged while the panel keeps working, and
+ * the panel comes back after a window reload. Screenshots in the dark, light and high-contrast
+ * themes go to .test-results/ (dashboard-*.png).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Frame, Page } from 'playwright-core';
+import { palette, type UiResult } from './uiChecks';
+
+export interface DashboardCheckOptions {
+  workspace: string;
+  results: string;
+  /** The server's user-data folder (the output channel's log file is searched there). */
+  dataDir: string;
+}
+
+/** dash.akd.json: teacher 3 epochs, anneal T = 3, 2, 1 (2 epochs each), finetune 2. */
+const EXPECTED = { steps: 5, epochs: 3 + 6 + 2, phiPoints: 3 + 6 };
+
+async function check(results: UiResult[], title: string, body: () => Promise<void>): Promise<boolean> {
+  const t0 = Date.now();
+  try {
+    await body();
+    results.push({ title, state: 'passed' });
+    console.log(`  ✔ ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    return true;
+  } catch (e) {
+    results.push({ title, state: 'failed', error: String((e as Error).stack ?? e).slice(0, 2000) });
+    console.log(`  ✖ ${title}: ${(e as Error).message}`);
+    return false;
+  }
+}
+
+async function until<T>(probe: () => Promise<T | undefined | null | false>, what: string, timeoutMs: number, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v) return v;
+      last = v;
+    } catch (e) { last = (e as Error).message; }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+/** The dashboard page: the frame (nested inside the webview's host iframe) holding #steps. */
+export async function dashboardFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
+  return until(async () => {
+    for (const f of page.frames()) {
+      if (f.isDetached()) continue;
+      if (await f.$('#steps').catch(() => null)) return f;
+    }
+    return undefined;
+  }, 'the dashboard webview', timeoutMs);
+}
+
+/**
+ * Switch the workbench theme the way an OS does: the window follows the colour scheme
+ * (window.autoDetectColorScheme, set for this server by runHostTests.ts) and forced colours
+ * (window.autoDetectHighContrast). The theme picker cannot be used offline here: it only shows
+ * its failed marketplace search.
+ */
+async function colorScheme(page: Page, scheme: 'dark' | 'light' | 'high-contrast'): Promise<void> {
+  await page.emulateMedia(scheme === 'high-contrast' ? { colorScheme: 'dark', forcedColors: 'active' } : { colorScheme: scheme, forcedColors: 'none' });
+  const cls = scheme === 'dark' ? 'vs-dark' : scheme === 'light' ? 'vs' : 'hc-black';
+  await until(async () => page.$eval('.monaco-workbench', (e, c) => e.classList.contains(c), cls), `the ${scheme} workbench`, 15_000);
+}
+
+const attr = (frame: Frame, selector: string, name: string): Promise<string | null> =>
+  frame.$eval(selector, (e, n) => e.getAttribute(n), name);
+
+function runDirsOf(workspace: string, name: string): string[] {
+  const root = path.join(workspace, '.akd', 'runs');
+  return fs.existsSync(root) ? fs.readdirSync(root).filter((n) => n.endsWith(`-${name}`)).sort().map((n) => path.join(root, n)) : [];
+}
+
+function findInFiles(dir: string, needle: string): string | undefined {
+  if (!fs.existsSync(dir)) return undefined;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const hit = findInFiles(p, needle);
+      if (hit) return hit;
+    } else if (entry.isFile() && entry.name.endsWith('.log') && fs.readFileSync(p, 'utf8').includes(needle)) {
+      return p;
+    }
+  }
+  return undefined;
+}
+
+async function shoot(page: Page, file: string): Promise<void> {
+  await palette(page, 'Notifications: Clear All Notifications');
+  await page.mouse.move(1000, 12); // the empty part of the tab bar: no hover tooltip over the picture
+  await page.waitForTimeout(400);
+  await page.locator('.part.editor').screenshot({ path: file });
+}
+
+export async function dashboardChecks(page: Page, o: DashboardCheckOptions): Promise<UiResult[]> {
+  const results: UiResult[] = [];
+  const shot = (name: string): string => path.join(o.results, name);
+  await page.setViewportSize({ width: 1400, height: 1050 });
+  let runDir = '';
+  let frame: Frame | undefined;
+
+  const started = await check(results, 'dashboard: Run Experiment from the palette, Open Dashboard follows the run live', async () => {
+    await colorScheme(page, 'dark');
+    const before = runDirsOf(o.workspace, 'dash');
+    await palette(page, 'dash.akd.json', true);
+    await page.locator('.tabs-container .tab', { hasText: 'dash.akd.json' }).first().waitFor({ timeout: 20_000 });
+    await page.waitForTimeout(1500); // the language server's diagnostics (Run refuses a config with errors)
+    await palette(page, 'Anneal KD: Run Experiment');
+    runDir = await until(async () => runDirsOf(o.workspace, 'dash').find((d) => !before.includes(d)), 'the run folder', 60_000);
+    await palette(page, 'View: Close Primary Side Bar');
+    await palette(page, 'Anneal KD: Open Dashboard');
+    frame = await dashboardFrame(page);
+    const f = frame;
+    await until(async () => (await attr(f, 'body', 'data-status')) === 'running', 'status running', 60_000);
+    await until(async () => (await f.$('#steps li[data-state="running"]')) !== null, 'a running step', 30_000);
+    // The first epoch on the chart, then the picture of a run in progress.
+    await until(async () => Number(await attr(f, '#chart-metrics', 'data-points')) >= 1, 'a first epoch point', 90_000);
+    const title = await f.textContent('#title');
+    if (title !== 'dash') throw new Error(`dashboard title "${title}"`);
+    await shoot(page, shot('dashboard-dark-running.png'));
+  });
+
+  if (started && frame) {
+    const f = frame;
+    await check(results, 'dashboard: the phase steps reach done and the charts hold one point per epoch', async () => {
+      await until(async () => (await attr(f, 'body', 'data-status')) === 'completed', 'status completed', 180_000, 500);
+      await until(async () => (await attr(f, '#steps', 'data-done')) === String(EXPECTED.steps), `${EXPECTED.steps} steps done`, 10_000);
+      const states = await f.$$eval('#steps li', (lis) => lis.map((li) => `${li.getAttribute('data-step')}:${li.getAttribute('data-state')}`));
+      if (states.length !== EXPECTED.steps || states.some((s) => !s.endsWith(':done'))) throw new Error(`steps ${states.join(' ')}`);
+      if (states.join(' ') !== 'teacher:done anneal-0:done anneal-1:done anneal-2:done finetune:done') throw new Error(`steps ${states.join(' ')}`);
+      await until(async () => (await attr(f, '#chart-metrics', 'data-counts')) === `loss:${EXPECTED.epochs},val acc:${EXPECTED.epochs},train acc:${EXPECTED.epochs}`,
+        `${EXPECTED.epochs} points per metric series`, 10_000);
+      const phi = Number(await attr(f, '#chart-phi', 'data-points'));
+      if (phi !== EXPECTED.phiPoints) throw new Error(`Phi(T) chart has ${phi} points, expected ${EXPECTED.phiPoints}`);
+      const throughput = Number(await attr(f, '#chart-throughput', 'data-points'));
+      if (throughput < EXPECTED.epochs) throw new Error(`throughput chart has ${throughput} points`);
+      const rendered = Number(await attr(f, '#chart-metrics', 'data-rendered'));
+      if (rendered !== EXPECTED.epochs) throw new Error(`metrics chart drew ${rendered} points`);
+      const student = await f.textContent('#fact-student-acc dd');
+      if (!/^\d+\.\d\d%$/.test(student ?? '')) throw new Error(`student accuracy "${student}"`);
+      const compression = await f.textContent('#fact-compression dd');
+      if (!/^\d+\.\d×$/.test(compression ?? '')) throw new Error(`compression "${compression}"`);
+      await shoot(page, shot('dashboard-dark.png'));
+    });
+
+    await check(results, 'dashboard: the comparison table lists the runs, and Compare redraws it for the ticked ones', async () => {
+      await until(async () => Number(await attr(f, '#compare-table', 'data-rows')) >= 2, 'comparison rows', 20_000);
+      const dirs = await f.$$eval('#compare-table tr[data-run-dir]', (rows) => rows.map((r) => r.getAttribute('data-run-dir') ?? ''));
+      if (!dirs.includes(runDir)) throw new Error(`the dash run is not in the comparison: ${dirs.join(', ')}`);
+      for (const d of dirs) if (!fs.existsSync(path.join(d, 'events.jsonl'))) throw new Error(`comparison lists ${d}, not a run`);
+      const counts = await attr(f, '#chart-compare', 'data-series');
+      if (Number(counts) !== dirs.length) throw new Error(`comparison chart has ${counts} series for ${dirs.length} runs`);
+      // Untick the first run (keyboard: focus, Space), Compare: one row fewer.
+      const first = f.locator('#compare-choices vscode-checkbox[checked], #compare-choices vscode-checkbox.checked').first();
+      await first.focus();
+      await page.keyboard.press('Space');
+      await f.locator('#compare-button').click();
+      await until(async () => Number(await attr(f, '#compare-table', 'data-rows')) === dirs.length - 1, `${dirs.length - 1} rows after unticking one`, 20_000);
+      await f.evaluate('document.getElementById("compare").scrollIntoView()');
+      await shoot(page, shot('dashboard-compare-dark.png'));
+      await f.evaluate('window.scrollTo(0, 0)');
+    });
+
+    await check(results, 'dashboard: Export PNG saves the chart through the save dialog', async () => {
+      const target = path.join(runDir, 'metrics.png');
+      await f.locator('#export-metrics').click();
+      await page.locator('.quick-input-widget input').waitFor({ timeout: 15_000 });
+      await page.waitForTimeout(500);
+      await page.keyboard.press('Enter'); // the default: <run folder>/metrics.png
+      await until(async () => fs.existsSync(target) && fs.statSync(target).size > 1000, 'metrics.png on disk', 20_000);
+      const magic = fs.readFileSync(target).subarray(0, 8).toString('hex');
+      if (magic !== '89504e470d0a1a0a') throw new Error(`metrics.png is not a PNG (${magic})`);
+    });
+
+    await check(results, 'dashboard: light and high-contrast themes (colours re-read from the --vscode-* variables)', async () => {
+      if ((await attr(f, 'body', 'data-theme')) !== 'dark') throw new Error(`the webview was not dark before: ${await attr(f, 'body', 'data-theme')}`);
+      const darkBackground = await f.evaluate('getComputedStyle(document.body).backgroundColor');
+      await colorScheme(page, 'light');
+      await until(async () => (await attr(f, 'body', 'data-theme')) === 'light', 'the light theme in the webview', 30_000);
+      const lightBackground = await f.evaluate('getComputedStyle(document.body).backgroundColor');
+      if (lightBackground === darkBackground) throw new Error(`the background stayed ${String(lightBackground)}`);
+      await page.waitForTimeout(500);
+      await shoot(page, shot('dashboard-light.png'));
+      await colorScheme(page, 'high-contrast');
+      await until(async () => (await attr(f, 'body', 'data-theme')) === 'high-contrast', 'the high-contrast theme in the webview', 30_000);
+      await page.waitForTimeout(500);
+      await shoot(page, shot('dashboard-high-contrast.png'));
+      await colorScheme(page, 'light');
+    });
+
+    await check(results, 'dashboard: a malformed message from the webview is rejected and logged, and the panel keeps working', async () => {
+      // The page's test hook (data-test-hooks: the extension runs in development mode here).
+      await f.evaluate('window.akdTestPost({ type: "action", action: "rm -rf", runDir: "/" })');
+      await until(async () => (await attr(f, 'body', 'data-rejected')) === '1', 'the rejection reaching the page', 15_000);
+      const notice = await f.textContent('#notice');
+      if (!/ignored a malformed message/.test(notice ?? '')) throw new Error(`notice "${notice}"`);
+      await until(async () => findInFiles(o.dataDir, 'rejected a malformed message from the webview'), 'the line in the Anneal KD output channel log', 20_000, 500);
+      // Still working: Show Log reaches the extension and opens the run's log.
+      await f.locator('#action-showRunLog').click();
+      await page.locator('.tabs-container .tab', { hasText: '.log' }).first().waitFor({ timeout: 15_000 });
+    });
+
+    await check(results, 'dashboard: the panel restores itself after a window reload', async () => {
+      await palette(page, 'Anneal KD: Open Dashboard'); // the dashboard in front again
+      await page.waitForTimeout(1500); // the page's setState reaches the workbench
+      await page.reload();
+      await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+      const g = await dashboardFrame(page, 60_000);
+      await until(async () => (await attr(g, 'body', 'data-status')) === 'completed', 'the restored dashboard showing the run', 30_000);
+      const title = await g.textContent('#title');
+      if (title !== 'dash') throw new Error(`restored dashboard shows "${title}"`);
+    });
+  }
+  return results;
+}

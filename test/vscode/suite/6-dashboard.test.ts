@@ -1,0 +1,97 @@
+/**
+ * The dashboard's host side, inside the extension host: the panel follows a run, validates every
+ * message from its page (unknown shapes and unknown folders are refused and counted), and exports
+ * the metrics as CSV and a chart as PNG through the save dialog (replaced here). The page itself
+ * is checked in a real browser by harness/dashboardChecks.ts.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { api, waitUntil } from './helpers';
+
+// A 1x1 PNG.
+const PNG_BASE64 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+
+suite('dashboard', function () {
+  this.timeout(60_000);
+  let runDir: string;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'akd-dashboard-'));
+
+  suiteSetup(async () => {
+    const { runs } = await api();
+    await runs.refresh();
+    const done = await waitUntil(() => runs.allRuns().find((r) => r.status === 'completed'), 'a completed run (from the runs suite)');
+    runDir = done.runDir;
+  });
+
+  suiteTeardown(async () => {
+    const { dashboard } = await api();
+    dashboard.saveDialog = (o) => vscode.window.showSaveDialog(o);
+    dashboard.webviewPanel?.dispose();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('Open Dashboard on a run shows it in one panel, titled by the run', async () => {
+    const { dashboard, runs } = await api();
+    assert.equal(await vscode.commands.executeCommand('annealKd.openDashboard', runDir), true);
+    const panel = dashboard.webviewPanel;
+    assert.ok(panel, 'a panel is open');
+    assert.equal(dashboard.selectedRunDir, runDir);
+    assert.match(panel.title, new RegExp(`Dashboard · ${runs.get(runDir)?.name ?? ''}`));
+    assert.equal(panel.webview.options.enableScripts, true);
+    const roots = (panel.webview.options.localResourceRoots ?? []).map((u) => u.fsPath);
+    assert.equal(roots.length, 1);
+    assert.match(roots[0], /dist[\\/]webview$/);
+    assert.match(panel.webview.html, /Content-Security-Policy" content="default-src 'none';/);
+    // No remote content: every URL is a webview resource (the bundle and its stylesheet).
+    const urls = [...panel.webview.html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+    assert.equal(urls.length, 2, urls.join(' '));
+    for (const u of urls) assert.match(u, /vscode-(?:resource|webview|cdn)/, u);
+    assert.match(panel.webview.html, /script-src 'nonce-[^']+'/);
+    // Opening again reuses the panel.
+    await vscode.commands.executeCommand('annealKd.openDashboard', runDir);
+    assert.equal(dashboard.webviewPanel, panel);
+  });
+
+  test('annealKd.compareInDashboard opens the dashboard with those runs to compare', async () => {
+    const { dashboard } = await api();
+    assert.equal(await vscode.commands.executeCommand('annealKd.compareInDashboard', [runDir]), true);
+    assert.ok(dashboard.webviewPanel);
+    assert.equal(await vscode.commands.executeCommand('annealKd.compareInDashboard'), false, 'nothing to compare');
+  });
+
+  test('malformed messages and unknown folders are refused, and the panel keeps answering', async () => {
+    const { dashboard } = await api();
+    const before = dashboard.rejectedCount;
+    for (const bad of [null, 'ready', { type: 'bogus' }, { type: 'action', action: 'deleteRun', runDir }, { type: 'exportPng', chart: 'metrics', dataUrl: 'javascript:alert(1)' }]) {
+      await dashboard.handleMessage(bad);
+    }
+    assert.equal(dashboard.rejectedCount, before + 5);
+    // Well-formed, but not a run this window knows: refused too.
+    await dashboard.handleMessage({ type: 'action', action: 'revealRunFolder', runDir: os.tmpdir() });
+    await dashboard.handleMessage({ type: 'selectRun', runDir: '/etc' });
+    await dashboard.handleMessage({ type: 'compare', dirs: ['/etc'] });
+    assert.equal(dashboard.rejectedCount, before + 8);
+    await dashboard.handleMessage({ type: 'selectRun', runDir });
+    assert.equal(dashboard.selectedRunDir, runDir);
+  });
+
+  test('Export CSV writes one line per epoch; Export PNG writes the decoded image', async () => {
+    const { dashboard } = await api();
+    const csv = path.join(tmp, 'metrics.csv');
+    const png = path.join(tmp, 'chart.png');
+    let asked: vscode.SaveDialogOptions | undefined;
+    dashboard.saveDialog = async (o) => { asked = o; return vscode.Uri.file(o.filters?.CSV ? csv : png); };
+    await dashboard.handleMessage({ type: 'action', action: 'exportCsv', runDir });
+    assert.equal(path.dirname(asked?.defaultUri?.fsPath ?? ''), runDir, 'the dialog starts in the run folder');
+    const lines = fs.readFileSync(csv, 'utf8').trim().split('\n');
+    const epochs = fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"epoch-ended"')).length;
+    assert.ok(epochs > 0);
+    assert.equal(lines.length, 1 + epochs);
+    assert.match(lines[0], /^x,phase,epoch,epochs,temperature,phi,loss,train_accuracy,val_accuracy/);
+    await dashboard.handleMessage({ type: 'exportPng', chart: 'metrics', dataUrl: `data:image/png;base64,${PNG_BASE64}` });
+    assert.deepEqual(fs.readFileSync(png), Buffer.from(PNG_BASE64, 'base64'));
+  });
+});
