@@ -137,6 +137,7 @@ async function main(): Promise<void> {
   await selectBackend('cpu');
   const models = (flag('models') ?? 'cnn,resnet8,mlp').split(',');
   const threadsFlag = flag('threads');
+  const loadAtStart = os.loadavg();
   say(`bench: ${os.cpus()[0]?.model ?? 'cpu'}, ${coreCount()} cores; load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
   const missing = has('skip-torch') ? 'skipped (--skip-torch)' : ensurePytorch();
   if (missing) say(`bench: PyTorch side not run: ${missing}`);
@@ -181,7 +182,7 @@ async function main(): Promise<void> {
   const jsonFile = flag('json');
   if (jsonFile) {
     const doc = {
-      machine: { cpu: os.cpus()[0]?.model, cores: coreCount(), node: process.version, loadAverageAtStart: os.loadavg() },
+      machine: { cpu: os.cpus()[0]?.model, cores: coreCount(), node: process.version, loadAverageAtStart: loadAtStart, loadAverageAtEnd: os.loadavg() },
       date: new Date().toISOString(), batchSize: 128, optimizer: 'adam', results, exampleRun: example,
     };
     fs.writeFileSync(path.resolve(jsonFile), JSON.stringify(doc, null, 2) + '\n');
