@@ -236,7 +236,6 @@ function renderHeader(): void {
 }
 
 function render(full: boolean): void {
-  const t0 = performance.now();
   const timeline = phaseTimeline(events);
   renderHeader();
   renderProgress(timeline);
@@ -249,8 +248,6 @@ function render(full: boolean): void {
   metricsChart.refresh(reset);
   phiChart.refresh(reset);
   throughputChart.refresh(reset);
-  // How long a render took (a full one after init; the e2e check reads it for a 10,000-epoch run).
-  document.body.dataset[full ? 'fullRenderMs' : 'renderMs'] = String(Math.round(performance.now() - t0));
 }
 
 // ---- run list and comparison -----------------------------------------------------------------

@@ -218,6 +218,9 @@ function conv2DBackpropFilter(k: BaseKernels): KernelFn {
     }
     const size = (t: TensorInfo): number => t.shape.reduce((p, v) => p * v, 1);
     const xAsFilter = sh === 1 && sw === 1 && size(x) <= size(dy);
+    if (fh === 1 && fw === 1 && padInfo.top === 0 && padInfo.left === 0 && x.dtype === 'float32') {
+      return composite(backend, (s) => filterGrad1x1(s, k, info, x, dy));
+    }
     return composite(backend, (s) => {
       if (xAsFilter) {
         // out[co, fh-1-i, fw-1-j, ci] = sum_{n,u,v} dyP[co, fh-1-i+u, fw-1-j+v, n] * x[n,u,v,ci]
@@ -252,6 +255,32 @@ function conv2DBackpropFilter(k: BaseKernels): KernelFn {
       return s.run(k.Transpose, { x: dw }, { perm: [1, 2, 0, 3] });
     });
   };
+}
+
+/**
+ * 1x1 filters (ResNet's projection shortcuts): dW[0,0,ci,co] = sum_m xs[m,ci] * dy[m,co] with
+ * xs = x sampled at the stride, as [M, Cin], M = N*Ho*Wo: one matmul xs^T.dy. As a conv it was a
+ * "filter" of N*Ho*Wo taps (128x32x32x16 -> 32, stride 2: 39 ms vs 3 ms forward); as a matmul a
+ * few ms. Needs zero top/left padding (always so for 1x1 'same'/'valid').
+ */
+function filterGrad1x1(s: Scratch, k: BaseKernels, info: tfjs.backend_util.Conv2DInfo, x: TensorInfo,
+  dy: TensorInfo): TensorInfo {
+  const { strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo, inHeight: h, inWidth: w, batchSize: n } = info;
+  const cin = info.inChannels;
+  const cout = info.outChannels;
+  let xs = x;
+  if (sh > 1 || sw > 1) {
+    // Rows/cols [0, ho*sh) / [0, wo*sw) (crop, or zero-pad rows never sampled), then take index 0 of each stride block.
+    const xc = padOrCrop(s, k, x, [[0, 0], [0, ho * sh - h], [0, wo * sw - w], [0, 0]]);
+    const x5 = s.run(k.Reshape, { x: xc }, { shape: [n * ho, sh, wo, sw * cin] });
+    xs = slice(s, k, x5, [0, 0, 0, 0], [n * ho, 1, wo, cin]);
+  }
+  const m = n * ho * wo;
+  const xm = s.run(k.Reshape, { x: xs }, { shape: [1, m, cin] });
+  const xt = swapLastTwo(s, k, xm);
+  const dym = s.run(k.Reshape, { x: dy }, { shape: [1, m, cout] });
+  const dw = s.run(k.BatchMatMul, { a: xt, b: dym }, { transposeA: false, transposeB: false });
+  return s.run(k.Reshape, { x: dw }, { shape: [1, 1, cin, cout] });
 }
 
 function checkShape(t: TensorInfo, fh: number, fw: number): void {

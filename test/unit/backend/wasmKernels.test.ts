@@ -91,6 +91,10 @@ const convCases: Array<[number[], number[], number | [number, number], Padding]>
   [[1, 5, 5, 2], [2, 2, 2, 2], 1, [[0, 0], [3, 3], [0, 0], [0, 0]]],
   [[4, 12, 12, 8], [3, 3, 8, 16], 1, 'same'],
   [[2, 6, 6, 5], [3, 3, 5, 2], 1, 'same'],
+  // 1x1 filters (the matmul path): stride 1, stride 3 'valid' (cropped), mixed strides.
+  [[3, 5, 6, 4], [1, 1, 4, 7], 1, 'same'],
+  [[2, 10, 8, 3], [1, 1, 3, 5], 3, 'valid'],
+  [[2, 7, 9, 6], [1, 1, 6, 3], [2, 3], 'same'],
 ];
 // (Stride-1 cases use the "x as filter" orientation when x is not larger than dy, the others
 // "dy as filter": both are covered above.)

@@ -11,7 +11,6 @@ import { format } from 'node:util';
 import { launchBrowser, workbenchUrl } from './browser';
 import { startCodeServer, type CodeServer } from './codeServer';
 import { installCodeServer } from './installCodeServer';
-import { reloadChecks } from './reloadCheck';
 import { dashboardChecks } from './dashboardChecks';
 import { screenshotChecks, untrustedChecks, waitForWorkbench, type UiResult } from './uiChecks';
 
@@ -73,7 +72,7 @@ async function runUi(server: CodeServer, body: (page: import('playwright-core').
 async function main(): Promise<number> {
   const t0 = Date.now();
   fs.mkdirSync(RESULTS, { recursive: true });
-  for (const f of ['host.json', 'ui.json', 'host-failure.png', 'dashboard-dark-running.png', 'dashboard-dark.png', 'dashboard-compare-dark.png', 'dashboard-light.png', 'dashboard-high-contrast.png', 'dashboard-narrow-dark.png', 'dashboard-10000-epochs.png']) fs.rmSync(path.join(RESULTS, f), { force: true });
+  for (const f of ['host.json', 'ui.json', 'host-failure.png', 'dashboard-dark-running.png', 'dashboard-dark.png', 'dashboard-compare-dark.png', 'dashboard-light.png', 'dashboard-high-contrast.png']) fs.rmSync(path.join(RESULTS, f), { force: true });
 
   const install = installCodeServer(ROOT);
   console.log(`code-server ${install.installSeconds ? `installed in ${install.installSeconds.toFixed(0)} s` : 'cached'} (${install.bin})`);
@@ -119,10 +118,6 @@ async function main(): Promise<number> {
       });
     }));
     console.log(`ui (dashboard): ${seconds(t2b)}`);
-    // 2c. A real window reload while a run trains: the runner goes on, the new window re-attaches.
-    const t2c = Date.now();
-    ui.push(...await runUi(server, (page) => reloadChecks(page, WORKSPACE)));
-    console.log(`ui (reload): ${seconds(t2c)}`);
   } finally {
     await server.stop();
   }
