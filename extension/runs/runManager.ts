@@ -461,8 +461,16 @@ export class RunManager implements vscode.Disposable {
   private afterExit(entry: RunEntry): void {
     entry.process = undefined;
     entry.reader.reset();
-    const fromDisk = applyEvents(initialRunState(entry.state.runId, entry.state.runDir), entry.reader.readNew());
+    const fromDisk = applyEvents({ ...initialRunState(entry.state.runId, entry.state.runDir), sweepDir: entry.state.sweepDir }, entry.reader.readNew());
     const before = entry.state.status;
+    if (fromDisk.job && isActive(fromDisk.status)) {
+      // Our `akd run --launcher slurm` stopped following a job that is still queued or running:
+      // the job goes on without it; `akd follow` takes over so its end gets written.
+      entry.state = fromDisk;
+      this.ensureSlurmFollower(entry);
+      this.schedulePolling();
+      return;
+    }
     entry.state = fromDisk.status === 'running' || fromDisk.status === 'unknown' ? { ...fromDisk, status: 'interrupted' } : fromDisk;
     if (entry.live && !isTerminal(before) && isTerminal(entry.state.status)) this.finished.fire({ run: entry.state });
     if (entry.live && entry.state.status === 'interrupted') this.finished.fire({ run: entry.state });
@@ -476,11 +484,12 @@ export class RunManager implements vscode.Disposable {
     const entry = this.runs.get(runDir);
     if (!entry) return undefined;
     const timeout = this.options.stopTimeoutMs();
-    if (entry.state.job && !entry.process?.running) {
+    if (entry.state.job) {
       // A Slurm job: its pid belongs to a compute node, so never signal a local process with that
-      // number; `akd stop` cancels the job (scancel) and waits for its checkpoint.
+      // number; `akd stop` cancels the job (scancel), waits for its checkpoint (Slurm's KillWait
+      // is 30 s by default) and settles it. Our own follower, if any, then ends by itself.
       this.options.log.info(`[${entry.state.runId}] stopping Slurm job ${entry.state.job.id} (akd stop)`);
-      const stopper = new RunnerProcess(this.command(['stop', runDir, '--wait', String(Math.ceil(timeout / 1000))], path.dirname(runDir)), {
+      const stopper = new RunnerProcess(this.command(['stop', runDir, '--wait', String(Math.max(60, Math.ceil(timeout / 1000)))], path.dirname(runDir)), {
         onEvent: () => undefined,
         onOutput: (line) => this.options.log.info(`[${entry.state.runId}] ${line}`),
       });

@@ -11,6 +11,7 @@ import { format } from 'node:util';
 import { launchBrowser, workbenchUrl } from './browser';
 import { startCodeServer, type CodeServer } from './codeServer';
 import { installCodeServer } from './installCodeServer';
+import { reloadChecks } from './reloadCheck';
 import { dashboardChecks } from './dashboardChecks';
 import { screenshotChecks, untrustedChecks, waitForWorkbench, type UiResult } from './uiChecks';
 
@@ -118,6 +119,10 @@ async function main(): Promise<number> {
       });
     }));
     console.log(`ui (dashboard): ${seconds(t2b)}`);
+    // 2c. A real window reload while a run trains: the runner goes on, the new window re-attaches.
+    const t2c = Date.now();
+    ui.push(...await runUi(server, (page) => reloadChecks(page, WORKSPACE)));
+    console.log(`ui (reload): ${seconds(t2c)}`);
   } finally {
     await server.stop();
   }
