@@ -236,7 +236,8 @@ function renderHeader(): void {
 }
 
 function render(full: boolean): void {
-  const timeline = phaseTimeline(events);
+  const t0 = performance.now();
+  const timeline = phaseTimeline(events, run?.status === 'interrupted');
   renderHeader();
   renderProgress(timeline);
   renderSummary();
@@ -248,6 +249,8 @@ function render(full: boolean): void {
   metricsChart.refresh(reset);
   phiChart.refresh(reset);
   throughputChart.refresh(reset);
+  // How long a render took (a full one after init; the e2e check reads it for a 10,000-epoch run).
+  document.body.dataset[full ? 'fullRenderMs' : 'renderMs'] = String(Math.round(performance.now() - t0));
 }
 
 // ---- run list and comparison -----------------------------------------------------------------

@@ -92,8 +92,11 @@ function reach(steps: TimelineStep[], i: number): void {
   if (steps[i].state !== 'done' || steps[i].epoch < steps[i].epochs) steps[i].state = 'running';
 }
 
-/** Fold a run's events into its timeline. */
-export function phaseTimeline(events: readonly RunEvent[]): Timeline {
+/**
+ * Fold a run's events into its timeline. `gone`: the run has no process any more but never wrote
+ * an end event (interrupted: killed, crashed, machine restarted); its running step shows stopped.
+ */
+export function phaseTimeline(events: readonly RunEvent[], gone = false): Timeline {
   let steps: TimelineStep[] = [];
   let tauMax: number | undefined;
   const t: Timeline = { steps };
@@ -157,6 +160,10 @@ export function phaseTimeline(events: readonly RunEvent[]): Timeline {
       default:
         break;
     }
+  }
+  if (gone) {
+    for (const s of steps) if (s.state === 'running') s.state = 'stopped';
+    t.batch = undefined;
   }
   t.current = steps.find((s) => s.state === 'running' || s.state === 'stopped' || s.state === 'failed');
   return t;

@@ -62,6 +62,14 @@ describe('phaseTimeline', () => {
     assert.equal(phaseTimeline(b.events).current?.state, 'running');
   });
 
+  it('an interrupted run (no end event, no process) shows its running step stopped', () => {
+    const b = new EventBuilder().started().phase('teacher', 2).epoch('teacher', 1, 2).progress('teacher', 2, 2, 1, 16);
+    assert.equal(phaseTimeline(b.events).current?.state, 'running');
+    const t = phaseTimeline(b.events, true);
+    assert.equal(t.current?.state, 'stopped');
+    assert.equal(t.batch, undefined);
+  });
+
   it('progress events give the batch inside the running epoch', () => {
     const b = new EventBuilder().started().phase('teacher', 2).progress('teacher', 1, 2, 3, 16);
     assert.deepEqual(phaseTimeline(b.events).batch, { batch: 3, batches: 16 });

@@ -94,6 +94,53 @@ function findInFiles(dir: string, needle: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A finished run of 10,000 epochs (teacher 500, anneal T = 10..1 with 900 each, finetune 500),
+ * written as its events.jsonl alone: the Runs view and the dashboard pick it up from disk.
+ */
+export function writeBigRun(workspace: string): string {
+  const runId = '20200101-000000-big';
+  const runDir = path.join(workspace, '.akd', 'runs', runId);
+  fs.mkdirSync(runDir, { recursive: true });
+  const t0 = Date.parse('2020-01-01T00:00:00Z');
+  let t = 0;
+  const lines: string[] = [];
+  const emit = (e: Record<string, unknown>): void => { lines.push(JSON.stringify({ v: 1, time: new Date(t0 + t * 1000).toISOString(), ...e })); };
+  const opt = { type: 'adam', learningRate: 0.001 };
+  const config = {
+    name: 'big', seed: 1, data: { dataset: 'mnist', trainLimit: 1000 },
+    teacher: { model: { type: 'mlp', hidden: [64] }, epochs: 500, optimizer: opt }, student: { model: { type: 'mlp', hidden: [8] } },
+    method: { type: 'annealing', tauMax: 10, phase1: { epochs: 9000, optimizer: opt }, phase2: { epochs: 500, optimizer: opt } },
+  };
+  const teacher = { type: 'mlp', params: 50890, source: 'trained' };
+  const student = { type: 'mlp', params: 6370, source: 'trained' };
+  emit({ type: 'run-started', runId, runDir, configPath: path.join(workspace, 'big.akd.json'), config, backend: 'wasm', teacher, student,
+    data: { train: 1000, validation: 100, test: 500, inputShape: [28, 28, 1], classes: 10 }, pid: 999999 });
+  const epoch = (phase: string, n: number, epochs: number, extra: Record<string, unknown> = {}): void => {
+    t += 1;
+    const x = n / epochs;
+    emit({ type: 'epoch-ended', phase, epoch: n, epochs, loss: 1 / (1 + 5 * x) + 0.02 * Math.sin(n / 7), trainAccuracy: 0.6 + 0.3 * x,
+      valAccuracy: 0.55 + 0.3 * x + 0.02 * Math.sin(n / 11), samplesPerSecond: 900 + 100 * Math.sin(n / 50), lr: 0.001, seconds: 1, ...extra });
+  };
+  emit({ type: 'phase-started', phase: 'teacher', epochs: 500 });
+  for (let n = 1; n <= 500; n++) epoch('teacher', n, 500);
+  for (let step = 0; step < 10; step++) {
+    const temperature = 10 - step;
+    const phi = (10 - temperature + 1) / 10;
+    emit({ type: 'phase-started', phase: 'anneal', epochs: 900, temperature, phi, step, steps: 10 });
+    for (let n = step * 900 + 1; n <= (step + 1) * 900; n++) epoch('anneal', n, 9000, { temperature, phi });
+  }
+  emit({ type: 'phase-started', phase: 'finetune', epochs: 500 });
+  for (let n = 1; n <= 500; n++) epoch('finetune', n, 500);
+  emit({ type: 'run-completed', summary: {
+    runId, name: 'big', status: 'completed', backend: 'wasm', method: 'annealing',
+    teacher: { ...teacher, testAccuracy: 0.95 }, student: { ...student, testAccuracy: 0.86 }, compression: 50890 / 6370,
+    phases: [], startedAt: new Date(t0).toISOString(), endedAt: new Date(t0 + t * 1000).toISOString(), seconds: t,
+  } });
+  fs.writeFileSync(path.join(runDir, 'events.jsonl'), lines.join('\n') + '\n');
+  return runDir;
+}
+
 async function shoot(page: Page, file: string): Promise<void> {
   await palette(page, 'Notifications: Clear All Notifications');
   await page.mouse.move(1000, 12); // the empty part of the tab bar: no hover tooltip over the picture
@@ -181,6 +228,19 @@ export async function dashboardChecks(page: Page, o: DashboardCheckOptions): Pro
       if (magic !== '89504e470d0a1a0a') throw new Error(`metrics.png is not a PNG (${magic})`);
     });
 
+    await check(results, 'dashboard: readable in a narrow editor column (one column, no sideways scrolling)', async () => {
+      await page.setViewportSize({ width: 560, height: 1050 });
+      await page.waitForTimeout(1000);
+      const overflow = await f.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+      if (Number(overflow) > 1) throw new Error(`the page scrolls sideways by ${String(overflow)} px`);
+      const widths = await f.$$eval('canvas', (cs) => cs.map((c) => c.getBoundingClientRect().width));
+      const page0 = Number(await f.evaluate('document.documentElement.clientWidth'));
+      if (widths.some((w) => w > page0 || w < page0 * 0.6)) throw new Error(`chart widths ${widths.join(', ')} in a ${page0} px page`);
+      await shoot(page, shot('dashboard-narrow-dark.png'));
+      await page.setViewportSize({ width: 1400, height: 1050 });
+      await page.waitForTimeout(500);
+    });
+
     await check(results, 'dashboard: light and high-contrast themes (colours re-read from the --vscode-* variables)', async () => {
       if ((await attr(f, 'body', 'data-theme')) !== 'dark') throw new Error(`the webview was not dark before: ${await attr(f, 'body', 'data-theme')}`);
       const darkBackground = await f.evaluate('getComputedStyle(document.body).backgroundColor');
@@ -218,6 +278,27 @@ export async function dashboardChecks(page: Page, o: DashboardCheckOptions): Pro
       await until(async () => (await attr(g, 'body', 'data-status')) === 'completed', 'the restored dashboard showing the run', 30_000);
       const title = await g.textContent('#title');
       if (title !== 'dash') throw new Error(`restored dashboard shows "${title}"`);
+      frame = g;
+    });
+
+    await check(results, 'dashboard: a run of 10,000 epochs, picked in the run dropdown, draws at once (LTTB keeps the drawn points few)', async () => {
+      const g = await dashboardFrame(page);
+      const bigDir = writeBigRun(o.workspace);
+      await until(async () => (await g.$$eval('#run-picker vscode-option', (os) => os.map((x) => x.textContent ?? ''))).some((t) => t.startsWith('big ')), 'the run in the dropdown', 30_000);
+      await g.locator('#run-picker').click();
+      await g.locator('#run-picker vscode-option', { hasText: 'big ' }).first().click();
+      await until(async () => (await g.textContent('#title')) === 'big', 'the big run selected', 30_000);
+      await until(async () => (await attr(g, '#chart-metrics', 'data-points')) === '10000', '10,000 epochs on the chart', 30_000);
+      const rendered = Number(await attr(g, '#chart-metrics', 'data-rendered'));
+      const width = await g.$eval('#chart-metrics', (c) => c.getBoundingClientRect().width);
+      if (!(rendered < 10_000 && rendered <= Math.max(200, 2 * Math.round(width)) + 2)) throw new Error(`drew ${rendered} of 10,000 points on a ${width} px canvas`);
+      const ms = Number(await attr(g, 'body', 'data-full-render-ms'));
+      console.log(`    10,000 epochs: ${rendered} points drawn, full render ${ms} ms`);
+      if (!(ms < 1500)) throw new Error(`the full render took ${ms} ms`);
+      const done = await attr(g, '#steps', 'data-done');
+      if (done !== '12') throw new Error(`${done} of 12 steps done`);
+      await shoot(page, shot('dashboard-10000-epochs.png'));
+      fs.rmSync(bigDir, { recursive: true, force: true });
     });
   }
   return results;

@@ -73,7 +73,7 @@ async function runUi(server: CodeServer, body: (page: import('playwright-core').
 async function main(): Promise<number> {
   const t0 = Date.now();
   fs.mkdirSync(RESULTS, { recursive: true });
-  for (const f of ['host.json', 'ui.json', 'host-failure.png', 'dashboard-dark-running.png', 'dashboard-dark.png', 'dashboard-compare-dark.png', 'dashboard-light.png', 'dashboard-high-contrast.png']) fs.rmSync(path.join(RESULTS, f), { force: true });
+  for (const f of ['host.json', 'ui.json', 'host-failure.png', 'dashboard-dark-running.png', 'dashboard-dark.png', 'dashboard-compare-dark.png', 'dashboard-light.png', 'dashboard-high-contrast.png', 'dashboard-narrow-dark.png', 'dashboard-10000-epochs.png']) fs.rmSync(path.join(RESULTS, f), { force: true });
 
   const install = installCodeServer(ROOT);
   console.log(`code-server ${install.installSeconds ? `installed in ${install.installSeconds.toFixed(0)} s` : 'cached'} (${install.bin})`);

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { comparisonOf, findSweeps } from '../../../extension/dashboard/dashboardData';
 import { api, waitUntil } from './helpers';
 
 // A 1x1 PNG.
@@ -60,6 +61,25 @@ suite('dashboard', function () {
     assert.equal(await vscode.commands.executeCommand('annealKd.compareInDashboard', [runDir]), true);
     assert.ok(dashboard.webviewPanel);
     assert.equal(await vscode.commands.executeCommand('annealKd.compareInDashboard'), false, 'nothing to compare');
+  });
+
+  test('a sweep compares as mean ± std over its seeds (runner/compare\'s grouping and statistics)', async function () {
+    const { runs } = await api();
+    const sweeps = findSweeps(runs.configs);
+    const sweep = sweeps.find((d) => path.basename(d).includes('sweepy')) ?? sweeps[0];
+    if (!sweep) this.skip(); // the sweeps suite did not run (AKD_TEST_GREP)
+    const data = comparisonOf([sweep!]);
+    assert.deepEqual(data.errors, []);
+    assert.equal(data.runs.length, 2, 'both seeds');
+    assert.ok(data.runs.every((r) => r.curve.length > 0 && r.finalAccuracy !== null));
+    assert.equal(data.groups.length, 1);
+    const g = data.groups[0];
+    assert.equal(g.n, 2);
+    const accs = data.runs.map((r) => r.finalAccuracy as number);
+    const mean = (accs[0] + accs[1]) / 2;
+    assert.ok(Math.abs((g.mean ?? NaN) - mean) < 1e-9);
+    assert.ok(Math.abs((g.std ?? NaN) - Math.abs(accs[0] - accs[1]) / Math.SQRT2) < 1e-9, 'sample std over the two seeds');
+    assert.equal(await vscode.commands.executeCommand('annealKd.compareInDashboard', sweep), true);
   });
 
   test('malformed messages and unknown folders are refused, and the panel keeps answering', async () => {
