@@ -4,18 +4,15 @@
  * vscode, no fs): the run manager reads the files and hands them here.
  */
 import type { MethodType, SweepEvent } from '../../runner/protocol';
+import type { SweepMemberEntry } from '../../runner/sweep/manifest';
 import { mean, sampleStd } from '../../runner/compare/stats';
 import { isActive, type RunState } from './runState';
 
-export interface SweepMember {
-  id: string;
-  index: number;
-  method: MethodType;
-  seed: number;
-  overrides: Record<string, unknown>;
+/** A sweep.json member as the extension keeps it: the runner's entry with its run folder made absolute. */
+export type SweepMember = Pick<SweepMemberEntry, 'id' | 'index' | 'method' | 'seed' | 'overrides'> & {
   /** Absolute run folder. */
   runDir: string;
-}
+};
 
 export interface SweepState {
   sweepDir: string;

@@ -11,6 +11,7 @@ import { EventLog } from '../store/eventLog';
 import { RUN_FILES, createRunDir, listRuns, readRun, runsRootFor, writeJsonAtomic } from '../store/runStore';
 import type { CancelToken } from '../training/phaseTrainer';
 import { humanReporter } from './humanReporter';
+import { installSignalHandlers } from './signals';
 import { surviveClosedPipes, writeIfOpen } from './detachableOutput';
 import { LauncherUsageError, followRun, launchOnSlurm, resolveLauncher, slurmErrorMessage, slurmResumeBlocker, stopRun } from '../launch/launchCli';
 import { formatRunList, formatRunDetails } from './format';
@@ -87,18 +88,6 @@ function loadValidConfig(configPath: string, stderr: NodeJS.WritableStream): Exp
   return resolveConfigPaths(result.config, abs);
 }
 
-/** Stop at the next batch boundary on the first signal; a second one exits at once. */
-function installSignalHandlers(cancel: CancelToken): () => void {
-  const handler = (signal: NodeJS.Signals): void => {
-    if (cancel.cancelled) process.exit(signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
-    cancel.cancelled = true;
-    cancel.signal = signal;
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return () => { process.off('SIGINT', handler); process.off('SIGTERM', handler); };
-}
-
 function attachOutput(log: EventLog, json: boolean): void {
   surviveClosedPipes();
   if (json) log.onEvent((e: RunEvent) => writeIfOpen(process.stdout, JSON.stringify(e) + '\n'));
@@ -142,6 +131,9 @@ async function cmdRun(args: ParsedArgs): Promise<number> {
     const n = Number(threads);
     if (threads !== 'auto' && !(Number.isInteger(n) && n >= 1 && n <= 64)) throw new UsageError(`--threads must be auto or 1..64, got "${threads}"`);
     config.threads = threads === 'auto' ? 'auto' : n;
+  }
+  if (config.sweep) {
+    process.stderr.write(`${configPath}: has a "sweep" block; akd run trains it once as written (seed ${config.seed}, ${config.method.type}): akd sweep runs the grid\n`);
   }
   const launcher = resolveLauncher(config, flagString(args, 'launcher'));
   if (launcher.type === 'slurm' || config.launcher) config.launcher = launcher;

@@ -19,6 +19,7 @@ import { EventLog, readEvents } from '../store/eventLog';
 import { RUN_FILES, readJson, writeJsonAtomic } from '../store/runStore';
 import type { CancelToken } from '../training/phaseTrainer';
 import { humanReporter } from '../cli/humanReporter';
+import { installSignalHandlers } from '../cli/signals';
 import { isSweepDir, memberRunDir, readManifest } from '../sweep/manifest';
 import { cachedTeacherModel, publishTeacher, trainedTeacherOf, updateProvenance } from '../sweep/teacherCache';
 import { SLURM_KILLED, parseScontrolJob, type JobStatus } from './slurmClient';
@@ -137,13 +138,7 @@ export async function runJob(folder: string): Promise<number> {
   if (publish) log.onEvent((e) => { if (e.type === 'checkpoint-saved' && e.model === 'teacher' && e.reason === 'final') publish(false); });
   log.emit({ type: 'job-state', launcher: 'slurm', jobId, state: 'RUNNING', node: host, source: 'job' });
   const cancel: CancelToken = { cancelled: false };
-  const handler = (signal: NodeJS.Signals): void => {
-    if (cancel.cancelled) process.exit(signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
-    cancel.cancelled = true;
-    cancel.signal = signal;
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
+  const removeHandlers = installSignalHandlers(cancel);
   try {
     const { runExperiment } = await import('../training/runExperiment');
     const runId = path.basename(runDir);
@@ -164,7 +159,6 @@ export async function runJob(folder: string): Promise<number> {
     return EXIT.ok;
   } finally {
     log.close();
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
+    removeHandlers();
   }
 }

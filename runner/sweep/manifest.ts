@@ -10,18 +10,13 @@ import * as path from 'node:path';
 import type { ExperimentConfig, MethodType } from '../config/types';
 import { loadDataset } from '../data/dataset';
 import { RUN_FILES, readJson, readRun, writeJsonAtomic } from '../store/runStore';
-import { expandSweep, effectiveSweep, type SweepOverrides } from './expand';
+import { expandSweep, effectiveSweep, type SweepMember, type SweepOverrides } from './expand';
 import { cachedTeacherDir, cachedTeacherModel, teacherCacheKey, trainedTeacherOf } from './teacherCache';
 
 export const SWEEP_FILES = { manifest: 'sweep.json', events: 'sweep-events.jsonl' } as const;
 
-export interface SweepMemberEntry {
-  id: string;
-  index: number;
-  method: MethodType;
-  seed: number;
-  /** Grid values of this member (dotted key -> value). */
-  overrides: Record<string, unknown>;
+/** A member as sweep.json records it: the expanded member plus where it runs and its teacher. */
+export interface SweepMemberEntry extends Omit<SweepMember, 'config'> {
   /** Its run folder, relative to the sweep folder. */
   runDir: string;
   /** The shared teacher it uses (absent when the config's teacher is a checkpoint already). */
