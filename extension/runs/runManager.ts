@@ -215,7 +215,7 @@ export class RunManager implements vscode.Disposable {
     const wasActive = isActive(entry.state.status);
     this.readFromDisk(entry.state.runDir, entry.state.sweepDir);
     if (!wasActive && isActive(entry.state.status)) {
-      entry.live = true;
+      entry.live = !entry.state.sweepDir;
       if (entry.state.job) this.ensureSlurmFollower(entry);
     }
     this.schedulePolling();
@@ -255,8 +255,8 @@ export class RunManager implements vscode.Disposable {
       this.runs.set(runDir, entry);
       entry.state = applyEvents(entry.state, entry.reader.readNew());
       entry.state = this.withLiveness(entry.state);
-      // Found going: re-attach (tail it, notify at its end).
-      entry.live = isActive(entry.state.status);
+      // Found going: re-attach (tail it, notify at its end; not each member of a sweep).
+      entry.live = isActive(entry.state.status) && !sweepDir;
       if (entry.live && entry.state.job) this.ensureSlurmFollower(entry);
       return;
     }
