@@ -8,7 +8,7 @@ import { formatProblem, hasErrors, resolveConfigPaths, validateConfigFile } from
 import type { ExperimentConfig } from '../config/types';
 import type { RunEvent, RunStartedEvent } from '../protocol/events';
 import { EventLog } from '../store/eventLog';
-import { RUN_FILES, createRunDir, listRuns, readRun, runsRootFor, writeJsonAtomic } from '../store/runStore';
+import { RUN_FILES, createRunDir, listRuns, processAlive, readRun, runsRootFor, writeJsonAtomic } from '../store/runStore';
 import type { CancelToken } from '../training/phaseTrainer';
 import { humanReporter } from './humanReporter';
 import { installSignalHandlers } from './signals';
@@ -153,10 +153,6 @@ function findRunDir(ref: string): string {
     if (fs.existsSync(path.join(c, RUN_FILES.events))) return c;
   }
   throw new UsageError(`no run at ${ref} (looked for ${candidates.map((c) => path.join(c, RUN_FILES.events)).join(' and ')})`);
-}
-
-function processAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
 async function cmdResume(args: ParsedArgs): Promise<number> {

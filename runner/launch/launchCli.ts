@@ -9,7 +9,7 @@ import type { ExperimentConfig, LauncherConfig, LauncherType, SlurmLauncher } fr
 import type { RunEvent } from '../protocol/events';
 import { humanReporter } from '../cli/humanReporter';
 import { readEvents } from '../store/eventLog';
-import { RUN_FILES, readJson } from '../store/runStore';
+import { RUN_FILES, processAlive, readJson } from '../store/runStore';
 import { EventTail } from './eventTail';
 import { latestSession, type TerminalEvent } from './sessions';
 import { SlurmClient, SlurmError, jobEnded } from './slurmClient';
@@ -137,10 +137,6 @@ export async function slurmResumeBlocker(runDir: string): Promise<string | undef
   const status = await reconcileRun(runDir, new SlurmClient());
   if (status && !jobEnded(status.state)) return `${runDir}: its Slurm job ${status.jobId} is still ${status.state} (akd stop ${runDir} first)`;
   return undefined;
-}
-
-function processAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

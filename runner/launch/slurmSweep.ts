@@ -15,7 +15,7 @@ import type { ExperimentConfig, LauncherConfig, SlurmLauncher } from '../config/
 import type { RunStartedEvent, RunSummary } from '../protocol/events';
 import type { MemberStatus, SweepEvent, SweepEventPayload } from '../protocol/sweepEvents';
 import { PROTOCOL_VERSION } from '../protocol/events';
-import { RUN_FILES, readJson, readRun } from '../store/runStore';
+import { RUN_FILES, processAlive, readJson, readRun } from '../store/runStore';
 import { SWEEP_FILES, memberRunDir, readManifest, type SweepManifest, type SweepMemberEntry } from '../sweep/manifest';
 import { cachedTeacherModel } from '../sweep/teacherCache';
 import { EventTail, appendEvent } from './eventTail';
@@ -281,6 +281,17 @@ export async function slurmSweepBlocker(sweepDir: string, manifest: SweepManifes
 /** `akd stop SWEEP_DIR`: cancel every member still queued or running (Slurm: one scancel; local: SIGTERM each), wait for their ends. */
 export async function stopSweep(sweepDir: string, opts: { waitMs: number; json: boolean }): Promise<number> {
   const manifest = readManifest(sweepDir);
+  // A local `akd sweep` still running would start the pending members as soon as the running ones
+  // stop: signal it instead, once. It forwards the signal to its members, each checkpoints (a member
+  // signalled twice would exit without its checkpoint), and it starts no new member.
+  const orchestrator = liveOrchestratorPid(sweepDir);
+  if (orchestrator !== undefined) {
+    process.kill(orchestrator, 'SIGTERM');
+    process.stderr.write(`stopping the sweep's akd sweep process (pid ${orchestrator})\n`);
+    const deadline = Date.now() + opts.waitMs;
+    while (processAlive(orchestrator) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    return processAlive(orchestrator) ? LAUNCH_EXIT.failed : LAUNCH_EXIT.ok;
+  }
   const client = new SlurmClient();
   const active = await activeSlurmMembers(sweepDir, manifest, client);
   if (active.length > 0) {
@@ -296,4 +307,18 @@ export async function stopSweep(sweepDir: string, opts: { waitMs: number; json: 
     if (c !== LAUNCH_EXIT.ok) code = c;
   }
   return code;
+}
+
+/** The pid of this sweep's `akd sweep` process, if its latest session has not ended and it lives. */
+function liveOrchestratorPid(sweepDir: string): number | undefined {
+  let text: string;
+  try { text = fs.readFileSync(path.join(sweepDir, SWEEP_FILES.events), 'utf8'); } catch { return undefined; }
+  let pid: number | undefined;
+  for (const line of text.split('\n')) {
+    let e: SweepEvent;
+    try { e = JSON.parse(line) as SweepEvent; } catch { continue; }
+    if (e.type === 'sweep-started') pid = e.pid;
+    else if (e.type === 'sweep-ended') pid = undefined;
+  }
+  return pid !== undefined && pid !== process.pid && processAlive(pid) ? pid : undefined;
 }

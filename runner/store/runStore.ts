@@ -47,6 +47,11 @@ export function createRunDir(root: string, name: string, now = new Date()): { ru
   }
 }
 
+/** Whether a process with this pid (from a run-started or sweep-started event) is still alive. */
+export function processAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
 export function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');

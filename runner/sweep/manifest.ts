@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ExperimentConfig, MethodType } from '../config/types';
 import { loadDataset } from '../data/dataset';
-import { RUN_FILES, readJson, readRun, writeJsonAtomic } from '../store/runStore';
+import { RUN_FILES, processAlive, readJson, readRun, writeJsonAtomic } from '../store/runStore';
 import { expandSweep, effectiveSweep, type SweepMember, type SweepOverrides } from './expand';
 import { cachedTeacherDir, cachedTeacherModel, teacherCacheKey, trainedTeacherOf } from './teacherCache';
 
@@ -68,10 +68,6 @@ export function readManifest(sweepDir: string): SweepManifest {
 
 export function memberRunDir(sweepDir: string, m: SweepMemberEntry): string {
   return path.resolve(sweepDir, m.runDir);
-}
-
-function processAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
 /** Where a member stands, from its run folder alone. */

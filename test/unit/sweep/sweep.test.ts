@@ -186,3 +186,44 @@ test('a teacher that fails to train fails its trainer and skips the members wait
   assert.deepEqual(end.counts, { completed: 0, failed: 1, cancelled: 0, skipped: 2, pending: 0 });
   assert.equal(events.filter((e) => e.type === 'member-started').length, 1, 'nobody else started without a teacher');
 });
+
+test('akd stop SWEEP_DIR on a running local sweep stops it: no pending member starts afterwards', async () => {
+  const dir = tempDir('sweep-akd-stop');
+  const config = writeConfig(dir, 'astop', tinyConfig('astop', {
+    seeds: [1, 2], methods: ['scratch', 'annealing'], concurrency: 1,
+  }, {
+    method: { type: 'annealing', tauMax: 4, phase1: { epochs: 8, optimizer: adam(0.005) }, phase2: { epochs: 4, optimizer: adam(0.002) } },
+    data: { dataset: 'mnist', trainLimit: 3000, testLimit: 500, validationFraction: 0.1 },
+  }));
+  let stopper: Promise<Awaited<ReturnType<typeof runAkd>>> | undefined;
+  const sweep = await runAkd(['sweep', config, '--json', '--out', path.join(dir, 'sw')], {
+    onEvent: (e) => {
+      const se = e as unknown as SweepEvent;
+      // Once a member that does not train the teacher is mid-run, stop the sweep from another process.
+      if (se.type === 'member-started' && !se.trainsTeacher && !stopper) {
+        const file = path.join(se.runDir, 'events.jsonl');
+        const sweepDir = path.dirname(se.runDir);
+        stopper = new Promise((resolve) => {
+          const poll = setInterval(() => {
+            if (readEvents(file).some((x) => x.type === 'epoch-ended')) {
+              clearInterval(poll);
+              resolve(runAkd(['stop', sweepDir]));
+            }
+          }, 50);
+        });
+      }
+    },
+  });
+  assert.ok(stopper, 'the sweep reached a second member');
+  const stop = await stopper;
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.equal(sweep.code, 143, sweep.stderr);
+  const events = sweepEvents(sweep.events);
+  const end = events[events.length - 1] as SweepEndedEvent;
+  assert.equal(end.status, 'cancelled');
+  assert.ok(end.counts.pending >= 1, `members still pending after the stop: ${JSON.stringify(end.counts)}`);
+  const cancelled = ended(events).filter((e) => e.status === 'cancelled');
+  assert.equal(cancelled.length, 1);
+  const runDir = path.join(sweepDirOf(events), cancelled[0].id);
+  assert.ok(fs.existsSync(path.join(runDir, 'checkpoints', 'latest', 'state.json')), 'the stopped member checkpointed');
+});
