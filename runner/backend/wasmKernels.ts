@@ -25,6 +25,7 @@
  * counts wasm data ids across training steps.
  */
 import tfjs = require('@tensorflow/tfjs');
+import { SimdGemm } from './simd/gemmModule';
 
 type TensorInfo = tfjs.TensorInfo;
 type Backend = tfjs.KernelBackend;
@@ -216,6 +217,13 @@ function conv2DBackpropFilter(k: BaseKernels): KernelFn {
     if (dy.shape[1] !== ho || dy.shape[2] !== wo) {
       throw new Error(`Conv2DBackpropFilter: dy shape ${dy.shape} does not match output ${ho}x${wo}`);
     }
+    const gemm = x.dtype === 'float32' && dy.dtype === 'float32' ? SimdGemm.for(backend) : null;
+    if (gemm) {
+      // One blocked SIMD product over im2col panels (simd/gemm.c): 2-3x the compositions below.
+      const dw = makeConst(backend, [fh, fw, info.inChannels, info.outChannels]);
+      gemm.conv2dFilterGrad(x, dy, dw, info);
+      return dw;
+    }
     const size = (t: TensorInfo): number => t.shape.reduce((p, v) => p * v, 1);
     const xAsFilter = sh === 1 && sw === 1 && size(x) <= size(dy);
     if (fh === 1 && fw === 1 && padInfo.top === 0 && padInfo.left === 0 && x.dtype === 'float32') {
@@ -375,6 +383,9 @@ function batchMatMul(k: BaseKernels): KernelFn {
   return ({ inputs, backend, attrs }) => {
     const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
     const { transposeA, transposeB } = attrs as unknown as tfjs.BatchMatMulAttrs;
+    const gemm = a.dtype === 'float32' && b.dtype === 'float32' ? SimdGemm.for(backend) : null;
+    const direct = gemm ? simdBatchMatMul(gemm, backend, a, b, transposeA, transposeB) : null;
+    if (direct) return direct;
     if (!transposeA && !transposeB) return k.BatchMatMul({ inputs, backend, attrs });
     return composite(backend, (s) => {
       const a2 = transposeA ? swapLastTwo(s, k, a) : a;
@@ -382,6 +393,35 @@ function batchMatMul(k: BaseKernels): KernelFn {
       return s.run(k.BatchMatMul, { a: a2, b: b2 }, { transposeA: false, transposeB: false });
     });
   };
+}
+
+/**
+ * BatchMatMul on simd/gemm.c: a transposition is only a choice of strides, so no transposed copy
+ * is made (dense-layer gradients are always transposed products). Batch dims must be equal or 1
+ * (broadcast); null for anything else (then the composite path runs).
+ */
+function simdBatchMatMul(gemm: SimdGemm, backend: Backend, a: TensorInfo, b: TensorInfo, transposeA: boolean,
+  transposeB: boolean): TensorInfo | null {
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  if (ra < 2 || rb < 2) return null;
+  const [m, k] = transposeA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]];
+  const [k2, n] = transposeB ? [b.shape[rb - 1], b.shape[rb - 2]] : [b.shape[rb - 2], b.shape[rb - 1]];
+  if (k !== k2) throw new Error(`BatchMatMul: inner dimensions ${k} and ${k2} differ (${a.shape} x ${b.shape})`);
+  const outer = tfjs.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const count = (s: number[]): number => s.reduce((p, v) => p * v, 1);
+  const batches = count(outer);
+  const aBatches = count(a.shape.slice(0, -2));
+  const bBatches = count(b.shape.slice(0, -2));
+  if ((aBatches !== batches && aBatches !== 1) || (bBatches !== batches && bBatches !== 1)) return null;
+  const out = makeConst(backend, [...outer, m, n]);
+  for (let i = 0; i < batches; i++) {
+    gemm.sgemm(m, n, k,
+      { t: a, offset: (aBatches === 1 ? 0 : i) * m * k, rowStride: transposeA ? 1 : k, colStride: transposeA ? m : 1 },
+      { t: b, offset: (bBatches === 1 ? 0 : i) * k * n, rowStride: transposeB ? 1 : n, colStride: transposeB ? k : 1 },
+      out, i * m * n, n);
+  }
+  return out;
 }
 
 /**
@@ -564,8 +604,8 @@ function identity(k: BaseKernels): KernelFn {
   };
 }
 
-/** A new float32 wasm tensor holding `values` (refCount 1; the caller disposes it). */
-function makeConst(backend: Backend, shape: number[], values: Float32Array): TensorInfo {
+/** A new float32 wasm tensor holding `values`, or uninitialised (refCount 1; the caller disposes it). */
+function makeConst(backend: Backend, shape: number[], values?: Float32Array): TensorInfo {
   return (backend as unknown as {
     makeOutput(shape: number[], dtype: string, memoryOffset?: number, values?: Float32Array): TensorInfo;
   }).makeOutput(shape, 'float32', undefined, values);

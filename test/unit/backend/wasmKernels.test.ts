@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import tfjs = require('@tensorflow/tfjs');
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../../../runner/backend/wasmKernels';
 import { tf as tfOf } from '../../../runner/backend/selectBackend';
+import { SimdGemm } from '../../../runner/backend/simd/gemmModule';
 
 const tf = tfOf();
 type Padding = 'valid' | 'same' | tfjs.backend_util.ExplicitPadding;
@@ -95,7 +96,27 @@ const convCases: Array<[number[], number[], number | [number, number], Padding]>
   [[3, 5, 6, 4], [1, 1, 4, 7], 1, 'same'],
   [[2, 10, 8, 3], [1, 1, 3, 5], 3, 'valid'],
   [[2, 7, 9, 6], [1, 1, 6, 3], [2, 3], 'same'],
+  // Larger than one block of simd/gemm.c (M = 3*3*32 = 288 > 64 rows, K = 2*12*12 = 288 > 256
+  // pixels), 4-channel groups with 'same' zero padding, and 9 output channels (an edge panel).
+  [[2, 12, 12, 32], [3, 3, 32, 9], 1, 'same'],
+  [[2, 13, 11, 8], [3, 3, 8, 16], 2, 'same'],
 ];
+
+/**
+ * Runs `body` on the SIMD matrix-product path (simd/gemm.c) and again on the composite path
+ * (XNNPACK's forward kernels), which stays the fallback where the SIMD module cannot load.
+ */
+async function onBothPaths(body: (path: string) => Promise<void>): Promise<void> {
+  assert.ok(SimdGemm.for(tf.findBackend('wasm')!), 'the SIMD GEMM module loads on this wasm backend');
+  await body('simd');
+  process.env.AKD_NO_SIMD_GEMM = '1';
+  try {
+    assert.equal(SimdGemm.for(tf.findBackend('wasm')!), null);
+    await body('composite');
+  } finally {
+    delete process.env.AKD_NO_SIMD_GEMM;
+  }
+}
 // (Stride-1 cases use the "x as filter" orientation when x is not larger than dy, the others
 // "dy as filter": both are covered above.)
 
@@ -122,14 +143,14 @@ test('registration is idempotent and marks every kernel', () => {
   }
 });
 
-test('Conv2DBackpropFilter matches cpu', async () => {
+test('Conv2DBackpropFilter matches cpu (SIMD and composite paths)', async () => onBothPaths(async (path) => {
   for (const [i, [xs, fs, strides, pad]] of convCases.entries()) {
     const x = rand(xs, 10 + i);
     const dy = rand(outShape(xs, fs, strides, pad), 100 + i);
-    await sameOnBoth(`dW ${xs} ${fs} s${strides} ${JSON.stringify(pad)}`, () =>
+    await sameOnBoth(`${path} dW ${xs} ${fs} s${strides} ${JSON.stringify(pad)}`, () =>
       run('Conv2DBackpropFilter', { x: t(x), dy: t(dy) }, { strides, pad, dataFormat: 'NHWC', filterShape: fs }));
   }
-});
+}));
 
 test('Conv2DBackpropInput matches cpu', async () => {
   for (const [i, [xs, fs, strides, pad]] of convCases.entries()) {
@@ -161,7 +182,7 @@ test('conv kernels reject NCHW and dilations with a clear error', async () => {
   tf.dispose([x, dy]);
 });
 
-test('BatchMatMul with transposes matches cpu', async () => {
+test('BatchMatMul with transposes matches cpu (SIMD and composite paths)', async () => onBothPaths(async (path) => {
   const cases: Array<[number[], number[], boolean, boolean]> = [
     [[5, 3], [5, 4], true, false],
     [[3, 5], [4, 5], false, true],
@@ -176,13 +197,17 @@ test('BatchMatMul with transposes matches cpu', async () => {
     [[2, 128, 8], [2, 128, 5], true, false],
     [[2, 5, 12], [2, 256, 12], false, true],
     [[96, 6], [5, 96], true, true],
+    // More than one block of simd/gemm.c in every dimension (64 rows, 256 deep, 256 columns).
+    [[70, 300], [300, 270], false, false],
+    [[300, 70], [270, 300], true, true],
+    [[3, 1, 300, 13], [1, 2, 300, 9], true, false],
   ];
   for (const [i, [as, bs, ta, tb]] of cases.entries()) {
     const a = rand(as, 30 + i);
     const b = rand(bs, 40 + i);
-    await sameOnBoth(`matMul ${as} ${bs} ${ta} ${tb}`, () => tf.matMul(t(a), t(b), ta, tb));
+    await sameOnBoth(`${path} matMul ${as} ${bs} ${ta} ${tb}`, () => tf.matMul(t(a), t(b), ta, tb));
   }
-});
+}));
 
 test('MaxPoolGrad matches cpu (overlapping windows, padding, ties)', async () => {
   const cases: Array<[number[], number | [number, number], number | [number, number], 'valid' | 'same']> = [

@@ -1,0 +1,254 @@
+/*
+ * Anneal KD: blocked single-precision matrix products for the TF.js wasm backend, in wasm SIMD.
+ *
+ * Why: tfjs-backend-wasm trains through XNNPACK's *forward* kernels. The filter gradient of a
+ * convolution composed from them runs at a third of the forward speed, and transposed matmuls
+ * need explicit transposes. These kernels compute both directly, near wasm SIMD's peak.
+ *
+ * How: GotoBLAS-style blocking. A block of op(A) is packed into 4-row panels and a block of
+ * op(B) into 8-column panels, so the 4x8 micro-kernel streams two contiguous panels from L1 and
+ * keeps its 8 accumulators in registers (4x8 uses 11 of x64's 16 vector registers; V8 needs the
+ * rest). The convolution filter gradient packs its A panels straight from the input image
+ * (im2col inside the packing), so no im2col matrix is ever materialised.
+ *
+ * Memory: this module imports the TF.js wasm instance's own memory and works on its tensors in
+ * place. It therefore must not own any memory: no globals, no static data, no stack arrays
+ * (build.sh checks the binary has no data segment and never touches the stack pointer). All
+ * scratch space is the `work` buffer the caller allocates (WORK_FLOATS floats).
+ */
+#include <wasm_simd128.h>
+
+#define MR 4
+#define NR 8
+#define KC 256
+#define MC 64
+#define NC 256
+/* Ap: MC x KC, Bp: KC x NC, one MR x NR edge tile. */
+#define WORK_FLOATS (MC * KC + KC * NC + MR * NR)
+
+__attribute__((export_name("work_floats"))) int work_floats(void) { return WORK_FLOATS; }
+
+/*
+ * C[0..3][0..7] (row stride ldc) = (add ? C : 0) + sum_k a[k][0..3] (x) b[k][0..7].
+ * a: kc x 4 packed, b: kc x 8 packed.
+ */
+static inline void micro_4x8(int kc, const float *a, const float *b, float *c, int ldc, int add) {
+  v128_t c00, c01, c10, c11, c20, c21, c30, c31;
+  if (add) {
+    c00 = wasm_v128_load(c); c01 = wasm_v128_load(c + 4);
+    c10 = wasm_v128_load(c + ldc); c11 = wasm_v128_load(c + ldc + 4);
+    c20 = wasm_v128_load(c + 2 * ldc); c21 = wasm_v128_load(c + 2 * ldc + 4);
+    c30 = wasm_v128_load(c + 3 * ldc); c31 = wasm_v128_load(c + 3 * ldc + 4);
+  } else {
+    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = wasm_f32x4_splat(0.0f);
+  }
+  for (int k = 0; k < kc; k++) {
+    const v128_t b0 = wasm_v128_load(b);
+    const v128_t b1 = wasm_v128_load(b + 4);
+    v128_t av = wasm_v128_load32_splat(a);
+    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(av, b0));
+    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(av, b1));
+    av = wasm_v128_load32_splat(a + 1);
+    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(av, b0));
+    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(av, b1));
+    av = wasm_v128_load32_splat(a + 2);
+    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(av, b0));
+    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(av, b1));
+    av = wasm_v128_load32_splat(a + 3);
+    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(av, b0));
+    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(av, b1));
+    a += MR;
+    b += NR;
+  }
+  wasm_v128_store(c, c00); wasm_v128_store(c + 4, c01);
+  wasm_v128_store(c + ldc, c10); wasm_v128_store(c + ldc + 4, c11);
+  wasm_v128_store(c + 2 * ldc, c20); wasm_v128_store(c + 2 * ldc + 4, c21);
+  wasm_v128_store(c + 3 * ldc, c30); wasm_v128_store(c + 3 * ldc + 4, c31);
+}
+
+/* Packs B(k, n) = b[k*bks + n*bns] for k < kc, n < nc into NR-column panels, zero-padded. */
+static void pack_b(int kc, int nc, const float *b, int bks, int bns, float *bp) {
+  for (int j = 0; j < nc; j += NR) {
+    const int w = nc - j < NR ? nc - j : NR;
+    const float *src = b + j * bns;
+    if (w == NR && bns == 1) {
+      for (int k = 0; k < kc; k++) {
+        wasm_v128_store(bp, wasm_v128_load(src));
+        wasm_v128_store(bp + 4, wasm_v128_load(src + 4));
+        src += bks;
+        bp += NR;
+      }
+    } else {
+      for (int k = 0; k < kc; k++) {
+        int c = 0;
+        for (; c < w; c++) bp[c] = src[c * bns];
+        for (; c < NR; c++) bp[c] = 0.0f;
+        src += bks;
+        bp += NR;
+      }
+    }
+  }
+}
+
+/* Packs A(m, k) = a[m*ams + k*aks] for m < mc, k < kc into MR-row panels, zero-padded. */
+static void pack_a(int mc, int kc, const float *a, int ams, int aks, float *ap) {
+  for (int i = 0; i < mc; i += MR) {
+    const int h = mc - i < MR ? mc - i : MR;
+    const float *src = a + i * ams;
+    if (h == MR && ams == 1) {
+      for (int k = 0; k < kc; k++) {
+        wasm_v128_store(ap, wasm_v128_load(src));
+        src += aks;
+        ap += MR;
+      }
+    } else if (h == MR && aks == 1) {
+      /* Row-major A: read 4 rows along k, 4 k at a time, and transpose 4x4 in registers. */
+      const float *r0 = src, *r1 = src + ams, *r2 = src + 2 * ams, *r3 = src + 3 * ams;
+      int k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        const v128_t x0 = wasm_v128_load(r0 + k), x1 = wasm_v128_load(r1 + k);
+        const v128_t x2 = wasm_v128_load(r2 + k), x3 = wasm_v128_load(r3 + k);
+        const v128_t t0 = wasm_i32x4_shuffle(x0, x1, 0, 4, 1, 5);
+        const v128_t t1 = wasm_i32x4_shuffle(x2, x3, 0, 4, 1, 5);
+        const v128_t t2 = wasm_i32x4_shuffle(x0, x1, 2, 6, 3, 7);
+        const v128_t t3 = wasm_i32x4_shuffle(x2, x3, 2, 6, 3, 7);
+        wasm_v128_store(ap, wasm_i64x2_shuffle(t0, t1, 0, 2));
+        wasm_v128_store(ap + 4, wasm_i64x2_shuffle(t0, t1, 1, 3));
+        wasm_v128_store(ap + 8, wasm_i64x2_shuffle(t2, t3, 0, 2));
+        wasm_v128_store(ap + 12, wasm_i64x2_shuffle(t2, t3, 1, 3));
+        ap += 4 * MR;
+      }
+      for (; k < kc; k++) {
+        ap[0] = r0[k]; ap[1] = r1[k]; ap[2] = r2[k]; ap[3] = r3[k];
+        ap += MR;
+      }
+    } else {
+      for (int k = 0; k < kc; k++) {
+        int r = 0;
+        for (; r < h; r++) ap[r] = src[r * ams];
+        for (; r < MR; r++) ap[r] = 0.0f;
+        src += aks;
+        ap += MR;
+      }
+    }
+  }
+}
+
+/*
+ * The packed-panel product C[mc x nc] (+)= Ap . Bp; edge tiles go through `tile` (MR x NR
+ * floats of the work buffer) and only their valid part is written.
+ */
+static void macro(int mc, int nc, int kc, const float *ap, const float *bp, float *c, int ldc, int add,
+                  float *tile) {
+  for (int j = 0; j < nc; j += NR) {
+    const int w = nc - j < NR ? nc - j : NR;
+    for (int i = 0; i < mc; i += MR) {
+      const int h = mc - i < MR ? mc - i : MR;
+      const float *a = ap + i * kc;
+      const float *b = bp + j * kc;
+      float *cij = c + i * ldc + j;
+      if (h == MR && w == NR) {
+        micro_4x8(kc, a, b, cij, ldc, add);
+      } else {
+        micro_4x8(kc, a, b, tile, NR, 0);
+        for (int r = 0; r < h; r++) {
+          for (int q = 0; q < w; q++) cij[r * ldc + q] = (add ? cij[r * ldc + q] : 0.0f) + tile[r * NR + q];
+        }
+      }
+    }
+  }
+}
+
+/*
+ * C[M x N] (row stride ldc) = (accumulate ? C : 0) + op(A) . op(B), with
+ * op(A)(m, k) = a[m*ams + k*aks] and op(B)(k, n) = b[k*bks + n*bns]: any transposition of
+ * either operand is just a choice of strides.
+ */
+__attribute__((export_name("sgemm")))
+void sgemm(int M, int N, int K, const float *a, int ams, int aks, const float *b, int bks, int bns,
+           float *c, int ldc, int accumulate, float *work) {
+  float *ap = work, *bp = work + MC * KC, *tile = work + MC * KC + KC * NC;
+  if (K == 0) {
+    if (!accumulate) for (int m = 0; m < M; m++) for (int n = 0; n < N; n++) c[m * ldc + n] = 0.0f;
+    return;
+  }
+  for (int nb = 0; nb < N; nb += NC) {
+    const int nc = N - nb < NC ? N - nb : NC;
+    for (int kb = 0; kb < K; kb += KC) {
+      const int kc = K - kb < KC ? K - kb : KC;
+      pack_b(kc, nc, b + kb * bks + nb * bns, bks, bns, bp);
+      for (int mb = 0; mb < M; mb += MC) {
+        const int mc = M - mb < MC ? M - mb : MC;
+        pack_a(mc, kc, a + mb * ams + kb * aks, ams, aks, ap);
+        macro(mc, nc, kc, ap, bp, c + mb * ldc + nb, ldc, accumulate || kb > 0, tile);
+      }
+    }
+  }
+}
+
+/*
+ * im2col inside the packing: A(m, k) = x[n, oh*sh + kh - pt, ow*sw + kw - pl, ci] (0 outside the
+ * image), m = (kh*KW + kw)*CI + ci, k = (n*OH + oh)*OW + ow, for m in [m0, m0+mc), k in
+ * [k0, k0+kc), packed into MR-row panels like pack_a.
+ */
+static void pack_patches(int mc, int kc, int m0, int k0, const float *x, int H, int W, int CI, int OH, int OW,
+                         int KW, int sh, int sw, int pt, int pl, float *ap) {
+  const int panels = (mc + MR - 1) / MR;
+  /* Zero the pad rows of the last panel once; the loop below never writes them. */
+  if (mc % MR) {
+    float *last = ap + (panels - 1) * kc * MR;
+    for (int k = 0; k < kc; k++) for (int r = mc % MR; r < MR; r++) last[k * MR + r] = 0.0f;
+  }
+  int n = k0 / (OH * OW), oh = (k0 / OW) % OH, ow = k0 % OW;
+  const int vec = CI % MR == 0 && m0 % MR == 0;
+  for (int k = 0; k < kc; k++) {
+    const int ih0 = oh * sh - pt, iw0 = ow * sw - pl;
+    const float *img = x + (long)n * H * W * CI;
+    int ci = m0 % CI, kw = (m0 / CI) % KW, kh = m0 / (CI * KW);
+    float *dst = ap + k * MR;
+    for (int m = 0; m < mc;) {
+      const int ih = ih0 + kh, iw = iw0 + kw;
+      const int inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+      const float *src = img + (ih * W + iw) * CI;
+      if (vec) {
+        /* 4 consecutive channels of one tap: one vector into one panel row. */
+        for (; ci < CI && m < mc; ci += MR, m += MR) {
+          float *d = dst + (m / MR) * kc * MR;
+          wasm_v128_store(d, inside ? wasm_v128_load(src + ci) : wasm_f32x4_splat(0.0f));
+        }
+      } else {
+        for (; ci < CI && m < mc; ci++, m++) dst[(m / MR) * kc * MR + m % MR] = inside ? src[ci] : 0.0f;
+      }
+      ci = 0;
+      if (++kw == KW) { kw = 0; kh++; }
+    }
+    if (++ow == OW) { ow = 0; if (++oh == OH) { oh = 0; n++; } }
+  }
+}
+
+/*
+ * Conv2DBackpropFilter, NHWC: dw[kh, kw, ci, co] = sum_{n, oh, ow} x[n, oh*sh+kh-pt, ow*sw+kw-pl, ci]
+ * * dy[n, oh, ow, co]; as a matrix product dw[M = KH*KW*CI][CO] = patches^T . dy[N*OH*OW][CO].
+ */
+__attribute__((export_name("conv2d_filter_grad")))
+void conv2d_filter_grad(const float *x, const float *dy, float *dw, int N, int H, int W, int CI, int OH, int OW,
+                        int CO, int KH, int KW, int sh, int sw, int pt, int pl, float *work) {
+  float *ap = work, *bp = work + MC * KC, *tile = work + MC * KC + KC * NC;
+  const int M = KH * KW * CI, K = N * OH * OW;
+  if (K == 0) {
+    for (int i = 0; i < M * CO; i++) dw[i] = 0.0f;
+    return;
+  }
+  for (int nb = 0; nb < CO; nb += NC) {
+    const int nc = CO - nb < NC ? CO - nb : NC;
+    for (int kb = 0; kb < K; kb += KC) {
+      const int kc = K - kb < KC ? K - kb : KC;
+      pack_b(kc, nc, dy + (long)kb * CO + nb, CO, 1, bp);
+      for (int mb = 0; mb < M; mb += MC) {
+        const int mc = M - mb < MC ? M - mb : MC;
+        pack_patches(mc, kc, mb, kb, x, H, W, CI, OH, OW, KW, sh, sw, pt, pl, ap);
+        macro(mc, nc, kc, ap, bp, dw + mb * CO + nb, CO, kb > 0, tile);
+      }
+    }
+  }
+}

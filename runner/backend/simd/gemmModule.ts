@@ -1,0 +1,83 @@
+/**
+ * Loads gemm.c's wasm module (see build.sh) into one TF.js wasm backend instance: it imports that
+ * instance's memory, so it reads and writes tensors where they live (no copies), and owns a
+ * scratch buffer malloc'd once from that heap. One per backend instance, i.e. per thread.
+ */
+import tfjs = require('@tensorflow/tfjs');
+import { GEMM_WASM_BASE64 } from './gemmWasm';
+
+/** The slice of the WebAssembly API used here (the project's lib has no DOM types). */
+interface WasmMemory { buffer: ArrayBuffer | SharedArrayBuffer; grow(pages: number): number; }
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const WASM = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** The slice of tfjs-backend-wasm's BackendWasm (4.22.0) this module needs. */
+interface WasmBackendInternals {
+  wasm: { asm?: { memory?: WasmMemory }; _malloc(bytes: number): number };
+  getMemoryOffset(dataId: object): number;
+}
+
+interface GemmExports {
+  work_floats(): number;
+  sgemm(m: number, n: number, k: number, a: number, ams: number, aks: number, b: number, bks: number, bns: number,
+    c: number, ldc: number, accumulate: number, work: number): void;
+  conv2d_filter_grad(x: number, dy: number, dw: number, n: number, h: number, w: number, ci: number, oh: number,
+    ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, work: number): void;
+}
+
+/** Offsets are in floats from the tensor's start; strides in floats. */
+export interface Operand { t: tfjs.TensorInfo; offset?: number; rowStride: number; colStride: number; }
+
+export class SimdGemm {
+  private constructor(private readonly backend: WasmBackendInternals, private readonly fns: GemmExports,
+    private readonly work: number) {}
+
+  /** Byte address of a tensor's data (plus `floats` floats) in the shared memory. */
+  private addr(t: tfjs.TensorInfo, floats = 0): number {
+    return this.backend.getMemoryOffset(t.dataId) + 4 * floats;
+  }
+
+  /** c[m x n] (row stride ldc) = (accumulate ? c : 0) + op(a) . op(b); strides pick the transposition. */
+  sgemm(m: number, n: number, k: number, a: Operand, b: Operand, c: tfjs.TensorInfo, cOffset: number, ldc: number,
+    accumulate = false): void {
+    this.fns.sgemm(m, n, k, this.addr(a.t, a.offset), a.rowStride, a.colStride, this.addr(b.t, b.offset), b.rowStride,
+      b.colStride, this.addr(c, cOffset), ldc, accumulate ? 1 : 0, this.work);
+  }
+
+  /** dw [kh,kw,ci,co] of a NHWC conv with input x [n,h,w,ci] and output gradient dy [n,oh,ow,co]. */
+  conv2dFilterGrad(x: tfjs.TensorInfo, dy: tfjs.TensorInfo, dw: tfjs.TensorInfo, info: tfjs.backend_util.Conv2DInfo): void {
+    this.fns.conv2d_filter_grad(this.addr(x), this.addr(dy), this.addr(dw), info.batchSize, info.inHeight, info.inWidth,
+      info.inChannels, info.outHeight, info.outWidth, info.outChannels, info.filterHeight, info.filterWidth,
+      info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, this.work);
+  }
+
+  private static readonly instances = new WeakMap<object, SimdGemm | null>();
+
+  /**
+   * The module bound to this backend, or null where it cannot run (the multi-threaded wasm build,
+   * whose memory is shared; a TF.js whose internals moved): callers keep their composite kernels.
+   */
+  static for(backend: tfjs.KernelBackend): SimdGemm | null {
+    // AKD_NO_SIMD_GEMM=1: the composite kernels instead (A/B benchmarks; tests run both paths).
+    if (process.env.AKD_NO_SIMD_GEMM) return null;
+    const known = SimdGemm.instances.get(backend);
+    if (known !== undefined) return known;
+    let made: SimdGemm | null = null;
+    const b = backend as unknown as WasmBackendInternals;
+    const memory = b.wasm?.asm?.memory;
+    if (memory && typeof memory.grow === 'function'
+      && !(memory.buffer instanceof SharedArrayBuffer)) {
+      const bytes = Buffer.from(GEMM_WASM_BASE64, 'base64');
+      const instance = new WASM.Instance(new WASM.Module(bytes), { env: { memory } });
+      const fns = instance.exports as unknown as GemmExports;
+      // Never freed: one ~330 KB buffer for the backend's lifetime.
+      const work = b.wasm._malloc(4 * fns.work_floats());
+      if (work !== 0) made = new SimdGemm(b, fns, work);
+    }
+    SimdGemm.instances.set(backend, made);
+    return made;
+  }
+}
