@@ -252,3 +252,26 @@ void conv2d_filter_grad(const float *x, const float *dy, float *dw, int N, int H
     }
   }
 }
+
+/*
+ * The epilogue of a dense layer, in place on c[M x N]: c += bias (one value per column; bias 0 =
+ * none), then max(c, 0) if relu. (_FusedMatMul = sgemm + this.)
+ */
+__attribute__((export_name("bias_act")))
+void bias_act(float *c, int M, int N, const float *bias, int relu) {
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (int m = 0; m < M; m++) {
+    float *row = c + m * N;
+    int n = 0;
+    for (; n + 4 <= N; n += 4) {
+      v128_t v = wasm_v128_load(row + n);
+      if (bias) v = wasm_f32x4_add(v, wasm_v128_load(bias + n));
+      if (relu) v = wasm_f32x4_pmax(zero, v);
+      wasm_v128_store(row + n, v);
+    }
+    for (; n < N; n++) {
+      float v = row[n] + (bias ? bias[n] : 0.0f);
+      row[n] = relu && !(v > 0.0f) ? 0.0f : v;
+    }
+  }
+}

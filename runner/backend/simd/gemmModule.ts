@@ -26,6 +26,7 @@ interface GemmExports {
     c: number, ldc: number, accumulate: number, work: number): void;
   conv2d_filter_grad(x: number, dy: number, dw: number, n: number, h: number, w: number, ci: number, oh: number,
     ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, work: number): void;
+  bias_act(c: number, m: number, n: number, bias: number, relu: number): void;
 }
 
 /** Offsets are in floats from the tensor's start; strides in floats. */
@@ -45,6 +46,11 @@ export class SimdGemm {
     accumulate = false): void {
     this.fns.sgemm(m, n, k, this.addr(a.t, a.offset), a.rowStride, a.colStride, this.addr(b.t, b.offset), b.rowStride,
       b.colStride, this.addr(c, cOffset), ldc, accumulate ? 1 : 0, this.work);
+  }
+
+  /** In place on c [m x n]: add `bias` (one value per column) if given, then ReLU if asked. */
+  biasAct(c: tfjs.TensorInfo, m: number, n: number, bias: tfjs.TensorInfo | undefined, relu: boolean): void {
+    this.fns.bias_act(this.addr(c), m, n, bias ? this.addr(bias) : 0, relu ? 1 : 0);
   }
 
   /** dw [kh,kw,ci,co] of a NHWC conv with input x [n,h,w,ci] and output gradient dy [n,oh,ow,co]. */

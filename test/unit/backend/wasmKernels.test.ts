@@ -209,6 +209,28 @@ test('BatchMatMul with transposes matches cpu (SIMD and composite paths)', async
   }
 }));
 
+test('_FusedMatMul (dense layers: bias + activation) matches cpu (SIMD and composite paths)', async () =>
+  onBothPaths(async (path) => {
+    const cases: Array<[number[], number[], boolean, boolean, boolean, 'linear' | 'relu' | 'elu']> = [
+      [[128, 78], [78, 32], false, false, true, 'relu'],
+      [[7, 5], [5, 10], false, false, true, 'linear'],
+      [[70, 300], [270, 300], false, true, true, 'relu'],
+      [[300, 7], [300, 9], true, false, false, 'relu'],
+      [[2, 6, 3], [2, 6, 7], true, false, true, 'linear'],
+      // Not one of ours (the original kernel runs): another activation.
+      [[9, 5], [5, 6], false, false, true, 'elu'],
+    ];
+    for (const [i, [as, bs, ta, tb, withBias, activation]] of cases.entries()) {
+      const a = rand(as, 50 + i);
+      const b = rand(bs, 60 + i);
+      const n = tb ? bs[bs.length - 2] : bs[bs.length - 1];
+      const bias = rand([n], 70 + i);
+      await sameOnBoth(`${path} fused matMul ${as} ${bs} ${ta} ${tb} ${withBias} ${activation}`, () =>
+        tf.fused.matMul({ a: t(a), b: t(b), transposeA: ta, transposeB: tb, bias: withBias ? t(bias) : undefined,
+          activation }));
+    }
+  }));
+
 test('MaxPoolGrad matches cpu (overlapping windows, padding, ties)', async () => {
   const cases: Array<[number[], number | [number, number], number | [number, number], 'valid' | 'same']> = [
     [[2, 8, 8, 3], 2, 2, 'valid'],
