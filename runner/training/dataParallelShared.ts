@@ -172,22 +172,19 @@ export class Replica {
     if (n > 0) {
       const ids = indices.subarray(start, end);
       const batch = gatherBatch(this.train, this.sampleSize, ids, 0, n);
-      const x = tf.tensor(batch.x, [n, ...this.inputShape]);
-      const y = tf.tensor1d(batch.y, 'int32');
-      const targets = this.teacherLogits
-        ? tf.tensor2d(gatherRows(this.teacherLogits, this.classes, ids), [n, this.classes]) : undefined;
+      const targets = this.teacherLogits ? gatherRows(this.teacherLogits, this.classes, ids) : undefined;
+      const r = computeGradients(this.model, this.objective, this.vars, { x: batch.x, y: batch.y, targets },
+        this.inputShape, this.classes, phiValue);
+      const base = this.slot(parity, this.replica);
       try {
-        const r = computeGradients(this.model, this.objective, this.vars, x, y, targets, phiValue);
-        const base = this.slot(parity, this.replica);
         this.vars.forEach((v, i) => {
           grads.set(r.grads[v.name].dataSync() as Float32Array, base + this.offsets[i]);
         });
-        tf.dispose(Object.values(r.grads));
-        stats[st] = r.loss * n;
-        stats[st + 1] = r.correct;
       } finally {
-        tf.dispose([x, y, ...(targets ? [targets] : [])]);
+        tf.dispose(Object.values(r.grads));
       }
+      stats[st] = r.loss * n;
+      stats[st + 1] = r.correct;
     } else {
       stats[st] = 0;
       stats[st + 1] = 0;

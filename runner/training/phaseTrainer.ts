@@ -10,6 +10,7 @@ import { accuracy } from './evaluate';
 import { annealingLoss, crossEntropy, kdLoss } from './losses';
 import type { PhaseOptimizer } from './optimizers';
 import { stepForEpoch, type TemperatureStep } from './annealingSchedule';
+import { denseGradients, denseStackOf } from './denseStep';
 import type { PhaseReplicas, TrainingThreads } from './dataParallel';
 
 export type Objective =
@@ -82,12 +83,33 @@ export interface ShardGradients {
   correct: number;
 }
 
+/** One batch or data-parallel shard on the host: flattened input rows, labels, teacher logits. */
+export interface HostShard { x: Float32Array; y: Int32Array; targets?: Float32Array; }
+
 /**
  * Forward + backward on one batch or one data-parallel shard: the phase's loss (mean over the
  * rows given), its gradients with respect to `vars`, and the correct predictions. Shared by the
  * single-thread step and every data-parallel replica, so they compute the very same thing.
+ * Plain dense stacks (the MLP family) are differentiated by hand (denseStep.ts: a fraction of
+ * the kernel launches); every other model through the autograd tape.
  */
-export function computeGradients(model: tf.LayersModel, objective: Objective, vars: tf.Variable[], x: tf.Tensor,
+export function computeGradients(model: tf.LayersModel, objective: Objective, vars: tf.Variable[], shard: HostShard,
+  inputShape: number[], classes: number, phiValue: number): ShardGradients {
+  const dense = denseStackOf(model);
+  if (dense) return denseGradients(dense, objective, shard.x, shard.y, shard.targets, classes, phiValue);
+  const rows = shard.y.length;
+  const x = tf.tensor(shard.x, [rows, ...inputShape]);
+  const y = tf.tensor1d(shard.y, 'int32');
+  const targets = shard.targets ? tf.tensor2d(shard.targets, [rows, classes]) : undefined;
+  try {
+    return tapeGradients(model, objective, vars, x, y, targets, phiValue);
+  } finally {
+    tf.dispose([x, y, ...(targets ? [targets] : [])]);
+  }
+}
+
+/** computeGradients through tf.layers and the autograd tape (any model). */
+export function tapeGradients(model: tf.LayersModel, objective: Objective, vars: tf.Variable[], x: tf.Tensor,
   y: tf.Tensor1D, targets: tf.Tensor2D | undefined, phiValue: number): ShardGradients {
   let correct: tf.Scalar | undefined;
   const { value, grads } = tf.tidy(() => tf.variableGrads(() => {
@@ -119,8 +141,8 @@ export function applyGradients(optimizer: PhaseOptimizer, vars: tf.Variable[], g
 
 /** One single-thread optimizer step; returns the batch loss and the number of correct predictions. */
 export function trainStep(model: tf.LayersModel, objective: Objective, optimizer: PhaseOptimizer, vars: tf.Variable[],
-  x: tf.Tensor, y: tf.Tensor1D, targets: tf.Tensor2D | undefined, phiValue: number): { loss: number; correct: number } {
-  const r = computeGradients(model, objective, vars, x, y, targets, phiValue);
+  shard: HostShard, inputShape: number[], classes: number, phiValue: number): { loss: number; correct: number } {
+  const r = computeGradients(model, objective, vars, shard, inputShape, classes, phiValue);
   applyGradients(optimizer, vars, r.grads);
   return { loss: r.loss, correct: r.correct };
 }
@@ -187,16 +209,9 @@ async function phaseLoop(ctx: PhaseContext, spec: PhaseSpec, vars: tf.Variable[]
       } else {
         const batch = gatherBatch(train, sampleSize, order, b, ctx.batchSize);
         size = batch.size;
-        const x = tf.tensor(batch.x, [batch.size, ...ctx.inputShape]);
-        const y = tf.tensor1d(batch.y, 'int32');
-        const targets = spec.teacherLogits
-          ? tf.tensor2d(gatherRows(spec.teacherLogits, ctx.classes, batch.indices), [batch.size, ctx.classes])
-          : undefined;
-        try {
-          r = trainStep(spec.model, spec.objective, spec.optimizer, vars, x, y, targets, step?.phi ?? 1);
-        } finally {
-          tf.dispose([x, y, ...(targets ? [targets] : [])]);
-        }
+        const targets = spec.teacherLogits ? gatherRows(spec.teacherLogits, ctx.classes, batch.indices) : undefined;
+        r = trainStep(spec.model, spec.objective, spec.optimizer, vars, { x: batch.x, y: batch.y, targets },
+          ctx.inputShape, ctx.classes, step?.phi ?? 1);
       }
       if (!Number.isFinite(r.loss)) {
         throw new Error(`the ${spec.phase} loss became ${r.loss} at epoch ${epoch + 1}, batch ${b + 1}: lower the learning rate`);

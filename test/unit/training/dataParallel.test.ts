@@ -81,11 +81,8 @@ for (const c of cases) {
       let tensorsAfterFirst = 0;
       for (const [i, ids] of batches.entries()) {
         const b = gatherBatch(data, c.shape[0] * c.shape[1] * c.shape[2], ids, 0, ids.length);
-        const x = tf.tensor(b.x, [b.size, ...c.shape]);
-        const y = tf.tensor1d(b.y, 'int32');
-        const t = teacherLogits ? tf.tensor2d(gatherRows(teacherLogits, classes, ids), [b.size, classes]) : undefined;
-        const s = trainStep(single, c.objective, so, vars, x, y, t, 0.5);
-        tf.dispose([x, y, ...(t ? [t] : [])]);
+        const targets = teacherLogits ? gatherRows(teacherLogits, classes, ids) : undefined;
+        const s = trainStep(single, c.objective, so, vars, { x: b.x, y: b.y, targets }, c.shape, classes, 0.5);
         const p: { loss: number; correct: number } = await replicas.step(ids, 0.5);
         assert.ok(Math.abs(p.loss - s.loss) <= 1e-5 * Math.max(1, Math.abs(s.loss)), `step ${i}: loss ${p.loss} vs ${s.loss}`);
         assert.equal(p.correct, s.correct, `step ${i}: correct`);
