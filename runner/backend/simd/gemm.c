@@ -9,7 +9,9 @@
  * op(B) into 8-column panels, so the 4x8 micro-kernel streams two contiguous panels from L1 and
  * keeps its 8 accumulators in registers (4x8 uses 11 of x64's 16 vector registers; V8 needs the
  * rest). The convolution filter gradient packs its A panels straight from the input image
- * (im2col inside the packing), so no im2col matrix is ever materialised.
+ * (im2col inside the packing), so no im2col matrix is ever materialised. The input gradient is
+ * an indirect GEMM: the same register tile reads its 4 rows through pointers into dy, one
+ * stride phase of dx at a time, so strided layers skip the zeros of a dilated dy.
  *
  * Memory: this module imports the TF.js wasm instance's own memory and works on its tensors in
  * place. It therefore must not own any memory: no globals, no static data, no stack arrays
@@ -274,4 +276,139 @@ void bias_act(float *c, int M, int N, const float *bias, int relu) {
       row[n] = relu && !(v > 0.0f) ? 0.0f : v;
     }
   }
+}
+
+/*
+ * One dx tile of conv2d_input_grad: 4 pixels (n, ih, iw + j*sw), j < 4, by the 8 channels of
+ * one ci panel (bp = that panel). The 4 pixels share their phase r = (iw + pl) % sw, so the same
+ * taps kw = r + t*sw reach them, and tap t sends pixel j the dy pixel ow0 - t + j: the taps of
+ * one filter row read consecutive dy pixels. The panel stores each phase's taps in reverse t
+ * order, so away from the borders one filter row is a single product over T*CO contiguous dy
+ * floats; at the borders each tap is its own product, with the zeroed area standing in for dy
+ * pixels outside the image (and for pixels j >= npix). The register tile is micro_4x8's, with
+ * 4 row pointers into dy instead of a packed A panel (an "indirect GEMM").
+ */
+static inline void input_grad_tile(const float *dyimg, const float *bp, float *c, int ldc, int npix, int nci,
+                                   int ih, int iw, int OH, int OW, int CO, int KH, int KW, int sh, int sw,
+                                   int pt, int pl, const float *zero, float *tile) {
+  v128_t c00, c01, c10, c11, c20, c21, c30, c31;
+  c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = wasm_f32x4_splat(0.0f);
+  const int r = (iw + pl) % sw, ow0 = (iw + pl - r) / sw;
+  const int T = r < KW ? (KW - r + sw - 1) / sw : 0;
+  int first = 0; /* taps of the phases before r in one filter row */
+  for (int q = 0; q < r && q < KW; q++) first += (KW - q + sw - 1) / sw;
+  const int interior = npix == MR && ow0 - T + 1 >= 0 && ow0 + MR - 1 < OW;
+  /* ih + pt - kh is a multiple of sh for these kh, so the division is exact (also when < 0). */
+  for (int kh = (ih + pt) % sh; kh < KH; kh += sh) {
+    const int oh = (ih + pt - kh) / sh;
+    if (oh < 0) break; /* the next taps read rows further up */
+    if (oh >= OH) continue;
+    const float *row = dyimg + oh * OW * CO;
+    const float *brow = bp + (kh * KW + first) * CO * NR;
+    for (int t = interior ? 0 : T - 1; t >= 0; t--) {
+      /* Interior: all T taps at once from dy pixel ow0 - T + 1; else tap t (stored at T-1-t). */
+      const int ow = interior ? ow0 - T + 1 : ow0 - t;
+      const int len = interior ? T * CO : CO;
+      if (ow + npix <= 0 || ow >= OW) continue;
+      const float *p0 = ow >= 0 ? row + ow * CO : zero;
+      const float *p1 = npix > 1 && ow + 1 >= 0 && ow + 1 < OW ? row + (ow + 1) * CO : zero;
+      const float *p2 = npix > 2 && ow + 2 >= 0 && ow + 2 < OW ? row + (ow + 2) * CO : zero;
+      const float *p3 = npix > 3 && ow + 3 >= 0 && ow + 3 < OW ? row + (ow + 3) * CO : zero;
+      const float *b = brow + (interior ? 0 : T - 1 - t) * CO * NR;
+      for (int k = 0; k < len; k++) {
+        const v128_t b0 = wasm_v128_load(b);
+        const v128_t b1 = wasm_v128_load(b + 4);
+        v128_t av = wasm_v128_load32_splat(p0 + k);
+        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(av, b0));
+        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(av, b1));
+        av = wasm_v128_load32_splat(p1 + k);
+        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(av, b0));
+        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(av, b1));
+        av = wasm_v128_load32_splat(p2 + k);
+        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(av, b0));
+        c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(av, b1));
+        av = wasm_v128_load32_splat(p3 + k);
+        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(av, b0));
+        c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(av, b1));
+        b += NR;
+      }
+    }
+  }
+  const int full = npix == MR && nci == NR;
+  float *d = full ? c : tile;
+  const int ld = full ? ldc : NR;
+  wasm_v128_store(d, c00); wasm_v128_store(d + 4, c01);
+  wasm_v128_store(d + ld, c10); wasm_v128_store(d + ld + 4, c11);
+  wasm_v128_store(d + 2 * ld, c20); wasm_v128_store(d + 2 * ld + 4, c21);
+  wasm_v128_store(d + 3 * ld, c30); wasm_v128_store(d + 3 * ld + 4, c31);
+  if (!full) {
+    for (int i = 0; i < npix; i++) for (int q = 0; q < nci; q++) c[i * ldc + q] = tile[i * NR + q];
+  }
+}
+
+/*
+ * Conv2DBackpropInput, NHWC: dx[n, ih, iw, ci] = sum over taps (kh, kw) and co of
+ * dy[n, oh, ow, co] * w[kh, kw, ci, co], where ih = oh*sh + kh - pt and iw = ow*sw + kw - pl.
+ * Each dx pixel only takes the taps of its phase (ih + pt) % sh, (iw + pl) % sw (sub-pixel
+ * split), so a stride-s gradient does no work on the zeros a dilated-dy convolution would
+ * multiply (s^2 the FLOPs). The filter is packed once into 8-channel ci panels [kh][tap][co][8]
+ * of the work buffer (as many panels as fit per pass; taps in input_grad_tile's order); every
+ * dx element is written exactly once.
+ * Returns 0, having written nothing, when one panel does not fit the work buffer.
+ */
+__attribute__((export_name("conv2d_input_grad")))
+int conv2d_input_grad(const float *dy, const float *w, float *dx, int N, int H, int W, int CI, int OH, int OW,
+                      int CO, int KH, int KW, int sh, int sw, int pt, int pl, float *work) {
+  const int taps = KH * KW, panel = taps * CO * NR, panels = (CI + NR - 1) / NR;
+  /* work: CO zeros (the source of taps outside dy), one edge tile, then the filter panels. */
+  float *zero = work, *tile = work + ((CO + 3) & ~3), *bp = tile + MR * NR;
+  const int group = (WORK_FLOATS - (int)(bp - work)) / panel;
+  if (group < 1) return 0;
+  for (int co = 0; co < CO; co++) zero[co] = 0.0f;
+  const int ldc = sw * CI;
+  for (int g0 = 0; g0 < panels; g0 += group) {
+    const int gn = panels - g0 < group ? panels - g0 : group;
+    /* bp[g][kh][i][co][c] = w[kh][kw(i)][(g0 + g)*8 + c][co], zero past CI. */
+    float *d = bp;
+    for (int g = 0; g < gn; g++) {
+      const int ci0 = (g0 + g) * NR, nci = CI - ci0 < NR ? CI - ci0 : NR;
+      for (int tap = 0; tap < taps; tap++) {
+        /* Position i of a filter row holds kw = r + t*sw: phases r in order, t descending. */
+        const int kh = tap / KW;
+        int kw = 0;
+        for (int r = 0, i = tap % KW; r < sw && r < KW; r++) {
+          const int T = (KW - r + sw - 1) / sw;
+          if (i < T) { kw = r + (T - 1 - i) * sw; break; }
+          i -= T;
+        }
+        const float *src = w + ((kh * KW + kw) * CI + ci0) * CO;
+        for (int co = 0; co < CO; co++) {
+          int c = 0;
+          for (; c < nci; c++) d[c] = src[c * CO + co];
+          for (; c < NR; c++) d[c] = 0.0f;
+          d += NR;
+        }
+      }
+    }
+    /* One dx row at a time: the few dy rows it reads stay in cache across the ci panels. */
+    for (int n = 0; n < N; n++) {
+      const float *dyimg = dy + n * OH * OW * CO;
+      for (int ih = 0; ih < H; ih++) {
+        float *dxrow = dx + (n * H + ih) * W * CI;
+        for (int g = 0; g < gn; g++) {
+          const int ci0 = (g0 + g) * NR, nci = CI - ci0 < NR ? CI - ci0 : NR;
+          const float *pb = bp + g * panel;
+          for (int p = 0; p < sw && p < W; p++) {
+            const int count = (W - p + sw - 1) / sw;
+            for (int t = 0; t < count; t += MR) {
+              const int iw = p + t * sw, npix = count - t < MR ? count - t : MR;
+              input_grad_tile(dyimg, pb, dxrow + iw * CI + ci0, ldc, npix, nci, ih, iw, OH, OW, CO, KH, KW, sh,
+                              sw, pt, pl, zero, tile);
+            }
+          }
+        }
+      }
+    }
+  }
+  return 1;
 }

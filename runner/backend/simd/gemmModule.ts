@@ -27,6 +27,8 @@ interface GemmExports {
   conv2d_filter_grad(x: number, dy: number, dw: number, n: number, h: number, w: number, ci: number, oh: number,
     ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, work: number): void;
   bias_act(c: number, m: number, n: number, bias: number, relu: number): void;
+  conv2d_input_grad(dy: number, filter: number, dx: number, n: number, h: number, w: number, ci: number, oh: number,
+    ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, work: number): number;
 }
 
 /** Offsets are in floats from the tensor's start; strides in floats. */
@@ -58,6 +60,17 @@ export class SimdGemm {
     this.fns.conv2d_filter_grad(this.addr(x), this.addr(dy), this.addr(dw), info.batchSize, info.inHeight, info.inWidth,
       info.inChannels, info.outHeight, info.outWidth, info.outChannels, info.filterHeight, info.filterWidth,
       info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, this.work);
+  }
+
+  /**
+   * dx [n,h,w,ci] of a NHWC conv with filter [kh,kw,ci,co] and output gradient dy [n,oh,ow,co].
+   * False (dx untouched) when one 8-channel panel of the filter does not fit the work buffer.
+   */
+  conv2dInputGrad(dy: tfjs.TensorInfo, filter: tfjs.TensorInfo, dx: tfjs.TensorInfo,
+    info: tfjs.backend_util.Conv2DInfo): boolean {
+    return this.fns.conv2d_input_grad(this.addr(dy), this.addr(filter), this.addr(dx), info.batchSize, info.inHeight,
+      info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels, info.filterHeight,
+      info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, this.work) !== 0;
   }
 
   private static readonly instances = new WeakMap<object, SimdGemm | null>();

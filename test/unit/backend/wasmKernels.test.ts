@@ -152,14 +152,35 @@ test('Conv2DBackpropFilter matches cpu (SIMD and composite paths)', async () => 
   }
 }));
 
-test('Conv2DBackpropInput matches cpu', async () => {
-  for (const [i, [xs, fs, strides, pad]] of convCases.entries()) {
+// Input-gradient cases for simd/gemm.c's conv2d_input_grad (4-pixel x 8-channel tiles taken per
+// stride phase): phases with 1-3 pixels left in a row, channels not a multiple of 8, a long co loop.
+const inputGradCases: Array<[number[], number[], number | [number, number], Padding]> = [
+  [[2, 9, 11, 12], [3, 3, 12, 20], 2, 'same'],
+  [[2, 10, 8, 16], [3, 3, 16, 8], 2, 'same'],
+  [[2, 11, 13, 5], [3, 3, 5, 9], 3, 'same'],
+  [[1, 13, 14, 3], [4, 4, 3, 6], 3, 'valid'],
+  [[2, 8, 9, 10], [3, 3, 10, 6], 2, [[0, 0], [1, 2], [2, 0], [0, 0]]],
+  [[2, 7, 6, 9], [3, 3, 9, 5], [1, 2], [[0, 0], [3, 1], [0, 4], [0, 0]]],
+  [[1, 6, 6, 9], [3, 3, 9, 300], 1, 'same'],
+  [[3, 9, 9, 20], [1, 1, 20, 24], 2, 'same'],
+  [[2, 8, 8, 16], [1, 1, 16, 32], 2, 'valid'],
+  // Rows narrower than the stride (empty phases), and the CNN teacher's layer at batch 2.
+  [[1, 2, 1, 3], [3, 3, 3, 4], 3, 'same'],
+  [[2, 26, 26, 32], [3, 3, 32, 64], 1, 'valid'],
+  // 3x3x512 panels: 2 of the 5 ci panels per pass (3 passes); 3x3x1200: no panel fits the
+  // work buffer, so the composite kernel runs even with the SIMD module.
+  [[1, 5, 5, 40], [3, 3, 40, 512], 1, 'same'],
+  [[1, 4, 4, 3], [3, 3, 3, 1200], 1, 'same'],
+];
+
+test('Conv2DBackpropInput matches cpu (SIMD and composite paths)', async () => onBothPaths(async (path) => {
+  for (const [i, [xs, fs, strides, pad]] of [...convCases, ...inputGradCases].entries()) {
     const f = rand(fs, 20 + i);
     const dy = rand(outShape(xs, fs, strides, pad), 200 + i);
-    await sameOnBoth(`dx ${xs} ${fs} s${strides} ${JSON.stringify(pad)}`, () =>
+    await sameOnBoth(`${path} dx ${xs} ${fs} s${strides} ${JSON.stringify(pad)}`, () =>
       run('Conv2DBackpropInput', { dy: t(dy), filter: t(f) }, { strides, pad, dataFormat: 'NHWC', inputShape: xs }));
   }
-});
+}));
 
 test('conv2d gradients through tf.grads match cpu', async () => {
   const x = rand([2, 9, 8, 3], 1);
