@@ -27,8 +27,12 @@ interface GemmExports {
   conv2d_filter_grad(x: number, dy: number, dw: number, n: number, h: number, w: number, ci: number, oh: number,
     ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, work: number): void;
   bias_act(c: number, m: number, n: number, bias: number, relu: number): void;
-  conv2d_input_grad(dy: number, filter: number, dx: number, n: number, h: number, w: number, ci: number, oh: number,
-    ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, work: number): number;
+  conv2d_input_grad(dy: number, filter: number, dx: number, n: number, h: number, w: number, ci: number,
+    oh: number, ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number,
+    work: number): number;
+  conv2d(x: number, filter: number, bias: number, y: number, n: number, h: number, w: number, ci: number, oh: number,
+    ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, relu: number,
+    work: number): number;
 }
 
 /** Offsets are in floats from the tensor's start; strides in floats. */
@@ -71,6 +75,19 @@ export class SimdGemm {
     return this.fns.conv2d_input_grad(this.addr(dy), this.addr(filter), this.addr(dx), info.batchSize, info.inHeight,
       info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels, info.filterHeight,
       info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, this.work) !== 0;
+  }
+
+  /**
+   * y [n,oh,ow,co] = conv of x [n,h,w,ci] (NHWC) with filter [kh,kw,ci,co], plus `bias` (one value
+   * per co) if given, then ReLU if asked. False (y untouched) when one 8-channel panel of the
+   * filter does not fit the work buffer.
+   */
+  conv2d(x: tfjs.TensorInfo, filter: tfjs.TensorInfo, bias: tfjs.TensorInfo | undefined, y: tfjs.TensorInfo,
+    info: tfjs.backend_util.Conv2DInfo, relu: boolean): boolean {
+    return this.fns.conv2d(this.addr(x), this.addr(filter), bias ? this.addr(bias) : 0, this.addr(y), info.batchSize,
+      info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels, info.filterHeight,
+      info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, relu ? 1 : 0,
+      this.work) !== 0;
   }
 
   private static readonly instances = new WeakMap<object, SimdGemm | null>();

@@ -182,6 +182,39 @@ test('Conv2DBackpropInput matches cpu (SIMD and composite paths)', async () => o
   }
 }));
 
+test('Conv2D and FusedConv2D match cpu (SIMD and composite paths)', async () => onBothPaths(async (path) => {
+  for (const [i, [xs, fs, strides, pad]] of [...convCases, ...inputGradCases].entries()) {
+    const x = rand(xs, 30 + i);
+    const f = rand(fs, 40 + i);
+    const bias = rand([fs[3]], 50 + i);
+    const what = `${path} ${xs} ${fs} s${strides} ${JSON.stringify(pad)}`;
+    await sameOnBoth(`conv2d ${what}`, () => tf.conv2d(t(x) as tfjs.Tensor4D, t(f) as tfjs.Tensor4D, strides, pad));
+    await sameOnBoth(`fused conv2d bias relu ${what}`, () => tf.fused.conv2d({
+      x: t(x) as tfjs.Tensor4D, filter: t(f) as tfjs.Tensor4D, strides, pad, bias: t(bias), activation: 'relu' }));
+  }
+  // Epilogue variants, and cases left to the original kernel (another activation, PReLU weights,
+  // dilations, 3 input channels), on a 9-channel layer the SIMD code would otherwise take.
+  const xa = rand([2, 9, 10, 9], 1);
+  const fa = rand([3, 3, 9, 12], 2);
+  const ba = rand([12], 3);
+  const x = (): tfjs.Tensor4D => t(xa) as tfjs.Tensor4D;
+  const f = (): tfjs.Tensor4D => t(fa) as tfjs.Tensor4D;
+  const variants: Array<[string, () => tfjs.Tensor]> = [
+    ['bias linear', () => tf.fused.conv2d({ x: x(), filter: f(), strides: 2, pad: 'same', bias: t(ba) })],
+    ['no bias relu', () => tf.fused.conv2d({ x: x(), filter: f(), strides: 1, pad: 'valid', activation: 'relu' })],
+    ['relu6', () => tf.fused.conv2d({ x: x(), filter: f(), strides: 1, pad: 'same', bias: t(ba),
+      activation: 'relu6' })],
+    ['leakyrelu', () => tf.fused.conv2d({ x: x(), filter: f(), strides: 1, pad: 'same', activation: 'leakyrelu',
+      leakyreluAlpha: 0.3 })],
+    ['prelu', () => tf.fused.conv2d({ x: x(), filter: f(), strides: 1, pad: 'same', activation: 'prelu',
+      preluActivationWeights: tf.fill([12], 0.2) })],
+    ['dilated', () => tf.conv2d(x(), f(), 1, 'same', 'NHWC', 2)],
+    ['3 channels', () => tf.conv2d(tf.slice(x(), [0, 0, 0, 0], [2, 9, 10, 3]),
+      tf.slice(f(), [0, 0, 0, 0], [3, 3, 3, 12]), 1, 'same')],
+  ];
+  for (const [name, fn] of variants) await sameOnBoth(`${path} conv2d ${name}`, fn);
+}));
+
 test('conv2d gradients through tf.grads match cpu', async () => {
   const x = rand([2, 9, 8, 3], 1);
   const f = rand([3, 3, 3, 4], 2);
