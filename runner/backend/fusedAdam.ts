@@ -1,5 +1,6 @@
 /**
- * Adam's update, fused for small variables on the wasm and cpu backends.
+ * Adam's update, fused: on wasm one SIMD kernel per variable (simd/gemm.c, TF.js's float32
+ * operation order); on cpu for small variables a JavaScript loop.
  *
  * TF.js's AdamOptimizer.applyGradients runs ~13 kernels and uploads ~6 scalar constants per
  * variable. For a small model (the MLP student: 4 variables, 25k parameters) those launches, not
@@ -15,6 +16,7 @@
  * epsilon, learningRate). test/unit/backend/fusedAdam.test.ts compares it with the original.
  */
 import tfjs = require('@tensorflow/tfjs');
+import { SimdGemm } from './simd/gemmModule';
 
 /** Variables up to this many elements take the fused path. */
 export const FUSED_MAX_SIZE = 1 << 16;
@@ -61,6 +63,21 @@ function fusedApplyGradients(original: Apply): Apply {
         if (gradient == null) return;
         const firstMoment = self.accumulatedFirstMoment[i].variable;
         const secondMoment = self.accumulatedSecondMoment[i].variable;
+        const gemm = backend === 'wasm' && value.dtype === 'float32' && gradient.dtype === 'float32'
+          ? SimdGemm.for(tfjs.backend()) : null;
+        if (gemm) {
+          // One SIMD pass in wasm (simd/gemm.c), any size: no copies out of the wasm heap.
+          const b = tfjs.backend() as unknown as { makeOutput(shape: number[], dtype: 'float32'): tfjs.TensorInfo };
+          const [nw, nm, nv] = [0, 1, 2].map(() => b.makeOutput(value.shape, 'float32'));
+          gemm.adam(value, firstMoment, secondMoment, gradient, nw, nm, nv, {
+            beta1: b1, beta2: b2, oneMinusAccBeta1: omb1, oneMinusAccBeta2: omb2, epsilon: eps, learningRate: lr,
+          });
+          const engine = tfjs.engine();
+          firstMoment.assign(engine.makeTensorFromTensorInfo(nm));
+          secondMoment.assign(engine.makeTensorFromTensorInfo(nv));
+          value.assign(engine.makeTensorFromTensorInfo(nw));
+          return;
+        }
         if (value.size > FUSED_MAX_SIZE || value.dtype !== 'float32') {
           // TF.js's own formula, kernel by kernel.
           const newFirst = tfjs.add(tfjs.mul(firstMoment, b1), tfjs.mul(gradient, 1 - b1));
@@ -94,8 +111,9 @@ function fusedApplyGradients(original: Apply): Apply {
         secondMoment.assign(tfjs.tensor(nv, secondMoment.shape, 'float32'));
         value.assign(tfjs.tensor(nw, value.shape, 'float32'));
       });
-      self.accBeta1.assign(tfjs.scalar(accB1 * b1));
-      self.accBeta2.assign(tfjs.scalar(accB2 * b2));
+      // As TF.js's float32 mul(accBeta, beta): the product of two floats is exact in double.
+      self.accBeta1.assign(tfjs.scalar(Math.fround(accB1 * Math.fround(b1))));
+      self.accBeta2.assign(tfjs.scalar(Math.fround(accB2 * Math.fround(b2))));
     });
     self.incrementIterations();
   };

@@ -13,7 +13,8 @@
  * an indirect GEMM: the same register tile reads its 4 rows through pointers into dy, one
  * stride phase of dx at a time, so strided layers skip the zeros of a dilated dy. The forward
  * convolution is the same indirect GEMM over x (with a bias + ReLU epilogue); both run ~1.4x
- * XNNPACK's forward convolution here.
+ * XNNPACK's forward convolution here. At the end, three memory-bound kernels whose wasm
+ * versions are scalar loops or many small kernels: Adam's update, MaxPoolGrad, FusedBatchNorm.
  *
  * Memory: this module imports the TF.js wasm instance's own memory and works on its tensors in
  * place. It therefore must not own any memory: no globals, no static data, no stack arrays
@@ -542,4 +543,110 @@ int conv2d(const float *x, const float *w, const float *bias, float *y, int N, i
     }
   }
   return 1;
+}
+
+/*
+ * Adam's update for one variable, in TF.js 4.22.0's AdamOptimizer order of float32 operations
+ * (no FMA in wasm SIMD, so every product and sum rounds as TF.js's separate kernels do):
+ *   m' = m*b1 + g*c1;  v' = v*b2 + (g*g)*c2;  w' = ((m'/omb1) / (sqrt(v'/omb2) + eps)) * neglr + w
+ * with c1 = 1-b1, c2 = 1-b2, omb1/2 = 1 - beta^t and neglr = -lr as float32. Writes new arrays
+ * (the old ones may be aliased by other tensors).
+ */
+__attribute__((export_name("adam")))
+void adam(const float *w, const float *m, const float *v, const float *g, float *nw, float *nm, float *nv, int n,
+          float b1, float c1, float b2, float c2, float omb1, float omb2, float eps, float neglr) {
+  const v128_t vb1 = wasm_f32x4_splat(b1), vc1 = wasm_f32x4_splat(c1), vb2 = wasm_f32x4_splat(b2);
+  const v128_t vc2 = wasm_f32x4_splat(c2), vo1 = wasm_f32x4_splat(omb1), vo2 = wasm_f32x4_splat(omb2);
+  const v128_t veps = wasm_f32x4_splat(eps), vlr = wasm_f32x4_splat(neglr);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t gi = wasm_v128_load(g + i);
+    const v128_t mi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(m + i), vb1), wasm_f32x4_mul(gi, vc1));
+    const v128_t vi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(v + i), vb2), wasm_f32x4_mul(wasm_f32x4_mul(gi, gi), vc2));
+    const v128_t step = wasm_f32x4_div(wasm_f32x4_div(mi, vo1), wasm_f32x4_add(wasm_f32x4_sqrt(wasm_f32x4_div(vi, vo2)), veps));
+    wasm_v128_store(nm + i, mi);
+    wasm_v128_store(nv + i, vi);
+    wasm_v128_store(nw + i, wasm_f32x4_add(wasm_f32x4_mul(step, vlr), wasm_v128_load(w + i)));
+  }
+  for (; i < n; i++) {
+    const float gi = g[i];
+    const float mi = m[i] * b1 + gi * c1;
+    const float vi = v[i] * b2 + (gi * gi) * c2;
+    nm[i] = mi;
+    nv[i] = vi;
+    nw[i] = ((mi / omb1) / (__builtin_sqrtf(vi / omb2) + eps)) * neglr + w[i];
+  }
+}
+
+/*
+ * MaxPoolGrad, NHWC: each window's gradient dy goes to the first position (row-major in the
+ * window, padding excluded) where x equals the window's maximum y, as the cpu backend does.
+ * dx is zeroed first; windows may overlap (gradients add).
+ */
+__attribute__((export_name("max_pool_grad")))
+void max_pool_grad(const float *x, const float *y, const float *dy, float *dx, int N, int H, int W, int C, int OH,
+                   int OW, int KH, int KW, int sh, int sw, int pt, int pl) {
+  const long total = (long)N * H * W * C;
+  long i = 0;
+  for (; i + 4 <= total; i += 4) wasm_v128_store(dx + i, wasm_f32x4_splat(0.0f));
+  for (; i < total; i++) dx[i] = 0.0f;
+  for (int n = 0; n < N; n++) {
+    const float *xn = x + (long)n * H * W * C;
+    float *dxn = dx + (long)n * H * W * C;
+    for (int oh = 0; oh < OH; oh++) {
+      const int h0 = oh * sh - pt;
+      const int kh0 = h0 < 0 ? -h0 : 0, kh1 = H - h0 < KH ? H - h0 : KH;
+      for (int ow = 0; ow < OW; ow++) {
+        const long o = (((long)n * OH + oh) * OW + ow) * C;
+        const int w0 = ow * sw - pl;
+        const int kw0 = w0 < 0 ? -w0 : 0, kw1 = W - w0 < KW ? W - w0 : KW;
+        int c = 0;
+        /* 4 channels at a time: `done` marks lanes whose first maximum was found. */
+        for (; c + 4 <= C; c += 4) {
+          const v128_t yv = wasm_v128_load(y + o + c), g = wasm_v128_load(dy + o + c);
+          v128_t done = wasm_i32x4_splat(0);
+          for (int kh = kh0; kh < kh1; kh++) {
+            for (int kw = kw0; kw < kw1; kw++) {
+              const long p = ((long)(h0 + kh) * W + (w0 + kw)) * C + c;
+              const v128_t hit = wasm_v128_andnot(wasm_f32x4_eq(wasm_v128_load(xn + p), yv), done);
+              wasm_v128_store(dxn + p, wasm_f32x4_add(wasm_v128_load(dxn + p), wasm_v128_and(hit, g)));
+              done = wasm_v128_or(done, hit);
+            }
+          }
+        }
+        for (; c < C; c++) {
+          int found = 0;
+          for (int kh = kh0; kh < kh1 && !found; kh++) {
+            for (int kw = kw0; kw < kw1; kw++) {
+              const long p = ((long)(h0 + kh) * W + (w0 + kw)) * C + c;
+              if (xn[p] == y[o + c]) { dxn[p] += dy[o + c]; found = 1; break; }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/*
+ * FusedBatchNorm (inference formula, also what training runs with the batch's moments):
+ * out = (x - mean) * (scale / sqrt(variance + eps)) + offset, per channel of the last axis; each
+ * of mean, variance, offset, scale has C values or is absent (offset 0, scale 1; pass 0).
+ * `a` (C floats of scratch) holds scale / sqrt(variance + eps).
+ */
+__attribute__((export_name("batch_norm")))
+void batch_norm(const float *x, const float *mean, const float *variance, const float *offset, const float *scale,
+                float eps, float *out, int rows, int C, float *a) {
+  for (int c = 0; c < C; c++) a[c] = (scale ? scale[c] : 1.0f) / __builtin_sqrtf(variance[c] + eps);
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (long)r * C;
+    float *o = out + (long)r * C;
+    int c = 0;
+    for (; c + 4 <= C; c += 4) {
+      v128_t v = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + c), wasm_v128_load(mean + c)), wasm_v128_load(a + c));
+      if (offset) v = wasm_f32x4_add(v, wasm_v128_load(offset + c));
+      wasm_v128_store(o + c, v);
+    }
+    for (; c < C; c++) o[c] = (xr[c] - mean[c]) * a[c] + (offset ? offset[c] : 0.0f);
+  }
 }

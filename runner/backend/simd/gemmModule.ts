@@ -27,6 +27,12 @@ interface GemmExports {
   conv2d_filter_grad(x: number, dy: number, dw: number, n: number, h: number, w: number, ci: number, oh: number,
     ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, work: number): void;
   bias_act(c: number, m: number, n: number, bias: number, relu: number): void;
+  adam(w: number, m: number, v: number, g: number, nw: number, nm: number, nv: number, n: number, b1: number, c1: number,
+    b2: number, c2: number, omb1: number, omb2: number, eps: number, neglr: number): void;
+  max_pool_grad(x: number, y: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number,
+    ow: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number): void;
+  batch_norm(x: number, mean: number, variance: number, offset: number, scale: number, eps: number, out: number,
+    rows: number, c: number, a: number): void;
   conv2d_input_grad(dy: number, filter: number, dx: number, n: number, h: number, w: number, ci: number,
     oh: number, ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number,
     work: number): number;
@@ -52,6 +58,37 @@ export class SimdGemm {
     accumulate = false): void {
     this.fns.sgemm(m, n, k, this.addr(a.t, a.offset), a.rowStride, a.colStride, this.addr(b.t, b.offset), b.rowStride,
       b.colStride, this.addr(c, cOffset), ldc, accumulate ? 1 : 0, this.work);
+  }
+
+  /**
+   * Adam's step on one float32 variable w with moments m, v and gradient g into new tensors nw,
+   * nm, nv (same size n), in TF.js's float32 operation order; the constants as TF.js rounds them.
+   */
+  adam(w: tfjs.TensorInfo, m: tfjs.TensorInfo, v: tfjs.TensorInfo, g: tfjs.TensorInfo, nw: tfjs.TensorInfo,
+    nm: tfjs.TensorInfo, nv: tfjs.TensorInfo, c: { beta1: number; beta2: number; oneMinusAccBeta1: number;
+      oneMinusAccBeta2: number; epsilon: number; learningRate: number }): void {
+    const n = w.shape.reduce((p, d) => p * d, 1);
+    const f = Math.fround;
+    this.fns.adam(this.addr(w), this.addr(m), this.addr(v), this.addr(g), this.addr(nw), this.addr(nm), this.addr(nv), n,
+      f(c.beta1), f(1 - c.beta1), f(c.beta2), f(1 - c.beta2), f(c.oneMinusAccBeta1), f(c.oneMinusAccBeta2),
+      f(c.epsilon), f(-c.learningRate));
+  }
+
+  /** MaxPoolGrad (NHWC) into dx: each window's dy to the first position holding its maximum y. */
+  maxPoolGrad(x: tfjs.TensorInfo, y: tfjs.TensorInfo, dy: tfjs.TensorInfo, dx: tfjs.TensorInfo,
+    info: tfjs.backend_util.Conv2DInfo): void {
+    this.fns.max_pool_grad(this.addr(x), this.addr(y), this.addr(dy), this.addr(dx), info.batchSize, info.inHeight,
+      info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.filterHeight, info.filterWidth,
+      info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left);
+  }
+
+  /** FusedBatchNorm over the last axis (C values per operand; offset/scale optional). */
+  batchNorm(x: tfjs.TensorInfo, mean: tfjs.TensorInfo, variance: tfjs.TensorInfo, offset: tfjs.TensorInfo | undefined,
+    scale: tfjs.TensorInfo | undefined, epsilon: number, out: tfjs.TensorInfo): void {
+    const c = x.shape[x.shape.length - 1];
+    const rows = x.shape.reduce((p, d) => p * d, 1) / c;
+    this.fns.batch_norm(this.addr(x), this.addr(mean), this.addr(variance), offset ? this.addr(offset) : 0,
+      scale ? this.addr(scale) : 0, epsilon, this.addr(out), rows, c, this.work);
   }
 
   /** In place on c [m x n]: add `bias` (one value per column) if given, then ReLU if asked. */

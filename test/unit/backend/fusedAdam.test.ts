@@ -1,6 +1,7 @@
 // The fused Adam update (runner/backend/fusedAdam.ts) against TF.js's own AdamOptimizer, on wasm
-// and cpu: same weights and the same optimizer state (names, order, values) after several steps,
-// for a small variable (fused loop) and a large one (TF.js kernels), with a learning-rate change.
+// (the SIMD kernel: bit-identical) and cpu (a JavaScript loop for a small variable, TF.js's
+// kernels for a large one): same weights and optimizer state (names, order, values) after
+// several steps, with a learning-rate change.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import tfjs = require('@tensorflow/tfjs');
@@ -54,6 +55,11 @@ for (const backend of ['wasm', 'cpu'] as const) {
     o.weights.forEach((w, i) => assert.ok(relErr(f.weights[i], w) < 1e-5, `weight ${i}: ${relErr(f.weights[i], w)}`));
     assert.deepEqual(f.state.map((s) => s.name), o.state.map((s) => s.name));
     o.state.forEach((s, i) => assert.ok(relErr(f.state[i].values, s.values) < 1e-5, `${s.name}: ${relErr(f.state[i].values, s.values)}`));
+    if (backend === 'wasm') {
+      // The SIMD kernel runs TF.js's float32 operations in TF.js's order: bit-identical results.
+      o.weights.forEach((w, i) => assert.deepEqual(f.weights[i], w, `weight ${i} bit-identical`));
+      o.state.forEach((s, i) => assert.deepEqual(f.state[i].values, s.values, `${s.name} bit-identical`));
+    }
     installFusedAdam();
   });
 }

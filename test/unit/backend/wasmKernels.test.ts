@@ -285,7 +285,8 @@ test('_FusedMatMul (dense layers: bias + activation) matches cpu (SIMD and compo
     }
   }));
 
-test('MaxPoolGrad matches cpu (overlapping windows, padding, ties)', async () => {
+test('MaxPoolGrad matches cpu (overlapping windows, padding, ties; SIMD and composite paths)', async () =>
+  onBothPaths(async (path) => {
   const cases: Array<[number[], number | [number, number], number | [number, number], 'valid' | 'same']> = [
     [[2, 8, 8, 3], 2, 2, 'valid'],
     [[2, 7, 9, 3], 2, 2, 'valid'],
@@ -293,16 +294,39 @@ test('MaxPoolGrad matches cpu (overlapping windows, padding, ties)', async () =>
     [[2, 9, 9, 2], 3, 2, 'same'],
     [[1, 6, 5, 2], 2, 1, 'valid'],
     [[3, 10, 8, 2], [3, 2], [2, 1], 'same'],
+    // 4-channel SIMD lanes of simd/gemm.c, with and without a scalar tail.
+    [[2, 8, 8, 8], 2, 2, 'valid'],
+    [[2, 9, 7, 6], 3, 2, 'same'],
   ];
   for (const [i, [xs, size, strides, pad]] of cases.entries()) {
     for (const [kind, x] of [['random', rand(xs, 50 + i)], ['ties', ints(xs, 60 + i)]] as const) {
       const y = await on('cpu', () => tf.maxPool(t(x) as tfjs.Tensor4D, size, strides, pad));
       const dy = rand(y[0].shape, 70 + i);
-      await sameOnBoth(`maxPoolGrad ${kind} ${xs} ${size} s${strides} ${pad}`, () =>
+      await sameOnBoth(`${path} maxPoolGrad ${kind} ${xs} ${size} s${strides} ${pad}`, () =>
         run('MaxPoolGrad', { dy: t(dy), input: t(x), output: t(y[0]) }, { filterSize: size, strides, pad }));
     }
   }
-});
+}));
+
+test('FusedBatchNorm matches cpu (per-channel operands, offset/scale optional; SIMD and composite paths)', async () =>
+  onBothPaths(async (path) => {
+    const cases: Array<[number[], boolean, boolean]> = [
+      [[4, 5, 6, 8], true, true],
+      [[3, 7, 5], true, false],
+      [[2, 3, 3, 5], false, true],
+      [[6, 9], false, false],
+    ];
+    for (const [i, [xs, withOffset, withScale]] of cases.entries()) {
+      const c = xs[xs.length - 1];
+      const x = rand(xs, 80 + i);
+      const mean = rand([c], 81 + i);
+      const variance = { shape: [c], values: rand([c], 82 + i).values.map((v) => v * v + 0.1) };
+      const offset = rand([c], 83 + i);
+      const scale = rand([c], 84 + i);
+      await sameOnBoth(`${path} batchNorm ${xs} offset=${withOffset} scale=${withScale}`, () =>
+        tf.batchNorm(t(x), t(mean), t(variance), withOffset ? t(offset) : undefined, withScale ? t(scale) : undefined, 1e-3));
+    }
+  }));
 
 test('Tile matches cpu (batchnorm broadcast, general, int32 fallback)', async () => {
   const cases: Array<[number[], number[]]> = [
