@@ -10,8 +10,19 @@ export const AKD = path.join(REPO, 'bin', 'akd.js');
 
 export interface AkdResult { code: number | null; signal: NodeJS.Signals | null; events: RunEvent[]; stdout: string; stderr: string; }
 
+const tempDirs: string[] = [];
+// Each test file runs in its own process: its temporary folders (run stores with checkpoints,
+// tens of MB a run of the suite) go when it exits. AKD_KEEP_TEST_DIRS=1 keeps them to inspect.
+process.on('exit', () => {
+  if (process.env.AKD_KEEP_TEST_DIRS) return;
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+});
+
+/** A fresh folder under the system temp folder, removed when the test process exits. */
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `akd-${prefix}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `akd-${prefix}-`));
+  tempDirs.push(dir);
+  return dir;
 }
 
 export function writeConfig(dir: string, name: string, config: object): string {

@@ -65,7 +65,10 @@ export class SlurmCluster {
   private readonly pidFiles: string[];
   private readonly exitHandler = (): void => this.killDaemons();
 
+  private readonly ownsBase: boolean;
+
   constructor(base?: string) {
+    this.ownsBase = base === undefined;
     this.base = base ?? fs.mkdtempSync(path.join(os.tmpdir(), 'akd-slurm-'));
     this.conf = path.join(this.base, 'etc', 'slurm.conf');
     this.pidFiles = ['slurmd.pid', 'slurmctld.pid', 'munged.pid'].map((f) => path.join(this.base, 'run', f));
@@ -195,6 +198,8 @@ export class SlurmCluster {
     while (Date.now() < deadline && this.pidFiles.some((f) => this.alive(f))) await sleep(50);
     process.off('exit', this.exitHandler);
     this.started = false;
+    // State, spool and job output of a throwaway cluster (AKD_KEEP_TEST_DIRS=1 keeps them).
+    if (this.ownsBase && !process.env.AKD_KEEP_TEST_DIRS) fs.rmSync(this.base, { recursive: true, force: true, maxRetries: 2 });
   }
 
   private alive(pidFile: string): boolean {

@@ -10,6 +10,7 @@ import { resolveLauncher } from '../../../runner/launch/launchCli';
 import { latestSession, runSessions } from '../../../runner/launch/sessions';
 import { SlurmClient, SlurmError, jobEnded, parseScontrolJob, parseSqueueJson, waitStatusToExitCode } from '../../../runner/launch/slurmClient';
 import { describeJobEnd } from '../../../runner/launch/slurmRun';
+import { tempDir } from '../../helpers/akdProcess';
 
 test('raw wait statuses become exit:signal', () => {
   assert.equal(waitStatusToExitCode(0), '0:0');
@@ -73,13 +74,13 @@ test('job end descriptions name the state, the reason and what to do', () => {
 });
 
 function fakeSlurm(script: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'akd-fakeslurm-'));
+  const dir = tempDir('fakeslurm');
   for (const cmd of ['squeue', 'scontrol', 'sbatch', 'scancel']) fs.writeFileSync(path.join(dir, cmd), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
   return dir;
 }
 
 test('Slurm not installed: a clear not-installed error, at once', async () => {
-  const client = new SlurmClient({ env: { PATH: fs.mkdtempSync(path.join(os.tmpdir(), 'akd-empty-')) } });
+  const client = new SlurmClient({ env: { PATH: tempDir('empty') } });
   await assert.rejects(client.status('1'), (e: unknown) => e instanceof SlurmError && e.kind === 'not-installed' && /not installed/.test(e.message));
 });
 

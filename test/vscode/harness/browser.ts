@@ -8,13 +8,16 @@ export const CHROMIUM = process.env.AKD_CHROMIUM ?? '/usr/bin/chromium';
 
 export async function launchBrowser(): Promise<BrowserContext> {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'akd-chromium-'));
-  return chromium.launchPersistentContext(profile, {
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1400, height: 860 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  // The throwaway profile (a few MB each launch) goes with the browser.
+  context.on('close', () => fs.rmSync(profile, { recursive: true, force: true, maxRetries: 2 }));
+  return context;
 }
 
 /** The workbench URL; `payload` is the web workbench's way to pass dev/test extension paths. */
