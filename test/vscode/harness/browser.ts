@@ -15,8 +15,11 @@ export async function launchBrowser(): Promise<BrowserContext> {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  // The throwaway profile (a few MB each launch) goes with the browser.
-  context.on('close', () => fs.rmSync(profile, { recursive: true, force: true, maxRetries: 2 }));
+  // The throwaway profile (a few MB each launch) goes when the harness exits (Chromium may
+  // still be writing to it right after the context closes).
+  process.once('exit', () => {
+    try { fs.rmSync(profile, { recursive: true, force: true, maxRetries: 2 }); } catch { /* best effort */ }
+  });
   return context;
 }
 
