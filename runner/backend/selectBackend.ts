@@ -14,6 +14,7 @@ import type { BackendName } from '../config/types';
 import type { ActualBackend } from '../protocol/events';
 import { registerWasmTrainingKernels } from './wasmKernels';
 import { installFusedAdam } from './fusedAdam';
+import { installFusedBatchNorm } from './fusedBatchNorm';
 
 export interface BackendChoice {
   backend: ActualBackend;
@@ -75,6 +76,7 @@ async function useWasm(): Promise<string> {
   const wasm = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
   registerWasmTrainingKernels();
   installFusedAdam();
+  installFusedBatchNorm();
   if (!(await tfjs.setBackend('wasm'))) throw new Error('the wasm backend failed to initialize');
   await tfjs.ready();
   const simd = await tfjs.env().getAsync('WASM_HAS_SIMD_SUPPORT');

@@ -673,9 +673,10 @@ function maxPoolGradGeneral(s: Scratch, k: BaseKernels, info: tfjs.backend_util.
 }
 
 /**
- * FusedBatchNorm (ResNet's batchnorm layers, every step): wasm's kernel is a scalar loop
- * (9 calls of a ResNet-8 step: 19 ms); simd/gemm.c's one SIMD pass when mean and variance (and
- * offset, scale if given) hold one value per channel of the last axis, else the original.
+ * FusedBatchNorm (batchnorm layers in inference mode, and in training where fusedBatchNorm.ts's
+ * fused op does not apply): wasm's kernel is a scalar loop (9 calls of a ResNet-8 step: 19 ms);
+ * simd/gemm.c's one SIMD pass when mean and variance (and offset, scale if given) hold one value
+ * per channel of the last axis, else the original.
  */
 function fusedBatchNorm(original: KernelFn): KernelFn {
   return (args) => {

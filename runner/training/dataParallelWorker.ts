@@ -9,6 +9,7 @@ import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from '
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels } from '../backend/wasmKernels';
 import { installFusedAdam } from '../backend/fusedAdam';
+import { installFusedBatchNorm } from '../backend/fusedBatchNorm';
 import { createOptimizer } from './optimizers';
 import {
   CTRL, ERR_BASE, KIND, Replica, recordFailure, tensorsOf, valuesOf,
@@ -27,6 +28,7 @@ async function initBackend(): Promise<void> {
   installFusedAdam();
   if (boot.backend === 'wasm') {
     registerWasmTrainingKernels();
+    installFusedBatchNorm();
     if (!(await tf.setBackend('wasm'))) throw new Error('wasm failed to initialize in a training worker');
   } else {
     if (!(await tf.setBackend('cpu'))) throw new Error('cpu failed to initialize in a training worker');

@@ -13,8 +13,9 @@
  * an indirect GEMM: the same register tile reads its 4 rows through pointers into dy, one
  * stride phase of dx at a time, so strided layers skip the zeros of a dilated dy. The forward
  * convolution is the same indirect GEMM over x (with a bias + ReLU epilogue); both run ~1.4x
- * XNNPACK's forward convolution here. At the end, three memory-bound kernels whose wasm
- * versions are scalar loops or many small kernels: Adam's update, MaxPoolGrad, FusedBatchNorm.
+ * XNNPACK's forward convolution here. At the end, memory-bound kernels whose wasm versions are
+ * scalar loops or many small kernels: Adam's update, MaxPoolGrad, FusedBatchNorm, and batchnorm
+ * in training mode (moments, normalization, moving averages; its gradient).
  *
  * Memory: this module imports the TF.js wasm instance's own memory and works on its tensors in
  * place. It therefore must not own any memory: no globals, no static data, no stack arrays
@@ -648,5 +649,168 @@ void batch_norm(const float *x, const float *mean, const float *variance, const 
       wasm_v128_store(o + c, v);
     }
     for (; c < C; c++) o[c] = (xr[c] - mean[c]) * a[c] + (offset ? offset[c] : 0.0f);
+  }
+}
+
+/*
+ * Batchnorm in training mode over the last axis of a rows x C matrix (tf.layers.batchNormalization
+ * with axis -1): the batch moments, the normalization and the moving averages in one kernel, the
+ * gradient in another, where tfjs-layers runs tf.moments, tf.batchNorm and their tape gradients as
+ * dozens of small kernels. Sums are taken per channel: f32 partial sums over blocks of BN_ROWS
+ * rows in registers (SIMD across channels, a block's rows stay in L1 across channel groups),
+ * block totals in double, so 65,536+ rows lose nothing to float32 accumulation.
+ */
+#define BN_ROWS 64
+enum { BN_SUM, BN_CENTERED, BN_GRAD };
+
+/* acc[0..3] += the 4 lanes of v, in double. */
+static inline void bn_acc(double *acc, v128_t v) {
+  wasm_v128_store(acc, wasm_f64x2_add(wasm_v128_load(acc), wasm_f64x2_promote_low_f32x4(v)));
+  wasm_v128_store(acc + 2, wasm_f64x2_add(wasm_v128_load(acc + 2),
+                                          wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 2, 3))));
+}
+
+/*
+ * Rows [r0, r1) of channels [c, c + 4*nv) (nv <= 4 vectors), into s and q (doubles, per channel):
+ *   BN_SUM: s += x;  BN_CENTERED: s += x - m, q += (x - m)^2;  BN_GRAD: s += dy, q += dy * (x - m).
+ * kind and nv are constants at every call, so the partial sums live in registers.
+ */
+static inline __attribute__((always_inline)) void bn_block(const int kind, const int nv, const float *x,
+                                                           const float *dy, const float *m, int r0, int r1, int C,
+                                                           int c, double *s, double *q) {
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  v128_t mv[4], ps[4], pq[4];
+  for (int j = 0; j < nv; j++) {
+    mv[j] = kind == BN_SUM ? zero : wasm_v128_load(m + c + 4 * j);
+    ps[j] = pq[j] = zero;
+  }
+  for (int r = r0; r < r1; r++) {
+    const float *xr = x + r * C + c;
+    for (int j = 0; j < nv; j++) {
+      const v128_t v = wasm_v128_load(xr + 4 * j);
+      if (kind == BN_SUM) {
+        ps[j] = wasm_f32x4_add(ps[j], v);
+      } else if (kind == BN_CENTERED) {
+        const v128_t d = wasm_f32x4_sub(v, mv[j]);
+        ps[j] = wasm_f32x4_add(ps[j], d);
+        pq[j] = wasm_f32x4_add(pq[j], wasm_f32x4_mul(d, d));
+      } else {
+        const v128_t g = wasm_v128_load(dy + r * C + c + 4 * j);
+        ps[j] = wasm_f32x4_add(ps[j], g);
+        pq[j] = wasm_f32x4_add(pq[j], wasm_f32x4_mul(g, wasm_f32x4_sub(v, mv[j])));
+      }
+    }
+  }
+  for (int j = 0; j < nv; j++) {
+    bn_acc(s + c + 4 * j, ps[j]);
+    if (kind != BN_SUM) bn_acc(q + c + 4 * j, pq[j]);
+  }
+}
+
+/* s (and q) = the per-channel sums of bn_block's `kind` over all rows; s, q: C doubles each. */
+static inline __attribute__((always_inline)) void bn_sums(const int kind, const float *x, const float *dy,
+                                                          const float *m, int rows, int C, double *s, double *q) {
+  for (int c = 0; c < C; c++) s[c] = q[c] = 0.0;
+  for (int r0 = 0; r0 < rows; r0 += BN_ROWS) {
+    const int r1 = rows - r0 < BN_ROWS ? rows : r0 + BN_ROWS;
+    int c = 0;
+    for (; c + 16 <= C; c += 16) bn_block(kind, 4, x, dy, m, r0, r1, C, c, s, q);
+    for (; c + 4 <= C; c += 4) bn_block(kind, 1, x, dy, m, r0, r1, C, c, s, q);
+    for (; c < C; c++) {
+      float ps = 0.0f, pq = 0.0f;
+      for (int r = r0; r < r1; r++) {
+        const float v = x[r * C + c];
+        if (kind == BN_SUM) {
+          ps += v;
+        } else if (kind == BN_CENTERED) {
+          const float d = v - m[c];
+          ps += d;
+          pq += d * d;
+        } else {
+          const float g = dy[r * C + c];
+          ps += g;
+          pq += g * (v - m[c]);
+        }
+      }
+      s[c] += ps;
+      q[c] += pq;
+    }
+  }
+}
+
+/*
+ * Forward: per channel the batch mean and biased variance (what tf.moments gives; the variance in
+ * two passes, centred on the float mean and corrected by the centred sum), then
+ *   y = (x - mean) * (gamma / sqrt(var + eps)) + beta     (batch_norm's formula)
+ *   invstd = 1 / sqrt(var + eps)                           (for the backward)
+ *   nmean = mmean - (mmean - mean) * decay, nvar likewise  (tfjs-layers' doMovingAverage, same
+ *                                                           float32 operations)
+ * gamma, beta may be 0 (1 and 0). work: 2*C doubles + C floats.
+ */
+__attribute__((export_name("bn_train_forward")))
+void bn_train_forward(const float *x, const float *gamma, const float *beta, const float *mmean, const float *mvar,
+                      float eps, float decay, int rows, int C, float *y, float *mean, float *invstd, float *nmean,
+                      float *nvar, float *work) {
+  double *s = (double *)work, *q = s + C;
+  float *a = (float *)(q + C);
+  bn_sums(BN_SUM, x, 0, 0, rows, C, s, q);
+  for (int c = 0; c < C; c++) mean[c] = (float)(s[c] / rows);
+  bn_sums(BN_CENTERED, x, 0, mean, rows, C, s, q);
+  for (int c = 0; c < C; c++) {
+    const double d = s[c] / rows;
+    double v = q[c] / rows - d * d;
+    if (v < 0.0) v = 0.0; /* rounding, for a (near) constant channel */
+    const float var = (float)v;
+    invstd[c] = (float)(1.0 / __builtin_sqrt((double)(var + eps)));
+    a[c] = (gamma ? gamma[c] : 1.0f) / __builtin_sqrtf(var + eps);
+    nmean[c] = mmean[c] - (mmean[c] - mean[c]) * decay;
+    nvar[c] = mvar[c] - (mvar[c] - var) * decay;
+  }
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + r * C;
+    float *o = y + r * C;
+    int c = 0;
+    for (; c + 4 <= C; c += 4) {
+      v128_t v = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + c), wasm_v128_load(mean + c)), wasm_v128_load(a + c));
+      if (beta) v = wasm_f32x4_add(v, wasm_v128_load(beta + c));
+      wasm_v128_store(o + c, v);
+    }
+    for (; c < C; c++) o[c] = (xr[c] - mean[c]) * a[c] + (beta ? beta[c] : 0.0f);
+  }
+}
+
+/*
+ * Backward of bn_train_forward's y through the batch moments (the total derivative the tape takes
+ * through tf.moments and tf.batchNorm), with xhat = (x - mean) * invstd and M = rows:
+ *   dbeta = sum dy,  dgamma = sum dy * xhat,
+ *   dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma) = dy * k1 - ((x - mean) * k3 + k2)
+ * with k1 = gamma * invstd, k2 = k1 * dbeta / M, k3 = k1 * invstd * dgamma / M (in double).
+ * gamma may be 0 (1). work: 2*C doubles + 3*C floats.
+ */
+__attribute__((export_name("bn_train_backward")))
+void bn_train_backward(const float *x, const float *dy, const float *gamma, const float *mean, const float *invstd,
+                       int rows, int C, float *dx, float *dgamma, float *dbeta, float *work) {
+  double *s = (double *)work, *q = s + C;
+  float *k1 = (float *)(q + C), *k2 = k1 + C, *k3 = k2 + C;
+  bn_sums(BN_GRAD, x, dy, mean, rows, C, s, q);
+  for (int c = 0; c < C; c++) {
+    const double is = invstd[c], k = (gamma ? gamma[c] : 1.0) * is;
+    const double db = s[c], dg = q[c] * is;
+    dbeta[c] = (float)db;
+    dgamma[c] = (float)dg;
+    k1[c] = (float)k;
+    k2[c] = (float)(k * db / rows);
+    k3[c] = (float)(k * is * dg / rows);
+  }
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + r * C, *g = dy + r * C;
+    float *o = dx + r * C;
+    int c = 0;
+    for (; c + 4 <= C; c += 4) {
+      const v128_t xm = wasm_f32x4_sub(wasm_v128_load(xr + c), wasm_v128_load(mean + c));
+      const v128_t corr = wasm_f32x4_add(wasm_f32x4_mul(xm, wasm_v128_load(k3 + c)), wasm_v128_load(k2 + c));
+      wasm_v128_store(o + c, wasm_f32x4_sub(wasm_f32x4_mul(wasm_v128_load(g + c), wasm_v128_load(k1 + c)), corr));
+    }
+    for (; c < C; c++) o[c] = g[c] * k1[c] - ((xr[c] - mean[c]) * k3[c] + k2[c]);
   }
 }

@@ -33,6 +33,10 @@ interface GemmExports {
     ow: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number): void;
   batch_norm(x: number, mean: number, variance: number, offset: number, scale: number, eps: number, out: number,
     rows: number, c: number, a: number): void;
+  bn_train_forward(x: number, gamma: number, beta: number, mmean: number, mvar: number, eps: number, decay: number,
+    rows: number, c: number, y: number, mean: number, invstd: number, nmean: number, nvar: number, work: number): void;
+  bn_train_backward(x: number, dy: number, gamma: number, mean: number, invstd: number, rows: number, c: number,
+    dx: number, dgamma: number, dbeta: number, work: number): void;
   conv2d_input_grad(dy: number, filter: number, dx: number, n: number, h: number, w: number, ci: number,
     oh: number, ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number,
     work: number): number;
@@ -89,6 +93,39 @@ export class SimdGemm {
     const rows = x.shape.reduce((p, d) => p * d, 1) / c;
     this.fns.batch_norm(this.addr(x), this.addr(mean), this.addr(variance), offset ? this.addr(offset) : 0,
       scale ? this.addr(scale) : 0, epsilon, this.addr(out), rows, c, this.work);
+  }
+
+  /** Most channels the training batchnorm kernels take (their per-channel sums live in the work buffer). */
+  static readonly BN_MAX_CHANNELS = 4096;
+
+  /**
+   * Batchnorm forward in training mode over the last axis (C = BN_MAX_CHANNELS at most): the batch
+   * mean and biased variance, y = (x - mean) * gamma / sqrt(var + eps) + beta, invstd =
+   * 1 / sqrt(var + eps), and the moving averages m - (m - value) * decay of movingMean/Variance
+   * into newMean/newVariance. gamma/beta optional (1/0); every per-channel operand has C floats.
+   */
+  batchNormTrain(x: tfjs.TensorInfo, gamma: tfjs.TensorInfo | undefined, beta: tfjs.TensorInfo | undefined,
+    movingMean: tfjs.TensorInfo, movingVariance: tfjs.TensorInfo, epsilon: number, decay: number,
+    out: { y: tfjs.TensorInfo; mean: tfjs.TensorInfo; invstd: tfjs.TensorInfo; newMean: tfjs.TensorInfo;
+      newVariance: tfjs.TensorInfo }): void {
+    const c = x.shape[x.shape.length - 1];
+    const rows = x.shape.reduce((p, d) => p * d, 1) / c;
+    this.fns.bn_train_forward(this.addr(x), gamma ? this.addr(gamma) : 0, beta ? this.addr(beta) : 0,
+      this.addr(movingMean), this.addr(movingVariance), epsilon, decay, rows, c, this.addr(out.y), this.addr(out.mean),
+      this.addr(out.invstd), this.addr(out.newMean), this.addr(out.newVariance), this.work);
+  }
+
+  /**
+   * The gradient of batchNormTrain's y through the batch moments: dx (x's shape), dgamma and dbeta
+   * (C floats each) from x, dy and the forward's mean and invstd; gamma optional (1).
+   */
+  batchNormTrainGrad(x: tfjs.TensorInfo, dy: tfjs.TensorInfo, gamma: tfjs.TensorInfo | undefined,
+    mean: tfjs.TensorInfo, invstd: tfjs.TensorInfo, dx: tfjs.TensorInfo, dgamma: tfjs.TensorInfo,
+    dbeta: tfjs.TensorInfo): void {
+    const c = x.shape[x.shape.length - 1];
+    const rows = x.shape.reduce((p, d) => p * d, 1) / c;
+    this.fns.bn_train_backward(this.addr(x), this.addr(dy), gamma ? this.addr(gamma) : 0, this.addr(mean),
+      this.addr(invstd), rows, c, this.addr(dx), this.addr(dgamma), this.addr(dbeta), this.work);
   }
 
   /** In place on c [m x n]: add `bias` (one value per column) if given, then ReLU if asked. */
