@@ -2,9 +2,10 @@
  * `npm run bench`: the runner against PyTorch (+ OpenBLAS) on the same models, samples, optimizer
  * (Adam), batch size (128) and thread count, back to back; then one full `akd run` of the example.
  *
- *   npm run bench [-- --json FILE] [--threads N] [--models cnn,resnet8,mlp] [--skip-run] [--skip-torch]
+ *   npm run bench [-- --json FILE] [--threads N] [--models cnn,resnet8,mlp] [--repeat N] [--skip-run] [--skip-torch]
  *
- * Each side trains each model in its own process (peak RSS = that process's VmHWM). The thread
+ * Each side trains each model in its own process (peak RSS = that process's VmHWM), --repeat times
+ * (default 3), the two sides alternating; the table gives each side's median samples/s. The thread
  * count is what the runner's "auto" picks for the model (see runner/training/dataParallel.ts),
  * unless --threads says otherwise; PyTorch gets the same. What PyTorch needs is installed here
  * if missing (Debian python3-torch via apt-get when root; libopenblas0-pthread unpacked into
@@ -26,7 +27,23 @@ const PY = '/usr/bin/python3';
 const OPENBLAS_DIR = path.join(CACHE, 'openblas', 'usr', 'lib', 'x86_64-linux-gnu', 'openblas-pthread');
 
 interface Side { samplesPerSecond: number; peakRssMiB: number; params: number; threads: number; [k: string]: unknown }
-interface ModelResult { model: string; runner: Side; pytorch?: Side; ratio?: number; rssRatio?: number; }
+interface ModelResult {
+  model: string;
+  /** The median run by samples/s, with the highest peak RSS of all runs of that side. */
+  runner: Side;
+  pytorch?: Side;
+  ratio?: number;
+  rssRatio?: number;
+  /** samples/s of every run, in order. */
+  runs?: { runner: number[]; pytorch?: number[] };
+}
+
+/** The run with the median samples/s (the lower middle one for an even count), reporting the highest peak RSS seen. */
+function medianSide(sides: Side[]): Side {
+  const sorted = [...sides].sort((a, b) => a.samplesPerSecond - b.samplesPerSecond);
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)];
+  return { ...mid, peakRssMiB: Math.max(...sides.map((x) => x.peakRssMiB)) };
+}
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -132,11 +149,15 @@ async function timeExampleRun(): Promise<{ seconds: number; status: number | nul
 }
 
 const fmt = (v: number | undefined, d = 0): string => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(d));
+/** " (min-max)" of several runs, nothing for one. */
+const spread = (v: number[] | undefined): string =>
+  v && v.length > 1 ? ` (${fmt(Math.min(...v))}-${fmt(Math.max(...v))})` : '';
 
 async function main(): Promise<void> {
   await selectBackend('cpu');
   const models = (flag('models') ?? 'cnn,resnet8,mlp').split(',');
   const threadsFlag = flag('threads');
+  const repeat = Math.max(1, Number(flag('repeat') ?? '3'));
   const loadAtStart = os.loadavg();
   say(`bench: ${os.cpus()[0]?.model ?? 'cpu'}, ${coreCount()} cores; load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
   const missing = has('skip-torch') ? 'skipped (--skip-torch)' : ensurePytorch();
@@ -148,16 +169,25 @@ async function main(): Promise<void> {
     if (!d) throw new Error(`unknown model ${model} (cnn, resnet8, mlp)`);
     const threads = threadsFlag ? Number(threadsFlag) : autoThreads(model, d.shape);
     const common = ['--model', model, '--threads', String(threads), '--data', d.prefix, '--n', String(d.n), '--epochs', String(d.epochs)];
-    say(`bench: ${model}: runner (${threads} thread${threads === 1 ? '' : 's'}) ...`);
-    const runner = runJson(process.execPath, [path.join(__dirname, 'runnerBench.js'), ...common, '--shape', d.shape.join(',')], process.env);
-    const r: ModelResult = { model, runner };
-    if (!missing) {
-      say(`bench: ${model}: pytorch (${threads} thread${threads === 1 ? '' : 's'}, OpenBLAS) ...`);
-      const env = {
-        ...process.env, LD_LIBRARY_PATH: [OPENBLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
-        OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads),
-      };
-      r.pytorch = runJson(PY, [path.join(REPO, 'bench', 'torch_bench.py'), ...common, '--shape', d.shape.join(',')], env);
+    const env = {
+      ...process.env, LD_LIBRARY_PATH: [OPENBLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
+      OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads),
+    };
+    // The two sides alternate, `repeat` times each, so a burst of load hits both; the medians count.
+    const runners: Side[] = [];
+    const torches: Side[] = [];
+    for (let i = 0; i < repeat; i++) {
+      say(`bench: ${model}: runner (${threads} thread${threads === 1 ? '' : 's'}) [${i + 1}/${repeat}] ...`);
+      runners.push(runJson(process.execPath, [path.join(__dirname, 'runnerBench.js'), ...common, '--shape', d.shape.join(',')], process.env));
+      if (missing) continue;
+      say(`bench: ${model}: pytorch (${threads} thread${threads === 1 ? '' : 's'}, OpenBLAS) [${i + 1}/${repeat}] ...`);
+      torches.push(runJson(PY, [path.join(REPO, 'bench', 'torch_bench.py'), ...common, '--shape', d.shape.join(',')], env));
+    }
+    const runner = medianSide(runners);
+    const r: ModelResult = { model, runner, runs: { runner: runners.map((x) => x.samplesPerSecond) } };
+    if (torches.length > 0) {
+      r.pytorch = medianSide(torches);
+      r.runs!.pytorch = torches.map((x) => x.samplesPerSecond);
       if (r.pytorch.params !== runner.params) throw new Error(`${model}: PyTorch has ${r.pytorch.params} parameters, the runner ${runner.params}`);
       r.ratio = runner.samplesPerSecond / r.pytorch.samplesPerSecond;
       r.rssRatio = runner.peakRssMiB / r.pytorch.peakRssMiB;
@@ -170,9 +200,9 @@ async function main(): Promise<void> {
 
   const names: Record<string, string> = { cnn: 'CNN teacher (MNIST)', resnet8: 'ResNet-8 (32x32x3)', mlp: 'MLP student, annealing loss' };
   const lines = [
-    '| model | params | threads | runner samples/s | PyTorch samples/s | runner/PyTorch | runner peak RSS MiB | PyTorch peak RSS MiB | RSS ratio |',
+    '| model | params | threads | runner samples/s (median, range) | PyTorch samples/s (median, range) | runner/PyTorch | runner peak RSS MiB | PyTorch peak RSS MiB | RSS ratio |',
     '|---|---|---|---|---|---|---|---|---|',
-    ...results.map((r) => `| ${names[r.model]} | ${r.runner.params.toLocaleString('en-US')} | ${r.runner.threads} | ${fmt(r.runner.samplesPerSecond)} | ${fmt(r.pytorch?.samplesPerSecond)} | ${fmt(r.ratio, 2)} | ${fmt(r.runner.peakRssMiB)} | ${fmt(r.pytorch?.peakRssMiB)} | ${fmt(r.rssRatio, 2)} |`),
+    ...results.map((r) => `| ${names[r.model]} | ${r.runner.params.toLocaleString('en-US')} | ${r.runner.threads} | ${fmt(r.runner.samplesPerSecond)}${spread(r.runs?.runner)} | ${fmt(r.pytorch?.samplesPerSecond)}${spread(r.runs?.pytorch)} | ${fmt(r.ratio, 2)} | ${fmt(r.runner.peakRssMiB)} | ${fmt(r.pytorch?.peakRssMiB)} | ${fmt(r.rssRatio, 2)} |`),
   ];
   process.stdout.write(lines.join('\n') + '\n');
   if (example) {
@@ -183,7 +213,7 @@ async function main(): Promise<void> {
   if (jsonFile) {
     const doc = {
       machine: { cpu: os.cpus()[0]?.model, cores: coreCount(), node: process.version, loadAverageAtStart: loadAtStart, loadAverageAtEnd: os.loadavg() },
-      date: new Date().toISOString(), batchSize: 128, optimizer: 'adam', results, exampleRun: example,
+      date: new Date().toISOString(), batchSize: 128, optimizer: 'adam', repeat, results, exampleRun: example,
     };
     fs.writeFileSync(path.resolve(jsonFile), JSON.stringify(doc, null, 2) + '\n');
     say(`bench: figures written to ${path.resolve(jsonFile)}`);
