@@ -8,14 +8,17 @@
  * How: GotoBLAS-style blocking. A block of op(A) is packed into 4-row panels and a block of
  * op(B) into 8-column panels, so the 4x8 micro-kernel streams two contiguous panels from L1 and
  * keeps its 8 accumulators in registers (4x8 uses 11 of x64's 16 vector registers; V8 needs the
- * rest). The convolution filter gradient packs its A panels straight from the input image
- * (im2col inside the packing), so no im2col matrix is ever materialised. The input gradient is
- * an indirect GEMM: the same register tile reads its 4 rows through pointers into dy, one
- * stride phase of dx at a time, so strided layers skip the zeros of a dilated dy. The forward
- * convolution is the same indirect GEMM over x (with a bias + ReLU epilogue); both run ~1.4x
- * XNNPACK's forward convolution here. At the end, memory-bound kernels whose wasm versions are
- * scalar loops or many small kernels: Adam's update, MaxPoolGrad, FusedBatchNorm, and batchnorm
- * in training mode (moments, normalization, moving averages; its gradient).
+ * rest). The convolution filter gradient needs no packing: in one filter row, 4 consecutive taps
+ * read 4 consecutive floats of an input row, which all move by sw*CI per output pixel, so the
+ * same register tile reduces over chunks of pixels reading dy in place and x's rows in place
+ * (or zero-padded into the work buffer). Wide layers, whose chunks outgrow L1, pack A panels
+ * straight from the input image instead (im2col inside the packing, never materialised). The
+ * input gradient is an indirect GEMM: the same register tile reads its 4 rows through pointers
+ * into dy, one stride phase of dx at a time, so strided layers skip the zeros of a dilated dy.
+ * The forward convolution is the same indirect GEMM over x (with a bias + ReLU epilogue); both
+ * run ~1.4x XNNPACK's forward convolution here. At the end, memory-bound kernels whose wasm
+ * versions are scalar loops or many small kernels: Adam's update, MaxPoolGrad, FusedBatchNorm,
+ * and batchnorm in training mode (moments, normalization, moving averages; its gradient).
  *
  * Memory: this module imports the TF.js wasm instance's own memory and works on its tensors in
  * place. It therefore must not own any memory: no globals, no static data, no stack arrays
@@ -235,6 +238,7 @@ static void pack_patches(int mc, int kc, int m0, int k0, const float *x, int H, 
 /*
  * Conv2DBackpropFilter, NHWC: dw[kh, kw, ci, co] = sum_{n, oh, ow} x[n, oh*sh+kh-pt, ow*sw+kw-pl, ci]
  * * dy[n, oh, ow, co]; as a matrix product dw[M = KH*KW*CI][CO] = patches^T . dy[N*OH*OW][CO].
+ * Run for wide layers only: conv2d_filter_grad_direct below is faster wherever its chunks fit L1.
  */
 __attribute__((export_name("conv2d_filter_grad")))
 void conv2d_filter_grad(const float *x, const float *dy, float *dw, int N, int H, int W, int CI, int OH, int OW,
@@ -257,6 +261,180 @@ void conv2d_filter_grad(const float *x, const float *dy, float *dw, int N, int H
       }
     }
   }
+}
+
+/*
+ * Conv2DBackpropFilter without im2col (conv2d_filter_grad_direct below). For a filter row kh
+ * and an output row (n, oh), the taps m = (kh*KW + kw)*CI + ci of one filter row read the
+ * input row ih = oh*sh + kh - pt at float (ow*sw - pl)*CI + m % (KW*CI): consecutive m are
+ * consecutive floats, and each ow moves all of them by sw*CI. So dw (rows m, columns co, its own
+ * layout) is a product whose A operand is read in place from x's rows (4 taps splatted) and
+ * whose B operand is dy (8 channels of a pixel, one vector load each half): micro_4x8's register
+ * tile, reduced over the pixels of a chunk and accumulated into dw itself.
+ */
+#define FG_CHUNK 12288 /* floats of x rows + dy rows a chunk aims at: about L1 (48 KB) */
+#define FG_PIXELS 32   /* least pixels a chunk reduces over, so a large dw is not reloaded too often */
+
+/* The first n (clamped to 0..4) floats at p, zero-extended; reads only those floats. */
+static inline __attribute__((always_inline)) v128_t fg_load(const float *p, int n) {
+  if (n >= 4) return wasm_v128_load(p);
+  if (n <= 0) return wasm_f32x4_splat(0.0f);
+  v128_t v = n == 1 ? wasm_v128_load32_zero(p) : wasm_v128_load64_zero(p);
+  if (n == 3) v = wasm_v128_load32_lane(p + 2, v, 2);
+  return v;
+}
+
+/* Stores the first n (clamped to 0..4) lanes of v at p. */
+static inline __attribute__((always_inline)) void fg_store(float *p, v128_t v, int n) {
+  if (n >= 4) { wasm_v128_store(p, v); return; }
+  if (n <= 0) return;
+  if (n == 1) wasm_v128_store32_lane(p, v, 0); else wasm_v128_store64_lane(p, v, 0);
+  if (n == 3) wasm_v128_store32_lane(p + 2, v, 2);
+}
+
+/*
+ * dw rows m0..m0+h-1 (h <= 4; c = &dw[m0][co0], row stride CO) by channels co0..co0+w-1 (w <= 8)
+ * += the sum over the chunk's pixels (image j < nb, row i < rows, ow < OW) of
+ * x_r[j*xis + i*xrs + ow*xs] * dy[pixel][co0 + .]; d = the chunk's first dy pixel + co0 (its
+ * pixels are contiguous, CO floats apart). x_r = p0..p3; rows >= h repeat p0 (read, never
+ * stored). contig: p_r = p0 + r. full: w == 8, w4: w == 4 (whole-vector dy loads).
+ */
+static inline __attribute__((always_inline)) void fg_tile(const int contig, const int full, const int w4,
+                                                          const float *p0, const float *p1, const float *p2,
+                                                          const float *p3, int xs, int xrs, int xis,
+                                                          const float *d, int nb, int rows, int OW, int CO,
+                                                          float *c, int h, int w) {
+  const int n0 = full ? 4 : w4 ? 4 : w, n1 = full ? 4 : w4 ? 0 : w - 4;
+  const int two = full || (!w4 && w > 4);
+  const v128_t z = wasm_f32x4_splat(0.0f);
+  v128_t c00 = fg_load(c, n0), c01 = two ? fg_load(c + 4, n1) : z;
+  v128_t c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+  if (h > 1) { c10 = fg_load(c + CO, n0); if (two) c11 = fg_load(c + CO + 4, n1); }
+  if (h > 2) { c20 = fg_load(c + 2 * CO, n0); if (two) c21 = fg_load(c + 2 * CO + 4, n1); }
+  if (h > 3) { c30 = fg_load(c + 3 * CO, n0); if (two) c31 = fg_load(c + 3 * CO + 4, n1); }
+  for (int j = 0; j < nb; j++) {
+    for (int i = 0; i < rows; i++) {
+      const int o = j * xis + i * xrs;
+      const float *q0 = p0 + o, *q1 = p1 + o, *q2 = p2 + o, *q3 = p3 + o;
+      for (int ow = 0; ow < OW; ow++) {
+        const v128_t b0 = fg_load(d, n0);
+        const v128_t b1 = two ? fg_load(d + 4, n1) : z;
+        v128_t av = wasm_v128_load32_splat(q0);
+        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(av, b0));
+        if (two) c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(av, b1));
+        av = wasm_v128_load32_splat(contig ? q0 + 1 : q1);
+        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(av, b0));
+        if (two) c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(av, b1));
+        av = wasm_v128_load32_splat(contig ? q0 + 2 : q2);
+        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(av, b0));
+        if (two) c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(av, b1));
+        av = wasm_v128_load32_splat(contig ? q0 + 3 : q3);
+        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(av, b0));
+        if (two) c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(av, b1));
+        q0 += xs;
+        if (!contig) { q1 += xs; q2 += xs; q3 += xs; }
+        d += CO;
+      }
+    }
+  }
+  fg_store(c, c00, n0); if (two) fg_store(c + 4, c01, n1);
+  if (h > 1) { fg_store(c + CO, c10, n0); if (two) fg_store(c + CO + 4, c11, n1); }
+  if (h > 2) { fg_store(c + 2 * CO, c20, n0); if (two) fg_store(c + 2 * CO + 4, c21, n1); }
+  if (h > 3) { fg_store(c + 3 * CO, c30, n0); if (two) fg_store(c + 3 * CO + 4, c31, n1); }
+}
+
+/*
+ * Conv2DBackpropFilter, NHWC (conv2d_filter_grad's dw) as the direct product above, over chunks
+ * of output rows: R rows of one image, or nb whole images, so that the chunk's x and dy rows stay
+ * in L1 (FG_CHUNK) while every 4x8 tile of dw passes over them, but at least FG_PIXELS pixels (dw
+ * is reloaded once per chunk). Convolutions without padding whose taps all fall inside x read x
+ * in place; otherwise each chunk's input rows are first copied into the work buffer, zero-padded
+ * to the (OW-1)*sw + KW columns and the rows the taps read, so the tiles never test a border.
+ * Returns 0, having written nothing, when the KH input rows of one output row do not fit the
+ * work buffer.
+ */
+__attribute__((export_name("conv2d_filter_grad_direct")))
+int conv2d_filter_grad_direct(const float *x, const float *dy, float *dw, int N, int H, int W, int CI, int OH,
+                              int OW, int CO, int KH, int KW, int sh, int sw, int pt, int pl, float *work) {
+  const int M = KH * KW * CI, KWC = KW * CI, Wp = (OW - 1) * sw + KW;
+  const int inplace = pt == 0 && pl == 0 && (OH - 1) * sh + KH <= H && Wp <= W;
+  const int prow = inplace ? W * CI : Wp * CI; /* floats from one input row to the next */
+  const int imgrows = (OH - 1) * sh + KH;      /* padded input rows of one image's output rows */
+  const int xs = sw * CI, xrs = sh * prow, xis = inplace ? H * W * CI : imgrows * prow;
+  if (N <= 0 || OH <= 0 || OW <= 0 || M * CO <= 0) {
+    for (int i = 0; i < M * CO; i++) dw[i] = 0.0f;
+    return 1;
+  }
+  if (!inplace && KH * prow > WORK_FLOATS) return 0;
+  /* Chunk: R output rows (of one image), or nb whole images when R reaches OH. */
+  int R = (FG_CHUNK - (KH - sh) * prow) / (sh * prow + OW * CO);
+  if (R * OW < FG_PIXELS) R = (FG_PIXELS + OW - 1) / OW;
+  int nb = 1;
+  if (R >= OH) {
+    nb = R / OH;
+    R = OH;
+    if (nb > N) nb = N;
+  }
+  if (!inplace) {
+    /* The padded copy must fit the work buffer (KH*prow does: R = 1 does). */
+    if (nb * xis > WORK_FLOATS) nb = WORK_FLOATS / xis;
+    if (nb < 1) nb = 1;
+    if (nb == 1 && ((R - 1) * sh + KH) * prow > WORK_FLOATS) R = (WORK_FLOATS / prow - KH) / sh + 1;
+  }
+  for (int i = 0; i < M * CO; i++) dw[i] = 0.0f;
+  for (int n0 = 0; n0 < N; n0 += nb) {
+    const int nn = N - n0 < nb ? N - n0 : nb;
+    for (int oh0 = 0; oh0 < OH; oh0 += R) {
+      const int rows = OH - oh0 < R ? OH - oh0 : R;
+      const float *xb;
+      if (inplace) {
+        xb = x + ((n0 * H + oh0 * sh) * W) * CI;
+      } else {
+        /* Image j's padded row k (at work + j*xis + k*prow) = input row oh0*sh + k - pt, from
+           column -pl. */
+        const int left = pl < Wp ? pl : Wp;
+        for (int j = 0; j < nn; j++) {
+          for (int k = 0; k < (rows - 1) * sh + KH; k++) {
+            const int ih = oh0 * sh + k - pt;
+            float *dst = work + j * xis + k * prow;
+            const int cols = ih < 0 || ih >= H ? 0 : Wp - left < W ? Wp - left : W;
+            int i = 0;
+            for (; i < left * CI; i++) dst[i] = 0.0f;
+            if (cols > 0) {
+              const float *src = x + (((n0 + j) * H + ih) * W) * CI - left * CI;
+              const int end = (left + cols) * CI;
+              for (; i + 4 <= end; i += 4) wasm_v128_store(dst + i, wasm_v128_load(src + i));
+              for (; i < end; i++) dst[i] = src[i];
+            }
+            for (; i < prow; i++) dst[i] = 0.0f;
+          }
+        }
+        xb = work;
+      }
+      const float *dyp = dy + (n0 * OH + oh0) * OW * CO;
+      for (int m0 = 0; m0 < M; m0 += MR) {
+        const int h = M - m0 < MR ? M - m0 : MR;
+        /* Tap m reads padded row m / KWC from float m % KWC; rows past M repeat m0. */
+        const int m1 = h > 1 ? m0 + 1 : m0, m2 = h > 2 ? m0 + 2 : m0, m3 = h > 3 ? m0 + 3 : m0;
+        const float *p0 = xb + (m0 / KWC) * prow + m0 % KWC;
+        const float *p1 = xb + (m1 / KWC) * prow + m1 % KWC;
+        const float *p2 = xb + (m2 / KWC) * prow + m2 % KWC;
+        const float *p3 = xb + (m3 / KWC) * prow + m3 % KWC;
+        const int contig = h == MR && m0 % KWC + MR <= KWC;
+        for (int co0 = 0; co0 < CO; co0 += NR) {
+          const int w = CO - co0 < NR ? CO - co0 : NR;
+          float *c = dw + m0 * CO + co0;
+          const float *d = dyp + co0;
+          if (contig && w == NR) fg_tile(1, 1, 0, p0, p0, p0, p0, xs, xrs, xis, d, nn, rows, OW, CO, c, MR, NR);
+          else if (contig && w == 4) fg_tile(1, 0, 1, p0, p0, p0, p0, xs, xrs, xis, d, nn, rows, OW, CO, c, MR, 4);
+          else if (contig) fg_tile(1, 0, 0, p0, p0, p0, p0, xs, xrs, xis, d, nn, rows, OW, CO, c, MR, w);
+          else if (w == NR) fg_tile(0, 1, 0, p0, p1, p2, p3, xs, xrs, xis, d, nn, rows, OW, CO, c, h, NR);
+          else fg_tile(0, 0, 0, p0, p1, p2, p3, xs, xrs, xis, d, nn, rows, OW, CO, c, h, w);
+        }
+      }
+    }
+  }
+  return 1;
 }
 
 /*

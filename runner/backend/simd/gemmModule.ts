@@ -26,6 +26,9 @@ interface GemmExports {
     c: number, ldc: number, accumulate: number, work: number): void;
   conv2d_filter_grad(x: number, dy: number, dw: number, n: number, h: number, w: number, ci: number, oh: number,
     ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, work: number): void;
+  conv2d_filter_grad_direct(x: number, dy: number, dw: number, n: number, h: number, w: number, ci: number,
+    oh: number, ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number,
+    work: number): number;
   bias_act(c: number, m: number, n: number, bias: number, relu: number): void;
   adam(w: number, m: number, v: number, g: number, nw: number, nm: number, nv: number, n: number, b1: number, c1: number,
     b2: number, c2: number, omb1: number, omb2: number, eps: number, neglr: number): void;
@@ -138,6 +141,18 @@ export class SimdGemm {
     this.fns.conv2d_filter_grad(this.addr(x), this.addr(dy), this.addr(dw), info.batchSize, info.inHeight, info.inWidth,
       info.inChannels, info.outHeight, info.outWidth, info.outChannels, info.filterHeight, info.filterWidth,
       info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, this.work);
+  }
+
+  /**
+   * The same dw without im2col: x's rows and dy read in place (or x's rows of a chunk zero-padded
+   * into the work buffer). False (dw untouched) when one output row's padded input rows do not fit.
+   */
+  conv2dFilterGradDirect(x: tfjs.TensorInfo, dy: tfjs.TensorInfo, dw: tfjs.TensorInfo,
+    info: tfjs.backend_util.Conv2DInfo): boolean {
+    return this.fns.conv2d_filter_grad_direct(this.addr(x), this.addr(dy), this.addr(dw), info.batchSize,
+      info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
+      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
+      this.work) !== 0;
   }
 
   /**

@@ -143,14 +143,94 @@ test('registration is idempotent and marks every kernel', () => {
   }
 });
 
+// Filter-gradient cases for simd/gemm.c's conv2d_filter_grad_direct (4 taps x 8 channels per tile,
+// over chunks of output rows; x read in place when nothing is padded, else copied zero-padded).
+const filterGradCases: Array<[number[], number[], number | [number, number], Padding]> = [
+  // ResNet-8's layers at batch 2 (3-channel stem, strided 3x3 and 1x1), the CNN's two.
+  [[2, 32, 32, 3], [3, 3, 3, 16], 1, 'same'],
+  [[2, 32, 32, 16], [3, 3, 16, 16], 1, 'same'],
+  [[2, 32, 32, 16], [3, 3, 16, 32], 2, 'same'],
+  [[2, 16, 16, 32], [3, 3, 32, 32], 1, 'same'],
+  [[2, 16, 16, 32], [3, 3, 32, 64], 2, 'same'],
+  [[2, 8, 8, 64], [3, 3, 64, 64], 1, 'same'],
+  [[2, 32, 32, 16], [1, 1, 16, 32], 2, 'same'],
+  [[2, 16, 16, 32], [1, 1, 32, 64], 2, 'same'],
+  [[2, 28, 28, 1], [3, 3, 1, 32], 1, 'valid'],
+  [[2, 26, 26, 32], [3, 3, 32, 64], 1, 'valid'],
+  // Channel tails (8 + 5, 7, 8 + 4, 3, 6, 8 + 3) and tap counts not a multiple of 4 (45, 54, 42, 9,
+  // 2, 27): 4-tap groups within one filter row and across rows; in place, strided, mixed strides.
+  [[2, 9, 10, 5], [3, 3, 5, 13], 1, 'same'],
+  [[2, 9, 10, 6], [3, 3, 6, 7], 2, 'same'],
+  [[2, 9, 10, 7], [2, 3, 7, 12], [1, 2], 'same'],
+  [[2, 9, 10, 1], [3, 3, 1, 3], 1, 'same'],
+  [[2, 9, 10, 2], [1, 1, 2, 6], 1, 'valid'],
+  [[2, 11, 9, 3], [3, 3, 3, 11], 2, 'valid'],
+  // Chunks of 8 padded rows (the last one 3) and of 11 rows read in place (the last one 10).
+  [[2, 43, 40, 16], [3, 3, 16, 16], 1, 'same'],
+  [[1, 45, 40, 16], [3, 3, 16, 8], 1, 'valid'],
+  // Whole images per chunk: 38 padded 4x4 images (then 2), 120 in place (then 30), and 24 1x1
+  // images of 370 channels, as many as the work buffer holds (then 6).
+  [[40, 4, 4, 8], [3, 3, 8, 8], 1, 'same'],
+  [[150, 5, 5, 2], [3, 3, 2, 8], 1, 'valid'],
+  [[30, 1, 1, 370], [3, 3, 370, 8], 1, 'same'],
+  // Explicit padding wider than the filter (taps reading only zeros).
+  [[2, 6, 7, 4], [3, 3, 4, 8], 1, [[0, 0], [4, 1], [0, 3], [0, 0]]],
+  // Wide layers (over 192 output channels; over 384 channels in and out): the packed kernel.
+  [[2, 4, 4, 8], [3, 3, 8, 200], 1, 'same'],
+  [[2, 3, 3, 200], [3, 3, 200, 192], 1, 'same'],
+];
+
 test('Conv2DBackpropFilter matches cpu (SIMD and composite paths)', async () => onBothPaths(async (path) => {
-  for (const [i, [xs, fs, strides, pad]] of convCases.entries()) {
+  for (const [i, [xs, fs, strides, pad]] of [...convCases, ...filterGradCases].entries()) {
     const x = rand(xs, 10 + i);
     const dy = rand(outShape(xs, fs, strides, pad), 100 + i);
     await sameOnBoth(`${path} dW ${xs} ${fs} s${strides} ${JSON.stringify(pad)}`, () =>
       run('Conv2DBackpropFilter', { x: t(x), dy: t(dy) }, { strides, pad, dataFormat: 'NHWC', filterShape: fs }));
   }
 }));
+
+test('conv2d_filter_grad_direct alone: wide layers, chunks the work buffer bounds, a refusal', async () => {
+  const backend = tf.findBackend('wasm')! as tfjs.KernelBackend & {
+    makeOutput(shape: number[], dtype: string, memoryOffset?: number, values?: Float32Array): tfjs.TensorInfo;
+  };
+  const gemm = SimdGemm.for(backend)!;
+  const cases: Array<[number[], number[], number, Padding, boolean]> = [
+    // Wide (the packed kernel runs these): 3x3x64 -> 512, and 1200 channels in rows of 4 padded
+    // pixels: 15 of the 40 output rows per chunk fill the work buffer (then 15, 10).
+    [[4, 4, 4, 64], [3, 3, 64, 512], 1, 'same', true],
+    [[2, 40, 2, 1200], [3, 3, 1200, 4], 1, 'same', true],
+    // A left pad past every column the taps read: dw = 0. (The composite kernel gets this wrong:
+    // it crops x to no columns.)
+    [[2, 5, 1, 4], [2, 2, 4, 8], 3, [[0, 0], [1, 1], [2, 0], [0, 0]], true],
+    // 3 padded rows of 3502 x 8 floats exceed the work buffer: refused, dw untouched.
+    [[1, 2, 3500, 8], [3, 3, 8, 4], 1, 'same', false],
+  ];
+  for (const [i, [xs, fs, strides, pad, accepted]] of cases.entries()) {
+    const x = rand(xs, 60 + i);
+    const dy = rand(outShape(xs, fs, strides, pad), 70 + i);
+    const [ref] = await on('cpu', () =>
+      run('Conv2DBackpropFilter', { x: t(x), dy: t(dy) }, { strides, pad, dataFormat: 'NHWC', filterShape: fs }));
+    await tf.setBackend('wasm');
+    const info = tf.backend_util.computeConv2DInfo(
+      xs as [number, number, number, number], fs as [number, number, number, number], strides, 1, pad);
+    const [xt, dyt] = [t(x), t(dy)];
+    const size = fs.reduce((a, b) => a * b, 1);
+    const dw = backend.makeOutput(fs, 'float32', undefined, new Float32Array(size).fill(7));
+    try {
+      assert.equal(gemm.conv2dFilterGradDirect(xt, dyt, dw, info), accepted, `${xs} ${fs}`);
+      const values = backend.readSync(dw.dataId) as Float32Array;
+      if (accepted) {
+        const e = relErr({ shape: fs, values }, ref);
+        assert.ok(e <= 1e-4, `direct dW ${xs} ${fs}: relative error ${e.toExponential(2)}`);
+      } else {
+        assert.ok(values.every((v) => v === 7), `refused ${xs} ${fs} but wrote dw`);
+      }
+    } finally {
+      backend.disposeData(dw.dataId);
+      tf.dispose([xt, dyt]);
+    }
+  }
+});
 
 // Input-gradient cases for simd/gemm.c's conv2d_input_grad (4-pixel x 8-channel tiles taken per
 // stride phase): phases with 1-3 pixels left in a row, channels not a multiple of 8, a long co loop.
