@@ -38,41 +38,78 @@
 __attribute__((export_name("work_floats"))) int work_floats(void) { return WORK_FLOATS; }
 
 /*
+ * The 4x8 register tile every product here is built on: 8 accumulators (4 rows of 2 vectors),
+ * 11 of x64's 16 vector registers with the two B vectors and one splat (V8 needs the rest; a 6x8
+ * tile spilled and ran at half speed). Always inlined, so the struct lives in registers (build.sh
+ * checks no stack frame is ever made).
+ */
+typedef struct { v128_t r0a, r0b, r1a, r1b, r2a, r2b, r3a, r3b; } tile4x8;
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+ALWAYS_INLINE tile4x8 tile_zero(void) {
+  const v128_t z = wasm_f32x4_splat(0.0f);
+  return (tile4x8){z, z, z, z, z, z, z, z};
+}
+
+ALWAYS_INLINE tile4x8 tile_load(const float *c, int ldc) {
+  return (tile4x8){wasm_v128_load(c), wasm_v128_load(c + 4), wasm_v128_load(c + ldc), wasm_v128_load(c + ldc + 4),
+                   wasm_v128_load(c + 2 * ldc), wasm_v128_load(c + 2 * ldc + 4), wasm_v128_load(c + 3 * ldc),
+                   wasm_v128_load(c + 3 * ldc + 4)};
+}
+
+/*
+ * t += sum over k < len of (p0[k*as], p1[k*as], p2[k*as], p3[k*as]) (x) b[k*NR .. k*NR+7]: rows
+ * from a packed panel (p_r = a + r, as = MR) or from 4 pointers into an image (as = 1).
+ */
+ALWAYS_INLINE tile4x8 tile_fma(tile4x8 t, const float *p0, const float *p1, const float *p2, const float *p3, int as,
+                               const float *b, int len) {
+  for (int k = 0; k < len; k++) {
+    const v128_t b0 = wasm_v128_load(b);
+    const v128_t b1 = wasm_v128_load(b + 4);
+    v128_t av = wasm_v128_load32_splat(p0);
+    t.r0a = wasm_f32x4_add(t.r0a, wasm_f32x4_mul(av, b0));
+    t.r0b = wasm_f32x4_add(t.r0b, wasm_f32x4_mul(av, b1));
+    av = wasm_v128_load32_splat(p1);
+    t.r1a = wasm_f32x4_add(t.r1a, wasm_f32x4_mul(av, b0));
+    t.r1b = wasm_f32x4_add(t.r1b, wasm_f32x4_mul(av, b1));
+    av = wasm_v128_load32_splat(p2);
+    t.r2a = wasm_f32x4_add(t.r2a, wasm_f32x4_mul(av, b0));
+    t.r2b = wasm_f32x4_add(t.r2b, wasm_f32x4_mul(av, b1));
+    av = wasm_v128_load32_splat(p3);
+    t.r3a = wasm_f32x4_add(t.r3a, wasm_f32x4_mul(av, b0));
+    t.r3b = wasm_f32x4_add(t.r3b, wasm_f32x4_mul(av, b1));
+    p0 += as; p1 += as; p2 += as; p3 += as;
+    b += NR;
+  }
+  return t;
+}
+
+/*
+ * Writes rows < h and columns < w of t to c (row stride ldc): whole when 4x8, else through the
+ * MR x NR `tile` scratch, so nothing outside the h x w block is touched.
+ */
+ALWAYS_INLINE void tile_store(tile4x8 t, float *c, int ldc, int h, int w, float *tile) {
+  const int full = h == MR && w == NR;
+  float *d = full ? c : tile;
+  const int ld = full ? ldc : NR;
+  wasm_v128_store(d, t.r0a); wasm_v128_store(d + 4, t.r0b);
+  wasm_v128_store(d + ld, t.r1a); wasm_v128_store(d + ld + 4, t.r1b);
+  wasm_v128_store(d + 2 * ld, t.r2a); wasm_v128_store(d + 2 * ld + 4, t.r2b);
+  wasm_v128_store(d + 3 * ld, t.r3a); wasm_v128_store(d + 3 * ld + 4, t.r3b);
+  if (!full) {
+    for (int i = 0; i < h; i++) for (int q = 0; q < w; q++) c[i * ldc + q] = tile[i * NR + q];
+  }
+}
+
+/*
  * C[0..3][0..7] (row stride ldc) = (add ? C : 0) + sum_k a[k][0..3] (x) b[k][0..7].
  * a: kc x 4 packed, b: kc x 8 packed.
  */
-static inline void micro_4x8(int kc, const float *a, const float *b, float *c, int ldc, int add) {
-  v128_t c00, c01, c10, c11, c20, c21, c30, c31;
-  if (add) {
-    c00 = wasm_v128_load(c); c01 = wasm_v128_load(c + 4);
-    c10 = wasm_v128_load(c + ldc); c11 = wasm_v128_load(c + ldc + 4);
-    c20 = wasm_v128_load(c + 2 * ldc); c21 = wasm_v128_load(c + 2 * ldc + 4);
-    c30 = wasm_v128_load(c + 3 * ldc); c31 = wasm_v128_load(c + 3 * ldc + 4);
-  } else {
-    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = wasm_f32x4_splat(0.0f);
-  }
-  for (int k = 0; k < kc; k++) {
-    const v128_t b0 = wasm_v128_load(b);
-    const v128_t b1 = wasm_v128_load(b + 4);
-    v128_t av = wasm_v128_load32_splat(a);
-    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(av, b0));
-    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(av, b1));
-    av = wasm_v128_load32_splat(a + 1);
-    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(av, b0));
-    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(av, b1));
-    av = wasm_v128_load32_splat(a + 2);
-    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(av, b0));
-    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(av, b1));
-    av = wasm_v128_load32_splat(a + 3);
-    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(av, b0));
-    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(av, b1));
-    a += MR;
-    b += NR;
-  }
-  wasm_v128_store(c, c00); wasm_v128_store(c + 4, c01);
-  wasm_v128_store(c + ldc, c10); wasm_v128_store(c + ldc + 4, c11);
-  wasm_v128_store(c + 2 * ldc, c20); wasm_v128_store(c + 2 * ldc + 4, c21);
-  wasm_v128_store(c + 3 * ldc, c30); wasm_v128_store(c + 3 * ldc + 4, c31);
+ALWAYS_INLINE void micro_4x8(int kc, const float *a, const float *b, float *c, int ldc, int add) {
+  tile4x8 t = add ? tile_load(c, ldc) : tile_zero();
+  t = tile_fma(t, a, a + 1, a + 2, a + 3, MR, b, kc);
+  tile_store(t, c, ldc, MR, NR, 0);
 }
 
 /* Packs B(k, n) = b[k*bks + n*bns] for k < kc, n < nc into NR-column panels, zero-padded. */
@@ -470,11 +507,10 @@ void bias_act(float *c, int M, int N, const float *bias, int relu) {
  * pixels outside the image (and for pixels j >= npix). The register tile is micro_4x8's, with
  * 4 row pointers into dy instead of a packed A panel (an "indirect GEMM").
  */
-static inline void input_grad_tile(const float *dyimg, const float *bp, float *c, int ldc, int npix, int nci,
+ALWAYS_INLINE void input_grad_tile(const float *dyimg, const float *bp, float *c, int ldc, int npix, int nci,
                                    int ih, int iw, int OH, int OW, int CO, int KH, int KW, int sh, int sw,
                                    int pt, int pl, const float *zero, float *tile) {
-  v128_t c00, c01, c10, c11, c20, c21, c30, c31;
-  c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = wasm_f32x4_splat(0.0f);
+  tile4x8 acc = tile_zero();
   const int r = (iw + pl) % sw, ow0 = (iw + pl - r) / sw;
   const int T = r < KW ? (KW - r + sw - 1) / sw : 0;
   int first = 0; /* taps of the phases before r in one filter row */
@@ -497,35 +533,10 @@ static inline void input_grad_tile(const float *dyimg, const float *bp, float *c
       const float *p2 = npix > 2 && ow + 2 >= 0 && ow + 2 < OW ? row + (ow + 2) * CO : zero;
       const float *p3 = npix > 3 && ow + 3 >= 0 && ow + 3 < OW ? row + (ow + 3) * CO : zero;
       const float *b = brow + (interior ? 0 : T - 1 - t) * CO * NR;
-      for (int k = 0; k < len; k++) {
-        const v128_t b0 = wasm_v128_load(b);
-        const v128_t b1 = wasm_v128_load(b + 4);
-        v128_t av = wasm_v128_load32_splat(p0 + k);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(av, b0));
-        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(av, b1));
-        av = wasm_v128_load32_splat(p1 + k);
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(av, b0));
-        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(av, b1));
-        av = wasm_v128_load32_splat(p2 + k);
-        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(av, b0));
-        c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(av, b1));
-        av = wasm_v128_load32_splat(p3 + k);
-        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(av, b0));
-        c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(av, b1));
-        b += NR;
-      }
+      acc = tile_fma(acc, p0, p1, p2, p3, 1, b, len);
     }
   }
-  const int full = npix == MR && nci == NR;
-  float *d = full ? c : tile;
-  const int ld = full ? ldc : NR;
-  wasm_v128_store(d, c00); wasm_v128_store(d + 4, c01);
-  wasm_v128_store(d + ld, c10); wasm_v128_store(d + ld + 4, c11);
-  wasm_v128_store(d + 2 * ld, c20); wasm_v128_store(d + 2 * ld + 4, c21);
-  wasm_v128_store(d + 3 * ld, c30); wasm_v128_store(d + 3 * ld + 4, c31);
-  if (!full) {
-    for (int i = 0; i < npix; i++) for (int q = 0; q < nci; q++) c[i * ldc + q] = tile[i * NR + q];
-  }
+  tile_store(acc, c, ldc, npix, nci, tile);
 }
 
 /*
@@ -603,11 +614,10 @@ int conv2d_input_grad(const float *dy, const float *w, float *dx, int N, int H, 
  * its own product over CI, with the zeroed area standing in for pixels outside x (and for
  * pixels j >= npix). Then the epilogue: + bias (8 values, or none), max(., 0) if relu.
  */
-static inline void conv_tile(const float *ximg, const float *bp, const float *bias, int relu, float *c, int ldc,
+ALWAYS_INLINE void conv_tile(const float *ximg, const float *bp, const float *bias, int relu, float *c, int ldc,
                              int npix, int nco, int oh, int ow, int H, int W, int CI, int KH, int KW, int sh,
                              int sw, int pt, int pl, const float *zero, float *tile) {
-  v128_t c00, c01, c10, c11, c20, c21, c30, c31;
-  c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = wasm_f32x4_splat(0.0f);
+  tile4x8 acc = tile_zero();
   const int iw0 = ow * sw - pl;
   const int interior = npix == MR && iw0 >= 0 && iw0 + (MR - 1) * sw + KW <= W;
   for (int kh = 0; kh < KH; kh++) {
@@ -623,49 +633,24 @@ static inline void conv_tile(const float *ximg, const float *bp, const float *bi
       const float *p2 = npix > 2 && iw + 2 * sw >= 0 && iw + 2 * sw < W ? row + (iw + 2 * sw) * CI : zero;
       const float *p3 = npix > 3 && iw + 3 * sw >= 0 && iw + 3 * sw < W ? row + (iw + 3 * sw) * CI : zero;
       const float *b = bp + (kh * KW + t) * CI * NR;
-      for (int k = 0; k < len; k++) {
-        const v128_t b0 = wasm_v128_load(b);
-        const v128_t b1 = wasm_v128_load(b + 4);
-        v128_t av = wasm_v128_load32_splat(p0 + k);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(av, b0));
-        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(av, b1));
-        av = wasm_v128_load32_splat(p1 + k);
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(av, b0));
-        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(av, b1));
-        av = wasm_v128_load32_splat(p2 + k);
-        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(av, b0));
-        c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(av, b1));
-        av = wasm_v128_load32_splat(p3 + k);
-        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(av, b0));
-        c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(av, b1));
-        b += NR;
-      }
+      acc = tile_fma(acc, p0, p1, p2, p3, 1, b, len);
     }
   }
   if (bias) {
     const v128_t b0 = wasm_v128_load(bias), b1 = wasm_v128_load(bias + 4);
-    c00 = wasm_f32x4_add(c00, b0); c01 = wasm_f32x4_add(c01, b1);
-    c10 = wasm_f32x4_add(c10, b0); c11 = wasm_f32x4_add(c11, b1);
-    c20 = wasm_f32x4_add(c20, b0); c21 = wasm_f32x4_add(c21, b1);
-    c30 = wasm_f32x4_add(c30, b0); c31 = wasm_f32x4_add(c31, b1);
+    acc.r0a = wasm_f32x4_add(acc.r0a, b0); acc.r0b = wasm_f32x4_add(acc.r0b, b1);
+    acc.r1a = wasm_f32x4_add(acc.r1a, b0); acc.r1b = wasm_f32x4_add(acc.r1b, b1);
+    acc.r2a = wasm_f32x4_add(acc.r2a, b0); acc.r2b = wasm_f32x4_add(acc.r2b, b1);
+    acc.r3a = wasm_f32x4_add(acc.r3a, b0); acc.r3b = wasm_f32x4_add(acc.r3b, b1);
   }
   if (relu) {
     const v128_t z = wasm_f32x4_splat(0.0f);
-    c00 = wasm_f32x4_pmax(z, c00); c01 = wasm_f32x4_pmax(z, c01);
-    c10 = wasm_f32x4_pmax(z, c10); c11 = wasm_f32x4_pmax(z, c11);
-    c20 = wasm_f32x4_pmax(z, c20); c21 = wasm_f32x4_pmax(z, c21);
-    c30 = wasm_f32x4_pmax(z, c30); c31 = wasm_f32x4_pmax(z, c31);
+    acc.r0a = wasm_f32x4_pmax(z, acc.r0a); acc.r0b = wasm_f32x4_pmax(z, acc.r0b);
+    acc.r1a = wasm_f32x4_pmax(z, acc.r1a); acc.r1b = wasm_f32x4_pmax(z, acc.r1b);
+    acc.r2a = wasm_f32x4_pmax(z, acc.r2a); acc.r2b = wasm_f32x4_pmax(z, acc.r2b);
+    acc.r3a = wasm_f32x4_pmax(z, acc.r3a); acc.r3b = wasm_f32x4_pmax(z, acc.r3b);
   }
-  const int full = npix == MR && nco == NR;
-  float *d = full ? c : tile;
-  const int ld = full ? ldc : NR;
-  wasm_v128_store(d, c00); wasm_v128_store(d + 4, c01);
-  wasm_v128_store(d + ld, c10); wasm_v128_store(d + ld + 4, c11);
-  wasm_v128_store(d + 2 * ld, c20); wasm_v128_store(d + 2 * ld + 4, c21);
-  wasm_v128_store(d + 3 * ld, c30); wasm_v128_store(d + 3 * ld + 4, c31);
-  if (!full) {
-    for (int i = 0; i < npix; i++) for (int q = 0; q < nco; q++) c[i * ldc + q] = tile[i * NR + q];
-  }
+  tile_store(acc, c, ldc, npix, nco, tile);
 }
 
 /*
