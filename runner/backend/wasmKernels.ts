@@ -260,6 +260,12 @@ function conv2DBackpropFilter(k: BaseKernels): KernelFn {
       // the conv's own padding (XNNPACK pads implicitly: no padded copy of x).
       const bottom = (ho - 1) * sh + fh - padInfo.top - h;
       const right = (wo - 1) * sw + fw - padInfo.left - w;
+      if (h + Math.min(0, bottom) <= 0 || w + Math.min(0, right) <= 0) {
+        // The taps only ever read padding (e.g. a left pad wider than the columns read): dw = 0.
+        // (Cropped to nothing, XNNPACK's conv returned garbage.)
+        return s.adopt(makeConst(backend, [fh, fw, info.inChannels, info.outChannels],
+          new Float32Array(fh * fw * info.inChannels * info.outChannels)));
+      }
       // (Cropped after the transpose: runs of N floats instead of Cin floats to copy.)
       const xt = s.run(k.Transpose, { x }, { perm: [3, 1, 2, 0] });
       const xc = padOrCrop(s, k, xt, [[0, 0], [0, Math.min(0, bottom)], [0, Math.min(0, right)], [0, 0]]);

@@ -100,6 +100,8 @@ const convCases: Array<[number[], number[], number | [number, number], Padding]>
   // pixels), 4-channel groups with 'same' zero padding, and 9 output channels (an edge panel).
   [[2, 12, 12, 32], [3, 3, 32, 9], 1, 'same'],
   [[2, 13, 11, 8], [3, 3, 8, 16], 2, 'same'],
+  // Taps that only ever read padding columns (left pad 2 > the 1 column, stride 3): dw = 0.
+  [[2, 5, 1, 4], [2, 2, 4, 8], 3, [[0, 0], [1, 1], [2, 0], [0, 0]]],
 ];
 
 /**
@@ -199,8 +201,7 @@ test('conv2d_filter_grad_direct alone: wide layers, chunks the work buffer bound
     // pixels: 15 of the 40 output rows per chunk fill the work buffer (then 15, 10).
     [[4, 4, 4, 64], [3, 3, 64, 512], 1, 'same', true],
     [[2, 40, 2, 1200], [3, 3, 1200, 4], 1, 'same', true],
-    // A left pad past every column the taps read: dw = 0. (The composite kernel gets this wrong:
-    // it crops x to no columns.)
+    // A left pad past every column the taps read: dw = 0 (also in convCases, for both paths).
     [[2, 5, 1, 4], [2, 2, 4, 8], 3, [[0, 0], [1, 1], [2, 0], [0, 0]], true],
     // 3 padded rows of 3502 x 8 floats exceed the work buffer: refused, dw untouched.
     [[1, 2, 3500, 8], [3, 3, 8, 4], 1, 'same', false],
