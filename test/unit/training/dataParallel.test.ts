@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../../runner/backend/selectBackend';
+import { fusedBatchNormInstalled } from '../../../runner/backend/fusedBatchNorm';
 import { buildModel } from '../../../runner/models/buildModel';
 import type { ModelConfig } from '../../../runner/config/types';
 import { createOptimizer } from '../../../runner/training/optimizers';
@@ -106,6 +107,40 @@ for (const c of cases) {
     }
   });
 }
+
+test('ResNet (batchnorm) on 2 replicas: they stay identical; per-shard moving statistics get averaged', async () => {
+  assert.ok(fusedBatchNormInstalled(), 'the fused batchnorm is installed on this thread');
+  const shape: [number, number, number] = [8, 8, 3];
+  const classes = 4;
+  const data = split(64, shape, classes, 21);
+  const model = buildModel({ type: 'resnet', depth: 8, width: 4 }, { inputShape: shape, classes, seed: 2, name: 'r' });
+  const optimizer = createOptimizer({ type: 'adam', learningRate: 0.01 });
+  const threads = new TrainingThreads(2, 'wasm');
+  try {
+    const replicas = await threads.startPhase({
+      model, optimizer, objective: { kind: 'ce' }, train: data, inputShape: shape, classes, batchSize: 32, replicas: 2,
+    });
+    if (!replicas) throw new Error('expected two replicas');
+    const before = model.nonTrainableWeights.map((w) => w.read().dataSync().slice() as Float32Array);
+    for (let i = 0; i < 3; i++) {
+      const r = await replicas.step(Int32Array.from({ length: 32 }, (_, j) => (i * 32 + j * 7) % 64), 1);
+      assert.ok(Number.isFinite(r.loss), `step ${i}: loss ${r.loss}`);
+    }
+    const [mine, worker] = await replicas.replicaWeights();
+    mine.forEach((w, i) => assert.deepEqual(worker[i].values, w.values, `replica weights ${w.name}`));
+    // Each replica's moving statistics come from its own shard until they are averaged.
+    const moved = model.nonTrainableWeights.map((w) => w.read().dataSync().slice() as Float32Array);
+    assert.ok(moved.some((m, i) => maxRelDiff(m, before[i]) > 0), 'the moving statistics moved');
+    await replicas.syncStatistics();
+    const synced = model.nonTrainableWeights.map((w) => w.read().dataSync() as Float32Array);
+    assert.ok(synced.some((m, i) => maxRelDiff(m, moved[i]) > 0), 'averaging changed replica 0\'s statistics');
+    await replicas.end();
+  } finally {
+    await threads.close();
+    model.dispose();
+    optimizer.optimizer.dispose();
+  }
+});
 
 test('"auto" keeps the tiny MLP student on one thread and splits the CNN teacher', () => {
   const mlp = buildModel({ type: 'mlp', hidden: [32] }, { inputShape: [28, 28, 1], classes: 10, seed: 1, name: 'a' });
