@@ -199,6 +199,9 @@ export class SlurmRunFollower {
       if (e.type === 'job-state' && e.jobId === this.jobId) {
         if (e.state === 'RUNNING') this.started = true;
         if (e.final) this.done = true;
+        // What any follower last wrote, so a second one (a reloaded window's `akd follow` beside
+        // the first) does not write the same PENDING line again.
+        if (e.source === 'follower' && !e.final) this.lastWritten = `${e.state}/${e.reason ?? ''}`;
       }
     }
     // The run ended; its job exits right after. Do not wait forever for Slurm to confirm.

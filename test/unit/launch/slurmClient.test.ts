@@ -9,7 +9,9 @@ import type { RunEvent } from '../../../runner/protocol/events';
 import { resolveLauncher } from '../../../runner/launch/launchCli';
 import { latestSession, runSessions } from '../../../runner/launch/sessions';
 import { SlurmClient, SlurmError, jobEnded, parseScontrolJob, parseSqueueJson, waitStatusToExitCode } from '../../../runner/launch/slurmClient';
-import { describeJobEnd } from '../../../runner/launch/slurmRun';
+import { SlurmRunFollower, describeJobEnd } from '../../../runner/launch/slurmRun';
+import { readEvents } from '../../../runner/store/eventLog';
+import type { JobStatus } from '../../../runner/launch/slurmClient';
 import { tempDir } from '../../helpers/akdProcess';
 
 test('raw wait statuses become exit:signal', () => {
@@ -143,4 +145,23 @@ test('config: the launcher block is validated by the schema, with positions', ()
   assert.ok(bad.problems.every((p) => p.line > 1));
   const pbs = validateConfigText(configWith({ type: 'pbs' }), '/tmp/x.akd.json');
   assert.ok(pbs.problems.some((p) => p.path.startsWith('launcher') && p.severity === 'error'));
+});
+
+test('two followers of one pending job (a reloaded window beside the first) write each PENDING state once', () => {
+  const dir = tempDir('followers');
+  const file = path.join(dir, 'events.jsonl');
+  fs.writeFileSync(file, '');
+  const first = new SlurmRunFollower(dir, '7', 0, () => undefined);
+  const second = new SlurmRunFollower(dir, '7', 0, () => undefined);
+  const poll = (f: SlurmRunFollower, status: JobStatus): void => { f.read(); f.status(status); };
+  const priority: JobStatus = { jobId: '7', state: 'PENDING', reason: 'Priority' };
+  poll(first, priority);
+  poll(second, priority);
+  poll(first, priority);
+  const states = (): string[] => readEvents(file).flatMap((e) => (e.type === 'job-state' ? [`${e.state}/${e.reason}`] : []));
+  assert.deepEqual(states(), ['PENDING/Priority']);
+  const resources: JobStatus = { ...priority, reason: 'Resources' };
+  poll(second, resources);
+  poll(first, resources);
+  assert.deepEqual(states(), ['PENDING/Priority', 'PENDING/Resources']);
 });
