@@ -16,12 +16,7 @@ import type { BackendName } from '../runner/config/types';
 import { buildModel } from '../runner/models/buildModel';
 import { createOptimizer } from '../runner/training/optimizers';
 import { trainStep, type Objective } from '../runner/training/phaseTrainer';
-import { BENCH_MODELS } from './runnerBench';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
+import { BENCH_MODELS, arg } from './runnerBench';
 
 async function main(): Promise<void> {
   const model = process.argv[2];

@@ -24,7 +24,8 @@ export const BENCH_MODELS: Record<string, ModelConfig> = {
   mlp: { type: 'mlp', hidden: [32] },
 };
 
-function arg(name: string, fallback?: string): string {
+/** The value after `--name` on the command line, else `fallback` (required when there is none). */
+export function arg(name: string, fallback?: string): string {
   const i = process.argv.indexOf(`--${name}`);
   if (i >= 0 && process.argv[i + 1] !== undefined) return process.argv[i + 1];
   if (fallback === undefined) throw new Error(`--${name} is required`);

@@ -195,6 +195,22 @@ function convInfo(
 }
 
 /**
+ * The geometry of a convolution gradient kernel (Conv2DBackpropFilter/Input), after the checks
+ * both need: NHWC, no dilation, and dy of the conv's output size.
+ */
+function gradientConvInfo(kernel: string, attrs: Attrs | undefined, xShape: number[], filterShape: number[],
+  dy: TensorInfo): tfjs.backend_util.Conv2DInfo {
+  const a = attrs as unknown as tfjs.Conv2DBackpropInputAttrs;
+  checkNHWC(kernel, a.dataFormat);
+  checkNoDilation(kernel, attrs ?? {});
+  const info = convInfo(xShape, filterShape, a.strides, a.pad, a.dimRoundingMode);
+  if (dy.shape[1] !== info.outHeight || dy.shape[2] !== info.outWidth) {
+    throw new Error(`${kernel}: dy shape ${dy.shape} does not match output ${info.outHeight}x${info.outWidth}`);
+  }
+  return info;
+}
+
+/**
  * dW[i,j,ci,co] = sum_{n,p,q} xPadded[n, p*sh+i, q*sw+j, ci] * dy[n,p,q,co] is itself a conv
  * over (n,p,q), so XNNPACK's fast conv does the work, in one of two orientations:
  * - "dy as filter": x^T [Cin,H,W,N] (batch Cin, channels N) conv dy^T [Ho,Wo,N,Cout] with
@@ -209,15 +225,10 @@ function convInfo(
 function conv2DBackpropFilter(k: BaseKernels): KernelFn {
   return ({ inputs, backend, attrs }) => {
     const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-    const a = attrs as unknown as tfjs.Conv2DBackpropFilterAttrs;
-    checkNHWC('Conv2DBackpropFilter', a.dataFormat);
-    checkNoDilation('Conv2DBackpropFilter', attrs ?? {});
-    const info = convInfo(x.shape, a.filterShape, a.strides, a.pad, a.dimRoundingMode);
+    const { filterShape } = attrs as unknown as tfjs.Conv2DBackpropFilterAttrs;
+    const info = gradientConvInfo('Conv2DBackpropFilter', attrs, x.shape, filterShape, dy);
     const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
     const { outHeight: ho, outWidth: wo, inHeight: h, inWidth: w, padInfo } = info;
-    if (dy.shape[1] !== ho || dy.shape[2] !== wo) {
-      throw new Error(`Conv2DBackpropFilter: dy shape ${dy.shape} does not match output ${ho}x${wo}`);
-    }
     const gemm = x.dtype === 'float32' && dy.dtype === 'float32' ? SimdGemm.for(backend) : null;
     if (gemm) {
       const ci = info.inChannels;
@@ -322,16 +333,11 @@ function checkShape(t: TensorInfo, fh: number, fw: number): void {
 function conv2DBackpropInput(k: BaseKernels): KernelFn {
   return ({ inputs, backend, attrs }) => {
     const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
-    const a = attrs as unknown as tfjs.Conv2DBackpropInputAttrs;
-    checkNHWC('Conv2DBackpropInput', a.dataFormat);
-    checkNoDilation('Conv2DBackpropInput', attrs ?? {});
-    const info = convInfo(a.inputShape, filter.shape, a.strides, a.pad, a.dimRoundingMode);
+    const { inputShape } = attrs as unknown as tfjs.Conv2DBackpropInputAttrs;
+    const info = gradientConvInfo('Conv2DBackpropInput', attrs, inputShape, filter.shape, dy);
     const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
     const { outHeight: ho, outWidth: wo, inHeight: h, inWidth: w, padInfo, batchSize: n } = info;
     const cout = info.outChannels;
-    if (dy.shape[1] !== ho || dy.shape[2] !== wo) {
-      throw new Error(`Conv2DBackpropInput: dy shape ${dy.shape} does not match output ${ho}x${wo}`);
-    }
     const gemm = dy.dtype === 'float32' && filter.dtype === 'float32' && n * h * w * info.inChannels > 0 &&
       n * ho * wo * cout > 0 ? SimdGemm.for(backend) : null;
     if (gemm) {
@@ -699,7 +705,8 @@ function fusedBatchNorm(original: KernelFn): KernelFn {
     const c = x!.shape[x!.shape.length - 1];
     const perChannel = (t: TensorInfo | undefined): boolean =>
       t == null || (t.dtype === 'float32' && t.shape.reduce((p, v) => p * v, 1) === c);
-    const gemm = x!.dtype === 'float32' && x!.shape.length >= 1 && c > 0 && c <= 4096 ? SimdGemm.for(backend) : null;
+    const gemm = x!.dtype === 'float32' && x!.shape.length >= 1 && c > 0 && c <= SimdGemm.BN_MAX_CHANNELS
+      ? SimdGemm.for(backend) : null;
     if (!gemm || mean == null || variance == null || ![mean, variance, offset, scale].every(perChannel)) {
       return original(args);
     }
@@ -856,13 +863,14 @@ export function registerWasmTrainingKernels(): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('@tensorflow/tfjs-backend-wasm');
   const k = makeBaseKernels();
+  const matMul = batchMatMul(k);
   const impl: Record<(typeof WASM_TRAINING_KERNELS)[number], KernelFn> = {
     Conv2D: conv2D(k.Conv2D, false),
     FusedConv2D: conv2D(baseKernel('FusedConv2D'), true),
     Conv2DBackpropFilter: conv2DBackpropFilter(k),
     Conv2DBackpropInput: conv2DBackpropInput(k),
-    BatchMatMul: batchMatMul(k),
-    _FusedMatMul: fusedMatMul(baseKernel('_FusedMatMul'), k, batchMatMul(k)),
+    BatchMatMul: matMul,
+    _FusedMatMul: fusedMatMul(baseKernel('_FusedMatMul'), k, matMul),
     FusedBatchNorm: fusedBatchNorm(baseKernel('FusedBatchNorm')),
     MaxPoolGrad: maxPoolGrad(k),
     Tile: tile(k),
