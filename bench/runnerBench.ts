@@ -57,12 +57,18 @@ async function main(): Promise<void> {
   if (process.env.AKD_BENCH_NO_FUSED_ADAM) uninstallFusedAdam();
   const size = shape[0] * shape[1] * shape[2];
   const yb = fs.readFileSync(`${prefix}.y.i32`);
-  const train = { x: readF32(`${prefix}.x.f32`, n * size), y: new Int32Array(yb.buffer, yb.byteOffset, n).slice(), n };
+  const train = {
+    x: readF32(`${prefix}.x.f32`, n * size),
+    y: new Int32Array(yb.buffer, yb.byteOffset, n).slice(),
+    n,
+  };
   const classes = 10;
   const m = buildModel(BENCH_MODELS[model], { inputShape: shape, classes, seed: 1, name: model });
   const optimizer = createOptimizer({ type: 'adam', learningRate: 1e-3 });
-  const objective: Objective = model === 'mlp'
-    ? { kind: 'anneal', steps: [{ step: 0, temperature: 1, phi, epochs, firstEpoch: 0 }] } : { kind: 'ce' };
+  const objective: Objective =
+    model === 'mlp'
+      ? { kind: 'anneal', steps: [{ step: 0, temperature: 1, phi, epochs, firstEpoch: 0 }] }
+      : { kind: 'ce' };
   const teacherLogits = model === 'mlp' ? readF32(`${prefix}.t.f32`, n * classes) : undefined;
   const threads = TrainingThreads.forRun(threadsWanted, choice.backend);
   const marks: number[] = [];
@@ -75,24 +81,45 @@ async function main(): Promise<void> {
     },
   } as unknown as EventLog;
   const ctx: PhaseContext = {
-    log, cancel: { cancelled: false }, train, validation: { x: new Float32Array(0), y: new Int32Array(0), n: 0 },
-    inputShape: shape, classes, batchSize, evalBatchSize: 1000, seed: 1, progressIntervalMs: 1e9, threads,
+    log,
+    cancel: { cancelled: false },
+    train,
+    validation: { x: new Float32Array(0), y: new Int32Array(0), n: 0 },
+    inputShape: shape,
+    classes,
+    batchSize,
+    evalBatchSize: 1000,
+    seed: 1,
+    progressIntervalMs: 1e9,
+    threads,
   };
   try {
     const out = await runPhase(ctx, {
-      phase: model === 'mlp' ? 'anneal' : 'teacher', model: m, optimizer, epochs, objective, teacherLogits,
-      start: { epoch: 0, batch: 0 }, checkpoint: async () => undefined,
+      phase: model === 'mlp' ? 'anneal' : 'teacher',
+      model: m,
+      optimizer,
+      epochs,
+      objective,
+      teacherLogits,
+      start: { epoch: 0, batch: 0 },
+      checkpoint: async () => undefined,
     });
     if (out.status !== 'done') throw new Error('bench phase did not finish');
   } finally {
     await threads?.close();
   }
   const started = events.find((e) => e.type === 'phase-started');
-  const usedThreads = started && started.type === 'phase-started' ? started.threads ?? 1 : 1;
+  const usedThreads = started && started.type === 'phase-started' ? (started.threads ?? 1) : 1;
   const sps = (n * (epochs - 1)) / ((marks[marks.length - 1] - marks[0]) / 1000);
   const result = {
-    side: 'runner', model, threads: usedThreads, params: m.countParams(), samplesPerSecond: sps,
-    peakRssMiB: peakRssMiB(), backend: choice.note, numTensors: tf.memory().numTensors,
+    side: 'runner',
+    model,
+    threads: usedThreads,
+    params: m.countParams(),
+    samplesPerSecond: sps,
+    peakRssMiB: peakRssMiB(),
+    backend: choice.note,
+    numTensors: tf.memory().numTensors,
   };
   m.dispose();
   optimizer.optimizer.dispose();

@@ -3,6 +3,11 @@
 'use strict';
 const { main } = require('../out/runner/cli/akd.js');
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (e) => { process.stderr.write(`akd: ${e && e.stack ? e.stack : e}\n`); process.exitCode = 1; },
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`akd: ${e && e.stack ? e.stack : e}\n`);
+    process.exitCode = 1;
+  },
 );

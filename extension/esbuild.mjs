@@ -48,5 +48,7 @@ if (watch) {
 } else {
   const t0 = Date.now();
   await Promise.all(builds.map((b) => esbuild.build(b)));
-  console.log(`esbuild: dist/extension.js, dist/server.js, dist/webview/ (${Date.now() - t0} ms${production ? ', production' : ''})`);
+  console.log(
+    `esbuild: dist/extension.js, dist/server.js, dist/webview/ (${Date.now() - t0} ms${production ? ', production' : ''})`,
+  );
 }

@@ -49,12 +49,17 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
     runs,
     client,
     settings: () => settings,
-    push: (...d) => { context.subscriptions.push(...d); },
+    push: (...d) => {
+      context.subscriptions.push(...d);
+    },
   };
   ctx.push(log, runs);
 
   const tree = new RunsTreeProvider(runs);
-  const view = vscode.window.createTreeView('annealKd.runs', { treeDataProvider: tree, showCollapseAll: true });
+  const view = vscode.window.createTreeView('annealKd.runs', {
+    treeDataProvider: tree,
+    showCollapseAll: true,
+  });
   const codeLens = new ConfigCodeLensProvider(runs, () => settings.codeLensEnabled);
   const statusBar = new RunStatusBar(runs, () => settings.statusBarEnabled);
   const dashboard = new DashboardPanel(runs, {
@@ -64,46 +69,68 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
   });
   const selector: vscode.DocumentSelector = { language: AKD_LANGUAGE_ID };
   ctx.push(
-    tree, view, codeLens, statusBar, dashboard,
+    tree,
+    view,
+    codeLens,
+    statusBar,
+    dashboard,
     vscode.languages.registerCodeLensProvider(selector, codeLens),
-    vscode.languages.registerHoverProvider(selector, new ResultsHoverProvider(runs, () => settings.hoverEnabled)),
+    vscode.languages.registerHoverProvider(
+      selector,
+      new ResultsHoverProvider(runs, () => settings.hoverEnabled),
+    ),
     vscode.workspace.registerTextDocumentContentProvider(RUN_LOG_SCHEME, new RunLogDocumentProvider(runs)),
   );
   registerCommands(ctx, dashboard);
 
-  ctx.push(vscode.workspace.onDidChangeConfiguration((e) => {
-    if (!e.affectsConfiguration('annealKd')) return;
-    settings = readSettings();
-    codeLens.refresh();
-    statusBar.update();
-  }));
+  ctx.push(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration('annealKd')) return;
+      settings = readSettings();
+      codeLens.refresh();
+      statusBar.update();
+    }),
+  );
   // Trust granted later: nothing to redo (the gate is checked at each start), but the views
   // may show different actions.
-  ctx.push(vscode.workspace.onDidGrantWorkspaceTrust(() => { void runs.refresh(); }));
+  ctx.push(
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      void runs.refresh();
+    }),
+  );
 
   // A notification only when a run ends, and only for completion or failure.
-  ctx.push(runs.onDidFinish(async ({ run }) => {
-    if (!settings.notificationsEnabled) return;
-    if (run.status === 'completed') {
-      const s = run.summary;
-      const choice = await vscode.window.showInformationMessage(
-        `Anneal KD: ${run.name ?? run.runId} completed · student ${formatAccuracy(s?.student.testAccuracy)} · teacher ${formatAccuracy(s?.teacher.testAccuracy)}`,
-        'Open Dashboard', 'Show Log');
-      if (choice === 'Open Dashboard') await vscode.commands.executeCommand('annealKd.openDashboard', run.runDir);
-      if (choice === 'Show Log') await vscode.commands.executeCommand('annealKd.showRunLog', run.runDir);
-    } else if (run.status === 'failed' || run.status === 'interrupted') {
-      const choice = await vscode.window.showErrorMessage(
-        `Anneal KD: ${run.name ?? run.runId} ${run.status}${run.error ? `: ${run.error}` : ''}`, 'Show Log');
-      if (choice) await vscode.commands.executeCommand('annealKd.showRunLog', run.runDir);
-    }
-  }));
+  ctx.push(
+    runs.onDidFinish(async ({ run }) => {
+      if (!settings.notificationsEnabled) return;
+      if (run.status === 'completed') {
+        const s = run.summary;
+        const choice = await vscode.window.showInformationMessage(
+          `Anneal KD: ${run.name ?? run.runId} completed · student ${formatAccuracy(s?.student.testAccuracy)} · teacher ${formatAccuracy(s?.teacher.testAccuracy)}`,
+          'Open Dashboard',
+          'Show Log',
+        );
+        if (choice === 'Open Dashboard')
+          await vscode.commands.executeCommand('annealKd.openDashboard', run.runDir);
+        if (choice === 'Show Log') await vscode.commands.executeCommand('annealKd.showRunLog', run.runDir);
+      } else if (run.status === 'failed' || run.status === 'interrupted') {
+        const choice = await vscode.window.showErrorMessage(
+          `Anneal KD: ${run.name ?? run.runId} ${run.status}${run.error ? `: ${run.error}` : ''}`,
+          'Show Log',
+        );
+        if (choice) await vscode.commands.executeCommand('annealKd.showRunLog', run.runDir);
+      }
+    }),
+  );
 
   void runs.refresh();
   const clientReady = client.start().catch((e: unknown) => {
     log.error(`language server failed to start: ${String(e)}`);
     throw e;
   });
-  clientReady.catch(() => { /* reported above; the API caller may still await it */ });
+  clientReady.catch(() => {
+    /* reported above; the API caller may still await it */
+  });
   return { runs, tree, statusBar, dashboard, clientReady };
 }
 

@@ -3,11 +3,20 @@
  * (lsp-sample style). The one thing it adds is the annealKd.validation.enabled switch.
  */
 import * as vscode from 'vscode';
-import { LanguageClient, vsdiag, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import {
+  LanguageClient,
+  vsdiag,
+  TransportKind,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from 'vscode-languageclient/node';
 
 export const AKD_LANGUAGE_ID = 'akd-json';
 
-export function createLanguageClient(context: vscode.ExtensionContext, validationEnabled: () => boolean): LanguageClient {
+export function createLanguageClient(
+  context: vscode.ExtensionContext,
+  validationEnabled: () => boolean,
+): LanguageClient {
   const module = context.asAbsolutePath('dist/server.js');
   const serverOptions: ServerOptions = {
     run: { module, transport: TransportKind.ipc },
@@ -19,7 +28,9 @@ export function createLanguageClient(context: vscode.ExtensionContext, validatio
     middleware: {
       // Pull (the server's choice when the client supports it) and push both pass through here.
       provideDiagnostics: (document, previousResultId, token, next) =>
-        validationEnabled() ? next(document, previousResultId, token) : { kind: vsdiag.DocumentDiagnosticReportKind.full, items: [] },
+        validationEnabled()
+          ? next(document, previousResultId, token)
+          : { kind: vsdiag.DocumentDiagnosticReportKind.full, items: [] },
       handleDiagnostics: (uri, diagnostics, next) => next(uri, validationEnabled() ? diagnostics : []),
     },
   };

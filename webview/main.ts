@@ -11,7 +11,14 @@ import { LiveChart, type SeriesSpec } from './charts/liveChart';
 import { phasePlugin } from './charts/phasePlugin';
 import { readTheme, watchTheme, type ChartTheme } from './charts/theme';
 import { badge, button, checkbox, isChecked, select, setDisabled, setOptions } from './components/controls';
-import type { ChartId, DashboardState, ExtensionToWebview, RunAction, RunListItem, WebviewToExtension } from './messages';
+import type {
+  ChartId,
+  DashboardState,
+  ExtensionToWebview,
+  RunAction,
+  RunListItem,
+  WebviewToExtension,
+} from './messages';
 import { compactCount, pct, type ComparisonData } from './shaping/comparison';
 import { estimate, formatDuration } from './shaping/eta';
 import { RunSeries, type XY } from './shaping/series';
@@ -41,12 +48,21 @@ let theme: ChartTheme = readTheme();
 let renderTimer: ReturnType<typeof setTimeout> | undefined;
 let rejected = 0;
 
-function post(message: WebviewToExtension): void { vscode.postMessage(message); }
-function saveState(): void { vscode.setState(state); post({ type: 'state', state }); }
+function post(message: WebviewToExtension): void {
+  vscode.postMessage(message);
+}
+function saveState(): void {
+  vscode.setState(state);
+  post({ type: 'state', state });
+}
 
 // ---- layout ----------------------------------------------------------------------------------
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
   e.append(...children);
@@ -57,56 +73,128 @@ const ACTIONS: { action: RunAction; label: string; title: string }[] = [
   { action: 'stopRun', label: 'Stop', title: 'Stop the run (it writes a checkpoint)' },
   { action: 'resumeRun', label: 'Resume', title: 'Resume the run from its checkpoint' },
   { action: 'rerun', label: 'Rerun', title: 'Run the same config again' },
-  { action: 'openConfig', label: 'Open Config', title: 'Open the run\'s config' },
+  { action: 'openConfig', label: 'Open Config', title: "Open the run's config" },
   { action: 'revealRunFolder', label: 'Reveal Folder', title: 'Reveal the run folder in the explorer' },
-  { action: 'showRunLog', label: 'Show Log', title: 'Show the run\'s events as a log' },
+  { action: 'showRunLog', label: 'Show Log', title: "Show the run's events as a log" },
   { action: 'exportCsv', label: 'Export CSV', title: 'Save the metrics per epoch as CSV' },
 ];
 
 function chartCard(id: ChartId, title: string, description: string): HTMLElement {
   const canvas = el('canvas', { id: `chart-${id}`, role: 'img', 'aria-label': description });
-  const exportButton = button('PNG', () => exportPng(id), { appearance: 'secondary', title: `Export "${title}" as PNG`, id: `export-${id}` });
-  return el('div', { class: 'card' }, el('div', { class: 'head' }, el('h2', {}, title), exportButton), el('div', { class: 'chart-box' }, canvas));
+  const exportButton = button('PNG', () => exportPng(id), {
+    appearance: 'secondary',
+    title: `Export "${title}" as PNG`,
+    id: `export-${id}`,
+  });
+  return el(
+    'div',
+    { class: 'card' },
+    el('div', { class: 'head' }, el('h2', {}, title), exportButton),
+    el('div', { class: 'chart-box' }, canvas),
+  );
 }
 
 function buildPage(): void {
-  const picker = select([], undefined, (value) => {
-    if (value && value !== state.runDir) post({ type: 'selectRun', runDir: value });
-  }, 'Run');
+  const picker = select(
+    [],
+    undefined,
+    (value) => {
+      if (value && value !== state.runDir) post({ type: 'selectRun', runDir: value });
+    },
+    'Run',
+  );
   picker.id = 'run-picker';
-  const actions = el('div', { class: 'row', id: 'actions' }, ...ACTIONS.map((a) => {
-    const b = button(a.label, () => { if (state.runDir) post({ type: 'action', action: a.action, runDir: state.runDir }); },
-      { appearance: a.action === 'stopRun' ? 'primary' : 'secondary', title: a.title, id: `action-${a.action}` });
-    return b;
-  }));
+  const actions = el(
+    'div',
+    { class: 'row', id: 'actions' },
+    ...ACTIONS.map((a) => {
+      const b = button(
+        a.label,
+        () => {
+          if (state.runDir) post({ type: 'action', action: a.action, runDir: state.runDir });
+        },
+        {
+          appearance: a.action === 'stopRun' ? 'primary' : 'secondary',
+          title: a.title,
+          id: `action-${a.action}`,
+        },
+      );
+      return b;
+    }),
+  );
   document.body.append(
-    el('header', {},
+    el(
+      'header',
+      {},
       el('h1', { id: 'title' }, 'Anneal KD'),
-      el('div', { class: 'row' }, el('span', { id: 'status-badge' }), el('span', { id: 'subtitle', class: 'muted' })),
+      el(
+        'div',
+        { class: 'row' },
+        el('span', { id: 'status-badge' }),
+        el('span', { id: 'subtitle', class: 'muted' }),
+      ),
       el('div', { class: 'row' }, el('label', { class: 'muted', for: 'run-picker' }, 'Run'), picker),
-      el('div', { id: 'notice', role: 'status', 'aria-live': 'polite' })),
-    el('section', { id: 'progress', 'aria-label': 'Phase progress' },
+      el('div', { id: 'notice', role: 'status', 'aria-live': 'polite' }),
+    ),
+    el(
+      'section',
+      { id: 'progress', 'aria-label': 'Phase progress' },
       el('h2', {}, 'Progress'),
       el('ol', { id: 'steps' }),
-      el('dl', { class: 'facts', id: 'progress-facts' })),
-    el('section', { id: 'summary', 'aria-label': 'Summary' },
+      el('dl', { class: 'facts', id: 'progress-facts' }),
+    ),
+    el(
+      'section',
+      { id: 'summary', 'aria-label': 'Summary' },
       el('h2', {}, 'Summary'),
       el('dl', { class: 'facts', id: 'summary-facts' }),
-      actions),
-    el('section', { id: 'charts', 'aria-label': 'Charts' },
-      el('div', { class: 'grid' },
-        chartCard('metrics', 'Loss and accuracy per epoch', 'Training loss and validation accuracy per epoch, phases shaded, temperature steps marked'),
+      actions,
+    ),
+    el(
+      'section',
+      { id: 'charts', 'aria-label': 'Charts' },
+      el(
+        'div',
+        { class: 'grid' },
+        chartCard(
+          'metrics',
+          'Loss and accuracy per epoch',
+          'Training loss and validation accuracy per epoch, phases shaded, temperature steps marked',
+        ),
         chartCard('phi', 'Phi(T) over time', 'The annealing target scale Phi(T) over the run time'),
-        chartCard('throughput', 'Throughput', 'Samples per second over the run time'))),
-    el('section', { id: 'compare', 'aria-label': 'Comparison' },
+        chartCard('throughput', 'Throughput', 'Samples per second over the run time'),
+      ),
+    ),
+    el(
+      'section',
+      { id: 'compare', 'aria-label': 'Comparison' },
       el('h2', {}, 'Comparison'),
-      el('p', { class: 'muted' }, 'Tick runs (e.g. scratch, KD and annealing on the same data) or a sweep, then Compare.'),
+      el(
+        'p',
+        { class: 'muted' },
+        'Tick runs (e.g. scratch, KD and annealing on the same data) or a sweep, then Compare.',
+      ),
       el('div', { id: 'compare-choices' }),
-      el('div', { class: 'row' }, button('Compare', () => requestComparison(), { id: 'compare-button', title: 'Compare the ticked runs' })),
-      el('div', { class: 'grid spaced' },
-        chartCard('compare', 'Student accuracy', 'Student validation accuracy per epoch of each compared run')),
+      el(
+        'div',
+        { class: 'row' },
+        button('Compare', () => requestComparison(), {
+          id: 'compare-button',
+          title: 'Compare the ticked runs',
+        }),
+      ),
+      el(
+        'div',
+        { class: 'grid spaced' },
+        chartCard(
+          'compare',
+          'Student accuracy',
+          'Student validation accuracy per epoch of each compared run',
+        ),
+      ),
       el('div', { class: 'table-wrap' }, el('table', { id: 'compare-table' })),
-      el('div', { class: 'table-wrap' }, el('table', { id: 'compare-groups' }))),
+      el('div', { class: 'table-wrap' }, el('table', { id: 'compare-groups' })),
+    ),
   );
 }
 
@@ -117,7 +205,9 @@ let phiChart: LiveChart;
 let throughputChart: LiveChart;
 let compareChart: LiveChart;
 
-function canvas(id: ChartId): HTMLCanvasElement { return $<HTMLCanvasElement>(`chart-${id}`); }
+function canvas(id: ChartId): HTMLCanvasElement {
+  return $<HTMLCanvasElement>(`chart-${id}`);
+}
 
 /** Seconds since the start as an axis label: "12.5s", "95s", "4m", "1h05". */
 function minutes(v: number): string {
@@ -134,23 +224,52 @@ function buildCharts(): void {
     { label: 'val acc', color: 0, axis: 'y2', data: () => series.valAccuracy() },
     { label: 'train acc', color: 2, axis: 'y2', dashed: true, data: () => series.trainAccuracy() },
   ];
-  metricsChart = new LiveChart(canvas('metrics'), metricSpecs, {
-    x: { title: 'epoch (all phases)' }, y: { title: 'loss', min: 0 }, y2: { title: 'accuracy', min: 0, max: 1, percent: true },
-    plugins: [phasePlugin(decor)],
-  }, theme);
-  phiChart = new LiveChart(canvas('phi'), [{ label: 'Phi(T)', color: 3, stepped: true, data: () => series.phi }], {
-    x: { title: 'time' }, y: { title: 'Phi(T)', min: 0, max: 1 }, xTick: minutes,
-  }, theme);
-  throughputChart = new LiveChart(canvas('throughput'), [{ label: 'samples/s', color: 2, data: () => series.throughput }], {
-    x: { title: 'time' }, y: { title: 'samples/s', min: 0 }, xTick: minutes,
-  }, theme);
-  compareChart = new LiveChart(canvas('compare'), [], {
-    x: { title: 'student epoch' }, y: { title: 'val accuracy', percent: true },
-  }, theme);
+  metricsChart = new LiveChart(
+    canvas('metrics'),
+    metricSpecs,
+    {
+      x: { title: 'epoch (all phases)' },
+      y: { title: 'loss', min: 0 },
+      y2: { title: 'accuracy', min: 0, max: 1, percent: true },
+      plugins: [phasePlugin(decor)],
+    },
+    theme,
+  );
+  phiChart = new LiveChart(
+    canvas('phi'),
+    [{ label: 'Phi(T)', color: 3, stepped: true, data: () => series.phi }],
+    {
+      x: { title: 'time' },
+      y: { title: 'Phi(T)', min: 0, max: 1 },
+      xTick: minutes,
+    },
+    theme,
+  );
+  throughputChart = new LiveChart(
+    canvas('throughput'),
+    [{ label: 'samples/s', color: 2, data: () => series.throughput }],
+    {
+      x: { title: 'time' },
+      y: { title: 'samples/s', min: 0 },
+      xTick: minutes,
+    },
+    theme,
+  );
+  compareChart = new LiveChart(
+    canvas('compare'),
+    [],
+    {
+      x: { title: 'student epoch' },
+      y: { title: 'val accuracy', percent: true },
+    },
+    theme,
+  );
 }
 
 function exportPng(id: ChartId): void {
-  const chart = { metrics: metricsChart, phi: phiChart, throughput: throughputChart, compare: compareChart }[id];
+  const chart = { metrics: metricsChart, phi: phiChart, throughput: throughputChart, compare: compareChart }[
+    id
+  ];
   post({ type: 'exportPng', chart: id, dataUrl: chart.toPng(theme.background) });
 }
 
@@ -158,41 +277,75 @@ function exportPng(id: ChartId): void {
 
 function scheduleRender(): void {
   if (renderTimer) return;
-  renderTimer = setTimeout(() => { renderTimer = undefined; render(false); }, RENDER_MS);
+  renderTimer = setTimeout(() => {
+    renderTimer = undefined;
+    render(false);
+  }, RENDER_MS);
 }
 
 function facts(target: HTMLElement, items: [string, string, string?][]): void {
-  target.replaceChildren(...items.map(([k, v, id]) => el('div', id ? { id } : {}, el('dt', {}, k), el('dd', {}, v))));
+  target.replaceChildren(
+    ...items.map(([k, v, id]) => el('div', id ? { id } : {}, el('dt', {}, k), el('dd', {}, v))),
+  );
 }
 
 function runStarted(): RunStartedEvent | undefined {
-  for (let i = events.length - 1; i >= 0; i--) { const e = events[i]; if (e.type === 'run-started') return e; }
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i];
+    if (e.type === 'run-started') return e;
+  }
   return undefined;
 }
 
 function summaryOf(): RunSummary | undefined {
-  for (let i = events.length - 1; i >= 0; i--) { const e = events[i]; if (e.type === 'run-completed') return e.summary; }
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i];
+    if (e.type === 'run-completed') return e.summary;
+  }
   return run?.summary;
 }
 
 function renderProgress(timeline: Timeline): void {
   const list = $('steps');
-  list.replaceChildren(...timeline.steps.map((s) => {
-    const li = el('li', { 'data-step': s.id, 'data-state': s.state, 'aria-label': `${s.label}: ${stepStatusText(s)}` },
-      el('span', { class: 'name' }, s.label), el('span', { class: 'state' }, stepStatusText(s)));
-    if (s.phi !== undefined) li.title = `Phi(T) = ${s.phi.toFixed(3)}`;
-    return li;
-  }));
+  list.replaceChildren(
+    ...timeline.steps.map((s) => {
+      const li = el(
+        'li',
+        { 'data-step': s.id, 'data-state': s.state, 'aria-label': `${s.label}: ${stepStatusText(s)}` },
+        el('span', { class: 'name' }, s.label),
+        el('span', { class: 'state' }, stepStatusText(s)),
+      );
+      if (s.phi !== undefined) li.title = `Phi(T) = ${s.phi.toFixed(3)}`;
+      return li;
+    }),
+  );
   list.dataset.done = String(timeline.steps.filter((s) => s.state === 'done').length);
   list.dataset.total = String(timeline.steps.length);
   const eta = estimate(events, timeline, Date.now());
   const active = run?.status === 'running' || run?.status === 'starting';
   facts($('progress-facts'), [
-    ['current', timeline.current ? `${timeline.current.label} · ${stepStatusText(timeline.current)}` : (run?.status ?? '–')],
-    ['temperature', timeline.temperature !== undefined ? `T = ${timeline.temperature}` : '–', 'fact-temperature'],
+    [
+      'current',
+      timeline.current
+        ? `${timeline.current.label} · ${stepStatusText(timeline.current)}`
+        : (run?.status ?? '–'),
+    ],
+    [
+      'temperature',
+      timeline.temperature !== undefined ? `T = ${timeline.temperature}` : '–',
+      'fact-temperature',
+    ],
     ['Phi(T)', timeline.phi !== undefined ? timeline.phi.toFixed(3) : '–', 'fact-phi'],
     ['elapsed', formatDuration(eta.elapsedSeconds), 'fact-elapsed'],
-    ['remaining', active ? (eta.remainingSeconds !== null ? `≈ ${formatDuration(eta.remainingSeconds)}` : 'measuring…') : '–', 'fact-eta'],
+    [
+      'remaining',
+      active
+        ? eta.remainingSeconds !== null
+          ? `≈ ${formatDuration(eta.remainingSeconds)}`
+          : 'measuring…'
+        : '–',
+      'fact-eta',
+    ],
     ['samples/s', eta.samplesPerSecond !== null ? eta.samplesPerSecond.toFixed(0) : '–'],
   ]);
 }
@@ -202,16 +355,35 @@ function renderSummary(): void {
   const s = summaryOf();
   const teacherParams = s?.teacher.params ?? started?.teacher.params;
   const studentParams = s?.student.params ?? started?.student.params;
-  const compression = s?.compression ?? (teacherParams && studentParams ? teacherParams / studentParams : undefined);
+  const compression =
+    s?.compression ?? (teacherParams && studentParams ? teacherParams / studentParams : undefined);
   facts($('summary-facts'), [
     ['method', run?.method ?? started?.config.method.type ?? '–'],
-    ['teacher', started ? `${started.teacher.type} · ${compactCount(teacherParams)} params${started.teacher.source === 'checkpoint' ? ' (checkpoint)' : ''}` : '–'],
+    [
+      'teacher',
+      started
+        ? `${started.teacher.type} · ${compactCount(teacherParams)} params${started.teacher.source === 'checkpoint' ? ' (checkpoint)' : ''}`
+        : '–',
+    ],
     ['student', started ? `${started.student.type} · ${compactCount(studentParams)} params` : '–'],
     ['compression', compression ? `${compression.toFixed(1)}×` : '–', 'fact-compression'],
     ['teacher test acc', s ? `${pct(s.teacher.testAccuracy)}%` : '–', 'fact-teacher-acc'],
-    ['student test acc', s ? `${pct(s.student.testAccuracy)}%` : (run?.lastValAccuracy !== undefined ? `val ${pct(run.lastValAccuracy)}%` : '–'), 'fact-student-acc'],
+    [
+      'student test acc',
+      s
+        ? `${pct(s.student.testAccuracy)}%`
+        : run?.lastValAccuracy !== undefined
+          ? `val ${pct(run.lastValAccuracy)}%`
+          : '–',
+      'fact-student-acc',
+    ],
     ['backend', started ? started.backend : '–'],
-    ['data', started ? `${started.data.train} train · ${started.data.validation} val · ${started.data.test} test` : '–'],
+    [
+      'data',
+      started
+        ? `${started.data.train} train · ${started.data.validation} val · ${started.data.test} test`
+        : '–',
+    ],
   ]);
   const status = run?.status ?? 'unknown';
   const enabled: Record<RunAction, boolean> = {
@@ -232,7 +404,9 @@ function renderHeader(): void {
   b.replaceChildren(badge(run?.status ?? 'no run'));
   b.dataset.status = run?.status ?? 'none';
   document.body.dataset.status = run?.status ?? 'none';
-  $('subtitle').textContent = run ? `${run.runId}${run.method ? ` · ${run.method}` : ''}` : 'Run an experiment (▶ Run above a *.akd.json config), then pick it here.';
+  $('subtitle').textContent = run
+    ? `${run.runId}${run.method ? ` · ${run.method}` : ''}`
+    : 'Run an experiment (▶ Run above a *.akd.json config), then pick it here.';
 }
 
 function render(full: boolean): void {
@@ -243,7 +417,10 @@ function render(full: boolean): void {
   renderSummary();
   // The epoch axis spans the whole plan: where the run stands shows at a glance.
   const planned = timeline.steps.reduce((n, st) => n + st.epochs, 0);
-  metricsChart.setXRange(planned > 0 ? 0.5 : undefined, planned > 0 ? Math.max(planned, series.points.length) + 0.5 : undefined);
+  metricsChart.setXRange(
+    planned > 0 ? 0.5 : undefined,
+    planned > 0 ? Math.max(planned, series.points.length) + 0.5 : undefined,
+  );
   const reset = full || series.version !== seriesVersion;
   seriesVersion = series.version;
   metricsChart.refresh(reset);
@@ -257,51 +434,138 @@ function render(full: boolean): void {
 
 function renderRunList(): void {
   const picker = $('run-picker');
-  const options = runs.filter((r) => r.kind === 'run').map((r) => ({ value: r.dir, label: `${r.label} · ${r.status}` }));
+  const options = runs
+    .filter((r) => r.kind === 'run')
+    .map((r) => ({ value: r.dir, label: `${r.label} · ${r.status}` }));
   setOptions(picker, options, state.runDir ?? undefined);
   const choices = $('compare-choices');
   const checked = new Set(state.compare);
-  choices.replaceChildren(...runs.map((r) => {
-    const acc = r.studentAccuracy !== undefined && r.studentAccuracy !== null ? ` · student ${pct(r.studentAccuracy, 1)}%` : '';
-    return checkbox(`${r.kind === 'sweep' ? 'sweep ' : ''}${r.label} · ${r.status}${acc}`, checked.has(r.dir), () => undefined, r.dir);
-  }));
+  choices.replaceChildren(
+    ...runs.map((r) => {
+      const acc =
+        r.studentAccuracy !== undefined && r.studentAccuracy !== null
+          ? ` · student ${pct(r.studentAccuracy, 1)}%`
+          : '';
+      return checkbox(
+        `${r.kind === 'sweep' ? 'sweep ' : ''}${r.label} · ${r.status}${acc}`,
+        checked.has(r.dir),
+        () => undefined,
+        r.dir,
+      );
+    }),
+  );
   choices.dataset.count = String(runs.length);
 }
 
 function requestComparison(): void {
-  const dirs = [...$('compare-choices').children].filter((c) => isChecked(c as HTMLElement)).map((c) => (c as HTMLElement).dataset.value ?? '').filter(Boolean);
+  const dirs = [...$('compare-choices').children]
+    .filter((c) => isChecked(c as HTMLElement))
+    .map((c) => (c as HTMLElement).dataset.value ?? '')
+    .filter(Boolean);
   state = { ...state, compare: dirs };
   saveState();
   post({ type: 'compare', dirs });
 }
 
-function cell(text: string, num = false): HTMLTableCellElement { return el('td', num ? { class: 'num' } : {}, text); }
+function cell(text: string, num = false): HTMLTableCellElement {
+  return el('td', num ? { class: 'num' } : {}, text);
+}
 
 function renderComparison(): void {
   const data = comparison;
   const table = $('compare-table');
   const groups = $('compare-groups');
-  if (!data) { table.replaceChildren(); groups.replaceChildren(); return; }
-  const specs: SeriesSpec[] = data.runs.map((r, i) => ({ label: r.label, color: i, data: (): XY[] => r.curve }));
+  if (!data) {
+    table.replaceChildren();
+    groups.replaceChildren();
+    return;
+  }
+  const specs: SeriesSpec[] = data.runs.map((r, i) => ({
+    label: r.label,
+    color: i,
+    data: (): XY[] => r.curve,
+  }));
   compareChart.setSeries(specs, theme);
-  const head = el('tr', {}, ...['', 'run', 'method', 'status', 'final test %', 'best val %', 'student params', 'teacher params', 'duration', 'backend']
-    .map((h, i) => el('th', i >= 4 && i <= 8 ? { class: 'num' } : {}, h)));
-  table.replaceChildren(el('thead', {}, head), el('tbody', {}, ...data.runs.map((r, i) => {
-    const swatch = el('span', { class: 'swatch' });
-    swatch.style.background = theme.series[i % theme.series.length];
-    return el('tr', { 'data-run-dir': r.dir, 'data-run-id': r.runId },
-      el('td', {}, swatch), cell(`${r.label}${r.sweep ? ` (${r.sweep}, seed ${r.seed})` : ''}`), cell(r.method), cell(r.status),
-      cell(pct(r.finalAccuracy), true), cell(pct(r.bestAccuracy), true), cell(compactCount(r.studentParams), true),
-      cell(compactCount(r.teacherParams), true), cell(formatDuration(r.seconds), true), cell(r.backend ?? '–'));
-  })));
+  const head = el(
+    'tr',
+    {},
+    ...[
+      '',
+      'run',
+      'method',
+      'status',
+      'final test %',
+      'best val %',
+      'student params',
+      'teacher params',
+      'duration',
+      'backend',
+    ].map((h, i) => el('th', i >= 4 && i <= 8 ? { class: 'num' } : {}, h)),
+  );
+  table.replaceChildren(
+    el('thead', {}, head),
+    el(
+      'tbody',
+      {},
+      ...data.runs.map((r, i) => {
+        const swatch = el('span', { class: 'swatch' });
+        swatch.style.background = theme.series[i % theme.series.length];
+        return el(
+          'tr',
+          { 'data-run-dir': r.dir, 'data-run-id': r.runId },
+          el('td', {}, swatch),
+          cell(`${r.label}${r.sweep ? ` (${r.sweep}, seed ${r.seed})` : ''}`),
+          cell(r.method),
+          cell(r.status),
+          cell(pct(r.finalAccuracy), true),
+          cell(pct(r.bestAccuracy), true),
+          cell(compactCount(r.studentParams), true),
+          cell(compactCount(r.teacherParams), true),
+          cell(formatDuration(r.seconds), true),
+          cell(r.backend ?? '–'),
+        );
+      }),
+    ),
+  );
   table.dataset.rows = String(data.runs.length);
-  if (data.groups.length === 0) { groups.replaceChildren(); groups.dataset.rows = '0'; return; }
-  const ghead = el('tr', {}, ...['method · setting', 'n', 'test % (mean ± std)', 'best %', 'teacher %', 'student params', 'mean duration']
-    .map((h, i) => el('th', i > 0 ? { class: 'num' } : {}, h)));
-  groups.replaceChildren(el('thead', {}, ghead), el('tbody', {}, ...data.groups.map((g) => el('tr', { 'data-method': g.method },
-    cell(g.label), cell(`${g.n}${g.incomplete ? ` (+${g.incomplete} not done)` : ''}`, true),
-    cell(g.mean !== null ? `${pct(g.mean)} ± ${pct(g.std)}` : '–', true), cell(pct(g.best), true), cell(pct(g.teacher), true),
-    cell(compactCount(g.studentParams), true), cell(formatDuration(g.seconds), true)))));
+  if (data.groups.length === 0) {
+    groups.replaceChildren();
+    groups.dataset.rows = '0';
+    return;
+  }
+  const ghead = el(
+    'tr',
+    {},
+    ...[
+      'method · setting',
+      'n',
+      'test % (mean ± std)',
+      'best %',
+      'teacher %',
+      'student params',
+      'mean duration',
+    ].map((h, i) => el('th', i > 0 ? { class: 'num' } : {}, h)),
+  );
+  groups.replaceChildren(
+    el('thead', {}, ghead),
+    el(
+      'tbody',
+      {},
+      ...data.groups.map((g) =>
+        el(
+          'tr',
+          { 'data-method': g.method },
+          cell(g.label),
+          cell(`${g.n}${g.incomplete ? ` (+${g.incomplete} not done)` : ''}`, true),
+          cell(g.mean !== null ? `${pct(g.mean)} ± ${pct(g.std)}` : '–', true),
+          cell(pct(g.best), true),
+          cell(pct(g.teacher), true),
+          cell(compactCount(g.studentParams), true),
+          cell(formatDuration(g.seconds), true),
+        ),
+      ),
+    ),
+  );
   groups.dataset.rows = String(data.groups.length);
 }
 
@@ -329,7 +593,10 @@ function onMessage(m: ExtensionToWebview): void {
     case 'events':
       if (m.runDir !== state.runDir) return;
       run = m.run;
-      for (const e of m.events) { events.push(e); series.add(e); }
+      for (const e of m.events) {
+        events.push(e);
+        series.add(e);
+      }
       scheduleRender();
       break;
     case 'runs':
@@ -363,7 +630,9 @@ function isMessage(v: unknown): v is ExtensionToWebview {
 buildPage();
 buildCharts();
 render(true);
-window.addEventListener('message', (e: MessageEvent<unknown>) => { if (isMessage(e.data)) onMessage(e.data); });
+window.addEventListener('message', (e: MessageEvent<unknown>) => {
+  if (isMessage(e.data)) onMessage(e.data);
+});
 watchTheme(() => {
   theme = readTheme();
   for (const c of [metricsChart, phiChart, throughputChart, compareChart]) c.applyTheme(theme);
@@ -372,9 +641,12 @@ watchTheme(() => {
 });
 document.body.dataset.theme = theme.kind;
 // Elapsed time and the estimate tick on their own while a run goes.
-setInterval(() => { if (run?.status === 'running') renderProgress(phaseTimeline(events)); }, 1000);
+setInterval(() => {
+  if (run?.status === 'running') renderProgress(phaseTimeline(events));
+}, 1000);
 // Tests only (the extension sets data-test-hooks outside production): post any message, e.g. a malformed one.
 if (document.body.dataset.testHooks === '1') {
-  (window as unknown as { akdTestPost: (m: unknown) => void }).akdTestPost = (m) => vscode.postMessage(m as WebviewToExtension);
+  (window as unknown as { akdTestPost: (m: unknown) => void }).akdTestPost = (m) =>
+    vscode.postMessage(m as WebviewToExtension);
 }
 post({ type: 'ready', state });

@@ -17,7 +17,15 @@ export const CHART_IDS = ['metrics', 'phi', 'throughput', 'compare'] as const;
 export type ChartId = (typeof CHART_IDS)[number];
 
 /** Buttons of the summary: each runs one of the extension's commands on the selected run. */
-export const RUN_ACTIONS = ['stopRun', 'resumeRun', 'rerun', 'openConfig', 'showRunLog', 'revealRunFolder', 'exportCsv'] as const;
+export const RUN_ACTIONS = [
+  'stopRun',
+  'resumeRun',
+  'rerun',
+  'openConfig',
+  'showRunLog',
+  'revealRunFolder',
+  'exportCsv',
+] as const;
 export type RunAction = (typeof RUN_ACTIONS)[number];
 
 /** What the webview keeps in `vscode.setState` (and the serializer gets back after a reload). */
@@ -55,7 +63,14 @@ export type WebviewToExtension =
 
 export type ExtensionToWebview =
   /** The selected run from scratch: its state and every event so far (progress events thinned). */
-  | { type: 'init'; runDir: string | null; run: RunState | null; events: RunEvent[]; runs: RunListItem[]; compare: string[] }
+  | {
+      type: 'init';
+      runDir: string | null;
+      run: RunState | null;
+      events: RunEvent[];
+      runs: RunListItem[];
+      compare: string[];
+    }
   /** Events appended to the selected run since the last message (batched, throttled). */
   | { type: 'events'; runDir: string; run: RunState; events: RunEvent[] }
   /** The run list changed (a run started, ended, was deleted); `compare`: what is ticked now. */
@@ -86,7 +101,8 @@ function parseState(v: unknown): DashboardState | undefined {
   const s = v as Record<string, unknown>;
   if (!hasOnlyKeys(s, ['runDir', 'compare'])) return undefined;
   if (!(s.runDir === null || isPath(s.runDir))) return undefined;
-  if (!Array.isArray(s.compare) || s.compare.length > MAX_COMPARE || !s.compare.every(isPath)) return undefined;
+  if (!Array.isArray(s.compare) || s.compare.length > MAX_COMPARE || !s.compare.every(isPath))
+    return undefined;
   return { runDir: s.runDir, compare: [...s.compare] };
 }
 
@@ -103,7 +119,9 @@ export function parseWebviewMessage(value: unknown): WebviewToExtension | undefi
 function parse(value: unknown): { message?: WebviewToExtension; reason?: string } {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { reason: 'not an object' };
   const m = value as Record<string, unknown>;
-  const bad = (why: string): { reason: string } => ({ reason: `${typeof m.type === 'string' ? m.type.slice(0, 40) : 'message'}: ${why}` });
+  const bad = (why: string): { reason: string } => ({
+    reason: `${typeof m.type === 'string' ? m.type.slice(0, 40) : 'message'}: ${why}`,
+  });
   switch (m.type) {
     case 'ready': {
       if (!hasOnlyKeys(m, ['type', 'state'])) return bad('unexpected keys');
@@ -116,18 +134,29 @@ function parse(value: unknown): { message?: WebviewToExtension; reason?: string 
       return { message: { type: 'selectRun', runDir: m.runDir } };
     case 'action':
       if (!hasOnlyKeys(m, ['type', 'action', 'runDir'])) return bad('unexpected keys');
-      if (typeof m.action !== 'string' || !(RUN_ACTIONS as readonly string[]).includes(m.action)) return bad('unknown action');
+      if (typeof m.action !== 'string' || !(RUN_ACTIONS as readonly string[]).includes(m.action))
+        return bad('unknown action');
       if (!isPath(m.runDir)) return bad('runDir must be a path');
       return { message: { type: 'action', action: m.action as RunAction, runDir: m.runDir } };
     case 'compare':
-      if (!hasOnlyKeys(m, ['type', 'dirs']) || !Array.isArray(m.dirs) || m.dirs.length > MAX_COMPARE || !m.dirs.every(isPath)) {
+      if (
+        !hasOnlyKeys(m, ['type', 'dirs']) ||
+        !Array.isArray(m.dirs) ||
+        m.dirs.length > MAX_COMPARE ||
+        !m.dirs.every(isPath)
+      ) {
         return bad(`dirs must be up to ${MAX_COMPARE} paths`);
       }
       return { message: { type: 'compare', dirs: [...(m.dirs as string[])] } };
     case 'exportPng':
       if (!hasOnlyKeys(m, ['type', 'chart', 'dataUrl'])) return bad('unexpected keys');
-      if (typeof m.chart !== 'string' || !(CHART_IDS as readonly string[]).includes(m.chart)) return bad('unknown chart');
-      if (typeof m.dataUrl !== 'string' || m.dataUrl.length > MAX_DATA_URL || !/^data:image\/png;base64,[A-Za-z0-9+/]+={0,2}$/.test(m.dataUrl)) {
+      if (typeof m.chart !== 'string' || !(CHART_IDS as readonly string[]).includes(m.chart))
+        return bad('unknown chart');
+      if (
+        typeof m.dataUrl !== 'string' ||
+        m.dataUrl.length > MAX_DATA_URL ||
+        !/^data:image\/png;base64,[A-Za-z0-9+/]+={0,2}$/.test(m.dataUrl)
+      ) {
         return bad('dataUrl must be a base64 PNG data URL');
       }
       return { message: { type: 'exportPng', chart: m.chart as ChartId, dataUrl: m.dataUrl } };

@@ -30,17 +30,29 @@ export function configFrom(arg: unknown): vscode.Uri | undefined {
 }
 
 /** The run named by the argument, or one the user picks among those `accept` allows. */
-export async function runFromArgOrPick(ctx: Ctx, arg: unknown, accept: (r: RunState) => boolean, placeHolder: string): Promise<RunState | undefined> {
+export async function runFromArgOrPick(
+  ctx: Ctx,
+  arg: unknown,
+  accept: (r: RunState) => boolean,
+  placeHolder: string,
+): Promise<RunState | undefined> {
   const given = runDirFrom(arg);
   if (given) return ctx.runs.get(given) ?? { runId: path.basename(given), runDir: given, status: 'unknown' };
   const candidates = ctx.runs.allRuns().filter(accept);
   if (candidates.length === 0) {
-    void vscode.window.showInformationMessage(`Anneal KD: no run to choose from (${placeHolder.toLowerCase()}).`);
+    void vscode.window.showInformationMessage(
+      `Anneal KD: no run to choose from (${placeHolder.toLowerCase()}).`,
+    );
     return undefined;
   }
   if (candidates.length === 1) return candidates[0];
   const picked = await vscode.window.showQuickPick(
-    candidates.map((r) => ({ label: `${r.name ?? r.runId}  ${runLabel(r)}`, description: r.status, detail: r.runDir, run: r })),
+    candidates.map((r) => ({
+      label: `${r.name ?? r.runId}  ${runLabel(r)}`,
+      description: r.status,
+      detail: r.runDir,
+      run: r,
+    })),
     { placeHolder },
   );
   return picked?.run;

@@ -9,9 +9,19 @@ import { deleteRun, revealRunFolder, showRunLog } from './runFolderCommands';
 import { cancelSlurmJob, compareSweep, resumeSweep, runSweep, stopSweep } from './sweepCommands';
 
 export const COMMAND_IDS = [
-  'annealKd.newExperiment', 'annealKd.runExperiment', 'annealKd.stopRun', 'annealKd.resumeRun',
-  'annealKd.openDashboard', 'annealKd.showRunLog', 'annealKd.deleteRun', 'annealKd.revealRunFolder',
-  'annealKd.refreshRuns', 'annealKd.runSweep', 'annealKd.stopSweep', 'annealKd.resumeSweep', 'annealKd.compareSweep',
+  'annealKd.newExperiment',
+  'annealKd.runExperiment',
+  'annealKd.stopRun',
+  'annealKd.resumeRun',
+  'annealKd.openDashboard',
+  'annealKd.showRunLog',
+  'annealKd.deleteRun',
+  'annealKd.revealRunFolder',
+  'annealKd.refreshRuns',
+  'annealKd.runSweep',
+  'annealKd.stopSweep',
+  'annealKd.resumeSweep',
+  'annealKd.compareSweep',
   'annealKd.cancelSlurmJob',
 ] as const;
 

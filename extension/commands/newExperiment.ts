@@ -5,7 +5,10 @@ import * as vscode from 'vscode';
 import { experimentTemplate } from './experimentTemplate';
 
 /** Optional argument (tests, other extensions): skip the prompts. */
-export interface NewExperimentArgs { name?: string; folder?: string; }
+export interface NewExperimentArgs {
+  name?: string;
+  folder?: string;
+}
 
 const NAME_RE = /^[A-Za-z0-9._-]+$/;
 
@@ -17,19 +20,26 @@ function freeName(folder: string, name: string): string {
 
 export function newExperiment() {
   return async (args?: NewExperimentArgs): Promise<vscode.Uri | undefined> => {
-    const folder = args?.folder
-      ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath
-      ?? (vscode.window.activeTextEditor ? path.dirname(vscode.window.activeTextEditor.document.uri.fsPath) : undefined);
+    const folder =
+      args?.folder ??
+      vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ??
+      (vscode.window.activeTextEditor
+        ? path.dirname(vscode.window.activeTextEditor.document.uri.fsPath)
+        : undefined);
     if (!folder) {
-      void vscode.window.showErrorMessage('Anneal KD: open a folder first; the experiment is written into it.');
+      void vscode.window.showErrorMessage(
+        'Anneal KD: open a folder first; the experiment is written into it.',
+      );
       return undefined;
     }
-    const name = args?.name ?? await vscode.window.showInputBox({
-      title: 'New Anneal KD experiment',
-      prompt: 'Experiment name (becomes part of each run folder name)',
-      value: freeName(folder, 'mnist-anneal'),
-      validateInput: (v) => (NAME_RE.test(v) ? undefined : 'Only letters, digits, ".", "_" and "-".'),
-    });
+    const name =
+      args?.name ??
+      (await vscode.window.showInputBox({
+        title: 'New Anneal KD experiment',
+        prompt: 'Experiment name (becomes part of each run folder name)',
+        value: freeName(folder, 'mnist-anneal'),
+        validateInput: (v) => (NAME_RE.test(v) ? undefined : 'Only letters, digits, ".", "_" and "-".'),
+      }));
     if (!name) return undefined;
     const file = path.join(folder, `${freeName(folder, name)}.akd.json`);
     await fs.promises.writeFile(file, experimentTemplate(path.basename(file, '.akd.json')), { flag: 'wx' });

@@ -12,8 +12,13 @@ import { configFrom, runFromArgOrPick } from './args';
 export function reportRefusal(error: unknown): undefined {
   if (!(error instanceof RunRefusedError)) throw error;
   const untrusted = !vscode.workspace.isTrusted && /not trusted/.test(error.message);
-  void vscode.window.showWarningMessage(`Anneal KD: ${error.message}`, ...(untrusted ? ['Manage Workspace Trust'] : []))
-    .then((choice) => (choice === 'Manage Workspace Trust' ? vscode.commands.executeCommand('workbench.trust.manage') : undefined));
+  void vscode.window
+    .showWarningMessage(`Anneal KD: ${error.message}`, ...(untrusted ? ['Manage Workspace Trust'] : []))
+    .then((choice) =>
+      choice === 'Manage Workspace Trust'
+        ? vscode.commands.executeCommand('workbench.trust.manage')
+        : undefined,
+    );
   return undefined;
 }
 
@@ -28,11 +33,18 @@ export function runExperiment(ctx: Ctx) {
       ctx.runs.assertCanStart('Run Experiment');
       const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
       if (doc?.isDirty) await doc.save();
-      const errors = vscode.languages.getDiagnostics(uri).filter((d) => d.severity === vscode.DiagnosticSeverity.Error);
+      const errors = vscode.languages
+        .getDiagnostics(uri)
+        .filter((d) => d.severity === vscode.DiagnosticSeverity.Error);
       if (errors.length > 0) {
-        void vscode.window.showErrorMessage(
-          `Anneal KD: ${vscode.workspace.asRelativePath(uri)} has ${errors.length} problem${errors.length === 1 ? '' : 's'} (first: ${errors[0].message}); nothing was run.`,
-          'Show Problems').then((choice) => (choice ? vscode.commands.executeCommand('workbench.actions.view.problems') : undefined));
+        void vscode.window
+          .showErrorMessage(
+            `Anneal KD: ${vscode.workspace.asRelativePath(uri)} has ${errors.length} problem${errors.length === 1 ? '' : 's'} (first: ${errors[0].message}); nothing was run.`,
+            'Show Problems',
+          )
+          .then((choice) =>
+            choice ? vscode.commands.executeCommand('workbench.actions.view.problems') : undefined,
+          );
         return undefined;
       }
       return await ctx.runs.start(uri.fsPath);
@@ -59,7 +71,12 @@ export function stopRun(ctx: Ctx) {
 
 export function resumeRun(ctx: Ctx) {
   return async (arg?: unknown): Promise<string | undefined> => {
-    const run = await runFromArgOrPick(ctx, arg, (r) => ['cancelled', 'failed', 'interrupted'].includes(r.status), 'Resume which run?');
+    const run = await runFromArgOrPick(
+      ctx,
+      arg,
+      (r) => ['cancelled', 'failed', 'interrupted'].includes(r.status),
+      'Resume which run?',
+    );
     if (!run) return undefined;
     try {
       return await ctx.runs.resume(run.runDir);

@@ -25,7 +25,10 @@ export function revealRunFolder(ctx: Ctx) {
     const run = await runFromArgOrPick(ctx, arg, () => true, 'Reveal which run folder?');
     if (!run) return;
     // The explorer works everywhere (desktop, remote, code-server); the OS file manager does not.
-    await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(path.join(run.runDir, RUN_FILES.events)));
+    await vscode.commands.executeCommand(
+      'revealInExplorer',
+      vscode.Uri.file(path.join(run.runDir, RUN_FILES.events)),
+    );
   };
 }
 
@@ -36,7 +39,10 @@ export function deleteRun(ctx: Ctx) {
     if (!run) return false;
     if (options?.confirm !== false) {
       const answer = await vscode.window.showWarningMessage(
-        `Delete run ${run.runId}? Its folder (models, checkpoints, events) is removed from disk.`, { modal: true }, 'Delete');
+        `Delete run ${run.runId}? Its folder (models, checkpoints, events) is removed from disk.`,
+        { modal: true },
+        'Delete',
+      );
       if (answer !== 'Delete') return false;
     }
     try {

@@ -12,12 +12,18 @@ import { configFrom, runDirFrom, runFromArgOrPick } from './args';
 import { reportRefusal } from './runCommands';
 
 function sweepDirFrom(arg: unknown): string | undefined {
-  if (typeof arg === 'object' && arg !== null && typeof (arg as { sweepDir?: unknown }).sweepDir === 'string') return (arg as { sweepDir: string }).sweepDir;
+  if (typeof arg === 'object' && arg !== null && typeof (arg as { sweepDir?: unknown }).sweepDir === 'string')
+    return (arg as { sweepDir: string }).sweepDir;
   return runDirFrom(arg);
 }
 
 /** The sweep named by the argument (a tree node, a folder), or one the user picks. */
-async function sweepFromArgOrPick(ctx: Ctx, arg: unknown, accept: (s: SweepState) => boolean, placeHolder: string): Promise<SweepState | undefined> {
+async function sweepFromArgOrPick(
+  ctx: Ctx,
+  arg: unknown,
+  accept: (s: SweepState) => boolean,
+  placeHolder: string,
+): Promise<SweepState | undefined> {
   const given = sweepDirFrom(arg);
   if (given) {
     const known = ctx.runs.getSweep(given);
@@ -27,12 +33,19 @@ async function sweepFromArgOrPick(ctx: Ctx, arg: unknown, accept: (s: SweepState
   }
   const candidates = ctx.runs.allSweeps().filter(accept);
   if (candidates.length === 0) {
-    void vscode.window.showInformationMessage(`Anneal KD: no sweep to choose from (${placeHolder.toLowerCase()}).`);
+    void vscode.window.showInformationMessage(
+      `Anneal KD: no sweep to choose from (${placeHolder.toLowerCase()}).`,
+    );
     return undefined;
   }
   if (candidates.length === 1) return candidates[0];
   const picked = await vscode.window.showQuickPick(
-    candidates.map((s) => ({ label: `${s.name}  ${s.sweepId}`, description: ctx.runs.sweepStatus(s.sweepDir), detail: s.sweepDir, sweep: s })),
+    candidates.map((s) => ({
+      label: `${s.name}  ${s.sweepId}`,
+      description: ctx.runs.sweepStatus(s.sweepDir),
+      detail: s.sweepDir,
+      sweep: s,
+    })),
     { placeHolder },
   );
   return picked?.sweep;
@@ -42,7 +55,9 @@ export function runSweep(ctx: Ctx) {
   return async (arg?: unknown): Promise<string | undefined> => {
     const uri = configFrom(arg);
     if (!uri) {
-      void vscode.window.showErrorMessage('Anneal KD: open or select a *.akd.json config with a "sweep" block to run it as a sweep.');
+      void vscode.window.showErrorMessage(
+        'Anneal KD: open or select a *.akd.json config with a "sweep" block to run it as a sweep.',
+      );
       return undefined;
     }
     try {
@@ -50,12 +65,18 @@ export function runSweep(ctx: Ctx) {
       const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
       if (doc?.isDirty) await doc.save();
       if (!configHasSweep(uri.fsPath)) {
-        void vscode.window.showErrorMessage(`Anneal KD: ${vscode.workspace.asRelativePath(uri)} has no "sweep" block; nothing to sweep (Run Experiment runs it once).`);
+        void vscode.window.showErrorMessage(
+          `Anneal KD: ${vscode.workspace.asRelativePath(uri)} has no "sweep" block; nothing to sweep (Run Experiment runs it once).`,
+        );
         return undefined;
       }
-      const errors = vscode.languages.getDiagnostics(uri).filter((d) => d.severity === vscode.DiagnosticSeverity.Error);
+      const errors = vscode.languages
+        .getDiagnostics(uri)
+        .filter((d) => d.severity === vscode.DiagnosticSeverity.Error);
       if (errors.length > 0) {
-        void vscode.window.showErrorMessage(`Anneal KD: ${vscode.workspace.asRelativePath(uri)} has ${errors.length} problem${errors.length === 1 ? '' : 's'} (first: ${errors[0].message}); nothing was run.`);
+        void vscode.window.showErrorMessage(
+          `Anneal KD: ${vscode.workspace.asRelativePath(uri)} has ${errors.length} problem${errors.length === 1 ? '' : 's'} (first: ${errors[0].message}); nothing was run.`,
+        );
         return undefined;
       }
       return await ctx.runs.startSweep(uri.fsPath);
@@ -67,7 +88,12 @@ export function runSweep(ctx: Ctx) {
 
 export function stopSweep(ctx: Ctx) {
   return async (arg?: unknown): Promise<SweepDisplayStatus | undefined> => {
-    const sweep = await sweepFromArgOrPick(ctx, arg, (s) => ctx.runs.sweepStatus(s.sweepDir) === 'running', 'Stop which sweep?');
+    const sweep = await sweepFromArgOrPick(
+      ctx,
+      arg,
+      (s) => ctx.runs.sweepStatus(s.sweepDir) === 'running',
+      'Stop which sweep?',
+    );
     if (!sweep) return undefined;
     try {
       return await ctx.runs.stopSweep(sweep.sweepDir);
@@ -79,7 +105,12 @@ export function stopSweep(ctx: Ctx) {
 
 export function resumeSweep(ctx: Ctx) {
   return async (arg?: unknown): Promise<string | undefined> => {
-    const sweep = await sweepFromArgOrPick(ctx, arg, (s) => ctx.runs.sweepStatus(s.sweepDir) === 'stopped', 'Resume which sweep?');
+    const sweep = await sweepFromArgOrPick(
+      ctx,
+      arg,
+      (s) => ctx.runs.sweepStatus(s.sweepDir) === 'stopped',
+      'Resume which sweep?',
+    );
     if (!sweep) return undefined;
     try {
       return await ctx.runs.resumeSweep(sweep.sweepDir);
@@ -107,7 +138,8 @@ export function compareSweep(ctx: Ctx) {
     try {
       const md = await ctx.runs.compareSweep(sweep.sweepDir);
       const uri = vscode.Uri.file(md);
-      if (commands.includes('markdown.showPreview')) await vscode.commands.executeCommand('markdown.showPreview', uri);
+      if (commands.includes('markdown.showPreview'))
+        await vscode.commands.executeCommand('markdown.showPreview', uri);
       else await vscode.window.showTextDocument(uri, { preview: true });
       return md;
     } catch (e) {
@@ -119,10 +151,17 @@ export function compareSweep(ctx: Ctx) {
 /** Cancel a Slurm run's job: `akd stop RUN` (scancel; the run checkpoints and ends cancelled). */
 export function cancelSlurmJob(ctx: Ctx) {
   return async (arg?: unknown): Promise<RunState | undefined> => {
-    const run = await runFromArgOrPick(ctx, arg, (r) => !!r.job && isActive(r.status), 'Cancel which Slurm job?');
+    const run = await runFromArgOrPick(
+      ctx,
+      arg,
+      (r) => !!r.job && isActive(r.status),
+      'Cancel which Slurm job?',
+    );
     if (!run) return undefined;
     if (!run.job) {
-      void vscode.window.showInformationMessage(`Anneal KD: ${path.basename(run.runDir)} is not a Slurm run; use Stop Run.`);
+      void vscode.window.showInformationMessage(
+        `Anneal KD: ${path.basename(run.runDir)} is not a Slurm run; use Stop Run.`,
+      );
       return undefined;
     }
     try {

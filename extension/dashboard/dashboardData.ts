@@ -30,7 +30,11 @@ export function findSweeps(configPaths: readonly string[]): string[] {
   const out: string[] = [];
   for (const root of roots) {
     let names: string[];
-    try { names = fs.readdirSync(root).sort(); } catch { continue; }
+    try {
+      names = fs.readdirSync(root).sort();
+    } catch {
+      continue;
+    }
     for (const n of names) if (isSweepDir(path.join(root, n))) out.push(path.join(root, n));
   }
   return out;
@@ -38,22 +42,37 @@ export function findSweeps(configPaths: readonly string[]): string[] {
 
 export function runList(runs: readonly RunState[], sweeps: readonly string[]): RunListItem[] {
   const items: RunListItem[] = runs.map((r) => ({
-    kind: 'run', dir: r.runDir, label: runLabel(r), status: r.status,
-    ...(r.method ? { method: r.method } : {}), ...(r.configPath ? { configPath: r.configPath } : {}),
+    kind: 'run',
+    dir: r.runDir,
+    label: runLabel(r),
+    status: r.status,
+    ...(r.method ? { method: r.method } : {}),
+    ...(r.configPath ? { configPath: r.configPath } : {}),
     studentAccuracy: r.summary?.student.testAccuracy ?? null,
   }));
   for (const dir of sweeps) {
     try {
       const m = readManifest(dir);
-      items.push({ kind: 'sweep', dir, label: m.name, status: `${m.members.length} runs`, configPath: m.configPath });
-    } catch { /* a sweep being created: next time */ }
+      items.push({
+        kind: 'sweep',
+        dir,
+        label: m.name,
+        status: `${m.members.length} runs`,
+        configPath: m.configPath,
+      });
+    } catch {
+      /* a sweep being created: next time */
+    }
   }
   return items;
 }
 
 /** The default comparison: the newest completed runs (at most six). */
 export function defaultComparison(runs: readonly RunState[]): string[] {
-  return runs.filter((r) => r.status === 'completed').slice(0, 6).map((r) => r.runDir);
+  return runs
+    .filter((r) => r.status === 'completed')
+    .slice(0, 6)
+    .map((r) => r.runDir);
 }
 
 /** Progress events are many and only the throughput chart uses them: keep one in `every`. */
@@ -71,7 +90,9 @@ export class RunFollower {
   constructor(readonly runDir: string) {
     this.reader = new EventFileReader(path.join(runDir, RUN_FILES.events));
   }
-  readNew(): RunEvent[] { return this.reader.readNew(); }
+  readNew(): RunEvent[] {
+    return this.reader.readNew();
+  }
 }
 
 export function comparisonOf(dirs: readonly string[]): ComparisonData {
@@ -90,7 +111,9 @@ export function comparisonOf(dirs: readonly string[]): ComparisonData {
   const inputs: ComparisonInput[] = rows.map((row) => {
     const record = readRun(row.runDir);
     const name = record.config?.name ?? row.runId;
-    const label = row.sweep ? `${row.method}${Object.keys(row.variables).length ? ` ${JSON.stringify(row.variables)}` : ''}` : `${name} · ${row.method} · ${timeOf(row.runId)}`;
+    const label = row.sweep
+      ? `${row.method}${Object.keys(row.variables).length ? ` ${JSON.stringify(row.variables)}` : ''}`
+      : `${name} · ${row.method} · ${timeOf(row.runId)}`;
     return { row, events: record.events, ...(record.summary ? { summary: record.summary } : {}), label };
   });
   return buildComparison(inputs, groupRuns(rows), errors);

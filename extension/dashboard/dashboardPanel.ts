@@ -17,11 +17,26 @@ import * as vscode from 'vscode';
 import { readEvents } from '../../runner/store/eventLog';
 import { RUN_FILES } from '../../runner/store/runStore';
 import type { RunEvent } from '../../runner/protocol';
-import { rejectReason, parseWebviewMessage, type ChartId, type DashboardState, type ExtensionToWebview, type RunAction, type WebviewToExtension } from '../../webview/messages';
+import {
+  rejectReason,
+  parseWebviewMessage,
+  type ChartId,
+  type DashboardState,
+  type ExtensionToWebview,
+  type RunAction,
+  type WebviewToExtension,
+} from '../../webview/messages';
 import { metricsCsv } from '../../webview/shaping/csv';
 import type { RunManager } from '../runs/runManager';
 import { isActive, type RunState } from '../runs/runState';
-import { comparisonOf, defaultComparison, findSweeps, RunFollower, runList, thinProgress } from './dashboardData';
+import {
+  comparisonOf,
+  defaultComparison,
+  findSweeps,
+  RunFollower,
+  runList,
+  thinProgress,
+} from './dashboardData';
 
 export const DASHBOARD_VIEW_TYPE = 'annealKd.dashboard';
 export const COMPARE_COMMAND = 'annealKd.compareInDashboard';
@@ -68,20 +83,29 @@ export class DashboardPanel implements vscode.Disposable {
   /** Where Export PNG/CSV ask for a file (host tests replace it; no dialog there). */
   saveDialog: (options: vscode.SaveDialogOptions) => Thenable<vscode.Uri | undefined>;
 
-  constructor(private readonly runs: RunManager, private readonly options: DashboardOptions) {
+  constructor(
+    private readonly runs: RunManager,
+    private readonly options: DashboardOptions,
+  ) {
     this.saveDialog = options.saveDialog ?? ((o) => vscode.window.showSaveDialog(o));
     this.disposables.push(runs.onDidChange(() => this.scheduleFlush()));
-    this.disposables.push(vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
-      deserializeWebviewPanel: async (panel, state: unknown) => { this.restore(panel, state); },
-    }));
+    this.disposables.push(
+      vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
+        deserializeWebviewPanel: async (panel, state: unknown) => {
+          this.restore(panel, state);
+        },
+      }),
+    );
     // For the Runs view's "Compare Sweep" and other callers: the dashboard's comparison of these
     // folders (runs or sweeps). Internal: no palette entry.
-    this.disposables.push(vscode.commands.registerCommand(COMPARE_COMMAND, (arg?: unknown) => {
-      const dirs = dirsFrom(arg);
-      if (dirs.length === 0) return false;
-      this.compareDirs(dirs);
-      return true;
-    }));
+    this.disposables.push(
+      vscode.commands.registerCommand(COMPARE_COMMAND, (arg?: unknown) => {
+        const dirs = dirsFrom(arg);
+        if (dirs.length === 0) return false;
+        this.compareDirs(dirs);
+        return true;
+      }),
+    );
   }
 
   /** Open the dashboard with these runs or sweeps ticked and compared. */
@@ -92,13 +116,22 @@ export class DashboardPanel implements vscode.Disposable {
   }
 
   /** The open panel, if any (host tests). */
-  get webviewPanel(): vscode.WebviewPanel | undefined { return this.panel; }
-  get selectedRunDir(): string | undefined { return this.runDir; }
+  get webviewPanel(): vscode.WebviewPanel | undefined {
+    return this.panel;
+  }
+  get selectedRunDir(): string | undefined {
+    return this.runDir;
+  }
 
   /** Show the dashboard for a run (or the empty state); one panel, reused. */
   show(runDir: string | undefined): vscode.WebviewPanel {
     if (!this.panel) {
-      const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, 'Anneal KD Dashboard', vscode.ViewColumn.Active, this.webviewOptions());
+      const panel = vscode.window.createWebviewPanel(
+        DASHBOARD_VIEW_TYPE,
+        'Anneal KD Dashboard',
+        vscode.ViewColumn.Active,
+        this.webviewOptions(),
+      );
       this.attach(panel);
     }
     this.select(runDir);
@@ -122,7 +155,10 @@ export class DashboardPanel implements vscode.Disposable {
     panel.webview.options = this.webviewOptions();
     this.attach(panel);
     const runDir = state?.type === 'state' && state.state.runDir ? state.state.runDir : undefined;
-    if (state?.type === 'state' && state.state.compare.length > 0) { this.compare = state.state.compare; this.compareChosen = true; }
+    if (state?.type === 'state' && state.state.compare.length > 0) {
+      this.compare = state.state.compare;
+      this.compareChosen = true;
+    }
     this.options.log.info(`dashboard: restored after a reload${runDir ? ` (${path.basename(runDir)})` : ''}`);
     this.select(runDir);
   }
@@ -140,13 +176,16 @@ export class DashboardPanel implements vscode.Disposable {
         this.panelDisposables = [];
         this.stopPolling();
       }),
-      panel.webview.onDidReceiveMessage((raw: unknown) => { void this.handleMessage(raw); }),
+      panel.webview.onDidReceiveMessage((raw: unknown) => {
+        void this.handleMessage(raw);
+      }),
     );
   }
 
   private select(runDir: string | undefined): void {
     const known = runDir ? this.runs.get(runDir) : undefined;
-    this.runDir = known?.runDir ?? runDir ?? this.runs.activeRuns()[0]?.runDir ?? this.runs.allRuns()[0]?.runDir;
+    this.runDir =
+      known?.runDir ?? runDir ?? this.runs.activeRuns()[0]?.runDir ?? this.runs.allRuns()[0]?.runDir;
     if (this.runDir) this.runDir = path.resolve(this.runDir);
     this.follower = undefined;
     const run = this.currentRun();
@@ -193,7 +232,10 @@ export class DashboardPanel implements vscode.Disposable {
 
   private scheduleFlush(): void {
     if (this.flushTimer || !this.panel || !this.ready) return;
-    this.flushTimer = setTimeout(() => { this.flushTimer = undefined; this.flush(); }, FLUSH_MS);
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    }, FLUSH_MS);
   }
 
   /** New events of the selected run, and the run list when it changed. */
@@ -252,8 +294,14 @@ export class DashboardPanel implements vscode.Disposable {
   private reject(raw: unknown, reason: string): void {
     this.rejectedCount++;
     let text: string;
-    try { text = JSON.stringify(raw) ?? String(raw); } catch { text = String(raw); }
-    this.options.log.warn(`dashboard: rejected a malformed message from the webview (${reason}): ${text.slice(0, 200)}`);
+    try {
+      text = JSON.stringify(raw) ?? String(raw);
+    } catch {
+      text = String(raw);
+    }
+    this.options.log.warn(
+      `dashboard: rejected a malformed message from the webview (${reason}): ${text.slice(0, 200)}`,
+    );
     this.post({ type: 'rejected', reason });
   }
 
@@ -265,7 +313,8 @@ export class DashboardPanel implements vscode.Disposable {
     switch (message.type) {
       case 'ready':
         this.ready = true;
-        if (!this.runDir && message.state?.runDir && this.knownRun(message.state.runDir)) this.runDir = path.resolve(message.state.runDir);
+        if (!this.runDir && message.state?.runDir && this.knownRun(message.state.runDir))
+          this.runDir = path.resolve(message.state.runDir);
         this.postInit();
         return;
       case 'state':
@@ -282,7 +331,8 @@ export class DashboardPanel implements vscode.Disposable {
         const unknown = message.dirs.filter((d) => !allowed.has(path.resolve(d)));
         if (unknown.length > 0) return this.reject(message, `compare: ${unknown.length} unknown folder(s)`);
         this.compare = message.dirs;
-        if (message.dirs.length === 0) this.post({ type: 'comparison', data: { runs: [], groups: [], errors: [] } });
+        if (message.dirs.length === 0)
+          this.post({ type: 'comparison', data: { runs: [], groups: [], errors: [] } });
         else this.postComparison(message.dirs);
         return;
       }
@@ -293,7 +343,12 @@ export class DashboardPanel implements vscode.Disposable {
       }
       case 'exportPng': {
         const base64 = message.dataUrl.slice(message.dataUrl.indexOf(',') + 1);
-        await this.save(`${message.chart}.png`, { 'PNG image': ['png'] }, Buffer.from(base64, 'base64'), message.chart);
+        await this.save(
+          `${message.chart}.png`,
+          { 'PNG image': ['png'] },
+          Buffer.from(base64, 'base64'),
+          message.chart,
+        );
         return;
       }
     }
@@ -310,7 +365,10 @@ export class DashboardPanel implements vscode.Disposable {
         return;
       case 'rerun': {
         if (!run.configPath) throw new Error('this run does not say which config it came from');
-        const newRun = await vscode.commands.executeCommand<string | undefined>('annealKd.runExperiment', vscode.Uri.file(run.configPath));
+        const newRun = await vscode.commands.executeCommand<string | undefined>(
+          'annealKd.runExperiment',
+          vscode.Uri.file(run.configPath),
+        );
         if (newRun) this.select(newRun);
         return;
       }
@@ -331,10 +389,21 @@ export class DashboardPanel implements vscode.Disposable {
     }
   }
 
-  private async save(fileName: string, filters: Record<string, string[]>, data: Buffer, what: ChartId | 'metrics'): Promise<void> {
+  private async save(
+    fileName: string,
+    filters: Record<string, string[]>,
+    data: Buffer,
+    what: ChartId | 'metrics',
+  ): Promise<void> {
     const run = this.currentRun();
-    const defaultUri = vscode.Uri.file(path.join(run?.runDir ?? this.runs.configs[0] ?? process.cwd(), `${run ? '' : 'akd-'}${fileName}`));
-    const target = await this.saveDialog({ defaultUri, filters, saveLabel: what === 'metrics' ? 'Export CSV' : 'Export PNG' });
+    const defaultUri = vscode.Uri.file(
+      path.join(run?.runDir ?? this.runs.configs[0] ?? process.cwd(), `${run ? '' : 'akd-'}${fileName}`),
+    );
+    const target = await this.saveDialog({
+      defaultUri,
+      filters,
+      saveLabel: what === 'metrics' ? 'Export CSV' : 'Export PNG',
+    });
     if (!target) return;
     await vscode.workspace.fs.writeFile(target, data);
     this.options.log.info(`dashboard: saved ${what} to ${target.fsPath}`);

@@ -14,12 +14,17 @@ export class ConfigCodeLensProvider implements vscode.CodeLensProvider, vscode.D
   readonly onDidChangeCodeLenses = this.changed.event;
   private readonly subscription: vscode.Disposable;
 
-  constructor(private readonly runs: RunManager, private readonly enabled: () => boolean) {
+  constructor(
+    private readonly runs: RunManager,
+    private readonly enabled: () => boolean,
+  ) {
     this.subscription = runs.onDidChange(() => this.changed.fire());
   }
 
   /** Settings changed: re-ask for lenses. */
-  refresh(): void { this.changed.fire(); }
+  refresh(): void {
+    this.changed.fire();
+  }
 
   provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
     if (!this.enabled() || document.uri.scheme !== 'file') return [];
@@ -31,16 +36,48 @@ export class ConfigCodeLensProvider implements vscode.CodeLensProvider, vscode.D
     const latest = active ?? runs[0];
     const lenses: vscode.CodeLens[] = [];
     if (active) {
-      lenses.push(new vscode.CodeLens(range, { title: '$(debug-stop) Stop', command: 'annealKd.stopRun', arguments: [active.runDir] }));
+      lenses.push(
+        new vscode.CodeLens(range, {
+          title: '$(debug-stop) Stop',
+          command: 'annealKd.stopRun',
+          arguments: [active.runDir],
+        }),
+      );
     } else {
-      lenses.push(new vscode.CodeLens(range, { title: '$(play) Run', command: 'annealKd.runExperiment', arguments: [document.uri] }));
+      lenses.push(
+        new vscode.CodeLens(range, {
+          title: '$(play) Run',
+          command: 'annealKd.runExperiment',
+          arguments: [document.uri],
+        }),
+      );
     }
     if (hasSweepBlock(document.getText())) {
-      lenses.push(new vscode.CodeLens(range, { title: '$(run-all) Sweep', tooltip: 'Run the config\'s sweep grid (akd sweep)', command: 'annealKd.runSweep', arguments: [document.uri] }));
+      lenses.push(
+        new vscode.CodeLens(range, {
+          title: '$(run-all) Sweep',
+          tooltip: "Run the config's sweep grid (akd sweep)",
+          command: 'annealKd.runSweep',
+          arguments: [document.uri],
+        }),
+      );
     }
-    lenses.push(new vscode.CodeLens(range, { title: '$(graph) Dashboard', command: 'annealKd.openDashboard', arguments: latest ? [latest.runDir] : [] }));
+    lenses.push(
+      new vscode.CodeLens(range, {
+        title: '$(graph) Dashboard',
+        command: 'annealKd.openDashboard',
+        arguments: latest ? [latest.runDir] : [],
+      }),
+    );
     if (latest) {
-      lenses.push(new vscode.CodeLens(range, { title: resultText(latest), tooltip: `Run ${latest.runId}: show its log`, command: 'annealKd.showRunLog', arguments: [latest.runDir] }));
+      lenses.push(
+        new vscode.CodeLens(range, {
+          title: resultText(latest),
+          tooltip: `Run ${latest.runId}: show its log`,
+          command: 'annealKd.showRunLog',
+          arguments: [latest.runDir],
+        }),
+      );
     }
     return lenses;
   }

@@ -25,7 +25,12 @@ export function progressText(run: RunState): string {
     return `Slurm job ${run.job.id} ${run.job.state?.toLowerCase() ?? 'submitted'}${run.job.reason && run.job.reason !== 'None' ? ` (${run.job.reason})` : ''}`;
   }
   const parts: string[] = [];
-  if (run.phase) parts.push(run.temperature !== undefined && run.phase === 'anneal' ? `${run.phase} T=${run.temperature}` : run.phase);
+  if (run.phase)
+    parts.push(
+      run.temperature !== undefined && run.phase === 'anneal'
+        ? `${run.phase} T=${run.temperature}`
+        : run.phase,
+    );
   if (run.epochs) parts.push(`epoch ${run.epoch ?? 0}/${run.epochs}`);
   return parts.join(' · ') || 'starting';
 }

@@ -11,11 +11,17 @@ import { formatAccuracy, formatAgo } from './resultFormat';
 const SHOWN = 5;
 
 export function isResultsKey(path: readonly (string | number)[]): boolean {
-  return (path.length === 1 && path[0] === 'method') || (path.length === 2 && path[0] === 'method' && path[1] === 'tauMax');
+  return (
+    (path.length === 1 && path[0] === 'method') ||
+    (path.length === 2 && path[0] === 'method' && path[1] === 'tauMax')
+  );
 }
 
 export class ResultsHoverProvider implements vscode.HoverProvider {
-  constructor(private readonly runs: RunManager, private readonly enabled: () => boolean) {}
+  constructor(
+    private readonly runs: RunManager,
+    private readonly enabled: () => boolean,
+  ) {}
 
   provideHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
     if (!this.enabled() || document.uri.scheme !== 'file') return undefined;
@@ -27,10 +33,14 @@ export class ResultsHoverProvider implements vscode.HoverProvider {
     if (runs.length === 0) {
       md.appendMarkdown('No runs yet.');
     } else {
-      md.appendMarkdown('| run | method | τmax | student | teacher | status |\n|---|---|---:|---:|---:|---|\n');
+      md.appendMarkdown(
+        '| run | method | τmax | student | teacher | status |\n|---|---|---:|---:|---:|---|\n',
+      );
       for (const r of runs) {
         const when = formatAgo(r.endedAt ?? r.startedAt);
-        md.appendMarkdown(`| ${when} | ${r.method ?? ''} | ${r.tauMax ?? ''} | ${formatAccuracy(r.summary?.student.testAccuracy)} | ${formatAccuracy(r.summary?.teacher.testAccuracy)} | ${r.status} |\n`);
+        md.appendMarkdown(
+          `| ${when} | ${r.method ?? ''} | ${r.tauMax ?? ''} | ${formatAccuracy(r.summary?.student.testAccuracy)} | ${formatAccuracy(r.summary?.teacher.testAccuracy)} | ${r.status} |\n`,
+        );
       }
     }
     const range = document.getWordRangeAtPosition(position, /"[^"]*"/);

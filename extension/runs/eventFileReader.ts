@@ -19,7 +19,11 @@ export class EventFileReader {
 
   readNew(): RunEvent[] {
     let fd: number;
-    try { fd = fs.openSync(this.file, 'r'); } catch { return []; }
+    try {
+      fd = fs.openSync(this.file, 'r');
+    } catch {
+      return [];
+    }
     try {
       const size = fs.fstatSync(fd).size;
       if (size < this.offset) this.reset(); // truncated or replaced

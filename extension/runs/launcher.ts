@@ -13,7 +13,8 @@ export type LauncherType = 'local' | 'slurm';
  */
 export function launcherArgs(configText: string | undefined, setting: LauncherType | undefined): string[] {
   if (!setting) return [];
-  const config = configText === undefined ? undefined : parseJsonc(configText) as { launcher?: unknown } | undefined;
+  const config =
+    configText === undefined ? undefined : (parseJsonc(configText) as { launcher?: unknown } | undefined);
   if (config && typeof config === 'object' && config.launcher !== undefined) return [];
   return ['--launcher', setting];
 }

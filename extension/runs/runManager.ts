@@ -14,7 +14,13 @@ import { launcherArgs, type LauncherType } from './launcher';
 import { processAlive } from './processAlive';
 import { RunnerProcess, stopPid, type RunnerCommand } from './runnerProcess';
 import { applyEvents, initialRunState, isActive, isTerminal, type RunState } from './runState';
-import { applySweepEvents, sweepStatus, type SweepDisplayStatus, type SweepMember, type SweepState } from './sweepState';
+import {
+  applySweepEvents,
+  sweepStatus,
+  type SweepDisplayStatus,
+  type SweepMember,
+  type SweepState,
+} from './sweepState';
 
 /** runner/sweep/manifest.ts SWEEP_FILES (not imported: that module loads the data readers). */
 const SWEEP_FILES = { manifest: 'sweep.json', events: 'sweep-events.jsonl' } as const;
@@ -92,16 +98,22 @@ export class RunManager implements vscode.Disposable {
 
   constructor(private readonly options: RunManagerOptions) {
     const watcher = vscode.workspace.createFileSystemWatcher('**/.akd/runs/*/events.jsonl');
-    const onRunsChanged = (): void => { void this.refresh(); };
+    const onRunsChanged = (): void => {
+      void this.refresh();
+    };
     watcher.onDidCreate(onRunsChanged, undefined, this.disposables);
     watcher.onDidDelete(onRunsChanged, undefined, this.disposables);
     // A run that ended may start again from elsewhere (akd resume in a terminal, a resubmitted job).
-    const onEventsChanged = (uri: vscode.Uri): void => { this.onEventsChanged(uri.fsPath); };
+    const onEventsChanged = (uri: vscode.Uri): void => {
+      this.onEventsChanged(uri.fsPath);
+    };
     watcher.onDidChange(onEventsChanged, undefined, this.disposables);
     const configWatcher = vscode.workspace.createFileSystemWatcher(CONFIG_GLOB);
     configWatcher.onDidCreate(onRunsChanged, undefined, this.disposables);
     configWatcher.onDidDelete(onRunsChanged, undefined, this.disposables);
-    const sweepWatcher = vscode.workspace.createFileSystemWatcher('**/.akd/sweeps/*/{sweep.json,*/events.jsonl}');
+    const sweepWatcher = vscode.workspace.createFileSystemWatcher(
+      '**/.akd/sweeps/*/{sweep.json,*/events.jsonl}',
+    );
     sweepWatcher.onDidCreate(onRunsChanged, undefined, this.disposables);
     sweepWatcher.onDidDelete(onRunsChanged, undefined, this.disposables);
     sweepWatcher.onDidChange(onEventsChanged, undefined, this.disposables);
@@ -156,7 +168,9 @@ export class RunManager implements vscode.Disposable {
 
   sweepStatus(sweepDir: string): SweepDisplayStatus | undefined {
     const entry = this.sweeps.get(path.resolve(sweepDir));
-    return entry ? sweepStatus(entry.state, this.membersOf(entry.state), this.orchestratorAlive(entry)) : undefined;
+    return entry
+      ? sweepStatus(entry.state, this.membersOf(entry.state), this.orchestratorAlive(entry))
+      : undefined;
   }
 
   get(runDir: string): RunState | undefined {
@@ -174,14 +188,19 @@ export class RunManager implements vscode.Disposable {
     const depth = (p: string): number => p.split(path.sep).length;
     this.configPaths = uris.map((u) => u.fsPath).sort((a, b) => depth(a) - depth(b) || a.localeCompare(b));
     const roots = new Set(this.configPaths.map((c) => path.join(path.dirname(c), '.akd', 'runs')));
-    for (const entry of this.runs.values()) if (!entry.state.sweepDir) roots.add(path.dirname(entry.state.runDir));
+    for (const entry of this.runs.values())
+      if (!entry.state.sweepDir) roots.add(path.dirname(entry.state.runDir));
     const seen = new Set<string>();
     const sweepRoots = new Set(this.configPaths.map((c) => path.join(path.dirname(c), '.akd', 'sweeps')));
     for (const sweepDir of this.sweeps.keys()) sweepRoots.add(path.dirname(sweepDir));
     const seenSweeps = new Set<string>();
     for (const root of sweepRoots) {
       let names: string[];
-      try { names = fs.readdirSync(root); } catch { continue; }
+      try {
+        names = fs.readdirSync(root);
+      } catch {
+        continue;
+      }
       for (const name of names) {
         const sweepDir = path.join(root, name);
         if (this.readSweep(sweepDir, seen)) seenSweeps.add(sweepDir);
@@ -192,7 +211,11 @@ export class RunManager implements vscode.Disposable {
     }
     for (const root of roots) {
       let names: string[];
-      try { names = fs.readdirSync(root); } catch { continue; }
+      try {
+        names = fs.readdirSync(root);
+      } catch {
+        continue;
+      }
       for (const name of names) {
         const runDir = path.join(root, name);
         if (!fs.existsSync(path.join(runDir, RUN_FILES.events))) continue;
@@ -226,13 +249,36 @@ export class RunManager implements vscode.Disposable {
   private readSweep(sweepDir: string, seen?: Set<string>): boolean {
     let entry = this.sweeps.get(sweepDir);
     if (!entry) {
-      let manifest: { kind?: string; name?: string; configPath?: string; createdAt?: string; members?: (Omit<SweepMember, 'runDir'> & { runDir: string })[] };
-      try { manifest = JSON.parse(fs.readFileSync(path.join(sweepDir, SWEEP_FILES.manifest), 'utf8')) as typeof manifest; } catch { return false; }
-      if (manifest.kind !== 'akd-sweep' || !Array.isArray(manifest.members) || !manifest.configPath) return false;
+      let manifest: {
+        kind?: string;
+        name?: string;
+        configPath?: string;
+        createdAt?: string;
+        members?: (Omit<SweepMember, 'runDir'> & { runDir: string })[];
+      };
+      try {
+        manifest = JSON.parse(
+          fs.readFileSync(path.join(sweepDir, SWEEP_FILES.manifest), 'utf8'),
+        ) as typeof manifest;
+      } catch {
+        return false;
+      }
+      if (manifest.kind !== 'akd-sweep' || !Array.isArray(manifest.members) || !manifest.configPath)
+        return false;
       const state: SweepState = {
-        sweepDir, sweepId: path.basename(sweepDir), name: manifest.name ?? path.basename(sweepDir), configPath: manifest.configPath,
+        sweepDir,
+        sweepId: path.basename(sweepDir),
+        name: manifest.name ?? path.basename(sweepDir),
+        configPath: manifest.configPath,
         createdAt: manifest.createdAt,
-        members: manifest.members.map((m) => ({ id: m.id, index: m.index, method: m.method, seed: m.seed, overrides: m.overrides ?? {}, runDir: path.resolve(sweepDir, m.runDir) })),
+        members: manifest.members.map((m) => ({
+          id: m.id,
+          index: m.index,
+          method: m.method,
+          seed: m.seed,
+          overrides: m.overrides ?? {},
+          runDir: path.resolve(sweepDir, m.runDir),
+        })),
       };
       entry = { state, reader: new EventFileReader(path.join(sweepDir, SWEEP_FILES.events)) };
       this.sweeps.set(sweepDir, entry);
@@ -251,7 +297,11 @@ export class RunManager implements vscode.Disposable {
   private readFromDisk(runDir: string, sweepDir?: string): void {
     let entry = this.runs.get(runDir);
     if (!entry) {
-      entry = { state: { ...initialRunState(path.basename(runDir), runDir), sweepDir }, reader: new EventFileReader(path.join(runDir, RUN_FILES.events)), live: false };
+      entry = {
+        state: { ...initialRunState(path.basename(runDir), runDir), sweepDir },
+        reader: new EventFileReader(path.join(runDir, RUN_FILES.events)),
+        live: false,
+      };
       this.runs.set(runDir, entry);
       entry.state = applyEvents(entry.state, entry.reader.readNew());
       entry.state = this.withLiveness(entry.state);
@@ -273,7 +323,9 @@ export class RunManager implements vscode.Disposable {
    */
   private withLiveness(state: RunState): RunState {
     if (state.job) return state;
-    return state.status === 'running' && !processAlive(state.pid) ? { ...state, status: 'interrupted' } : state;
+    return state.status === 'running' && !processAlive(state.pid)
+      ? { ...state, status: 'interrupted' }
+      : state;
   }
 
   /**
@@ -285,14 +337,22 @@ export class RunManager implements vscode.Disposable {
    */
   private ensureSlurmFollower(entry: RunEntry): void {
     const runDir = entry.state.runDir;
-    if (this.followers.has(runDir) || entry.process?.running || !this.options.isTrusted() || !fs.existsSync(this.options.runnerScript)) return;
+    if (
+      this.followers.has(runDir) ||
+      entry.process?.running ||
+      !this.options.isTrusted() ||
+      !fs.existsSync(this.options.runnerScript)
+    )
+      return;
     const log = this.options.log;
     const follower = new RunnerProcess(this.command(['follow', runDir], path.dirname(runDir)), {
       onEvent: () => undefined,
       onOutput: (line) => log.info(`[${entry.state.runId} follow] ${line}`),
     });
     this.followers.set(runDir, follower);
-    log.info(`[${entry.state.runId}] following Slurm job ${entry.state.job?.id ?? '?'} (akd follow, pid ${follower.pid ?? '?'})`);
+    log.info(
+      `[${entry.state.runId}] following Slurm job ${entry.state.job?.id ?? '?'} (akd follow, pid ${follower.pid ?? '?'})`,
+    );
     void follower.exited.then((exit) => log.info(`[${entry.state.runId} follow] exited (code ${exit.code})`));
   }
 
@@ -309,8 +369,9 @@ export class RunManager implements vscode.Disposable {
 
   /** Tail runs that are going but not ours (re-attached) once a second, only while there are any. */
   private schedulePolling(): void {
-    const needed = [...this.runs.values()].some((e) => isActive(e.state.status) && !e.process?.running)
-      || [...this.sweeps.values()].some((e) => this.orchestratorAlive(e));
+    const needed =
+      [...this.runs.values()].some((e) => isActive(e.state.status) && !e.process?.running) ||
+      [...this.sweeps.values()].some((e) => this.orchestratorAlive(e));
     if (needed && !this.poller) {
       this.poller = setInterval(() => this.poll(), POLL_MS);
     } else if (!needed && this.poller) {
@@ -333,7 +394,11 @@ export class RunManager implements vscode.Disposable {
       if (!isActive(entry.state.status) || entry.process?.running) continue;
       changed = this.apply(entry, entry.reader.readNew()) || changed;
       const checked = this.withLiveness(entry.state);
-      if (checked !== entry.state) { entry.state = checked; entry.live = false; changed = true; }
+      if (checked !== entry.state) {
+        entry.state = checked;
+        entry.live = false;
+        changed = true;
+      }
     }
     this.schedulePolling();
     if (changed) this.changed.fire();
@@ -343,18 +408,27 @@ export class RunManager implements vscode.Disposable {
 
   assertCanStart(what: string): void {
     if (!this.options.isTrusted()) {
-      throw new RunRefusedError(`${what}: this workspace is not trusted. Anneal KD checks configs here but does not run the runner on untrusted files; trust the workspace to run experiments.`);
+      throw new RunRefusedError(
+        `${what}: this workspace is not trusted. Anneal KD checks configs here but does not run the runner on untrusted files; trust the workspace to run experiments.`,
+      );
     }
     if (!fs.existsSync(this.options.runnerScript)) {
-      throw new RunRefusedError(`${what}: the runner is missing at ${this.options.runnerScript} (in a source checkout, run \`npm run build\`).`);
+      throw new RunRefusedError(
+        `${what}: the runner is missing at ${this.options.runnerScript} (in a source checkout, run \`npm run build\`).`,
+      );
     }
     const max = this.options.maxConcurrentRuns();
     // A sweep counts as one run: its members are limited by its own concurrency.
     const running = this.activeRuns().filter((r) => !r.sweepDir).length;
-    const sweeps = [...this.sweeps.values()].filter((e) => this.sweepStatus(e.state.sweepDir) === 'running' || this.sweepStatus(e.state.sweepDir) === 'starting').length;
+    const sweeps = [...this.sweeps.values()].filter(
+      (e) =>
+        this.sweepStatus(e.state.sweepDir) === 'running' || this.sweepStatus(e.state.sweepDir) === 'starting',
+    ).length;
     const active = running + sweeps + this.pending.size;
     if (active >= max) {
-      throw new RunRefusedError(`${what}: ${active} run${active === 1 ? ' is' : 's are'} already going (annealKd.maxConcurrentRuns is ${max}). Stop one or raise the setting.`);
+      throw new RunRefusedError(
+        `${what}: ${active} run${active === 1 ? ' is' : 's are'} already going (annealKd.maxConcurrentRuns is ${max}). Stop one or raise the setting.`,
+      );
     }
   }
 
@@ -365,7 +439,11 @@ export class RunManager implements vscode.Disposable {
   /** The launcher flag for a config (see launcherArgs). */
   private launcherFor(configPath: string): string[] {
     let text: string | undefined;
-    try { text = fs.readFileSync(configPath, 'utf8'); } catch { text = undefined; }
+    try {
+      text = fs.readFileSync(configPath, 'utf8');
+    } catch {
+      text = undefined;
+    }
     return launcherArgs(text, this.options.launcher?.());
   }
 
@@ -385,30 +463,49 @@ export class RunManager implements vscode.Disposable {
     return new Promise<string>((resolve, reject) => {
       let entry: RunEntry | undefined;
       const stderr: string[] = [];
-      const proc = new RunnerProcess(this.command(['run', configPath, '--json', ...this.launcherFor(configPath)], path.dirname(configPath)), {
-        onEvent: (event) => {
-          if ((event.type === 'run-started' || event.type === 'job-submitted') && !entry) {
-            this.pending.delete(id);
-            const runDir = path.resolve(event.runDir);
-            const runId = event.type === 'run-started' ? event.runId : path.basename(runDir);
-            entry = { state: initialRunState(runId, runDir), reader: new EventFileReader(path.join(runDir, RUN_FILES.events)), process: proc, live: true };
-            this.runs.set(runDir, entry);
-            log.info(event.type === 'run-started' ? `[${runId}] started (pid ${event.pid}, backend ${event.backend})` : `[${runId}] submitted as Slurm job ${event.jobId}`);
-            resolve(runDir);
-          }
-          if (entry) this.onStdoutEvent(entry, event);
+      const proc = new RunnerProcess(
+        this.command(
+          ['run', configPath, '--json', ...this.launcherFor(configPath)],
+          path.dirname(configPath),
+        ),
+        {
+          onEvent: (event) => {
+            if ((event.type === 'run-started' || event.type === 'job-submitted') && !entry) {
+              this.pending.delete(id);
+              const runDir = path.resolve(event.runDir);
+              const runId = event.type === 'run-started' ? event.runId : path.basename(runDir);
+              entry = {
+                state: initialRunState(runId, runDir),
+                reader: new EventFileReader(path.join(runDir, RUN_FILES.events)),
+                process: proc,
+                live: true,
+              };
+              this.runs.set(runDir, entry);
+              log.info(
+                event.type === 'run-started'
+                  ? `[${runId}] started (pid ${event.pid}, backend ${event.backend})`
+                  : `[${runId}] submitted as Slurm job ${event.jobId}`,
+              );
+              resolve(runDir);
+            }
+            if (entry) this.onStdoutEvent(entry, event);
+          },
+          onOutput: (line, stream) => {
+            if (stream === 'stderr') stderr.push(line);
+            log.info(`[${entry?.state.runId ?? path.basename(configPath)}] ${line}`);
+          },
         },
-        onOutput: (line, stream) => {
-          if (stream === 'stderr') stderr.push(line);
-          log.info(`[${entry?.state.runId ?? path.basename(configPath)}] ${line}`);
-        },
-      });
+      );
       this.pending.set(id, { id, configPath, process: proc });
-      log.info(`run ${path.basename(configPath)}: ${proc.command.node} ${proc.command.script} ${proc.command.args.join(' ')} (pid ${proc.pid ?? '?'})`);
+      log.info(
+        `run ${path.basename(configPath)}: ${proc.command.node} ${proc.command.script} ${proc.command.args.join(' ')} (pid ${proc.pid ?? '?'})`,
+      );
       this.changed.fire();
       void proc.exited.then((exit) => {
         this.pending.delete(id);
-        log.info(`[${entry?.state.runId ?? path.basename(configPath)}] runner exited (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''})`);
+        log.info(
+          `[${entry?.state.runId ?? path.basename(configPath)}] runner exited (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''})`,
+        );
         if (entry) this.afterExit(entry);
         else {
           const why = exit.code === 2 ? 'the config is invalid' : `the runner exited with code ${exit.code}`;
@@ -424,7 +521,8 @@ export class RunManager implements vscode.Disposable {
     runDir = path.resolve(runDir);
     const entry = this.runs.get(runDir);
     if (!entry) throw new RunRefusedError(`Resume Run: no run at ${runDir}`);
-    if (entry.state.status === 'completed') throw new RunRefusedError('Resume Run: this run has completed; nothing to resume.');
+    if (entry.state.status === 'completed')
+      throw new RunRefusedError('Resume Run: this run has completed; nothing to resume.');
     if (isActive(entry.state.status)) throw new RunRefusedError('Resume Run: this run is still going.');
     this.assertCanStart('Resume Run');
     const log = this.options.log;
@@ -439,7 +537,9 @@ export class RunManager implements vscode.Disposable {
     log.info(`[${entry.state.runId}] resuming (pid ${entry.process.pid ?? '?'})`);
     this.changed.fire();
     void entry.process.exited.then((exit) => {
-      log.info(`[${entry.state.runId}] runner exited (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''})`);
+      log.info(
+        `[${entry.state.runId}] runner exited (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''})`,
+      );
       this.afterExit(entry);
       this.changed.fire();
     });
@@ -461,7 +561,10 @@ export class RunManager implements vscode.Disposable {
   private afterExit(entry: RunEntry): void {
     entry.process = undefined;
     entry.reader.reset();
-    const fromDisk = applyEvents({ ...initialRunState(entry.state.runId, entry.state.runDir), sweepDir: entry.state.sweepDir }, entry.reader.readNew());
+    const fromDisk = applyEvents(
+      { ...initialRunState(entry.state.runId, entry.state.runDir), sweepDir: entry.state.sweepDir },
+      entry.reader.readNew(),
+    );
     const before = entry.state.status;
     if (fromDisk.job && isActive(fromDisk.status)) {
       // Our `akd run --launcher slurm` stopped following a job that is still queued or running:
@@ -471,8 +574,12 @@ export class RunManager implements vscode.Disposable {
       this.schedulePolling();
       return;
     }
-    entry.state = fromDisk.status === 'running' || fromDisk.status === 'unknown' ? { ...fromDisk, status: 'interrupted' } : fromDisk;
-    if (entry.live && !isTerminal(before) && isTerminal(entry.state.status)) this.finished.fire({ run: entry.state });
+    entry.state =
+      fromDisk.status === 'running' || fromDisk.status === 'unknown'
+        ? { ...fromDisk, status: 'interrupted' }
+        : fromDisk;
+    if (entry.live && !isTerminal(before) && isTerminal(entry.state.status))
+      this.finished.fire({ run: entry.state });
     if (entry.live && entry.state.status === 'interrupted') this.finished.fire({ run: entry.state });
     entry.live = false;
     this.schedulePolling();
@@ -489,10 +596,16 @@ export class RunManager implements vscode.Disposable {
       // number; `akd stop` cancels the job (scancel), waits for its checkpoint (Slurm's KillWait
       // is 30 s by default) and settles it. Our own follower, if any, then ends by itself.
       this.options.log.info(`[${entry.state.runId}] stopping Slurm job ${entry.state.job.id} (akd stop)`);
-      const stopper = new RunnerProcess(this.command(['stop', runDir, '--wait', String(Math.max(60, Math.ceil(timeout / 1000)))], path.dirname(runDir)), {
-        onEvent: () => undefined,
-        onOutput: (line) => this.options.log.info(`[${entry.state.runId}] ${line}`),
-      });
+      const stopper = new RunnerProcess(
+        this.command(
+          ['stop', runDir, '--wait', String(Math.max(60, Math.ceil(timeout / 1000)))],
+          path.dirname(runDir),
+        ),
+        {
+          onEvent: () => undefined,
+          onOutput: (line) => this.options.log.info(`[${entry.state.runId}] ${line}`),
+        },
+      );
       await stopper.exited;
       this.readFromDisk(runDir);
       this.poll();
@@ -526,7 +639,11 @@ export class RunManager implements vscode.Disposable {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.spawnSweep(['sweep', configPath, '--json', ...this.launcherFor(configPath)], configPath, 'Run Sweep');
+    return this.spawnSweep(
+      ['sweep', configPath, '--json', ...this.launcherFor(configPath)],
+      configPath,
+      'Run Sweep',
+    );
   }
 
   async resumeSweep(sweepDir: string): Promise<string> {
@@ -534,8 +651,10 @@ export class RunManager implements vscode.Disposable {
     const entry = this.sweeps.get(sweepDir);
     if (!entry) throw new RunRefusedError(`Resume Sweep: no sweep at ${sweepDir}`);
     const status = this.sweepStatus(sweepDir);
-    if (status === 'running' || status === 'starting') throw new RunRefusedError('Resume Sweep: this sweep is still going.');
-    if (status === 'completed') throw new RunRefusedError('Resume Sweep: every member has completed; nothing to resume.');
+    if (status === 'running' || status === 'starting')
+      throw new RunRefusedError('Resume Sweep: this sweep is still going.');
+    if (status === 'completed')
+      throw new RunRefusedError('Resume Sweep: every member has completed; nothing to resume.');
     this.assertCanStart('Resume Sweep');
     // The members remember their launcher (config.json): no --launcher here.
     return this.spawnSweep(['resume', sweepDir, '--json'], entry.state.configPath, 'Resume Sweep');
@@ -556,16 +675,29 @@ export class RunManager implements vscode.Disposable {
             this.readSweep(sweepDir);
             const entry = this.sweeps.get(sweepDir);
             if (entry) entry.process = proc;
-            log.info(`[${path.basename(sweepDir)}] sweep started: ${event.members} members, ${event.toRun} to run, ${event.concurrency} at a time (pid ${event.pid})`);
+            log.info(
+              `[${path.basename(sweepDir)}] sweep started: ${event.members} members, ${event.toRun} to run, ${event.concurrency} at a time (pid ${event.pid})`,
+            );
             this.schedulePolling();
             this.changed.fire();
             resolve(sweepDir);
-          } else if (event.type === 'sweep-log' || event.type === 'member-ended' || event.type === 'teacher-ready') {
-            const text = event.type === 'sweep-log' ? event.message : event.type === 'member-ended'
-              ? `member ${event.id} ${event.status}${event.error ? `: ${event.error}` : ''}` : `teacher ${event.key} ready (${event.source})`;
+          } else if (
+            event.type === 'sweep-log' ||
+            event.type === 'member-ended' ||
+            event.type === 'teacher-ready'
+          ) {
+            const text =
+              event.type === 'sweep-log'
+                ? event.message
+                : event.type === 'member-ended'
+                  ? `member ${event.id} ${event.status}${event.error ? `: ${event.error}` : ''}`
+                  : `teacher ${event.key} ready (${event.source})`;
             log.info(`[${sweepDir ? path.basename(sweepDir) : 'sweep'}] ${text}`);
           }
-          if (sweepDir) { this.readSweep(sweepDir); this.changed.fire(); }
+          if (sweepDir) {
+            this.readSweep(sweepDir);
+            this.changed.fire();
+          }
         },
         onOutput: (line, stream) => {
           if (stream === 'stderr') stderr.push(line);
@@ -573,11 +705,15 @@ export class RunManager implements vscode.Disposable {
         },
       });
       this.pending.set(id, { id, configPath, process: proc, sweep: true });
-      log.info(`${what} ${path.basename(configPath)}: ${proc.command.node} ${proc.command.script} ${proc.command.args.join(' ')} (pid ${proc.pid ?? '?'})`);
+      log.info(
+        `${what} ${path.basename(configPath)}: ${proc.command.node} ${proc.command.script} ${proc.command.args.join(' ')} (pid ${proc.pid ?? '?'})`,
+      );
       this.changed.fire();
       void proc.exited.then((exit) => {
         this.pending.delete(id);
-        log.info(`[${sweepDir ? path.basename(sweepDir) : path.basename(configPath)}] akd sweep exited (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''})`);
+        log.info(
+          `[${sweepDir ? path.basename(sweepDir) : path.basename(configPath)}] akd sweep exited (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''})`,
+        );
         if (!sweepDir) {
           const why = exit.code === 2 ? 'the config is invalid' : `the runner exited with code ${exit.code}`;
           reject(new RunRefusedError(`${what}: ${why}. ${stderr.slice(-3).join(' ')}`.trim()));
@@ -603,17 +739,22 @@ export class RunManager implements vscode.Disposable {
     // Members need the stop timeout to checkpoint; the orchestrator waits for them.
     const orchestratorTimeout = timeout + 30_000;
     if (entry.process?.running) {
-      log.info(`[${entry.state.sweepId}] stopping the sweep (SIGTERM to akd sweep, pid ${entry.process.pid ?? '?'})`);
+      log.info(
+        `[${entry.state.sweepId}] stopping the sweep (SIGTERM to akd sweep, pid ${entry.process.pid ?? '?'})`,
+      );
       await entry.process.stop(orchestratorTimeout);
     } else if (entry.state.orchestratorPid !== undefined && processAlive(entry.state.orchestratorPid)) {
       log.info(`[${entry.state.sweepId}] stopping the sweep (SIGTERM to pid ${entry.state.orchestratorPid})`);
       await stopPid(entry.state.orchestratorPid, orchestratorTimeout);
     } else {
       log.info(`[${entry.state.sweepId}] stopping the sweep's members (akd stop)`);
-      const stopper = new RunnerProcess(this.command(['stop', sweepDir, '--wait', String(Math.ceil(timeout / 1000))], path.dirname(sweepDir)), {
-        onEvent: () => undefined,
-        onOutput: (line) => log.info(`[${entry.state.sweepId}] ${line}`),
-      });
+      const stopper = new RunnerProcess(
+        this.command(['stop', sweepDir, '--wait', String(Math.ceil(timeout / 1000))], path.dirname(sweepDir)),
+        {
+          onEvent: () => undefined,
+          onOutput: (line) => log.info(`[${entry.state.sweepId}] ${line}`),
+        },
+      );
       await stopper.exited;
     }
     this.readSweep(sweepDir);
@@ -625,16 +766,25 @@ export class RunManager implements vscode.Disposable {
   /** `akd compare SWEEP_DIR --md FILE`: resolves with the Markdown file (in the sweep folder). */
   async compareSweep(sweepDir: string): Promise<string> {
     sweepDir = path.resolve(sweepDir);
-    if (!this.options.isTrusted()) throw new RunRefusedError('Compare: this workspace is not trusted; trust it to run akd compare.');
+    if (!this.options.isTrusted())
+      throw new RunRefusedError('Compare: this workspace is not trusted; trust it to run akd compare.');
     const md = path.join(sweepDir, 'compare.md');
     const output: string[] = [];
     const proc = new RunnerProcess(this.command(['compare', sweepDir, '--md', md], path.dirname(sweepDir)), {
       onEvent: () => undefined,
-      onOutput: (line) => { output.push(line); this.options.log.info(`[${path.basename(sweepDir)} compare] ${line}`); },
+      onOutput: (line) => {
+        output.push(line);
+        this.options.log.info(`[${path.basename(sweepDir)} compare] ${line}`);
+      },
     });
     const exit = await proc.exited;
     if (exit.code !== 0 || !fs.existsSync(md)) {
-      throw new RunRefusedError(`Compare: akd compare exited with code ${exit.code}. ${output.filter((l) => /akd compare/.test(l)).slice(-2).join(' ')}`.trim());
+      throw new RunRefusedError(
+        `Compare: akd compare exited with code ${exit.code}. ${output
+          .filter((l) => /akd compare/.test(l))
+          .slice(-2)
+          .join(' ')}`.trim(),
+      );
     }
     return md;
   }
@@ -649,7 +799,8 @@ export class RunManager implements vscode.Disposable {
     const entry = this.runs.get(runDir);
     if (entry && isActive(entry.state.status)) throw new RunRefusedError('Delete Run: stop the run first.');
     // Its last event is written just before the process exits: let it finish closing files.
-    if (entry?.process?.running) await Promise.race([entry.process.exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (entry?.process?.running)
+      await Promise.race([entry.process.exited, new Promise((r) => setTimeout(r, 5000))]);
     await fs.promises.rm(runDir, { recursive: true, force: true });
     this.runs.delete(runDir);
     this.changed.fire();
@@ -661,11 +812,25 @@ export class RunManager implements vscode.Disposable {
     return new Promise((resolve, reject) => {
       const check = (): boolean => {
         const s = this.runs.get(runDir)?.state;
-        if (s && statuses.includes(s.status)) { sub.dispose(); clearTimeout(timer); resolve(s); return true; }
+        if (s && statuses.includes(s.status)) {
+          sub.dispose();
+          clearTimeout(timer);
+          resolve(s);
+          return true;
+        }
         return false;
       };
-      const sub = this.onDidChange(() => { check(); });
-      const timer = setTimeout(() => { sub.dispose(); reject(new Error(`run ${runDir} did not reach ${statuses.join('/')} in ${timeoutMs} ms (is ${this.runs.get(runDir)?.state.status})`)); }, timeoutMs);
+      const sub = this.onDidChange(() => {
+        check();
+      });
+      const timer = setTimeout(() => {
+        sub.dispose();
+        reject(
+          new Error(
+            `run ${runDir} did not reach ${statuses.join('/')} in ${timeoutMs} ms (is ${this.runs.get(runDir)?.state.status})`,
+          ),
+        );
+      }, timeoutMs);
       check();
     });
   }
@@ -681,4 +846,3 @@ export class RunManager implements vscode.Disposable {
     for (const d of this.disposables) d.dispose();
   }
 }
-

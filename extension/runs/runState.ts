@@ -105,13 +105,22 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
       }
       break;
     case 'job-state':
-      s.job = { ...s.job, id: event.jobId, state: event.state, reason: event.reason, node: event.node ?? s.job?.node, exitCode: event.exitCode, final: event.final };
+      s.job = {
+        ...s.job,
+        id: event.jobId,
+        state: event.state,
+        reason: event.reason,
+        node: event.node ?? s.job?.node,
+        exitCode: event.exitCode,
+        final: event.final,
+      };
       // Slurm ended the job before the run wrote its end: the runner's follower settles it the
       // same way right after (runner/launch/slurmRun.ts settleEndedJob: run-cancelled for
       // CANCELLED, else run-failed with Slurm's reason), so never wait for it as "running".
       if (event.final && !isTerminal(s.status)) {
         s.status = event.state === 'CANCELLED' ? 'cancelled' : 'failed';
-        if (s.status === 'failed') s.error = `Slurm job ${event.jobId} ended ${event.state}${event.reason && event.reason !== 'None' ? ` (${event.reason})` : ''}${event.exitCode && event.exitCode !== '0:0' ? `, exit code ${event.exitCode}` : ''} before the run reported an end`;
+        if (s.status === 'failed')
+          s.error = `Slurm job ${event.jobId} ended ${event.state}${event.reason && event.reason !== 'None' ? ` (${event.reason})` : ''}${event.exitCode && event.exitCode !== '0:0' ? `, exit code ${event.exitCode}` : ''} before the run reported an end`;
         s.endedAt = event.time;
       }
       break;

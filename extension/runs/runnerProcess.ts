@@ -35,7 +35,10 @@ export class RunnerProcess {
   readonly exited: Promise<RunnerExit>;
   private exitInfo: RunnerExit | undefined;
 
-  constructor(readonly command: RunnerCommand, listeners: RunnerListeners) {
+  constructor(
+    readonly command: RunnerCommand,
+    listeners: RunnerListeners,
+  ) {
     this.child = spawn(command.node, [command.script, ...command.args], {
       cwd: command.cwd,
       env: { ...process.env, ...command.env, ELECTRON_RUN_AS_NODE: '1' },
@@ -64,12 +67,18 @@ export class RunnerProcess {
       });
     }
     if (this.child.stderr) {
-      readline.createInterface({ input: this.child.stderr, crlfDelay: Infinity }).on('line', (line) => listeners.onOutput(line, 'stderr'));
+      readline
+        .createInterface({ input: this.child.stderr, crlfDelay: Infinity })
+        .on('line', (line) => listeners.onOutput(line, 'stderr'));
     }
   }
 
-  get pid(): number | undefined { return this.child.pid; }
-  get running(): boolean { return this.exitInfo === undefined; }
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+  get running(): boolean {
+    return this.exitInfo === undefined;
+  }
 
   /**
    * Stop reading without stopping the process: what a window reload does to the runner (its
@@ -86,20 +95,38 @@ export class RunnerProcess {
   async stop(timeoutMs: number): Promise<RunnerExit> {
     if (!this.running) return this.exited;
     this.child.kill('SIGTERM');
-    const timer = setTimeout(() => { if (this.running) this.child.kill('SIGKILL'); }, timeoutMs);
-    try { return await this.exited; } finally { clearTimeout(timer); }
+    const timer = setTimeout(() => {
+      if (this.running) this.child.kill('SIGKILL');
+    }, timeoutMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
 /** Stop a run this window did not start (re-attached after a reload): by pid, same escalation. */
-export async function stopPid(pid: number, timeoutMs: number, pollMs = 200): Promise<'terminated' | 'killed' | 'gone'> {
+export async function stopPid(
+  pid: number,
+  timeoutMs: number,
+  pollMs = 200,
+): Promise<'terminated' | 'killed' | 'gone'> {
   if (!processAlive(pid)) return 'gone';
-  try { process.kill(pid, 'SIGTERM'); } catch { return 'gone'; }
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return 'gone';
+  }
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, pollMs));
     if (!processAlive(pid)) return 'terminated';
   }
-  try { process.kill(pid, 'SIGKILL'); } catch { /* exited in between */ }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* exited in between */
+  }
   return 'killed';
 }

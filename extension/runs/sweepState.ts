@@ -37,34 +37,57 @@ export type SweepDisplayStatus = 'starting' | 'running' | 'stopped' | 'completed
 export function applySweepEvents(state: SweepState, events: readonly SweepEvent[]): SweepState {
   const s: SweepState = { ...state };
   for (const e of events) {
-    if (e.type === 'sweep-started') { s.orchestratorPid = e.pid; s.ended = undefined; }
-    else if (e.type === 'sweep-ended') { s.ended = e.status; s.orchestratorPid = undefined; }
-    else if (e.type === 'sweep-log' && /Slurm/.test(e.message)) s.slurm = true;
+    if (e.type === 'sweep-started') {
+      s.orchestratorPid = e.pid;
+      s.ended = undefined;
+    } else if (e.type === 'sweep-ended') {
+      s.ended = e.status;
+      s.orchestratorPid = undefined;
+    } else if (e.type === 'sweep-log' && /Slurm/.test(e.message)) s.slurm = true;
   }
   return s;
 }
 
-export function sweepStatus(sweep: SweepState, members: readonly (RunState | undefined)[], orchestratorAlive: boolean): SweepDisplayStatus {
+export function sweepStatus(
+  sweep: SweepState,
+  members: readonly (RunState | undefined)[],
+  orchestratorAlive: boolean,
+): SweepDisplayStatus {
   if (members.some((m) => m && isActive(m.status))) return 'running';
   if (orchestratorAlive) return members.some((m) => m) ? 'running' : 'starting';
   return members.length > 0 && members.every((m) => m?.status === 'completed') ? 'completed' : 'stopped';
 }
 
 /** Per method and grid point: student test accuracy over seeds (completed members only). */
-export interface SweepGroup { method: MethodType; overrides: Record<string, unknown>; accuracies: number[]; mean: number; std: number; }
+export interface SweepGroup {
+  method: MethodType;
+  overrides: Record<string, unknown>;
+  accuracies: number[];
+  mean: number;
+  std: number;
+}
 
-export function sweepGroups(members: readonly SweepMember[], states: readonly (RunState | undefined)[]): SweepGroup[] {
+export function sweepGroups(
+  members: readonly SweepMember[],
+  states: readonly (RunState | undefined)[],
+): SweepGroup[] {
   const groups = new Map<string, SweepGroup>();
   members.forEach((m, i) => {
     const acc = states[i]?.status === 'completed' ? states[i]?.summary?.student.testAccuracy : undefined;
     if (typeof acc !== 'number') return;
     const key = `${m.method} ${JSON.stringify(m.overrides)}`;
     let g = groups.get(key);
-    if (!g) { g = { method: m.method, overrides: m.overrides, accuracies: [], mean: NaN, std: NaN }; groups.set(key, g); }
+    if (!g) {
+      g = { method: m.method, overrides: m.overrides, accuracies: [], mean: NaN, std: NaN };
+      groups.set(key, g);
+    }
     g.accuracies.push(acc);
   });
   const all = [...groups.values()];
-  for (const g of all) { g.mean = mean(g.accuracies); g.std = sampleStd(g.accuracies); }
+  for (const g of all) {
+    g.mean = mean(g.accuracies);
+    g.std = sampleStd(g.accuracies);
+  }
   return all.sort((a, b) => b.mean - a.mean);
 }
 
@@ -74,14 +97,21 @@ export function groupLabel(g: Pick<SweepGroup, 'method' | 'overrides'>): string 
 }
 
 /** "12 runs · 8 done · annealing 97.1±0.2 best" (percent, sample std over seeds). */
-export function sweepDescription(members: readonly SweepMember[], states: readonly (RunState | undefined)[]): string {
+export function sweepDescription(
+  members: readonly SweepMember[],
+  states: readonly (RunState | undefined)[],
+): string {
   const count = (pred: (s: RunState) => boolean): number => states.filter((s) => s && pred(s)).length;
-  const parts = [`${members.length} run${members.length === 1 ? '' : 's'}`, `${count((s) => s.status === 'completed')} done`];
+  const parts = [
+    `${members.length} run${members.length === 1 ? '' : 's'}`,
+    `${count((s) => s.status === 'completed')} done`,
+  ];
   const failed = count((s) => s.status === 'failed');
   if (failed > 0) parts.push(`${failed} failed`);
   const running = count((s) => isActive(s.status));
   if (running > 0) parts.push(`${running} running`);
   const best = sweepGroups(members, states)[0];
-  if (best) parts.push(`${groupLabel(best)} ${(best.mean * 100).toFixed(1)}±${(best.std * 100).toFixed(1)} best`);
+  if (best)
+    parts.push(`${groupLabel(best)} ${(best.mean * 100).toFixed(1)}±${(best.std * 100).toFixed(1)} best`);
   return parts.join(' · ');
 }

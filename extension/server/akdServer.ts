@@ -4,8 +4,12 @@
  * pull diagnostics when the client asks for them, else a debounced push on every change.
  */
 import {
-  CodeActionKind, DocumentDiagnosticReportKind, TextDocumentSyncKind, TextDocuments,
-  type Connection, type InitializeResult,
+  CodeActionKind,
+  DocumentDiagnosticReportKind,
+  TextDocumentSyncKind,
+  TextDocuments,
+  type Connection,
+  type InitializeResult,
 } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { diagnose } from './diagnostics';
@@ -29,7 +33,9 @@ export function startServer(connection: Connection): TextDocuments<TextDocument>
         completionProvider: { triggerCharacters: ['"', ':'] },
         hoverProvider: true,
         codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
-        ...(pullDiagnostics ? { diagnosticProvider: { interFileDependencies: false, workspaceDiagnostics: false } } : {}),
+        ...(pullDiagnostics
+          ? { diagnosticProvider: { interFileDependencies: false, workspaceDiagnostics: false } }
+          : {}),
       },
       serverInfo: { name: 'Anneal KD config server' },
     };
@@ -37,14 +43,24 @@ export function startServer(connection: Connection): TextDocuments<TextDocument>
 
   const push = (doc: TextDocument): void => {
     clearTimeout(pending.get(doc.uri));
-    pending.set(doc.uri, setTimeout(() => {
-      pending.delete(doc.uri);
-      const current = documents.get(doc.uri);
-      if (current) void connection.sendDiagnostics({ uri: current.uri, version: current.version, diagnostics: diagnose(current) });
-    }, PUSH_DEBOUNCE_MS));
+    pending.set(
+      doc.uri,
+      setTimeout(() => {
+        pending.delete(doc.uri);
+        const current = documents.get(doc.uri);
+        if (current)
+          void connection.sendDiagnostics({
+            uri: current.uri,
+            version: current.version,
+            diagnostics: diagnose(current),
+          });
+      }, PUSH_DEBOUNCE_MS),
+    );
   };
 
-  documents.onDidChangeContent((change) => { if (!pullDiagnostics) push(change.document); });
+  documents.onDidChangeContent((change) => {
+    if (!pullDiagnostics) push(change.document);
+  });
   documents.onDidClose((event) => {
     clearTimeout(pending.get(event.document.uri));
     pending.delete(event.document.uri);

@@ -18,9 +18,12 @@ export interface ProblemData {
 
 function severityOf(problem: ConfigProblem): DiagnosticSeverity {
   switch (problem.severity) {
-    case 'error': return DiagnosticSeverity.Error;
-    case 'warning': return DiagnosticSeverity.Warning;
-    default: return DiagnosticSeverity.Information;
+    case 'error':
+      return DiagnosticSeverity.Error;
+    case 'warning':
+      return DiagnosticSeverity.Warning;
+    default:
+      return DiagnosticSeverity.Information;
   }
 }
 

@@ -4,7 +4,11 @@
  * The snippets added here are editor help (whole blocks to insert), not rules.
  */
 import {
-  getLanguageService, type CompletionList, type Hover, type JSONSchema, type LanguageService,
+  getLanguageService,
+  type CompletionList,
+  type Hover,
+  type JSONSchema,
+  type LanguageService,
 } from 'vscode-json-languageservice';
 import type { Position } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
@@ -15,7 +19,9 @@ export const SCHEMA_URI = 'akd://schema/experiment.schema.json';
 
 /** The runner's schema plus `defaultSnippets` (a json-languageservice extension) for whole blocks. */
 export function editorSchema(): JSONSchema {
-  const schema = JSON.parse(JSON.stringify(runnerSchema)) as JSONSchema & { definitions: Record<string, JSONSchema> };
+  const schema = JSON.parse(JSON.stringify(runnerSchema)) as JSONSchema & {
+    definitions: Record<string, JSONSchema>;
+  };
   const defs = schema.definitions;
   if (defs.method) defs.method.defaultSnippets = METHOD_SNIPPETS;
   if (defs.teacher) defs.teacher.defaultSnippets = TEACHER_SNIPPETS;

@@ -13,7 +13,13 @@ import { formatAccuracy, formatAgo, progressText, resultText } from '../inline/r
 import { hasSweepBlock } from '../runs/launcher';
 import { samePath, type RunManager } from '../runs/runManager';
 import type { RunDisplayStatus, RunState } from '../runs/runState';
-import { groupLabel, sweepDescription, sweepGroups, type SweepDisplayStatus, type SweepState } from '../runs/sweepState';
+import {
+  groupLabel,
+  sweepDescription,
+  sweepGroups,
+  type SweepDisplayStatus,
+  type SweepState,
+} from '../runs/sweepState';
 
 export type RunsNode =
   | { kind: 'config'; configPath: string }
@@ -64,7 +70,9 @@ export function runDescription(run: RunState): string {
   const job = run.job;
   switch (run.status) {
     case 'running':
-      return job ? `Slurm ${job.id} ${jobStateText({ ...job, state: job.state ?? 'RUNNING' })} · ${progressText(run)}` : progressText(run);
+      return job
+        ? `Slurm ${job.id} ${jobStateText({ ...job, state: job.state ?? 'RUNNING' })} · ${progressText(run)}`
+        : progressText(run);
     case 'starting':
       return progressText(run);
     case 'completed':
@@ -76,7 +84,11 @@ export function runDescription(run: RunState): string {
 
 /** Whether a config file has a `sweep` block (read from disk; false when unreadable). */
 export function configHasSweep(configPath: string): boolean {
-  try { return hasSweepBlock(fs.readFileSync(configPath, 'utf8')); } catch { return false; }
+  try {
+    return hasSweepBlock(fs.readFileSync(configPath, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
@@ -91,7 +103,13 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   /** Configs, plus the configs of runs whose config file is gone (so no run is hidden). */
   private configPaths(): string[] {
     const all = [...this.runs.configs];
-    const owners = [...this.runs.allRuns().filter((r) => !r.sweepDir).map((r) => r.configPath), ...this.runs.allSweeps().map((s) => s.configPath)];
+    const owners = [
+      ...this.runs
+        .allRuns()
+        .filter((r) => !r.sweepDir)
+        .map((r) => r.configPath),
+      ...this.runs.allSweeps().map((s) => s.configPath),
+    ];
     for (const c of owners) {
       if (c && !all.some((a) => samePath(a, c))) all.push(c);
     }
@@ -102,15 +120,33 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     if (!node) return this.configPaths().map((configPath) => ({ kind: 'config', configPath }));
     if (node.kind === 'sweep') {
       const sweep = this.runs.getSweep(node.sweepDir);
-      return (sweep?.members ?? []).map((m): RunsNode => ({ kind: 'member', sweepDir: node.sweepDir, runDir: m.runDir, memberId: m.id, configPath: node.configPath }));
+      return (sweep?.members ?? []).map((m): RunsNode => ({
+        kind: 'member',
+        sweepDir: node.sweepDir,
+        runDir: m.runDir,
+        memberId: m.id,
+        configPath: node.configPath,
+      }));
     }
     if (node.kind !== 'config') return [];
-    const starting = this.runs.startingConfigs().filter((c) => samePath(c, node.configPath))
+    const starting = this.runs
+      .startingConfigs()
+      .filter((c) => samePath(c, node.configPath))
       .map((configPath, index): RunsNode => ({ kind: 'starting', configPath, index }));
     // Sweeps and runs together, newest first (both folder names start with the time).
     const dated: [string, RunsNode][] = [
-      ...this.runs.sweepsOf(node.configPath).map((s): [string, RunsNode] => [s.sweepId, { kind: 'sweep', sweepDir: s.sweepDir, configPath: node.configPath }]),
-      ...this.runs.runsOf(node.configPath).map((r): [string, RunsNode] => [r.runId, { kind: 'run', runDir: r.runDir, configPath: node.configPath }]),
+      ...this.runs
+        .sweepsOf(node.configPath)
+        .map((s): [string, RunsNode] => [
+          s.sweepId,
+          { kind: 'sweep', sweepDir: s.sweepDir, configPath: node.configPath },
+        ]),
+      ...this.runs
+        .runsOf(node.configPath)
+        .map((r): [string, RunsNode] => [
+          r.runId,
+          { kind: 'run', runDir: r.runDir, configPath: node.configPath },
+        ]),
     ];
     dated.sort((a, b) => b[0].localeCompare(a[0]));
     return [...starting, ...dated.map(([, n]) => n)];
@@ -118,7 +154,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
 
   getParent(node: RunsNode): RunsNode | undefined {
     if (node.kind === 'config') return undefined;
-    if (node.kind === 'member') return { kind: 'sweep', sweepDir: node.sweepDir, configPath: node.configPath };
+    if (node.kind === 'member')
+      return { kind: 'sweep', sweepDir: node.sweepDir, configPath: node.configPath };
     return { kind: 'config', configPath: node.configPath };
   }
 
@@ -156,14 +193,21 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
 
   private configItem(configPath: string): vscode.TreeItem {
     const uri = vscode.Uri.file(configPath);
-    const hasRuns = this.runs.runsOf(configPath).length > 0 || this.runs.sweepsOf(configPath).length > 0
-      || this.runs.startingConfigs().some((c) => samePath(c, configPath));
-    const item = new vscode.TreeItem(path.basename(configPath), hasRuns ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+    const hasRuns =
+      this.runs.runsOf(configPath).length > 0 ||
+      this.runs.sweepsOf(configPath).length > 0 ||
+      this.runs.startingConfigs().some((c) => samePath(c, configPath));
+    const item = new vscode.TreeItem(
+      path.basename(configPath),
+      hasRuns ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None,
+    );
     item.id = `config:${configPath}`;
     item.resourceUri = uri;
     // The folder relative to the workspace, nothing for the workspace root.
     const folder = vscode.workspace.getWorkspaceFolder(uri);
-    item.description = folder ? path.relative(folder.uri.fsPath, path.dirname(configPath)) : path.dirname(configPath);
+    item.description = folder
+      ? path.relative(folder.uri.fsPath, path.dirname(configPath))
+      : path.dirname(configPath);
     item.iconPath = new vscode.ThemeIcon('beaker');
     item.contextValue = configHasSweep(configPath) ? 'akdConfig.sweep' : 'akdConfig';
     item.tooltip = configPath;
@@ -174,8 +218,14 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   private sweepItem(sweep: SweepState): vscode.TreeItem {
     const status = this.runs.sweepStatus(sweep.sweepDir) ?? 'stopped';
     const members = this.runs.membersOf(sweep);
-    const collapsed = status === 'running' || status === 'starting' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed;
-    const item = new vscode.TreeItem(`sweep ${runLabel({ runId: sweep.sweepId, runDir: sweep.sweepDir, status: 'unknown' })}`, collapsed);
+    const collapsed =
+      status === 'running' || status === 'starting'
+        ? vscode.TreeItemCollapsibleState.Expanded
+        : vscode.TreeItemCollapsibleState.Collapsed;
+    const item = new vscode.TreeItem(
+      `sweep ${runLabel({ runId: sweep.sweepId, runDir: sweep.sweepDir, status: 'unknown' })}`,
+      collapsed,
+    );
     item.id = `sweep:${sweep.sweepDir}`;
     item.description = sweepDescription(sweep.members, members);
     const [icon, color] = SWEEP_ICONS[status];
@@ -186,7 +236,10 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     const groups = sweepGroups(sweep.members, members);
     if (groups.length > 0) {
       tip.appendMarkdown('| method | n | student (mean ± std) |\n|---|---|---|\n');
-      for (const g of groups) tip.appendMarkdown(`| ${groupLabel(g)} | ${g.accuracies.length} | ${(g.mean * 100).toFixed(2)} ± ${(g.std * 100).toFixed(2)}% |\n`);
+      for (const g of groups)
+        tip.appendMarkdown(
+          `| ${groupLabel(g)} | ${g.accuracies.length} | ${(g.mean * 100).toFixed(2)} ± ${(g.std * 100).toFixed(2)}% |\n`,
+        );
     }
     tip.appendMarkdown(`\n\`${sweep.sweepDir}\``);
     item.tooltip = tip;
@@ -200,11 +253,15 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     item.iconPath = statusIcon(run.status);
     item.contextValue = `akdRun.${run.status}${run.job ? '.slurm' : ''}`;
     const tip = new vscode.MarkdownString(undefined, true);
-    tip.appendMarkdown(`**${run.name ?? run.runId}** · ${run.method ?? ''} · $(${ICONS[run.status][0].replace('~spin', '')}) ${run.status}\n\n`);
+    tip.appendMarkdown(
+      `**${run.name ?? run.runId}** · ${run.method ?? ''} · $(${ICONS[run.status][0].replace('~spin', '')}) ${run.status}\n\n`,
+    );
     tip.appendMarkdown(`${resultText(run)}\n\n`);
     if (run.job) {
       const j = run.job;
-      tip.appendMarkdown(`Slurm job \`${j.id}\`: ${j.state ?? 'submitted'}${j.reason && j.reason !== 'None' ? ` (${j.reason})` : ''}${j.node ? ` on ${j.node}` : ''}${j.exitCode ? `, exit code ${j.exitCode}` : ''}${j.final ? ' (final)' : ''}\n\n`);
+      tip.appendMarkdown(
+        `Slurm job \`${j.id}\`: ${j.state ?? 'submitted'}${j.reason && j.reason !== 'None' ? ` (${j.reason})` : ''}${j.node ? ` on ${j.node}` : ''}${j.exitCode ? `, exit code ${j.exitCode}` : ''}${j.final ? ' (final)' : ''}\n\n`,
+      );
     }
     if (run.startedAt) tip.appendMarkdown(`started ${formatAgo(run.startedAt)}`);
     tip.appendMarkdown(`\n\n\`${run.runId}\``);

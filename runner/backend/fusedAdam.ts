@@ -21,7 +21,10 @@ import { SimdGemm } from './simd/gemmModule';
 /** Variables up to this many elements take the fused path. */
 export const FUSED_MAX_SIZE = 1 << 16;
 
-interface Slot { originalName: string; variable: tfjs.Variable; }
+interface Slot {
+  originalName: string;
+  variable: tfjs.Variable;
+}
 interface AdamFields {
   accBeta1: tfjs.Variable;
   accBeta2: tfjs.Variable;
@@ -33,7 +36,10 @@ interface AdamFields {
   learningRate: number;
   incrementIterations(): void;
 }
-type Apply = (this: tfjs.AdamOptimizer, g: tfjs.NamedTensorMap | Array<{ name: string; tensor: tfjs.Tensor }>) => void;
+type Apply = (
+  this: tfjs.AdamOptimizer,
+  g: tfjs.NamedTensorMap | Array<{ name: string; tensor: tfjs.Tensor }>,
+) => void;
 
 const MARK = '__annealKdFusedAdam';
 const proto = tfjs.AdamOptimizer.prototype as unknown as { applyGradients: Apply & { [MARK]?: Apply } };
@@ -43,7 +49,9 @@ function fusedApplyGradients(original: Apply): Apply {
     const backend = tfjs.getBackend();
     if (backend !== 'wasm' && backend !== 'cpu') return original.call(this, variableGradients);
     const self = this as unknown as AdamFields;
-    const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
+    const names = Array.isArray(variableGradients)
+      ? variableGradients.map((v) => v.name)
+      : Object.keys(variableGradients);
     const accB1 = self.accBeta1.dataSync()[0];
     const accB2 = self.accBeta2.dataSync()[0];
     const { beta1: b1, beta2: b2, epsilon: eps } = self;
@@ -54,23 +62,40 @@ function fusedApplyGradients(original: Apply): Apply {
       names.forEach((name, i) => {
         const value = tfjs.engine().registeredVariables[name];
         if (self.accumulatedFirstMoment[i] == null) {
-          self.accumulatedFirstMoment[i] = { originalName: `${name}/m`, variable: tfjs.tidy(() => tfjs.zerosLike(value).variable(false)) };
+          self.accumulatedFirstMoment[i] = {
+            originalName: `${name}/m`,
+            variable: tfjs.tidy(() => tfjs.zerosLike(value).variable(false)),
+          };
         }
         if (self.accumulatedSecondMoment[i] == null) {
-          self.accumulatedSecondMoment[i] = { originalName: `${name}/v`, variable: tfjs.tidy(() => tfjs.zerosLike(value).variable(false)) };
+          self.accumulatedSecondMoment[i] = {
+            originalName: `${name}/v`,
+            variable: tfjs.tidy(() => tfjs.zerosLike(value).variable(false)),
+          };
         }
-        const gradient = Array.isArray(variableGradients) ? variableGradients[i].tensor : variableGradients[name];
+        const gradient = Array.isArray(variableGradients)
+          ? variableGradients[i].tensor
+          : variableGradients[name];
         if (gradient == null) return;
         const firstMoment = self.accumulatedFirstMoment[i].variable;
         const secondMoment = self.accumulatedSecondMoment[i].variable;
-        const gemm = backend === 'wasm' && value.dtype === 'float32' && gradient.dtype === 'float32'
-          ? SimdGemm.for(tfjs.backend()) : null;
+        const gemm =
+          backend === 'wasm' && value.dtype === 'float32' && gradient.dtype === 'float32'
+            ? SimdGemm.for(tfjs.backend())
+            : null;
         if (gemm) {
           // One SIMD pass in wasm (simd/gemm.c), any size: no copies out of the wasm heap.
-          const b = tfjs.backend() as unknown as { makeOutput(shape: number[], dtype: 'float32'): tfjs.TensorInfo };
+          const b = tfjs.backend() as unknown as {
+            makeOutput(shape: number[], dtype: 'float32'): tfjs.TensorInfo;
+          };
           const [nw, nm, nv] = [0, 1, 2].map(() => b.makeOutput(value.shape, 'float32'));
           gemm.adam(value, firstMoment, secondMoment, gradient, nw, nm, nv, {
-            beta1: b1, beta2: b2, oneMinusAccBeta1: omb1, oneMinusAccBeta2: omb2, epsilon: eps, learningRate: lr,
+            beta1: b1,
+            beta2: b2,
+            oneMinusAccBeta1: omb1,
+            oneMinusAccBeta2: omb2,
+            epsilon: eps,
+            learningRate: lr,
           });
           const engine = tfjs.engine();
           firstMoment.assign(engine.makeTensorFromTensorInfo(nm));
@@ -105,7 +130,7 @@ function fusedApplyGradients(original: Apply): Apply {
           const vj = b2 * v[j] + c2 * gj * gj;
           nm[j] = mj;
           nv[j] = vj;
-          nw[j] = w[j] - lr * ((mj / omb1) / (Math.sqrt(vj / omb2) + eps));
+          nw[j] = w[j] - lr * (mj / omb1 / (Math.sqrt(vj / omb2) + eps));
         }
         firstMoment.assign(tfjs.tensor(nm, firstMoment.shape, 'float32'));
         secondMoment.assign(tfjs.tensor(nv, secondMoment.shape, 'float32'));

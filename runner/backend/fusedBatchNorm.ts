@@ -33,7 +33,10 @@ type Tensor = tfjs.Tensor;
 export const BN_TRAIN_KERNEL = 'AnnealKdBatchNormTrain';
 export const BN_TRAIN_GRAD_KERNEL = 'AnnealKdBatchNormTrainGrad';
 
-interface LayerVariable { read(): tfjs.Variable; write(value: Tensor): unknown; }
+interface LayerVariable {
+  read(): tfjs.Variable;
+  write(value: Tensor): unknown;
+}
 interface BnFields {
   axis: number;
   momentum: number;
@@ -72,8 +75,11 @@ const forwardKernel: tfjs.KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as unknown as MakeOutput;
   const c = x!.shape[x!.shape.length - 1];
   const out = {
-    y: b.makeOutput(x!.shape, 'float32'), mean: b.makeOutput([c], 'float32'), invstd: b.makeOutput([c], 'float32'),
-    newMean: b.makeOutput([c], 'float32'), newVariance: b.makeOutput([c], 'float32'),
+    y: b.makeOutput(x!.shape, 'float32'),
+    mean: b.makeOutput([c], 'float32'),
+    invstd: b.makeOutput([c], 'float32'),
+    newMean: b.makeOutput([c], 'float32'),
+    newVariance: b.makeOutput([c], 'float32'),
   };
   gemm.batchNormTrain(x!, gamma, beta, movingMean!, movingVariance!, epsilon, decay, out);
   return [out.y, out.mean, out.invstd, out.newMean, out.newVariance];
@@ -93,7 +99,10 @@ const backwardKernel: tfjs.KernelFunc = ({ inputs, backend }) => {
 };
 
 function registerKernels(): void {
-  const kernels = [[BN_TRAIN_KERNEL, forwardKernel], [BN_TRAIN_GRAD_KERNEL, backwardKernel]] as const;
+  const kernels = [
+    [BN_TRAIN_KERNEL, forwardKernel],
+    [BN_TRAIN_GRAD_KERNEL, backwardKernel],
+  ] as const;
   for (const [kernelName, kernelFunc] of kernels) {
     if (tfjs.getKernel(kernelName, 'wasm') == null) {
       tfjs.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
@@ -125,16 +134,22 @@ function trainingCall(layer: BnFields, input: Tensor): Tensor {
   const op = tfjs.customGrad(((...fArgs: Array<Tensor | tfjs.GradSaveFunc>) => {
     const save = fArgs[args.length] as tfjs.GradSaveFunc;
     const x = fArgs[0] as Tensor;
-    const g = gamma ? fArgs[1] as Tensor : undefined;
-    const b = beta ? fArgs[gamma ? 2 : 1] as Tensor : undefined;
+    const g = gamma ? (fArgs[1] as Tensor) : undefined;
+    const b = beta ? (fArgs[gamma ? 2 : 1] as Tensor) : undefined;
     const inputs: tfjs.NamedTensorMap = {
-      x, movingMean: layer.movingMean.read(), movingVariance: layer.movingVariance.read(),
-      ...(g ? { gamma: g } : {}), ...(b ? { beta: b } : {}),
+      x,
+      movingMean: layer.movingMean.read(),
+      movingVariance: layer.movingVariance.read(),
+      ...(g ? { gamma: g } : {}),
+      ...(b ? { beta: b } : {}),
     };
     // decay as the original's float32 scalar (1 - momentum, rounded once).
     const attrs = { epsilon: layer.epsilon, decay: Math.fround(1 - layer.momentum) };
-    const [y, mean, invstd, newMean, newVariance] =
-      engine.runKernel(BN_TRAIN_KERNEL, inputs, attrs as unknown as tfjs.NamedAttrMap) as Tensor[];
+    const [y, mean, invstd, newMean, newVariance] = engine.runKernel(
+      BN_TRAIN_KERNEL,
+      inputs,
+      attrs as unknown as tfjs.NamedAttrMap,
+    ) as Tensor[];
     // The original's doMovingAverage writes the variables in the call too; the variables take
     // their own references, the forward's tidy frees these handles.
     layer.movingMean.write(newMean);
@@ -145,7 +160,11 @@ function trainingCall(layer: BnFields, input: Tensor): Tensor {
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
         const [sx, sMean, sInvstd, sGamma] = saved;
         const gradInputs: tfjs.NamedTensorMap = {
-          x: sx, dy, mean: sMean, invstd: sInvstd, ...(sGamma ? { gamma: sGamma } : {}),
+          x: sx,
+          dy,
+          mean: sMean,
+          invstd: sInvstd,
+          ...(sGamma ? { gamma: sGamma } : {}),
         };
         const [dx, dgamma, dbeta] = engine.runKernel(BN_TRAIN_GRAD_KERNEL, gradInputs) as Tensor[];
         return [dx, ...(g ? [dgamma] : []), ...(b ? [dbeta] : [])];

@@ -44,21 +44,26 @@ function loadTfjsNode(): NodeLoad {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const node = require(TFJS_NODE) as { version?: Record<string, string> };
     if (tfjs.findBackendFactory('tensorflow') == null) {
-      nodeLoad = { ok: false, reason: `loaded but did not register a 'tensorflow' backend with this @tensorflow/tfjs` };
+      nodeLoad = {
+        ok: false,
+        reason: `loaded but did not register a 'tensorflow' backend with this @tensorflow/tfjs`,
+      };
     } else {
       const core = node.version?.['tfjs-core'];
-      nodeLoad = core != null && core !== tfjs.version_core
-        ? { ok: true, warning: `${TFJS_NODE} uses tfjs-core ${core}, this runner ${tfjs.version_core}` }
-        : { ok: true };
+      nodeLoad =
+        core != null && core !== tfjs.version_core
+          ? { ok: true, warning: `${TFJS_NODE} uses tfjs-core ${core}, this runner ${tfjs.version_core}` }
+          : { ok: true };
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const firstLine = String(e?.message ?? err).split('\n')[0];
     // MODULE_NOT_FOUND for the package itself means "not installed"; for anything inside it
     // (e.g. the native tfjs_binding.node) it is a broken install.
-    nodeLoad = e?.code === 'MODULE_NOT_FOUND' && firstLine.includes(`'${TFJS_NODE}'`)
-      ? { ok: false, reason: `${TFJS_NODE} is not installed` }
-      : { ok: false, reason: `${TFJS_NODE} failed to load (${firstLine})` };
+    nodeLoad =
+      e?.code === 'MODULE_NOT_FOUND' && firstLine.includes(`'${TFJS_NODE}'`)
+        ? { ok: false, reason: `${TFJS_NODE} is not installed` }
+        : { ok: false, reason: `${TFJS_NODE} failed to load (${firstLine})` };
   }
   return nodeLoad;
 }
@@ -106,7 +111,10 @@ export async function selectBackend(requested: BackendName): Promise<BackendChoi
         throw new Error(`backend "tensorflow" needs ${TFJS_NODE}, but ${load.reason}: ${INSTALL_HINT}`);
       }
       await useTensorflow();
-      return { backend: 'tensorflow', note: `tensorflow (native, ${TFJS_NODE}): requested` + warn(load.warning) };
+      return {
+        backend: 'tensorflow',
+        note: `tensorflow (native, ${TFJS_NODE}): requested` + warn(load.warning),
+      };
     }
     case 'wasm':
       return { backend: 'wasm', note: `wasm (${await useWasm()}): requested` };

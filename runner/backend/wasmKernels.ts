@@ -141,8 +141,11 @@ function slice(s: Scratch, k: BaseKernels, x: TensorInfo, begin: number[], size:
   if (d === shape.length - 1) return s.run(k.Slice, { x }, { begin, size });
   const inner = shape.slice(d + 1).reduce((p, v) => p * v, 1);
   const flat = s.run(k.Reshape, { x }, { shape: [...shape.slice(0, d), shape[d] * inner] });
-  const out = s.run(k.Slice, { x: flat },
-    { begin: [...begin.slice(0, d), begin[d] * inner], size: [...size.slice(0, d), size[d] * inner] });
+  const out = s.run(
+    k.Slice,
+    { x: flat },
+    { begin: [...begin.slice(0, d), begin[d] * inner], size: [...size.slice(0, d), size[d] * inner] },
+  );
   return s.run(k.Reshape, { x: out }, { shape: size });
 }
 
@@ -150,8 +153,13 @@ function slice(s: Scratch, k: BaseKernels, x: TensorInfo, begin: number[], size:
  * Pads (positive amounts) or crops (negative amounts) each dimension; `spec[i] = [before, after]`.
  * Returns x itself when nothing changes.
  */
-function padOrCrop(s: Scratch, k: BaseKernels, x: TensorInfo, spec: Array<[number, number]>,
-  padValue = 0): TensorInfo {
+function padOrCrop(
+  s: Scratch,
+  k: BaseKernels,
+  x: TensorInfo,
+  spec: Array<[number, number]>,
+  padValue = 0,
+): TensorInfo {
   let cur = x;
   if (spec.some(([b, a]) => b < 0 || a < 0)) {
     const begin = spec.map(([b]) => Math.max(0, -b));
@@ -179,33 +187,56 @@ function checkNoDilation(kernel: string, attrs: Attrs): void {
 }
 
 /** A stride-1 NHWC wasm Conv2D (XNNPACK) with explicit padding. */
-function conv1(s: Scratch, k: BaseKernels, x: TensorInfo, filter: TensorInfo,
-  pad: tfjs.backend_util.ExplicitPadding, dilations: [number, number] = [1, 1]): TensorInfo {
+function conv1(
+  s: Scratch,
+  k: BaseKernels,
+  x: TensorInfo,
+  filter: TensorInfo,
+  pad: tfjs.backend_util.ExplicitPadding,
+  dilations: [number, number] = [1, 1],
+): TensorInfo {
   const attrs = { strides: [1, 1], pad, dataFormat: 'NHWC', dilations, dimRoundingMode: undefined };
   return s.run(k.Conv2D, { x, filter }, attrs as unknown as Attrs);
 }
 
 function convInfo(
-  xShape: number[], filterShape: number[], strides: number | [number, number], pad: Padding,
+  xShape: number[],
+  filterShape: number[],
+  strides: number | [number, number],
+  pad: Padding,
   dimRoundingMode: RoundingMode | undefined,
 ): tfjs.backend_util.Conv2DInfo {
   return tfjs.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number], filterShape as [number, number, number, number],
-    strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
 }
 
 /**
  * The geometry of a convolution gradient kernel (Conv2DBackpropFilter/Input), after the checks
  * both need: NHWC, no dilation, and dy of the conv's output size.
  */
-function gradientConvInfo(kernel: string, attrs: Attrs | undefined, xShape: number[], filterShape: number[],
-  dy: TensorInfo): tfjs.backend_util.Conv2DInfo {
+function gradientConvInfo(
+  kernel: string,
+  attrs: Attrs | undefined,
+  xShape: number[],
+  filterShape: number[],
+  dy: TensorInfo,
+): tfjs.backend_util.Conv2DInfo {
   const a = attrs as unknown as tfjs.Conv2DBackpropInputAttrs;
   checkNHWC(kernel, a.dataFormat);
   checkNoDilation(kernel, attrs ?? {});
   const info = convInfo(xShape, filterShape, a.strides, a.pad, a.dimRoundingMode);
   if (dy.shape[1] !== info.outHeight || dy.shape[2] !== info.outWidth) {
-    throw new Error(`${kernel}: dy shape ${dy.shape} does not match output ${info.outHeight}x${info.outWidth}`);
+    throw new Error(
+      `${kernel}: dy shape ${dy.shape} does not match output ${info.outHeight}x${info.outWidth}`,
+    );
   }
   return info;
 }
@@ -257,10 +288,18 @@ function conv2DBackpropFilter(k: BaseKernels): KernelFn {
         const left = fw - 1 - padInfo.left;
         const right = w + fw - 1 - left - wo;
         const dyt = s.run(k.Transpose, { x: dy }, { perm: [3, 1, 2, 0] });
-        const dyc = padOrCrop(s, k, dyt,
-          [[0, 0], [Math.min(0, top), Math.min(0, bottom)], [Math.min(0, left), Math.min(0, right)], [0, 0]]);
-        const pad: tfjs.backend_util.ExplicitPadding =
-          [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]];
+        const dyc = padOrCrop(s, k, dyt, [
+          [0, 0],
+          [Math.min(0, top), Math.min(0, bottom)],
+          [Math.min(0, left), Math.min(0, right)],
+          [0, 0],
+        ]);
+        const pad: tfjs.backend_util.ExplicitPadding = [
+          [0, 0],
+          [Math.max(0, top), Math.max(0, bottom)],
+          [Math.max(0, left), Math.max(0, right)],
+          [0, 0],
+        ];
         const xt = s.run(k.Transpose, { x }, { perm: [1, 2, 0, 3] });
         const out = conv1(s, k, dyc, xt, pad);
         checkShape(out, fh, fw);
@@ -274,15 +313,29 @@ function conv2DBackpropFilter(k: BaseKernels): KernelFn {
       if (h + Math.min(0, bottom) <= 0 || w + Math.min(0, right) <= 0) {
         // The taps only ever read padding (e.g. a left pad wider than the columns read): dw = 0.
         // (Cropped to nothing, XNNPACK's conv returned garbage.)
-        return s.adopt(makeConst(backend, [fh, fw, info.inChannels, info.outChannels],
-          new Float32Array(fh * fw * info.inChannels * info.outChannels)));
+        return s.adopt(
+          makeConst(
+            backend,
+            [fh, fw, info.inChannels, info.outChannels],
+            new Float32Array(fh * fw * info.inChannels * info.outChannels),
+          ),
+        );
       }
       // (Cropped after the transpose: runs of N floats instead of Cin floats to copy.)
       const xt = s.run(k.Transpose, { x }, { perm: [3, 1, 2, 0] });
-      const xc = padOrCrop(s, k, xt, [[0, 0], [0, Math.min(0, bottom)], [0, Math.min(0, right)], [0, 0]]);
+      const xc = padOrCrop(s, k, xt, [
+        [0, 0],
+        [0, Math.min(0, bottom)],
+        [0, Math.min(0, right)],
+        [0, 0],
+      ]);
       const dyt = s.run(k.Transpose, { x: dy }, { perm: [1, 2, 0, 3] });
-      const pad: tfjs.backend_util.ExplicitPadding =
-        [[0, 0], [padInfo.top, Math.max(0, bottom)], [padInfo.left, Math.max(0, right)], [0, 0]];
+      const pad: tfjs.backend_util.ExplicitPadding = [
+        [0, 0],
+        [padInfo.top, Math.max(0, bottom)],
+        [padInfo.left, Math.max(0, right)],
+        [0, 0],
+      ];
       const dw = conv1(s, k, xc, dyt, pad, [sh, sw]);
       checkShape(dw, fh, fw);
       return s.run(k.Transpose, { x: dw }, { perm: [1, 2, 0, 3] });
@@ -296,15 +349,33 @@ function conv2DBackpropFilter(k: BaseKernels): KernelFn {
  * "filter" of N*Ho*Wo taps (128x32x32x16 -> 32, stride 2: 39 ms vs 3 ms forward); as a matmul a
  * few ms. Needs zero top/left padding (always so for 1x1 'same'/'valid').
  */
-function filterGrad1x1(s: Scratch, k: BaseKernels, info: tfjs.backend_util.Conv2DInfo, x: TensorInfo,
-  dy: TensorInfo): TensorInfo {
-  const { strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo, inHeight: h, inWidth: w, batchSize: n } = info;
+function filterGrad1x1(
+  s: Scratch,
+  k: BaseKernels,
+  info: tfjs.backend_util.Conv2DInfo,
+  x: TensorInfo,
+  dy: TensorInfo,
+): TensorInfo {
+  const {
+    strideHeight: sh,
+    strideWidth: sw,
+    outHeight: ho,
+    outWidth: wo,
+    inHeight: h,
+    inWidth: w,
+    batchSize: n,
+  } = info;
   const cin = info.inChannels;
   const cout = info.outChannels;
   let xs = x;
   if (sh > 1 || sw > 1) {
     // Rows/cols [0, ho*sh) / [0, wo*sw) (crop, or zero-pad rows never sampled), then take index 0 of each stride block.
-    const xc = padOrCrop(s, k, x, [[0, 0], [0, ho * sh - h], [0, wo * sw - w], [0, 0]]);
+    const xc = padOrCrop(s, k, x, [
+      [0, 0],
+      [0, ho * sh - h],
+      [0, wo * sw - w],
+      [0, 0],
+    ]);
     const x5 = s.run(k.Reshape, { x: xc }, { shape: [n * ho, sh, wo, sw * cin] });
     xs = slice(s, k, x5, [0, 0, 0, 0], [n * ho, 1, wo, cin]);
   }
@@ -338,8 +409,13 @@ function conv2DBackpropInput(k: BaseKernels): KernelFn {
     const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
     const { outHeight: ho, outWidth: wo, inHeight: h, inWidth: w, padInfo, batchSize: n } = info;
     const cout = info.outChannels;
-    const gemm = dy.dtype === 'float32' && filter.dtype === 'float32' && n * h * w * info.inChannels > 0 &&
-      n * ho * wo * cout > 0 ? SimdGemm.for(backend) : null;
+    const gemm =
+      dy.dtype === 'float32' &&
+      filter.dtype === 'float32' &&
+      n * h * w * info.inChannels > 0 &&
+      n * ho * wo * cout > 0
+        ? SimdGemm.for(backend)
+        : null;
     if (gemm) {
       const dx = makeConst(backend, [n, h, w, info.inChannels]);
       if (gemm.conv2dInputGrad(dy, filter, dx, info)) return dx;
@@ -352,13 +428,37 @@ function conv2DBackpropInput(k: BaseKernels): KernelFn {
       let d = dy;
       if (sh > 1) {
         d = s.run(k.Reshape, { x: d }, { shape: [n, ho, 1, wo * cout] });
-        d = s.run(k.PadV2, { x: d }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0]], constantValue: 0 });
+        d = s.run(
+          k.PadV2,
+          { x: d },
+          {
+            paddings: [
+              [0, 0],
+              [0, 0],
+              [0, sh - 1],
+              [0, 0],
+            ],
+            constantValue: 0,
+          },
+        );
         d = s.run(k.Reshape, { x: d }, { shape: [n, ho * sh, wo, cout] });
       }
       const hd = ho * sh;
       if (sw > 1) {
         d = s.run(k.Reshape, { x: d }, { shape: [n * hd, wo, 1, cout] });
-        d = s.run(k.PadV2, { x: d }, { paddings: [[0, 0], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+        d = s.run(
+          k.PadV2,
+          { x: d },
+          {
+            paddings: [
+              [0, 0],
+              [0, 0],
+              [0, sw - 1],
+              [0, 0],
+            ],
+            constantValue: 0,
+          },
+        );
         d = s.run(k.Reshape, { x: d }, { shape: [n, hd, wo * sw, cout] });
       }
       const wd = wo * sw;
@@ -368,10 +468,18 @@ function conv2DBackpropInput(k: BaseKernels): KernelFn {
       const left = fw - 1 - padInfo.left;
       const right = w + fw - 1 - left - wd;
       // Negative amounts (explicit padding wider than the filter, or trailing dilation zeros) crop.
-      const dc = padOrCrop(s, k, d,
-        [[0, 0], [Math.min(0, top), Math.min(0, bottom)], [Math.min(0, left), Math.min(0, right)], [0, 0]]);
-      const pad: tfjs.backend_util.ExplicitPadding =
-        [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]];
+      const dc = padOrCrop(s, k, d, [
+        [0, 0],
+        [Math.min(0, top), Math.min(0, bottom)],
+        [Math.min(0, left), Math.min(0, right)],
+        [0, 0],
+      ]);
+      const pad: tfjs.backend_util.ExplicitPadding = [
+        [0, 0],
+        [Math.max(0, top), Math.max(0, bottom)],
+        [Math.max(0, left), Math.max(0, right)],
+        [0, 0],
+      ];
       const fr = s.run(k.Reverse, { x: filter }, { dims: [0, 1] });
       const ft = s.run(k.Transpose, { x: fr }, { perm: [0, 1, 3, 2] });
       const dx = conv1(s, k, dc, ft, pad);
@@ -397,11 +505,19 @@ function conv2D(original: KernelFn, fused: boolean): KernelFn {
     const a = attrs as unknown as tfjs.FusedConv2DAttrs;
     const activation = fused ? a.activation : 'linear';
     const d = a.dilations as number | number[] | undefined;
-    const ok = x!.dtype === 'float32' && filter!.dtype === 'float32' && x!.shape.length === 4 &&
-      filter!.shape.length === 4 && x!.shape[3] >= 4 && x!.shape[3] === filter!.shape[2] && a.dataFormat === 'NHWC' &&
+    const ok =
+      x!.dtype === 'float32' &&
+      filter!.dtype === 'float32' &&
+      x!.shape.length === 4 &&
+      filter!.shape.length === 4 &&
+      x!.shape[3] >= 4 &&
+      x!.shape[3] === filter!.shape[2] &&
+      a.dataFormat === 'NHWC' &&
       (d === 1 || (Array.isArray(d) && d.length === 2 && d[0] === 1 && d[1] === 1)) &&
-      (activation === 'linear' || activation === 'relu') && preluActivationWeights == null &&
-      (bias == null || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === filter!.shape[3]));
+      (activation === 'linear' || activation === 'relu') &&
+      preluActivationWeights == null &&
+      (bias == null ||
+        (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === filter!.shape[3]));
     const gemm = ok ? SimdGemm.for(backend) : null;
     if (!gemm) return original(args);
     const info = convInfo(x!.shape, filter!.shape, a.strides, a.pad, a.dimRoundingMode);
@@ -459,14 +575,21 @@ function batchMatMul(k: BaseKernels): KernelFn {
  * is made (dense-layer gradients are always transposed products). Batch dims must be equal or 1
  * (broadcast); null for anything else (then the composite path runs).
  */
-function simdBatchMatMul(gemm: SimdGemm, backend: Backend, a: TensorInfo, b: TensorInfo, transposeA: boolean,
-  transposeB: boolean): TensorInfo | null {
+function simdBatchMatMul(
+  gemm: SimdGemm,
+  backend: Backend,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): TensorInfo | null {
   const ra = a.shape.length;
   const rb = b.shape.length;
   if (ra < 2 || rb < 2) return null;
   const [m, k] = transposeA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]];
   const [k2, n] = transposeB ? [b.shape[rb - 1], b.shape[rb - 2]] : [b.shape[rb - 2], b.shape[rb - 1]];
-  if (k !== k2) throw new Error(`BatchMatMul: inner dimensions ${k} and ${k2} differ (${a.shape} x ${b.shape})`);
+  if (k !== k2)
+    throw new Error(`BatchMatMul: inner dimensions ${k} and ${k2} differ (${a.shape} x ${b.shape})`);
   const outer = tfjs.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const count = (s: number[]): number => s.reduce((p, v) => p * v, 1);
   const batches = count(outer);
@@ -475,10 +598,26 @@ function simdBatchMatMul(gemm: SimdGemm, backend: Backend, a: TensorInfo, b: Ten
   if ((aBatches !== batches && aBatches !== 1) || (bBatches !== batches && bBatches !== 1)) return null;
   const out = makeConst(backend, [...outer, m, n]);
   for (let i = 0; i < batches; i++) {
-    gemm.sgemm(m, n, k,
-      { t: a, offset: (aBatches === 1 ? 0 : i) * m * k, rowStride: transposeA ? 1 : k, colStride: transposeA ? m : 1 },
-      { t: b, offset: (bBatches === 1 ? 0 : i) * k * n, rowStride: transposeB ? 1 : n, colStride: transposeB ? k : 1 },
-      out, i * m * n, n);
+    gemm.sgemm(
+      m,
+      n,
+      k,
+      {
+        t: a,
+        offset: (aBatches === 1 ? 0 : i) * m * k,
+        rowStride: transposeA ? 1 : k,
+        colStride: transposeA ? m : 1,
+      },
+      {
+        t: b,
+        offset: (bBatches === 1 ? 0 : i) * k * n,
+        rowStride: transposeB ? 1 : n,
+        colStride: transposeB ? k : 1,
+      },
+      out,
+      i * m * n,
+      n,
+    );
   }
   return out;
 }
@@ -495,11 +634,15 @@ function fusedMatMul(original: KernelFn, k: BaseKernels, matMul: KernelFn): Kern
   return (args) => {
     const { inputs, backend, attrs } = args;
     const { a, b, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>;
-    const { transposeA, transposeB, activation } =
-      attrs as unknown as { transposeA: boolean; transposeB: boolean; activation: string };
+    const { transposeA, transposeB, activation } = attrs as unknown as {
+      transposeA: boolean;
+      transposeB: boolean;
+      activation: string;
+    };
     const gemm = a!.dtype === 'float32' && b!.dtype === 'float32' ? SimdGemm.for(backend) : null;
     const biasOk = bias == null || (bias.dtype === 'float32' && bias.shape.length === 1);
-    const ours = preluActivationWeights == null && biasOk && (activation === 'linear' || activation === 'relu');
+    const ours =
+      preluActivationWeights == null && biasOk && (activation === 'linear' || activation === 'relu');
     if (!gemm && ours && (transposeA || transposeB)) {
       return composite(backend, (s) => {
         const mm = s.run(matMul, { a: a!, b: b! }, { transposeA, transposeB });
@@ -548,8 +691,12 @@ function leadingReduce(k: BaseKernels, op: 'Sum' | 'Mean'): KernelFn {
     const { m, c, l } = lead;
     return composite(backend, (s) => {
       const x4 = s.run(k.Reshape, { x }, { shape: [1, m, 1, c] });
-      let out = s.run(k.AvgPool, { x: x4 },
-        { filterSize: [m, 1], strides: [1, 1], pad: 'valid', dimRoundingMode: undefined } as unknown as Attrs);
+      let out = s.run(k.AvgPool, { x: x4 }, {
+        filterSize: [m, 1],
+        strides: [1, 1],
+        pad: 'valid',
+        dimRoundingMode: undefined,
+      } as unknown as Attrs);
       if (op === 'Sum') {
         out = s.run(k.Multiply, { a: out, b: s.adopt(makeConst(backend, [1], new Float32Array([m]))) });
       }
@@ -577,7 +724,13 @@ function maxPoolGrad(k: BaseKernels): KernelFn {
     const { dy, input, output } = inputs as { dy: TensorInfo; input: TensorInfo; output: TensorInfo };
     const a = attrs as unknown as tfjs.MaxPoolGradAttrs;
     const info = tfjs.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+      input.shape as [number, number, number, number],
+      a.filterSize,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+    );
     if (input.dtype !== 'float32' || info.outHeight <= 0 || info.outWidth <= 0) return k.MaxPoolGrad(args);
     const gemm = dy.dtype === 'float32' && output.dtype === 'float32' ? SimdGemm.for(backend) : null;
     if (gemm) {
@@ -588,7 +741,8 @@ function maxPoolGrad(k: BaseKernels): KernelFn {
     }
     const nonOverlapping = info.filterHeight === info.strideHeight && info.filterWidth === info.strideWidth;
     return composite(backend, (s) =>
-      (nonOverlapping ? maxPoolGradTiled : maxPoolGradGeneral)(s, k, info, dy, input, output));
+      (nonOverlapping ? maxPoolGradTiled : maxPoolGradGeneral)(s, k, info, dy, input, output),
+    );
   };
 }
 
@@ -597,32 +751,55 @@ function maxPoolGrad(k: BaseKernels): KernelFn {
  * [N*Ho, kh, Wo, kw, C] of x against [N*Ho, 1, Wo, 1, C] views of y and dy (broadcasting), so it
  * is 9 full-size XNNPACK-speed ops.
  */
-function maxPoolGradTiled(s: Scratch, k: BaseKernels, info: tfjs.backend_util.Conv2DInfo,
-  dy: TensorInfo, input: TensorInfo, output: TensorInfo): TensorInfo {
+function maxPoolGradTiled(
+  s: Scratch,
+  k: BaseKernels,
+  info: tfjs.backend_util.Conv2DInfo,
+  dy: TensorInfo,
+  input: TensorInfo,
+  output: TensorInfo,
+): TensorInfo {
   const { filterHeight: kh, filterWidth: kw, padInfo } = info;
   const { batchSize: n, inHeight: h, inWidth: w, outHeight: ho, outWidth: wo, inChannels: c } = info;
   const hc = ho * kh;
   const wc = wo * kw;
   // Grid of the windows in x's coordinates: rows [-top, hc - top). Pad with -Inf / crop unused rows.
-  const spec: Array<[number, number]> =
-    [[0, 0], [padInfo.top, hc - padInfo.top - h], [padInfo.left, wc - padInfo.left - w], [0, 0]];
+  const spec: Array<[number, number]> = [
+    [0, 0],
+    [padInfo.top, hc - padInfo.top - h],
+    [padInfo.left, wc - padInfo.left - w],
+    [0, 0],
+  ];
   const xc = padOrCrop(s, k, input, spec, -Infinity);
   const b5 = [n * ho, 1, wo, 1, c];
   const x5 = s.run(k.Reshape, { x: xc }, { shape: [n * ho, kh, wo, kw, c] });
   const y5 = s.run(k.Reshape, { x: output }, { shape: b5 });
   const dy5 = s.run(k.Reshape, { x: dy }, { shape: b5 });
   const wv = new Float32Array(kh * kw).map((_, i) => kh * kw - i);
-  const wt = s.run(k.Reshape, { x: s.adopt(makeConst(s.backend, [kh * kw], wv)) }, { shape: [1, kh, 1, kw, 1] });
+  const wt = s.run(
+    k.Reshape,
+    { x: s.adopt(makeConst(s.backend, [kh * kw], wv)) },
+    { shape: [1, kh, 1, kw, 1] },
+  );
   const negW = s.run(k.Neg, { x: wt });
   const notMax = s.run(k.Step, { x: s.run(k.Sub, { a: y5, b: x5 }) }, { alpha: 0 });
   const score = s.run(k.Add, { a: s.run(k.Multiply, { a: notMax, b: negW }), b: wt });
-  const best = s.run(k.MaxPool, { x: s.run(k.Reshape, { x: score }, { shape: [n, hc, wc, c] }) },
-    { filterSize: [kh, kw], strides: [kh, kw], pad: 'valid', dimRoundingMode: undefined } as unknown as Attrs);
+  const best = s.run(k.MaxPool, { x: s.run(k.Reshape, { x: score }, { shape: [n, hc, wc, c] }) }, {
+    filterSize: [kh, kw],
+    strides: [kh, kw],
+    pad: 'valid',
+    dimRoundingMode: undefined,
+  } as unknown as Attrs);
   const best5 = s.run(k.Reshape, { x: best }, { shape: b5 });
   const notFirst = s.run(k.Step, { x: s.run(k.Sub, { a: best5, b: score }) }, { alpha: 0 });
   const dx5 = s.run(k.Sub, { a: dy5, b: s.run(k.Multiply, { a: notFirst, b: dy5 }) });
   const dx = s.run(k.Reshape, { x: dx5 }, { shape: [n, hc, wc, c] });
-  return padOrCrop(s, k, dx, spec.map(([b, e]) => [-b, -e] as [number, number]));
+  return padOrCrop(
+    s,
+    k,
+    dx,
+    spec.map(([b, e]) => [-b, -e] as [number, number]),
+  );
 }
 
 /**
@@ -630,15 +807,25 @@ function maxPoolGradTiled(s: Scratch, k: BaseKernels, info: tfjs.backend_util.Co
  * [N,Ho,Wo,C] each), the same arithmetic, then each position's gradient is dilated back by the
  * stride, shifted into place and summed.
  */
-function maxPoolGradGeneral(s: Scratch, k: BaseKernels, info: tfjs.backend_util.Conv2DInfo,
-  dy: TensorInfo, input: TensorInfo, output: TensorInfo): TensorInfo {
+function maxPoolGradGeneral(
+  s: Scratch,
+  k: BaseKernels,
+  info: tfjs.backend_util.Conv2DInfo,
+  dy: TensorInfo,
+  input: TensorInfo,
+  output: TensorInfo,
+): TensorInfo {
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padInfo } = info;
   const { batchSize: n, inHeight: h, inWidth: w, outHeight: ho, outWidth: wo, inChannels: c } = info;
   // Padded extent so that rows [i, i + ho*sh) exist for every window row i < kh.
   const hp = kh - 1 + ho * sh;
   const wp = kw - 1 + wo * sw;
-  const spec: Array<[number, number]> =
-    [[0, 0], [padInfo.top, hp - padInfo.top - h], [padInfo.left, wp - padInfo.left - w], [0, 0]];
+  const spec: Array<[number, number]> = [
+    [0, 0],
+    [padInfo.top, hp - padInfo.top - h],
+    [padInfo.left, wp - padInfo.left - w],
+    [0, 0],
+  ];
   const xp = padOrCrop(s, k, input, spec, -Infinity);
   const konst = (v: number): TensorInfo => s.adopt(makeConst(s.backend, [1], new Float32Array([v])));
 
@@ -674,21 +861,59 @@ function maxPoolGradGeneral(s: Scratch, k: BaseKernels, info: tfjs.backend_util.
       // Dilate by the stride (zeros between), then shift to window position (i, j).
       if (sw > 1) {
         g = s.run(k.Reshape, { x: g }, { shape: [n * ho * wo, 1, c] });
-        g = s.run(k.PadV2, { x: g }, { paddings: [[0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+        g = s.run(
+          k.PadV2,
+          { x: g },
+          {
+            paddings: [
+              [0, 0],
+              [0, sw - 1],
+              [0, 0],
+            ],
+            constantValue: 0,
+          },
+        );
       }
       if (sh > 1) {
         g = s.run(k.Reshape, { x: g }, { shape: [n * ho, 1, wo * sw * c] });
-        g = s.run(k.PadV2, { x: g }, { paddings: [[0, 0], [0, sh - 1], [0, 0]], constantValue: 0 });
+        g = s.run(
+          k.PadV2,
+          { x: g },
+          {
+            paddings: [
+              [0, 0],
+              [0, sh - 1],
+              [0, 0],
+            ],
+            constantValue: 0,
+          },
+        );
       }
       g = s.run(k.Reshape, { x: g }, { shape: [n, ho * sh, wo * sw, c] });
-      const placed = s.run(k.PadV2, { x: g },
-        { paddings: [[0, 0], [i, hp - i - ho * sh], [j, wp - j - wo * sw], [0, 0]], constantValue: 0 });
+      const placed = s.run(
+        k.PadV2,
+        { x: g },
+        {
+          paddings: [
+            [0, 0],
+            [i, hp - i - ho * sh],
+            [j, wp - j - wo * sw],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      );
       const sum = acc ? s.run(k.Add, { a: acc, b: placed }) : placed;
       s.free(acc, placed === sum ? undefined : placed);
       acc = sum;
     }
   }
-  return padOrCrop(s, k, acc!, spec.map(([b, e]) => [-b, -e] as [number, number]));
+  return padOrCrop(
+    s,
+    k,
+    acc!,
+    spec.map(([b, e]) => [-b, -e] as [number, number]),
+  );
 }
 
 /**
@@ -705,8 +930,10 @@ function fusedBatchNorm(original: KernelFn): KernelFn {
     const c = x!.shape[x!.shape.length - 1];
     const perChannel = (t: TensorInfo | undefined): boolean =>
       t == null || (t.dtype === 'float32' && t.shape.reduce((p, v) => p * v, 1) === c);
-    const gemm = x!.dtype === 'float32' && x!.shape.length >= 1 && c > 0 && c <= SimdGemm.BN_MAX_CHANNELS
-      ? SimdGemm.for(backend) : null;
+    const gemm =
+      x!.dtype === 'float32' && x!.shape.length >= 1 && c > 0 && c <= SimdGemm.BN_MAX_CHANNELS
+        ? SimdGemm.for(backend)
+        : null;
     if (!gemm || mean == null || variance == null || ![mean, variance, offset, scale].every(perChannel)) {
       return original(args);
     }
@@ -732,9 +959,11 @@ function identity(k: BaseKernels): KernelFn {
 
 /** A new float32 wasm tensor holding `values`, or uninitialised (refCount 1; the caller disposes it). */
 function makeConst(backend: Backend, shape: number[], values?: Float32Array): TensorInfo {
-  return (backend as unknown as {
-    makeOutput(shape: number[], dtype: string, memoryOffset?: number, values?: Float32Array): TensorInfo;
-  }).makeOutput(shape, 'float32', undefined, values);
+  return (
+    backend as unknown as {
+      makeOutput(shape: number[], dtype: string, memoryOffset?: number, values?: Float32Array): TensorInfo;
+    }
+  ).makeOutput(shape, 'float32', undefined, values);
 }
 
 /**
@@ -757,14 +986,24 @@ function tile(k: BaseKernels): KernelFn {
       if (last?.kind === kind) last.size *= size;
       else dims.push({ kind, size });
     };
-    x.shape.forEach((d, i) => { push('R', reps[i]); push('S', d); });
-    const simple = x.dtype === 'float32' && dims.length >= 1 && dims.length <= 4 &&
-      outShape.every((d) => d > 0) && dims.some((d) => d.kind === 'R');
+    x.shape.forEach((d, i) => {
+      push('R', reps[i]);
+      push('S', d);
+    });
+    const simple =
+      x.dtype === 'float32' &&
+      dims.length >= 1 &&
+      dims.length <= 4 &&
+      outShape.every((d) => d > 0) &&
+      dims.some((d) => d.kind === 'R');
     if (!simple) return k.Tile(args);
     return composite(backend, (s) => {
       const xr = s.run(k.Reshape, { x }, { shape: dims.map((d) => (d.kind === 'S' ? d.size : 1)) });
-      const ones = s.run(k.Fill, {},
-        { shape: dims.map((d) => (d.kind === 'R' ? d.size : 1)), value: 1, dtype: 'float32' });
+      const ones = s.run(
+        k.Fill,
+        {},
+        { shape: dims.map((d) => (d.kind === 'R' ? d.size : 1)), value: 1, dtype: 'float32' },
+      );
       const prod = s.run(k.Multiply, { a: xr, b: ones });
       return s.run(k.Reshape, { x: prod }, { shape: outShape });
     });
@@ -789,13 +1028,26 @@ function channelBroadcast(k: BaseKernels, op: 'Multiply' | 'Add' | 'Sub'): Kerne
     const big = a.shape.length >= b.shape.length ? a : b;
     const vec = big === a ? b : a;
     const c = big.shape[big.shape.length - 1];
-    const ok = a.dtype === 'float32' && b.dtype === 'float32' && big.shape.length >= 2 && c > 1 &&
-      size(big) >= 4096 && vec.shape.length <= big.shape.length && isChannelVector(vec, c) && size(vec) === c;
+    const ok =
+      a.dtype === 'float32' &&
+      b.dtype === 'float32' &&
+      big.shape.length >= 2 &&
+      c > 1 &&
+      size(big) >= 4096 &&
+      vec.shape.length <= big.shape.length &&
+      isChannelVector(vec, c) &&
+      size(vec) === c;
     if (!ok) return k[op](args);
     const m = size(big) / c;
     return composite(backend, (s) => {
       const x4 = s.run(k.Reshape, { x: big }, { shape: [1, 1, m, c] });
-      const conv = { strides: [1, 1], pad: 'valid', dilations: [1, 1], dataFormat: 'NHWC', dimRoundingMode: undefined };
+      const conv = {
+        strides: [1, 1],
+        pad: 'valid',
+        dilations: [1, 1],
+        dataFormat: 'NHWC',
+        dimRoundingMode: undefined,
+      };
       let out: TensorInfo;
       if (op === 'Multiply') {
         const f = s.run(k.Reshape, { x: vec }, { shape: [1, 1, c, 1] });
@@ -806,11 +1058,16 @@ function channelBroadcast(k: BaseKernels, op: 'Multiply' | 'Add' | 'Sub'): Kerne
         const f = s.adopt(makeConst(backend, [1, 1, c, 1], new Float32Array(c).fill(negateX ? -1 : 1)));
         // The bias must be stored as rank 1 (the wasm kernel checks the data's own shape, which a
         // reshape does not change): a sum over the leading size-1 axes makes a rank-1 copy.
-        const v1 = vec.shape.length === 1 ? vec
-          : s.run(k.Sum, { x: vec }, { axis: vec.shape.slice(0, -1).map((_, i) => i), keepDims: false });
+        const v1 =
+          vec.shape.length === 1
+            ? vec
+            : s.run(k.Sum, { x: vec }, { axis: vec.shape.slice(0, -1).map((_, i) => i), keepDims: false });
         const bias = negateV ? s.run(k.Neg, { x: v1 }) : v1;
-        out = s.run(k.FusedDepthwiseConv2D, { x: x4, filter: f, bias },
-          { ...conv, activation: 'linear', leakyreluAlpha: 0 } as unknown as Attrs);
+        out = s.run(k.FusedDepthwiseConv2D, { x: x4, filter: f, bias }, {
+          ...conv,
+          activation: 'linear',
+          leakyreluAlpha: 0,
+        } as unknown as Attrs);
       }
       return s.run(k.Reshape, { x: out }, { shape: big.shape });
     });
@@ -819,9 +1076,30 @@ function channelBroadcast(k: BaseKernels, op: 'Multiply' | 'Add' | 'Sub'): Kerne
 
 function makeBaseKernels(): BaseKernels {
   const names: Array<keyof BaseKernels> = [
-    'Conv2D', 'Transpose', 'PadV2', 'Slice', 'Reshape', 'Reverse', 'BatchMatMul', 'MaxPool',
-    'MaxPoolGrad', 'Neg', 'Step', 'Sub', 'Add', 'Maximum', 'Sum', 'Mean', 'AvgPool', 'Identity',
-    'Tile', 'Fill', 'Multiply', 'Relu', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2D',
+    'Conv2D',
+    'Transpose',
+    'PadV2',
+    'Slice',
+    'Reshape',
+    'Reverse',
+    'BatchMatMul',
+    'MaxPool',
+    'MaxPoolGrad',
+    'Neg',
+    'Step',
+    'Sub',
+    'Add',
+    'Maximum',
+    'Sum',
+    'Mean',
+    'AvgPool',
+    'Identity',
+    'Tile',
+    'Fill',
+    'Multiply',
+    'Relu',
+    'DepthwiseConv2dNative',
+    'FusedDepthwiseConv2D',
   ];
   const k = {} as BaseKernels;
   for (const name of names) k[name] = baseKernel(name);
@@ -850,8 +1128,21 @@ function install(name: string, kernelFunc: KernelFn): void {
 
 /** Kernel names this module registers for 'wasm'. */
 export const WASM_TRAINING_KERNELS = [
-  'Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul',
-  'MaxPoolGrad', 'FusedBatchNorm', 'Tile', 'Sum', 'Mean', 'Identity', 'Multiply', 'Add', 'Sub',
+  'Conv2D',
+  'FusedConv2D',
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'BatchMatMul',
+  '_FusedMatMul',
+  'MaxPoolGrad',
+  'FusedBatchNorm',
+  'Tile',
+  'Sum',
+  'Mean',
+  'Identity',
+  'Multiply',
+  'Add',
+  'Sub',
 ] as const;
 
 /**

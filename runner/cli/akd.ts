@@ -8,12 +8,28 @@ import { formatProblem, hasErrors, resolveConfigPaths, validateConfigFile } from
 import type { ExperimentConfig } from '../config/types';
 import type { RunEvent, RunStartedEvent } from '../protocol/events';
 import { EventLog } from '../store/eventLog';
-import { RUN_FILES, createRunDir, listRuns, processAlive, readRun, runsRootFor, writeJsonAtomic } from '../store/runStore';
+import {
+  RUN_FILES,
+  createRunDir,
+  listRuns,
+  processAlive,
+  readRun,
+  runsRootFor,
+  writeJsonAtomic,
+} from '../store/runStore';
 import type { CancelToken } from '../training/phaseTrainer';
 import { humanReporter } from './humanReporter';
 import { installSignalHandlers } from './signals';
 import { surviveClosedPipes, writeIfOpen } from './detachableOutput';
-import { LauncherUsageError, followRun, launchOnSlurm, resolveLauncher, slurmErrorMessage, slurmResumeBlocker, stopRun } from '../launch/launchCli';
+import {
+  LauncherUsageError,
+  followRun,
+  launchOnSlurm,
+  resolveLauncher,
+  slurmErrorMessage,
+  slurmResumeBlocker,
+  stopRun,
+} from '../launch/launchCli';
 import { formatRunList, formatRunDetails } from './format';
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2, usage: 64, sigint: 130, sigterm: 143 } as const;
@@ -51,7 +67,10 @@ Usage:
 
 Signals: SIGINT/SIGTERM stop at the next batch boundary, write a checkpoint and exit 130/143.`;
 
-interface ParsedArgs { positional: string[]; flags: Map<string, string | true>; }
+interface ParsedArgs {
+  positional: string[];
+  flags: Map<string, string | true>;
+}
 
 export function parseArgs(argv: string[], valued: string[]): ParsedArgs {
   const positional: string[] = [];
@@ -91,10 +110,23 @@ function loadValidConfig(configPath: string, stderr: NodeJS.WritableStream): Exp
 function attachOutput(log: EventLog, json: boolean): void {
   surviveClosedPipes();
   if (json) log.onEvent((e: RunEvent) => writeIfOpen(process.stdout, JSON.stringify(e) + '\n'));
-  else log.onEvent(humanReporter({ write: (text: string) => writeIfOpen(process.stderr, text), isTTY: process.stderr.isTTY }));
+  else
+    log.onEvent(
+      humanReporter({
+        write: (text: string) => writeIfOpen(process.stderr, text),
+        isTTY: process.stderr.isTTY,
+      }),
+    );
 }
 
-export async function execute(config: ExperimentConfig, configPath: string, runId: string, runDir: string, json: boolean, resume: boolean): Promise<number> {
+export async function execute(
+  config: ExperimentConfig,
+  configPath: string,
+  runId: string,
+  runDir: string,
+  json: boolean,
+  resume: boolean,
+): Promise<number> {
   // Loaded lazily: `akd validate/list/show` must not pay for TensorFlow.js.
   const { runExperiment } = await import('../training/runExperiment');
   const cancel: CancelToken = { cancelled: false };
@@ -123,17 +155,21 @@ async function cmdRun(args: ParsedArgs): Promise<number> {
   }
   const backend = flagString(args, 'backend');
   if (backend) {
-    if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(backend)) throw new UsageError(`--backend must be auto, tensorflow, wasm or cpu, got "${backend}"`);
+    if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(backend))
+      throw new UsageError(`--backend must be auto, tensorflow, wasm or cpu, got "${backend}"`);
     config.backend = backend as ExperimentConfig['backend'];
   }
   const threads = flagString(args, 'threads');
   if (threads) {
     const n = Number(threads);
-    if (threads !== 'auto' && !(Number.isInteger(n) && n >= 1 && n <= 64)) throw new UsageError(`--threads must be auto or 1..64, got "${threads}"`);
+    if (threads !== 'auto' && !(Number.isInteger(n) && n >= 1 && n <= 64))
+      throw new UsageError(`--threads must be auto or 1..64, got "${threads}"`);
     config.threads = threads === 'auto' ? 'auto' : n;
   }
   if (config.sweep) {
-    process.stderr.write(`${configPath}: has a "sweep" block; akd run trains it once as written (seed ${config.seed}, ${config.method.type}): akd sweep runs the grid\n`);
+    process.stderr.write(
+      `${configPath}: has a "sweep" block; akd run trains it once as written (seed ${config.seed}, ${config.method.type}): akd sweep runs the grid\n`,
+    );
   }
   const launcher = resolveLauncher(config, flagString(args, 'launcher'));
   if (launcher.type === 'slurm' || config.launcher) config.launcher = launcher;
@@ -141,7 +177,15 @@ async function cmdRun(args: ParsedArgs): Promise<number> {
   const { runId, runDir } = createRunDir(runsRootFor(abs, flagString(args, 'out')), config.name);
   writeJsonAtomic(path.join(runDir, RUN_FILES.config), config);
   if (launcher.type === 'slurm') {
-    return launchOnSlurm({ config, configPath: abs, runDir, launcher, json: args.flags.has('json'), detach: args.flags.has('detach'), resume: false });
+    return launchOnSlurm({
+      config,
+      configPath: abs,
+      runDir,
+      launcher,
+      json: args.flags.has('json'),
+      detach: args.flags.has('detach'),
+      resume: false,
+    });
   }
   return execute(config, abs, runId, runDir, args.flags.has('json'), false);
 }
@@ -152,7 +196,9 @@ function findRunDir(ref: string): string {
   for (const c of candidates) {
     if (fs.existsSync(path.join(c, RUN_FILES.events))) return c;
   }
-  throw new UsageError(`no run at ${ref} (looked for ${candidates.map((c) => path.join(c, RUN_FILES.events)).join(' and ')})`);
+  throw new UsageError(
+    `no run at ${ref} (looked for ${candidates.map((c) => path.join(c, RUN_FILES.events)).join(' and ')})`,
+  );
 }
 
 async function cmdResume(args: ParsedArgs): Promise<number> {
@@ -182,7 +228,15 @@ async function cmdResume(args: ParsedArgs): Promise<number> {
   const configPath = started?.configPath ?? path.join(runDir, RUN_FILES.config);
   const launcher = resolveLauncher(run.config, flagString(args, 'launcher'));
   if (launcher.type === 'slurm') {
-    return launchOnSlurm({ config: run.config, configPath, runDir, launcher, json: args.flags.has('json'), detach: args.flags.has('detach'), resume: true });
+    return launchOnSlurm({
+      config: run.config,
+      configPath,
+      runDir,
+      launcher,
+      json: args.flags.has('json'),
+      detach: args.flags.has('detach'),
+      resume: true,
+    });
   }
   return execute(run.config, configPath, run.runId, runDir, args.flags.has('json'), true);
 }
@@ -191,9 +245,13 @@ async function cmdStop(args: ParsedArgs): Promise<number> {
   const ref = args.positional[0];
   if (!ref) throw new UsageError('akd stop needs a RUN folder or id');
   const wait = Number(flagString(args, 'wait') ?? '120');
-  if (!(wait >= 0)) throw new UsageError(`--wait must be a number of seconds, got "${flagString(args, 'wait')}"`);
+  if (!(wait >= 0))
+    throw new UsageError(`--wait must be a number of seconds, got "${flagString(args, 'wait')}"`);
   if (fs.existsSync(path.join(path.resolve(ref), 'sweep.json'))) {
-    return (await import('../launch/slurmSweep')).stopSweep(path.resolve(ref), { waitMs: wait * 1000, json: args.flags.has('json') });
+    return (await import('../launch/slurmSweep')).stopSweep(path.resolve(ref), {
+      waitMs: wait * 1000,
+      json: args.flags.has('json'),
+    });
   }
   return stopRun(findRunDir(ref), { waitMs: wait * 1000, json: args.flags.has('json') });
 }
@@ -232,21 +290,35 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'run': return await cmdRun(parseArgs(rest, ['launcher', 'out', 'backend', 'threads']));
+      case 'run':
+        return await cmdRun(parseArgs(rest, ['launcher', 'out', 'backend', 'threads']));
       case 'resume':
-        if (rest[0] && fs.existsSync(path.join(path.resolve(rest[0]), 'sweep.json'))) return await (await import('./commands/sweep')).cmdSweep(['--resume', ...rest]);
+        if (rest[0] && fs.existsSync(path.join(path.resolve(rest[0]), 'sweep.json')))
+          return await (await import('./commands/sweep')).cmdSweep(['--resume', ...rest]);
         return await cmdResume(parseArgs(rest, ['launcher']));
-      case 'sweep': return await (await import('./commands/sweep')).cmdSweep(rest);
-      case 'run-member': return await (await import('./commands/sweep')).cmdRunMember(rest);
-      case 'compare': return await (await import('./commands/compare')).cmdCompare(rest);
-      case 'stop': return await cmdStop(parseArgs(rest, ['wait']));
-      case 'follow': return await cmdFollow(parseArgs(rest, []));
+      case 'sweep':
+        return await (await import('./commands/sweep')).cmdSweep(rest);
+      case 'run-member':
+        return await (await import('./commands/sweep')).cmdRunMember(rest);
+      case 'compare':
+        return await (await import('./commands/compare')).cmdCompare(rest);
+      case 'stop':
+        return await cmdStop(parseArgs(rest, ['wait']));
+      case 'follow':
+        return await cmdFollow(parseArgs(rest, []));
       // Hidden: what a Slurm job runs on its compute node (one session of an existing run folder).
-      case '_run-job': return await (await import('../launch/jobEntry')).runJob(path.resolve(rest[0] ?? '.'));
-      case 'validate': return cmdValidate(parseArgs(rest, []));
-      case 'list': return cmdList(parseArgs(rest, []));
-      case 'show': return cmdShow(parseArgs(rest, []));
-      case undefined: case '-h': case '--help': case 'help':
+      case '_run-job':
+        return await (await import('../launch/jobEntry')).runJob(path.resolve(rest[0] ?? '.'));
+      case 'validate':
+        return cmdValidate(parseArgs(rest, []));
+      case 'list':
+        return cmdList(parseArgs(rest, []));
+      case 'show':
+        return cmdShow(parseArgs(rest, []));
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
         process.stdout.write(USAGE + '\n');
         return command === undefined ? EXIT.usage : EXIT.ok;
       default:
@@ -268,7 +340,12 @@ export async function main(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(
-    (code) => { process.exitCode = code; },
-    (e: Error) => { process.stderr.write(`akd: ${e.stack ?? e.message}\n`); process.exitCode = EXIT.failed; },
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: Error) => {
+      process.stderr.write(`akd: ${e.stack ?? e.message}\n`);
+      process.exitCode = EXIT.failed;
+    },
   );
 }

@@ -2,7 +2,8 @@
 import type { RunRecord } from '../store/runStore';
 import { latestSession } from '../launch/sessions';
 
-const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : `${(x * 100).toFixed(2)}%`);
+const pct = (x: number | null | undefined): string =>
+  x === null || x === undefined ? '-' : `${(x * 100).toFixed(2)}%`;
 
 /** A run's status, with its Slurm job's queue state while it has not started (e.g. "queued (Priority)"). */
 export function statusText(r: RunRecord): string {
@@ -19,8 +20,10 @@ export function jobText(r: RunRecord): string | undefined {
   const session = latestSession(r.events);
   if (!session?.submitted) return undefined;
   const s = session.final ?? session.state;
-  return `slurm job ${session.submitted.jobId}${s ? `: ${s.state}${s.reason ? ` (${s.reason})` : ''}` : ''}${s?.node ? ` on ${s.node}` : ''}`
-    + `${s?.exitCode && s.final ? `, exit code ${s.exitCode}` : ''}; output ${session.submitted.output}`;
+  return (
+    `slurm job ${session.submitted.jobId}${s ? `: ${s.state}${s.reason ? ` (${s.reason})` : ''}` : ''}${s?.node ? ` on ${s.node}` : ''}` +
+    `${s?.exitCode && s.final ? `, exit code ${s.exitCode}` : ''}; output ${session.submitted.output}`
+  );
 }
 
 export function formatRunList(runs: RunRecord[], root: string): string {
@@ -29,12 +32,24 @@ export function formatRunList(runs: RunRecord[], root: string): string {
   for (const r of runs) {
     const s = r.summary;
     rows.push([
-      r.runId, statusText(r), s?.method ?? r.config?.method.type ?? '-', pct(s?.student.testAccuracy), pct(s?.teacher.testAccuracy),
-      s?.backend ?? '-', s ? s.seconds.toFixed(0) : '-',
+      r.runId,
+      statusText(r),
+      s?.method ?? r.config?.method.type ?? '-',
+      pct(s?.student.testAccuracy),
+      pct(s?.teacher.testAccuracy),
+      s?.backend ?? '-',
+      s ? s.seconds.toFixed(0) : '-',
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  return rows.map((row) => row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function formatRunDetails(r: RunRecord): string {
@@ -44,11 +59,17 @@ export function formatRunDetails(r: RunRecord): string {
   const s = r.summary;
   if (s) {
     lines.push(`method   ${s.method}`, `backend  ${s.backend}`);
-    lines.push(`teacher  ${s.teacher.type}, ${s.teacher.params.toLocaleString('en-US')} params, test ${pct(s.teacher.testAccuracy)}`);
-    lines.push(`student  ${s.student.type}, ${s.student.params.toLocaleString('en-US')} params, test ${pct(s.student.testAccuracy)}`);
+    lines.push(
+      `teacher  ${s.teacher.type}, ${s.teacher.params.toLocaleString('en-US')} params, test ${pct(s.teacher.testAccuracy)}`,
+    );
+    lines.push(
+      `student  ${s.student.type}, ${s.student.params.toLocaleString('en-US')} params, test ${pct(s.student.testAccuracy)}`,
+    );
     lines.push(`compression ${s.compression.toFixed(1)}x, ${s.seconds.toFixed(0)} s`);
     for (const p of s.phases) {
-      lines.push(`  ${p.phase.padEnd(8)} ${p.epochs} epochs, best val ${pct(p.bestValAccuracy)} (epoch ${p.bestEpoch}${p.bestTemperature !== undefined ? `, T=${p.bestTemperature}` : ''}), final ${pct(p.finalValAccuracy)}`);
+      lines.push(
+        `  ${p.phase.padEnd(8)} ${p.epochs} epochs, best val ${pct(p.bestValAccuracy)} (epoch ${p.bestEpoch}${p.bestTemperature !== undefined ? `, T=${p.bestTemperature}` : ''}), final ${pct(p.finalValAccuracy)}`,
+      );
     }
     if (s.error) lines.push(`error    ${s.error}`);
   }

@@ -20,5 +20,8 @@ export function installSignalHandlers(cancel: CancelToken): () => void {
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
-  return () => { process.off('SIGINT', handler); process.off('SIGTERM', handler); };
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
 }

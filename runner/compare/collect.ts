@@ -40,26 +40,41 @@ export interface RunRow {
 /** A short label of a model: "mlp[8]", "cnn[32,64|128]", "resnet-8". */
 export function modelLabel(m: ModelConfig): string {
   switch (m.type) {
-    case 'mlp': return `mlp[${m.hidden.join(',')}]`;
-    case 'cnn': return `cnn[${m.filters.join(',')}|${m.dense.join(',')}]`;
-    case 'resnet': return `resnet-${m.depth}${m.width && m.width !== 16 ? `x${m.width}` : ''}`;
+    case 'mlp':
+      return `mlp[${m.hidden.join(',')}]`;
+    case 'cnn':
+      return `cnn[${m.filters.join(',')}|${m.dense.join(',')}]`;
+    case 'resnet':
+      return `resnet-${m.depth}${m.width && m.width !== 16 ? `x${m.width}` : ''}`;
   }
 }
 
-function rowFromRun(run: RunRecord, extra: { sweep?: string; method?: MethodType; seed?: number; variables?: Record<string, unknown> }): RunRow | undefined {
+function rowFromRun(
+  run: RunRecord,
+  extra: { sweep?: string; method?: MethodType; seed?: number; variables?: Record<string, unknown> },
+): RunRow | undefined {
   const s: RunSummary | undefined = run.summary;
   const config: ExperimentConfig | undefined = run.config;
   const method = extra.method ?? s?.method ?? config?.method.type;
   if (!method) return undefined;
   const last = s?.phases[s.phases.length - 1];
-  const anneal = run.events.filter((e): e is EpochEndedEvent => e.type === 'epoch-ended' && e.phase === 'anneal');
+  const anneal = run.events.filter(
+    (e): e is EpochEndedEvent => e.type === 'epoch-ended' && e.phase === 'anneal',
+  );
   // A resumed run logs some epochs twice (before the cancel and after): keep the last of each.
-  const teacherSeconds = run.events.reduce((sum, e) => sum + (e.type === 'epoch-ended' && e.phase === 'teacher' ? e.seconds : 0), 0);
+  const teacherSeconds = run.events.reduce(
+    (sum, e) => sum + (e.type === 'epoch-ended' && e.phase === 'teacher' ? e.seconds : 0),
+    0,
+  );
   const byEpoch = new Map<number, EpochEndedEvent>();
   for (const e of anneal) byEpoch.set(e.epoch, e);
   return {
-    runId: run.runId, runDir: run.runDir, ...(extra.sweep ? { sweep: extra.sweep } : {}),
-    method, seed: extra.seed ?? config?.seed ?? 0, variables: extra.variables ?? {},
+    runId: run.runId,
+    runDir: run.runDir,
+    ...(extra.sweep ? { sweep: extra.sweep } : {}),
+    method,
+    seed: extra.seed ?? config?.seed ?? 0,
+    variables: extra.variables ?? {},
     status: run.status,
     studentTest: s?.student.testAccuracy ?? null,
     studentVal: last ? last.finalValAccuracy : null,
@@ -69,10 +84,13 @@ function rowFromRun(run: RunRecord, extra: { sweep?: string; method?: MethodType
     ...(s?.assistant ? { assistantParams: s.assistant.params } : {}),
     seconds: Math.max(0, (s?.seconds ?? 0) - teacherSeconds),
     teacherSeconds,
-    ...(byEpoch.size > 0 ? {
-      annealCurve: [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch)
-        .map((e) => ({ epoch: e.epoch, temperature: e.temperature ?? 0, valAccuracy: e.valAccuracy })),
-    } : {}),
+    ...(byEpoch.size > 0
+      ? {
+          annealCurve: [...byEpoch.values()]
+            .sort((a, b) => a.epoch - b.epoch)
+            .map((e) => ({ epoch: e.epoch, temperature: e.temperature ?? 0, valAccuracy: e.valAccuracy })),
+        }
+      : {}),
   };
 }
 
@@ -86,7 +104,12 @@ export function collectRuns(dirs: string[]): RunRow[] {
       for (const m of manifest.members) {
         const runDir = memberRunDir(dir, m);
         if (!fs.existsSync(path.join(runDir, RUN_FILES.events))) continue;
-        const row = rowFromRun(readRun(runDir), { sweep: path.basename(dir), method: m.method, seed: m.seed, variables: m.overrides });
+        const row = rowFromRun(readRun(runDir), {
+          sweep: path.basename(dir),
+          method: m.method,
+          seed: m.seed,
+          variables: m.overrides,
+        });
         if (row) rows.push(row);
       }
     } else if (fs.existsSync(path.join(dir, RUN_FILES.events))) {
@@ -116,7 +139,12 @@ export function collectRuns(dirs: string[]): RunRow[] {
       if (name) r.variables = { ...r.variables, experiment: name };
     }
   }
-  const students = new Set(plain.map((r) => readRun(r.runDir).config?.student.model).filter(Boolean).map((m) => modelLabel(m as ModelConfig)));
+  const students = new Set(
+    plain
+      .map((r) => readRun(r.runDir).config?.student.model)
+      .filter(Boolean)
+      .map((m) => modelLabel(m as ModelConfig)),
+  );
   if (students.size > 1) {
     for (const r of plain) {
       const m = readRun(r.runDir).config?.student.model;
@@ -154,11 +182,22 @@ export interface Group {
 
 /** "temperature=2 alpha=0.5" from {"kd.temperature": 2, "kd.alpha": 0.5}. */
 export function variablesLabel(variables: Record<string, unknown>): string {
-  return Object.entries(variables).map(([k, v]) => {
-    const key = k.split('.').filter((s, i, all) => !(i === 0 && (METHOD_TYPES as readonly string[]).includes(s) && all.length > 1)).join('.');
-    const short = key.replace(/^method\./, '').replace(/\.model\.hidden$/, '').replace(/optimizer\.learningRate$/, 'lr').replace(/\.lr$/, '.lr');
-    return `${short}=${JSON.stringify(v)}`;
-  }).join(' ');
+  return Object.entries(variables)
+    .map(([k, v]) => {
+      const key = k
+        .split('.')
+        .filter(
+          (s, i, all) => !(i === 0 && (METHOD_TYPES as readonly string[]).includes(s) && all.length > 1),
+        )
+        .join('.');
+      const short = key
+        .replace(/^method\./, '')
+        .replace(/\.model\.hidden$/, '')
+        .replace(/optimizer\.learningRate$/, 'lr')
+        .replace(/\.lr$/, '.lr');
+      return `${short}=${JSON.stringify(v)}`;
+    })
+    .join(' ');
 }
 
 const methodRank = (m: MethodType): number => METHOD_TYPES.indexOf(m);
@@ -180,24 +219,40 @@ export function groupRuns(rows: RunRow[]): Group[] {
     const teacherTest = teachers.length > 0 ? summarize(teachers).mean : null;
     const first = runs[0];
     const curves = done.filter((r) => r.annealCurve).map((r) => r.annealCurve!);
-    const annealCurve = curves.length > 0 ? (() => {
-      const means = meanSeries(curves.map((c) => c.map((p) => p.valAccuracy)));
-      const longest = curves.reduce((a, b) => (b.length > a.length ? b : a));
-      return longest.map((p, i) => ({ epoch: p.epoch, temperature: p.temperature, valAccuracy: means[i] }));
-    })() : undefined;
+    const annealCurve =
+      curves.length > 0
+        ? (() => {
+            const means = meanSeries(curves.map((c) => c.map((p) => p.valAccuracy)));
+            const longest = curves.reduce((a, b) => (b.length > a.length ? b : a));
+            return longest.map((p, i) => ({
+              epoch: p.epoch,
+              temperature: p.temperature,
+              valAccuracy: means[i],
+            }));
+          })()
+        : undefined;
     const label = [first.method, variablesLabel(first.variables)].filter(Boolean).join(' ');
     out.push({
-      method: first.method, variables: first.variables, label, test, val, teacherTest,
+      method: first.method,
+      variables: first.variables,
+      label,
+      test,
+      val,
+      teacherTest,
       gap: teacherTest !== null && done.length > 0 ? teacherTest - test.mean : null,
-      studentParams: first.studentParams, teacherParams: first.teacherParams,
+      studentParams: first.studentParams,
+      teacherParams: first.teacherParams,
       ...(first.assistantParams !== undefined ? { assistantParams: first.assistantParams } : {}),
       seconds: done.length > 0 ? summarize(done.map((r) => r.seconds)).mean : 0,
       seeds: done.map((r) => r.seed).sort((a, b) => a - b),
-      runs, incomplete: runs.length - done.length,
+      runs,
+      incomplete: runs.length - done.length,
       ...(annealCurve ? { annealCurve } : {}),
     });
   }
-  return out.sort((a, b) => methodRank(a.method) - methodRank(b.method) || compareVariables(a.variables, b.variables));
+  return out.sort(
+    (a, b) => methodRank(a.method) - methodRank(b.method) || compareVariables(a.variables, b.variables),
+  );
 }
 
 /** Order settings by their values: numbers numerically (0.001 < 0.003 < 0.01), the rest as text with numbers in it. */
@@ -209,8 +264,10 @@ export function compareVariables(a: Record<string, unknown>, b: Record<string, u
     if (x === y) continue;
     if (x === undefined) return -1;
     if (y === undefined) return 1;
-    const d = typeof x === 'number' && typeof y === 'number' ? x - y
-      : JSON.stringify(x).localeCompare(JSON.stringify(y), 'en', { numeric: true });
+    const d =
+      typeof x === 'number' && typeof y === 'number'
+        ? x - y
+        : JSON.stringify(x).localeCompare(JSON.stringify(y), 'en', { numeric: true });
     if (d !== 0) return d;
   }
   return 0;

@@ -12,7 +12,16 @@ const METHOD_COLORS: Record<string, Rgb> = {
   takd: [44, 160, 44],
   annealing: [214, 39, 40],
 };
-const CURVE_COLORS: Rgb[] = [[214, 39, 40], [255, 127, 14], [148, 103, 189], [140, 86, 75], [227, 119, 194], [23, 190, 207], [188, 189, 34], [31, 119, 180]];
+const CURVE_COLORS: Rgb[] = [
+  [214, 39, 40],
+  [255, 127, 14],
+  [148, 103, 189],
+  [140, 86, 75],
+  [227, 119, 194],
+  [23, 190, 207],
+  [188, 189, 34],
+  [31, 119, 180],
+];
 const INK: Rgb = [30, 30, 30];
 const GRID: Rgb = [225, 225, 225];
 const LIGHT: Rgb = [150, 150, 150];
@@ -26,7 +35,8 @@ export function niceTicks(lo: number, hi: number, target = 6): number[] {
   const pow = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw) ?? raw;
   const out: number[] = [];
-  for (let k = Math.ceil(lo / step - 1e-9); k <= Math.floor(hi / step + 1e-9); k++) out.push(Number((k * step).toPrecision(12)));
+  for (let k = Math.ceil(lo / step - 1e-9); k <= Math.floor(hi / step + 1e-9); k++)
+    out.push(Number((k * step).toPrecision(12)));
   return out;
 }
 
@@ -35,7 +45,10 @@ function fmtPct(v: number, step: number): string {
   return `${(v * 100).toFixed(digits)}`;
 }
 
-export interface PlotOptions { title?: string; width?: number; }
+export interface PlotOptions {
+  title?: string;
+  width?: number;
+}
 
 export function renderComparisonPng(groups: Group[], opts: PlotOptions = {}): Buffer {
   const shown = groups.filter((g) => g.test.n > 0);
@@ -55,16 +68,29 @@ export function renderComparisonPng(groups: Group[], opts: PlotOptions = {}): Bu
   const teacher = shown.map((g) => g.teacherTest).find((t) => t !== null) ?? null;
   const title = opts.title ?? 'student test accuracy, mean ± std over seeds';
   c.text(20, 16, title, INK, S);
-  c.text(20, 16 + lineH + 8, `dots: single seeds${teacher !== null ? `   teacher: ${(teacher * 100).toFixed(2)}%` : ''}`, LIGHT, S);
+  c.text(
+    20,
+    16 + lineH + 8,
+    `dots: single seeds${teacher !== null ? `   teacher: ${(teacher * 100).toFixed(2)}%` : ''}`,
+    LIGHT,
+    S,
+  );
   const x0 = 20 + labelW;
   const x1 = width - 30;
   const y0 = 70;
   if (shown.length > 0) {
-    const values = shown.flatMap((g) => [g.test.mean - g.test.std, g.test.mean + g.test.std, ...g.runs.filter((r) => r.studentTest !== null && r.status === 'completed').map((r) => r.studentTest as number)]);
+    const values = shown.flatMap((g) => [
+      g.test.mean - g.test.std,
+      g.test.mean + g.test.std,
+      ...g.runs
+        .filter((r) => r.studentTest !== null && r.status === 'completed')
+        .map((r) => r.studentTest as number),
+    ]);
     let lo = Math.min(...values);
     let hi = Math.max(...values);
     const pad = Math.max((hi - lo) * 0.08, 0.001);
-    lo -= pad; hi += pad;
+    lo -= pad;
+    hi += pad;
     const X = (v: number): number => x0 + ((v - lo) / (hi - lo)) * (x1 - x0);
     const ticks = niceTicks(lo, hi);
     const step = ticks.length > 1 ? ticks[1] - ticks[0] : 0.01;
@@ -80,7 +106,8 @@ export function renderComparisonPng(groups: Group[], opts: PlotOptions = {}): Bu
       const color = METHOD_COLORS[g.method] ?? INK;
       c.text(x0 - 10, y - lineH / 2, g.label, color, S, 'right');
       for (const r of g.runs) {
-        if (r.status === 'completed' && r.studentTest !== null) c.disc(X(r.studentTest), y, 2.5, lighten(color, 0.55));
+        if (r.status === 'completed' && r.studentTest !== null)
+          c.disc(X(r.studentTest), y, 2.5, lighten(color, 0.55));
       }
       if (g.test.n > 1) {
         const a = X(g.test.mean - g.test.std);
@@ -106,11 +133,14 @@ export function renderComparisonPng(groups: Group[], opts: PlotOptions = {}): Bu
     const py0 = top + 84;
     const py1 = py0 + 300;
     const maxEpoch = Math.max(...curves.map((g) => g.annealCurve!.length));
-    const vals = curves.flatMap((g) => g.annealCurve!.map((p) => p.valAccuracy).filter((v): v is number => v !== null));
+    const vals = curves.flatMap((g) =>
+      g.annealCurve!.map((p) => p.valAccuracy).filter((v): v is number => v !== null),
+    );
     let lo = Math.min(...vals);
     let hi = Math.max(...vals);
     const pad = Math.max((hi - lo) * 0.06, 0.002);
-    lo = Math.max(0, lo - pad); hi = Math.min(1, hi + pad);
+    lo = Math.max(0, lo - pad);
+    hi = Math.min(1, hi + pad);
     const X = (epoch: number): number => px0 + ((epoch - 0.5) / maxEpoch) * (px1 - px0);
     const Y = (v: number): number => py1 - ((v - lo) / (hi - lo)) * (py1 - py0);
     const yt = niceTicks(lo, hi, 5);
@@ -130,14 +160,24 @@ export function renderComparisonPng(groups: Group[], opts: PlotOptions = {}): Bu
     ref.forEach((p, i) => {
       if (i === 0 || p.temperature !== ref[i - 1].temperature) {
         if (i > 0) c.line(X(p.epoch - 0.5), py0, X(p.epoch - 0.5), py1, LIGHT, 1, 4);
-        c.text(X(p.epoch) + (i === 0 ? 0 : 2), py0 - lineH - 6, `T${p.temperature}`, LIGHT, S, i === 0 ? 'left' : 'left');
+        c.text(
+          X(p.epoch) + (i === 0 ? 0 : 2),
+          py0 - lineH - 6,
+          `T${p.temperature}`,
+          LIGHT,
+          S,
+          i === 0 ? 'left' : 'left',
+        );
       }
     });
     curves.forEach((g, k) => {
       const color = CURVE_COLORS[k % CURVE_COLORS.length];
       let prev: [number, number] | undefined;
       for (const p of g.annealCurve!) {
-        if (p.valAccuracy === null) { prev = undefined; continue; }
+        if (p.valAccuracy === null) {
+          prev = undefined;
+          continue;
+        }
         const pt: [number, number] = [X(p.epoch), Y(p.valAccuracy)];
         if (prev) c.line(prev[0], prev[1], pt[0], pt[1], color, 2);
         c.disc(pt[0], pt[1], 3, color);

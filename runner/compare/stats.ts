@@ -32,8 +32,12 @@ export function summarize(xs: readonly number[]): Summary {
   const n = xs.length;
   const std = sampleStd(xs);
   return {
-    n, mean: mean(xs), std, sem: n > 0 ? std / Math.sqrt(n) : NaN,
-    best: n > 0 ? Math.max(...xs) : NaN, worst: n > 0 ? Math.min(...xs) : NaN,
+    n,
+    mean: mean(xs),
+    std,
+    sem: n > 0 ? std / Math.sqrt(n) : NaN,
+    best: n > 0 ? Math.max(...xs) : NaN,
+    worst: n > 0 ? Math.min(...xs) : NaN,
   };
 }
 
@@ -56,7 +60,9 @@ export function meanSeries(series: readonly (readonly (number | null)[])[]): (nu
   const len = Math.max(0, ...series.map((s) => s.length));
   const out: (number | null)[] = [];
   for (let i = 0; i < len; i++) {
-    const vals = series.map((s) => s[i]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    const vals = series
+      .map((s) => s[i])
+      .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
     out.push(vals.length > 0 ? mean(vals) : null);
   }
   return out;

@@ -39,8 +39,10 @@ function resolveDataPaths(data: DataConfig, configPath: string): DataConfig {
   if (data.format === 'idx') {
     return {
       ...data,
-      trainImages: r(data.trainImages), trainLabels: r(data.trainLabels),
-      testImages: r(data.testImages), testLabels: r(data.testLabels),
+      trainImages: r(data.trainImages),
+      trainLabels: r(data.trainLabels),
+      testImages: r(data.testImages),
+      testLabels: r(data.testLabels),
     };
   }
   return { ...data, dir: r(data.dir) };

@@ -7,7 +7,10 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import type { DataConfig } from './types';
 
-export interface DataShape { shape: [number, number, number]; classes: number; }
+export interface DataShape {
+  shape: [number, number, number];
+  classes: number;
+}
 
 /** Reads the first `length` bytes of a file (fewer if it is shorter); undefined if unreadable. */
 export type ReadBytes = (absPath: string, length: number) => Uint8Array | undefined;
@@ -30,7 +33,13 @@ export const readFileStart: ReadBytes = (absPath, length) => {
 export const CIFAR_FILES = {
   cifar10: {
     folder: 'cifar-10-batches-bin',
-    train: ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin'],
+    train: [
+      'data_batch_1.bin',
+      'data_batch_2.bin',
+      'data_batch_3.bin',
+      'data_batch_4.bin',
+      'data_batch_5.bin',
+    ],
     test: ['test_batch.bin'],
   },
   cifar100: { folder: 'cifar-100-binary', train: ['train.bin'], test: ['test.bin'] },
@@ -92,11 +101,17 @@ export function resolveDataPath(p: string, configPath?: string): string {
  * classes, unless the IDX training-images header (when readable) gives other dimensions.
  * CIFAR-10: 32x32x3 and 10; CIFAR-100: 32x32x3 and 100 (fine labels).
  */
-export function inputShapeFor(data: DataConfig, configPath?: string, readBytes: ReadBytes = readFileStart): DataShape {
+export function inputShapeFor(
+  data: DataConfig,
+  configPath?: string,
+  readBytes: ReadBytes = readFileStart,
+): DataShape {
   if ('format' in data) {
     switch (data.format) {
-      case 'cifar10': return { shape: [32, 32, 3], classes: 10 };
-      case 'cifar100': return { shape: [32, 32, 3], classes: 100 };
+      case 'cifar10':
+        return { shape: [32, 32, 3], classes: 10 };
+      case 'cifar100':
+        return { shape: [32, 32, 3], classes: 100 };
       case 'idx': {
         const header = readIdxHeader(resolveDataPath(data.trainImages, configPath), readBytes);
         const [, rows, cols, channels] = header?.dims ?? [];
@@ -109,9 +124,14 @@ export function inputShapeFor(data: DataConfig, configPath?: string, readBytes: 
 }
 
 /** Number of examples in the full train and test splits, where known without loading the data. */
-export function splitSizes(data: DataConfig, configPath?: string, readBytes: ReadBytes = readFileStart): { train?: number; test?: number } {
+export function splitSizes(
+  data: DataConfig,
+  configPath?: string,
+  readBytes: ReadBytes = readFileStart,
+): { train?: number; test?: number } {
   if (!('format' in data)) return { ...FIXED_SIZES.mnist };
   if (data.format !== 'idx') return { ...FIXED_SIZES[data.format] };
-  const count = (p: string): number | undefined => readIdxHeader(resolveDataPath(p, configPath), readBytes)?.dims[0];
+  const count = (p: string): number | undefined =>
+    readIdxHeader(resolveDataPath(p, configPath), readBytes)?.dims[0];
   return { train: count(data.trainImages), test: count(data.testImages) };
 }

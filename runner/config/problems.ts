@@ -26,22 +26,47 @@ export interface ConfigProblem {
 /** Every code a problem can carry, so quick fixes and docs can enumerate them. */
 export const PROBLEM_CODES = [
   // The file itself
-  'file-unreadable', 'json-syntax', 'duplicate-key',
+  'file-unreadable',
+  'json-syntax',
+  'duplicate-key',
   // Schema
-  'unknown-key', 'conflicting-key', 'missing-key', 'type', 'enum', 'range', 'pattern',
+  'unknown-key',
+  'conflicting-key',
+  'missing-key',
+  'type',
+  'enum',
+  'range',
+  'pattern',
   // Files the config refers to
-  'file-missing', 'idx-invalid', 'checkpoint-invalid', 'checkpoint-shape-mismatch',
+  'file-missing',
+  'idx-invalid',
+  'checkpoint-invalid',
+  'checkpoint-shape-mismatch',
   // Models
-  'resnet-depth', 'input-too-small', 'student-not-smaller', 'assistant-size',
+  'resnet-depth',
+  'input-too-small',
+  'student-not-smaller',
+  'assistant-size',
   // Methods and optimizers
-  'epochs-lt-taumax', 'epochs-not-multiple', 'phase2-skipped', 'kd-alpha-zero',
-  'milestones-order', 'milestone-ineffective', 'nesterov-without-momentum', 'lr-high',
+  'epochs-lt-taumax',
+  'epochs-not-multiple',
+  'phase2-skipped',
+  'kd-alpha-zero',
+  'milestones-order',
+  'milestone-ineffective',
+  'nesterov-without-momentum',
+  'lr-high',
   // Data sizes
-  'limit-exceeds-dataset', 'no-validation', 'validation-empty', 'batch-too-large',
+  'limit-exceeds-dataset',
+  'no-validation',
+  'validation-empty',
+  'batch-too-large',
   // Sweeps
-  'sweep-grid-key', 'sweep-duplicate', 'sweep-member',
+  'sweep-grid-key',
+  'sweep-duplicate',
+  'sweep-member',
 ] as const;
-export type ProblemCode = typeof PROBLEM_CODES[number];
+export type ProblemCode = (typeof PROBLEM_CODES)[number];
 
 /** A path into the JSON value: object keys and array indices. */
 export type JsonPath = (string | number)[];
@@ -76,7 +101,10 @@ export interface ProblemSpec {
 export class ConfigDocument {
   private readonly lineStarts: number[];
 
-  constructor(readonly text: string, readonly root: Node | undefined) {
+  constructor(
+    readonly text: string,
+    readonly root: Node | undefined,
+  ) {
     this.lineStarts = [0];
     for (let i = 0; i < text.length; i++) {
       const ch = text.charCodeAt(i);
@@ -108,7 +136,9 @@ export class ConfigDocument {
       if (typeof seg === 'number') {
         node = node.type === 'array' ? node.children?.[seg] : undefined;
       } else if (node.type === 'object') {
-        const props = (node.children ?? []).filter((p) => p.children?.[0]?.value === seg && p.children.length === 2);
+        const props = (node.children ?? []).filter(
+          (p) => p.children?.[0]?.value === seg && p.children.length === 2,
+        );
         node = props.length > 0 ? props[props.length - 1].children?.[1] : undefined;
       } else {
         return undefined;
@@ -151,7 +181,8 @@ export class ConfigDocument {
 /** A value as shown in messages: `got 3`, `got "abc"`, `got an object`. */
 export function show(value: unknown): string {
   if (value === undefined) return 'nothing';
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (Array.isArray(value)) {
     const json = JSON.stringify(value);
     return json.length <= 40 ? json : 'an array';
@@ -192,7 +223,10 @@ export function closest(name: string, candidates: readonly string[]): string | u
   let bestDistance = Infinity;
   for (const c of candidates) {
     const d = editDistance(norm(name), norm(c));
-    if (d < bestDistance) { best = c; bestDistance = d; }
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
   }
   return bestDistance <= limit ? best : undefined;
 }

@@ -5,14 +5,34 @@
  */
 import * as path from 'node:path';
 import type {
-  AnnealingMethod, DataConfig, ExperimentConfig, IdxData, CifarData, ModelConfig, OptimizerConfig, SweepConfig,
+  AnnealingMethod,
+  DataConfig,
+  ExperimentConfig,
+  IdxData,
+  CifarData,
+  ModelConfig,
+  OptimizerConfig,
+  SweepConfig,
 } from './types';
 import { isCheckpointTeacher } from './types';
-import { ConfigDocument, type ConfigProblem, type JsonPath, type ProblemSpec, pathToString } from './problems';
+import {
+  ConfigDocument,
+  type ConfigProblem,
+  type JsonPath,
+  type ProblemSpec,
+  pathToString,
+} from './problems';
 import { checkpointModelJson, resolveFromConfig } from './configPaths';
 import {
-  CIFAR_FILES, idxHeaderBytes, inputShapeFor, isGzip, parseIdxHeader, splitSizes,
-  type DataShape, type IdxHeader, type ReadBytes,
+  CIFAR_FILES,
+  idxHeaderBytes,
+  inputShapeFor,
+  isGzip,
+  parseIdxHeader,
+  splitSizes,
+  type DataShape,
+  type IdxHeader,
+  type ReadBytes,
 } from './dataShape';
 import { cnnMinInputSize, cnnOutputSize, countParams, resnetBlocksPerStage } from '../models/paramCount';
 
@@ -32,7 +52,9 @@ export interface RuleContext {
 class Reporter {
   readonly problems: ConfigProblem[] = [];
   constructor(private readonly doc: ConfigDocument) {}
-  report(spec: ProblemSpec): void { this.problems.push(this.doc.problem(spec)); }
+  report(spec: ProblemSpec): void {
+    this.problems.push(this.doc.problem(spec));
+  }
 }
 
 export function crossFieldProblems(ctx: RuleContext): ConfigProblem[] {
@@ -54,16 +76,26 @@ export function crossFieldProblems(ctx: RuleContext): ConfigProblem[] {
       teacherParams = checkModel(['teacher', 'model'], config.teacher.model, shape, out);
     }
   }
-  const studentParams = ctx.isClean('student') ? checkModel(['student', 'model'], config.student.model, shape, out) : undefined;
+  const studentParams = ctx.isClean('student')
+    ? checkModel(['student', 'model'], config.student.model, shape, out)
+    : undefined;
   if (ctx.isClean('method') && config.method.type === 'takd') {
-    const assistantParams = checkModel(['method', 'assistant', 'model'], config.method.assistant.model, shape, out);
+    const assistantParams = checkModel(
+      ['method', 'assistant', 'model'],
+      config.method.assistant.model,
+      shape,
+      out,
+    );
     checkAssistantSize(assistantParams, teacherParams, studentParams, out);
   }
   if (teacherParams !== undefined && studentParams !== undefined && studentParams >= teacherParams) {
     out.report({
-      severity: 'warning', code: 'student-not-smaller', path: ['student', 'model'],
-      message: `the student has ${fmt(studentParams)} parameters, not fewer than the teacher's ${fmt(teacherParams)}: `
-        + 'distillation is meant to compress a larger teacher into a smaller student',
+      severity: 'warning',
+      code: 'student-not-smaller',
+      path: ['student', 'model'],
+      message:
+        `the student has ${fmt(studentParams)} parameters, not fewer than the teacher's ${fmt(teacherParams)}: ` +
+        'distillation is meant to compress a larger teacher into a smaller student',
       data: { student: studentParams, teacher: teacherParams },
     });
   }
@@ -101,9 +133,11 @@ function checkFile(ctx: RuleContext, at: JsonPath, written: string, what: string
   const alternative = isGzip(written) ? written.slice(0, -3) : `${written}.gz`;
   const altExists = ctx.fileExists(resolveFromConfig(alternative, ctx.configPath));
   out.report({
-    code: 'file-missing', path: at,
-    message: `${what} not found: ${abs}${relativeNote(written, ctx)}`
-      + (altExists ? `; ${JSON.stringify(alternative)} exists: did you mean that?` : ''),
+    code: 'file-missing',
+    path: at,
+    message:
+      `${what} not found: ${abs}${relativeNote(written, ctx)}` +
+      (altExists ? `; ${JSON.stringify(alternative)} exists: did you mean that?` : ''),
     data: { path: abs, ...(altExists ? { suggested: alternative } : {}) },
   });
   return false;
@@ -123,37 +157,48 @@ function checkDataFiles(ctx: RuleContext, data: DataConfig, out: Reporter): void
 
 /** Headers that disagree (image/label counts, train/test image sizes) or are not IDX at all. */
 function checkIdxHeaders(ctx: RuleContext, data: IdxData, out: Reporter): void {
-  const headers: Partial<Record<typeof IDX_KEYS[number], IdxHeader>> = {};
+  const headers: Partial<Record<(typeof IDX_KEYS)[number], IdxHeader>> = {};
   for (const key of IDX_KEYS) {
     const abs = resolveFromConfig(data[key], ctx.configPath);
     const start = ctx.readBytes(abs, idxHeaderBytes(isGzip(abs)));
     if (!start) return; // unreadable here: the data reader will say why
     const header = parseIdxHeader(start, isGzip(abs));
     const images = key.endsWith('Images');
-    const rankOk = header && (images ? header.dims.length === 3 || header.dims.length === 4 : header.dims.length === 1);
+    const rankOk =
+      header && (images ? header.dims.length === 3 || header.dims.length === 4 : header.dims.length === 1);
     if (!header || !rankOk) {
       out.report({
-        code: 'idx-invalid', path: ['data', key],
-        message: `${abs} is not an IDX ${images ? 'image' : 'label'} file (expected ${images ? '3 dimensions: count, rows, columns' : '1 dimension: count'}`
-          + `${header ? `, found ${header.dims.length}` : ''})${isGzip(abs) ? '' : '; a gzip file must end in .gz'}`,
+        code: 'idx-invalid',
+        path: ['data', key],
+        message:
+          `${abs} is not an IDX ${images ? 'image' : 'label'} file (expected ${images ? '3 dimensions: count, rows, columns' : '1 dimension: count'}` +
+          `${header ? `, found ${header.dims.length}` : ''})${isGzip(abs) ? '' : '; a gzip file must end in .gz'}`,
         data: { path: abs },
       });
       return;
     }
     headers[key] = header;
   }
-  const { trainImages, trainLabels, testImages, testLabels } = headers as Record<typeof IDX_KEYS[number], IdxHeader>;
-  for (const [images, labels, key] of [[trainImages, trainLabels, 'trainLabels'], [testImages, testLabels, 'testLabels']] as const) {
+  const { trainImages, trainLabels, testImages, testLabels } = headers as Record<
+    (typeof IDX_KEYS)[number],
+    IdxHeader
+  >;
+  for (const [images, labels, key] of [
+    [trainImages, trainLabels, 'trainLabels'],
+    [testImages, testLabels, 'testLabels'],
+  ] as const) {
     if (images.dims[0] !== labels.dims[0]) {
       out.report({
-        code: 'idx-invalid', path: ['data', key],
+        code: 'idx-invalid',
+        path: ['data', key],
         message: `holds ${fmt(labels.dims[0])} labels but the images file holds ${fmt(images.dims[0])} images`,
       });
     }
   }
   if (trainImages.dims.slice(1).join('x') !== testImages.dims.slice(1).join('x')) {
     out.report({
-      code: 'idx-invalid', path: ['data', 'testImages'],
+      code: 'idx-invalid',
+      path: ['data', 'testImages'],
       message: `test images are ${testImages.dims.slice(1).join('x')} but training images are ${trainImages.dims.slice(1).join('x')}`,
     });
   }
@@ -163,7 +208,12 @@ function checkCifarDir(ctx: RuleContext, data: CifarData, out: Reporter): void {
   const abs = resolveFromConfig(data.dir, ctx.configPath);
   const at: JsonPath = ['data', 'dir'];
   if (!ctx.fileExists(abs)) {
-    out.report({ code: 'file-missing', path: at, message: `folder not found: ${abs}${relativeNote(data.dir, ctx)}`, data: { path: abs } });
+    out.report({
+      code: 'file-missing',
+      path: at,
+      message: `folder not found: ${abs}${relativeNote(data.dir, ctx)}`,
+      data: { path: abs },
+    });
     return;
   }
   const spec = CIFAR_FILES[data.format];
@@ -174,19 +224,29 @@ function checkCifarDir(ctx: RuleContext, data: CifarData, out: Reporter): void {
   const inSubfolder = expected.every((f) => ctx.fileExists(path.join(abs, spec.folder, f)));
   const suggested = inSubfolder ? path.posix.join(data.dir.replace(/\\/g, '/'), spec.folder) : undefined;
   out.report({
-    code: 'file-missing', path: at,
-    message: `folder ${abs} has no ${missing.join(', ')} (the ${data.format} binary version needs ${expected.join(', ')})`
-      + (suggested ? `; they are in ${JSON.stringify(spec.folder)}: use ${JSON.stringify(suggested)}` : ''),
+    code: 'file-missing',
+    path: at,
+    message:
+      `folder ${abs} has no ${missing.join(', ')} (the ${data.format} binary version needs ${expected.join(', ')})` +
+      (suggested ? `; they are in ${JSON.stringify(spec.folder)}: use ${JSON.stringify(suggested)}` : ''),
     data: { path: abs, missing, ...(suggested ? { suggested } : {}) },
   });
 }
 
 // ---------------------------------------------------------------- checkpoint
 
-interface ModelJson { modelTopology?: unknown; weightsManifest?: unknown }
+interface ModelJson {
+  modelTopology?: unknown;
+  weightsManifest?: unknown;
+}
 
 /** Checks a checkpoint teacher's model.json and weight files; returns its parameter count. */
-function checkCheckpoint(ctx: RuleContext, written: string, shape: DataShape | undefined, out: Reporter): number | undefined {
+function checkCheckpoint(
+  ctx: RuleContext,
+  written: string,
+  shape: DataShape | undefined,
+  out: Reporter,
+): number | undefined {
   const at: JsonPath = ['teacher', 'checkpoint'];
   const abs = checkpointModelJson(written, ctx.configPath);
   const invalid = (why: string): undefined => {
@@ -196,9 +256,13 @@ function checkCheckpoint(ctx: RuleContext, written: string, shape: DataShape | u
   const text = ctx.readFile(abs);
   if (text === undefined) {
     out.report({
-      code: 'file-missing', path: at,
-      message: `checkpoint not found: ${abs}${relativeNote(written, ctx)}`
-        + (abs.toLowerCase().endsWith('.json') && written.toLowerCase().endsWith('.json') ? '' : ' (a folder is read as <folder>/model.json)'),
+      code: 'file-missing',
+      path: at,
+      message:
+        `checkpoint not found: ${abs}${relativeNote(written, ctx)}` +
+        (abs.toLowerCase().endsWith('.json') && written.toLowerCase().endsWith('.json')
+          ? ''
+          : ' (a folder is read as <folder>/model.json)'),
       data: { path: abs },
     });
     return undefined;
@@ -209,13 +273,19 @@ function checkCheckpoint(ctx: RuleContext, written: string, shape: DataShape | u
   } catch (e) {
     return invalid(`not valid JSON (${(e as Error).message})`);
   }
-  if (json === null || typeof json !== 'object' || typeof json.modelTopology !== 'object' || !Array.isArray(json.weightsManifest)) {
+  if (
+    json === null ||
+    typeof json !== 'object' ||
+    typeof json.modelTopology !== 'object' ||
+    !Array.isArray(json.weightsManifest)
+  ) {
     return invalid('not a TF.js layers model (it needs "modelTopology" and "weightsManifest")');
   }
   let params = 0;
   for (const group of json.weightsManifest as unknown[]) {
     const g = group as { paths?: unknown; weights?: unknown };
-    if (!Array.isArray(g.paths) || !Array.isArray(g.weights)) return invalid('a "weightsManifest" entry lacks "paths" or "weights"');
+    if (!Array.isArray(g.paths) || !Array.isArray(g.weights))
+      return invalid('a "weightsManifest" entry lacks "paths" or "weights"');
     for (const w of g.weights as { name?: unknown; shape?: unknown }[]) {
       if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isInteger(d) && d >= 0)) {
         return invalid(`weight ${JSON.stringify(w.name)} has no valid "shape"`);
@@ -229,9 +299,15 @@ function checkCheckpoint(ctx: RuleContext, written: string, shape: DataShape | u
     }
   }
   const inputShape = findInputShape(json.modelTopology);
-  if (shape && inputShape && inputShape.length === 4 && inputShape.slice(1).join('x') !== shape.shape.join('x')) {
+  if (
+    shape &&
+    inputShape &&
+    inputShape.length === 4 &&
+    inputShape.slice(1).join('x') !== shape.shape.join('x')
+  ) {
     out.report({
-      code: 'checkpoint-shape-mismatch', path: at,
+      code: 'checkpoint-shape-mismatch',
+      path: at,
       message: `the checkpoint takes ${inputShape.slice(1).join('x')} inputs but the data is ${shape.shape.join('x')}`,
       data: { checkpoint: inputShape.slice(1), data: shape.shape },
     });
@@ -263,7 +339,12 @@ function findInputShape(topology: unknown, depth = 0): unknown[] | undefined {
 // ---------------------------------------------------------------- models
 
 /** Checks a model against the data; returns its parameter count when it can be computed. */
-function checkModel(at: JsonPath, model: ModelConfig, shape: DataShape | undefined, out: Reporter): number | undefined {
+function checkModel(
+  at: JsonPath,
+  model: ModelConfig,
+  shape: DataShape | undefined,
+  out: Reporter,
+): number | undefined {
   if (model.type === 'resnet' && resnetBlocksPerStage(model.depth) === undefined) {
     const d = model.depth;
     const below = 6 * Math.floor((d - 2) / 6) + 2;
@@ -271,7 +352,8 @@ function checkModel(at: JsonPath, model: ModelConfig, shape: DataShape | undefin
     const options = below >= 8 && below !== above ? [below, above] : [above];
     const suggested = options.length === 2 && d - below > above - d ? above : options[0];
     out.report({
-      code: 'resnet-depth', path: [...at, 'depth'],
+      code: 'resnet-depth',
+      path: [...at, 'depth'],
       message: `resnet depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got ${d}: use ${options.join(' or ')}`,
       data: { suggested, options },
     });
@@ -283,9 +365,11 @@ function checkModel(at: JsonPath, model: ModelConfig, shape: DataShape | undefin
     if (height < 1 || width < 1) {
       const min = cnnMinInputSize(model.filters.length);
       out.report({
-        code: 'input-too-small', path: [...at, 'filters'],
-        message: `${model.filters.length} 3x3 'valid' convs and the 2x2 pool need inputs of at least ${min}x${min}, `
-          + `but the data is ${shape.shape[0]}x${shape.shape[1]}; use fewer conv layers`,
+        code: 'input-too-small',
+        path: [...at, 'filters'],
+        message:
+          `${model.filters.length} 3x3 'valid' convs and the 2x2 pool need inputs of at least ${min}x${min}, ` +
+          `but the data is ${shape.shape[0]}x${shape.shape[1]}; use fewer conv layers`,
         data: { minSize: min, maxConvs: Math.floor((Math.min(shape.shape[0], shape.shape[1]) - 2) / 2) },
       });
       return undefined;
@@ -299,26 +383,37 @@ function checkModel(at: JsonPath, model: ModelConfig, shape: DataShape | undefin
 function checkDataSizes(ctx: RuleContext, data: DataConfig, out: Reporter): void {
   const sizes = splitSizes(data, ctx.configPath, ctx.readBytes);
   const name = 'dataset' in data ? data.dataset : data.format;
-  for (const [key, split, size] of [['trainLimit', 'training', sizes.train], ['testLimit', 'test', sizes.test]] as const) {
+  for (const [key, split, size] of [
+    ['trainLimit', 'training', sizes.train],
+    ['testLimit', 'test', sizes.test],
+  ] as const) {
     const limit = data[key];
     if (limit !== undefined && size !== undefined && limit > size) {
       out.report({
-        severity: 'info', code: 'limit-exceeds-dataset', path: ['data', key],
+        severity: 'info',
+        code: 'limit-exceeds-dataset',
+        path: ['data', key],
         message: `${key} ${fmt(limit)} is more than the ${fmt(size)} ${split} examples of ${name}: all of them are used`,
         data: { suggested: size },
       });
     }
   }
   const fraction = data.validationFraction ?? 0.1;
-  const train = data.trainLimit !== undefined ? Math.min(data.trainLimit, sizes.train ?? Infinity) : sizes.train;
+  const train =
+    data.trainLimit !== undefined ? Math.min(data.trainLimit, sizes.train ?? Infinity) : sizes.train;
   if (fraction === 0) {
     out.report({
-      severity: 'info', code: 'no-validation', path: ['data', 'validationFraction'],
-      message: 'no validation split: the best epoch (and the best phase-1 model of annealing) is picked by training accuracy',
+      severity: 'info',
+      code: 'no-validation',
+      path: ['data', 'validationFraction'],
+      message:
+        'no validation split: the best epoch (and the best phase-1 model of annealing) is picked by training accuracy',
     });
   } else if (train !== undefined && train * fraction < 1) {
     out.report({
-      severity: 'warning', code: 'validation-empty', path: ['data', 'validationFraction'],
+      severity: 'warning',
+      code: 'validation-empty',
+      path: ['data', 'validationFraction'],
       message: `${fraction} of ${fmt(train)} training examples is less than one validation example`,
     });
   }
@@ -327,7 +422,9 @@ function checkDataSizes(ctx: RuleContext, data: DataConfig, out: Reporter): void
     const batchSize = ctx.config.batchSize;
     if (fitting > 0 && batchSize > fitting) {
       out.report({
-        severity: 'warning', code: 'batch-too-large', path: ['batchSize'],
+        severity: 'warning',
+        code: 'batch-too-large',
+        path: ['batchSize'],
         message: `batchSize ${fmt(batchSize)} is larger than the ${fmt(fitting)} training examples: every epoch is one smaller batch`,
         data: { suggested: fitting },
       });
@@ -342,26 +439,38 @@ function checkMethod(config: ExperimentConfig, out: Reporter): void {
   if (method.type === 'annealing') checkAnnealing(method, out);
   if ((method.type === 'kd' || method.type === 'takd') && method.alpha === 0) {
     out.report({
-      severity: 'warning', code: 'kd-alpha-zero', path: ['method', 'alpha'],
-      message: 'alpha 0 gives the teacher no weight: this trains from scratch (use "type": "scratch" for that baseline)',
+      severity: 'warning',
+      code: 'kd-alpha-zero',
+      path: ['method', 'alpha'],
+      message:
+        'alpha 0 gives the teacher no weight: this trains from scratch (use "type": "scratch" for that baseline)',
       data: { suggested: 0.9 },
     });
   }
 }
 
 /** TAKD's assistant is meant to sit between the teacher and the student in size. */
-function checkAssistantSize(assistant: number | undefined, teacher: number | undefined, student: number | undefined, out: Reporter): void {
+function checkAssistantSize(
+  assistant: number | undefined,
+  teacher: number | undefined,
+  student: number | undefined,
+  out: Reporter,
+): void {
   if (assistant === undefined) return;
   const at: JsonPath = ['method', 'assistant', 'model'];
   if (teacher !== undefined && assistant >= teacher) {
     out.report({
-      severity: 'warning', code: 'assistant-size', path: at,
+      severity: 'warning',
+      code: 'assistant-size',
+      path: at,
       message: `the assistant has ${fmt(assistant)} parameters, not fewer than the teacher's ${fmt(teacher)}: TAKD's assistant should be between the teacher and the student in size`,
       data: { assistant, teacher },
     });
   } else if (student !== undefined && assistant <= student) {
     out.report({
-      severity: 'warning', code: 'assistant-size', path: at,
+      severity: 'warning',
+      code: 'assistant-size',
+      path: at,
       message: `the assistant has ${fmt(assistant)} parameters, not more than the student's ${fmt(student)}: TAKD's assistant should be between the teacher and the student in size`,
       data: { assistant, student },
     });
@@ -372,7 +481,20 @@ function checkAssistantSize(assistant: number | undefined, teacher: number | und
 
 /** Config keys a sweep's grid may not vary: the run's name, the seed (use "seeds") and the sweep itself. */
 const GRID_FORBIDDEN = new Set(['name', 'seed', 'sweep', '$schema', 'description']);
-const GRID_ROOTS = new Set(['data', 'teacher', 'student', 'method', 'batchSize', 'evalBatchSize', 'backend', 'threads', 'scratch', 'kd', 'takd', 'annealing']);
+const GRID_ROOTS = new Set([
+  'data',
+  'teacher',
+  'student',
+  'method',
+  'batchSize',
+  'evalBatchSize',
+  'backend',
+  'threads',
+  'scratch',
+  'kd',
+  'takd',
+  'annealing',
+]);
 
 /** The sweep block's own rules; each expanded member is checked in full by validate.ts. */
 function checkSweep(sweep: SweepConfig, out: Reporter): void {
@@ -383,7 +505,8 @@ function checkSweep(sweep: SweepConfig, out: Reporter): void {
     const d = dupes(values);
     if (d.length > 0) {
       out.report({
-        code: 'sweep-duplicate', path: ['sweep', key, values.lastIndexOf(d[0])],
+        code: 'sweep-duplicate',
+        path: ['sweep', key, values.lastIndexOf(d[0])],
         message: `${JSON.stringify(d[0])} is listed twice: every member would run twice`,
         data: { suggested: [...new Set(values)] },
       });
@@ -391,12 +514,20 @@ function checkSweep(sweep: SweepConfig, out: Reporter): void {
   }
   for (const [key, values] of Object.entries(sweep.grid ?? {})) {
     const parts = key.split(',').map((k) => k.trim());
-    const bad = (message: string): void => out.report({ code: 'sweep-grid-key', path: ['sweep', 'grid', key], target: 'key', message, data: { key } });
+    const bad = (message: string): void =>
+      out.report({
+        code: 'sweep-grid-key',
+        path: ['sweep', 'grid', key],
+        target: 'key',
+        message,
+        data: { key },
+      });
     if (parts.length > 1) {
       const wrong = values.findIndex((v) => !Array.isArray(v) || v.length !== parts.length);
       if (wrong >= 0) {
         out.report({
-          code: 'sweep-grid-key', path: ['sweep', 'grid', key, wrong],
+          code: 'sweep-grid-key',
+          path: ['sweep', 'grid', key, wrong],
           message: `a key tying ${parts.length} paths takes values that are arrays of ${parts.length} (one per path), e.g. [${parts.map((_, i) => i + 1).join(', ')}]; got ${JSON.stringify(values[wrong])}`,
         });
         continue;
@@ -409,7 +540,8 @@ function checkSweep(sweep: SweepConfig, out: Reporter): void {
       const d = dupes(values.map((v) => JSON.stringify(v)));
       if (d.length > 0) {
         out.report({
-          code: 'sweep-duplicate', path: ['sweep', 'grid', key],
+          code: 'sweep-duplicate',
+          path: ['sweep', 'grid', key],
           message: `the value ${d[0]} is listed twice: its members would run twice`,
         });
       }
@@ -421,9 +553,12 @@ function checkSweep(sweep: SweepConfig, out: Reporter): void {
 function gridKeyProblem(part: string, key: string): string | undefined {
   const segments = part.split('.');
   const root = segments[0];
-  if (segments.some((s) => s === '')) return `${JSON.stringify(key)} is not a dotted config path like "student.model.hidden" or "kd.temperature" (or several joined by commas)`;
+  if (segments.some((s) => s === ''))
+    return `${JSON.stringify(key)} is not a dotted config path like "student.model.hidden" or "kd.temperature" (or several joined by commas)`;
   if (GRID_FORBIDDEN.has(root)) {
-    return root === 'seed' ? '"seed" cannot be a grid key: list the seeds in "sweep.seeds"' : `${JSON.stringify(root)} cannot be swept`;
+    return root === 'seed'
+      ? '"seed" cannot be a grid key: list the seeds in "sweep.seeds"'
+      : `${JSON.stringify(root)} cannot be swept`;
   }
   if (!GRID_ROOTS.has(root)) {
     return `${JSON.stringify(root)} is not a config key or a method name (one of ${[...GRID_ROOTS].map((r) => JSON.stringify(r)).join(', ')})`;
@@ -440,7 +575,8 @@ function checkAnnealing(method: AnnealingMethod, out: Reporter): void {
   const at: JsonPath = ['method', 'phase1', 'epochs'];
   if (epochs < tauMax) {
     out.report({
-      code: 'epochs-lt-taumax', path: at,
+      code: 'epochs-lt-taumax',
+      path: at,
       message: `phase 1 needs at least one epoch per temperature: ${epochs} epochs < tauMax ${tauMax}`,
       data: { suggested: tauMax },
     });
@@ -450,16 +586,21 @@ function checkAnnealing(method: AnnealingMethod, out: Reporter): void {
     const lower = base * tauMax;
     const suggested = Math.max(tauMax, Math.round(epochs / tauMax) * tauMax);
     out.report({
-      severity: 'warning', code: 'epochs-not-multiple', path: at,
-      message: `${epochs} epochs is not a multiple of tauMax ${tauMax}: each temperature gets ${base} epoch${base === 1 ? '' : 's'} `
-        + `and the last ${extra} (T = ${extra === 1 ? '1' : `${extra}..1`}) get ${base + 1}, so Phi never exceeds 1; `
-        + `use ${lower === suggested ? suggested : `${lower} or ${lower + tauMax}`} for equal steps`,
+      severity: 'warning',
+      code: 'epochs-not-multiple',
+      path: at,
+      message:
+        `${epochs} epochs is not a multiple of tauMax ${tauMax}: each temperature gets ${base} epoch${base === 1 ? '' : 's'} ` +
+        `and the last ${extra} (T = ${extra === 1 ? '1' : `${extra}..1`}) get ${base + 1}, so Phi never exceeds 1; ` +
+        `use ${lower === suggested ? suggested : `${lower} or ${lower + tauMax}`} for equal steps`,
       data: { suggested },
     });
   }
   if (method.phase2.epochs === 0) {
     out.report({
-      severity: 'info', code: 'phase2-skipped', path: ['method', 'phase2', 'epochs'],
+      severity: 'info',
+      code: 'phase2-skipped',
+      path: ['method', 'phase2', 'epochs'],
       message: 'phase 2 is skipped: the student is the best phase-1 model, never trained on the labels',
     });
   }
@@ -469,9 +610,16 @@ function checkAnnealing(method: AnnealingMethod, out: Reporter): void {
 function optimizerLocations(config: ExperimentConfig): [JsonPath, JsonPath][] {
   const out: [JsonPath, JsonPath][] = [];
   const has = (p: JsonPath): boolean => valueAt(config, p) !== undefined;
-  for (const parent of [['teacher'], ['method'], ['method', 'assistant'], ['method', 'phase1'], ['method', 'phase2']]) {
+  for (const parent of [
+    ['teacher'],
+    ['method'],
+    ['method', 'assistant'],
+    ['method', 'phase1'],
+    ['method', 'phase2'],
+  ]) {
     // TAKD's assistant runs for the method's epochs unless it has its own.
-    const epochsAt = parent[1] === 'assistant' && !has([...parent, 'epochs']) ? ['method', 'epochs'] : [...parent, 'epochs'];
+    const epochsAt =
+      parent[1] === 'assistant' && !has([...parent, 'epochs']) ? ['method', 'epochs'] : [...parent, 'epochs'];
     if (has([...parent, 'optimizer'])) out.push([[...parent, 'optimizer'], epochsAt]);
   }
   return out;
@@ -483,7 +631,8 @@ function checkOptimizer(at: JsonPath, opt: OptimizerConfig, epochs: number, out:
   const unordered = milestones.findIndex((m, i) => i > 0 && m <= milestones[i - 1]);
   if (unordered > 0) {
     out.report({
-      code: 'milestones-order', path: at_m(unordered),
+      code: 'milestones-order',
+      path: at_m(unordered),
       message: `milestones must be strictly increasing: ${milestones[unordered]} comes after ${milestones[unordered - 1]}`,
       data: { suggested: [...new Set(milestones)].sort((a, b) => a - b) },
     });
@@ -492,12 +641,19 @@ function checkOptimizer(at: JsonPath, opt: OptimizerConfig, epochs: number, out:
     let previous = -1;
     milestones.forEach((m, i) => {
       const epoch = Math.round(m * epochs);
-      const why = epoch === 0 ? 'falls on the first epoch, so the learning rate is lowered from the start'
-        : epoch >= epochs ? 'falls after the last epoch, so it never applies'
-          : epoch === previous ? 'falls on the same epoch as the previous milestone, so both apply at once' : undefined;
+      const why =
+        epoch === 0
+          ? 'falls on the first epoch, so the learning rate is lowered from the start'
+          : epoch >= epochs
+            ? 'falls after the last epoch, so it never applies'
+            : epoch === previous
+              ? 'falls on the same epoch as the previous milestone, so both apply at once'
+              : undefined;
       if (why) {
         out.report({
-          severity: 'warning', code: 'milestone-ineffective', path: at_m(i),
+          severity: 'warning',
+          code: 'milestone-ineffective',
+          path: at_m(i),
           message: `milestone ${m} of ${epochs} epoch${epochs === 1 ? '' : 's'} is epoch ${epoch}: it ${why}`,
         });
       }
@@ -506,14 +662,18 @@ function checkOptimizer(at: JsonPath, opt: OptimizerConfig, epochs: number, out:
   }
   if (opt.type === 'sgd' && opt.nesterov && !(opt.momentum && opt.momentum > 0)) {
     out.report({
-      severity: 'warning', code: 'nesterov-without-momentum', path: [...at, 'nesterov'],
+      severity: 'warning',
+      code: 'nesterov-without-momentum',
+      path: [...at, 'nesterov'],
       message: 'nesterov has no effect without momentum > 0 (e.g. "momentum": 0.9)',
     });
   }
   const high = opt.type === 'adam' ? 0.1 : 1;
   if (opt.learningRate >= high) {
     out.report({
-      severity: 'warning', code: 'lr-high', path: [...at, 'learningRate'],
+      severity: 'warning',
+      code: 'lr-high',
+      path: [...at, 'learningRate'],
       message: `learning rate ${opt.learningRate} is very high for ${opt.type} (typical: ${opt.type === 'adam' ? '0.0001 to 0.01' : '0.01 to 0.1'}); training will likely diverge`,
     });
   }

@@ -5,8 +5,13 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import schemaJson from './schema.json';
 import {
-  closest, ConfigDocument, quoteList, show,
-  type ConfigProblem, type JsonPath, type ProblemSpec,
+  closest,
+  ConfigDocument,
+  quoteList,
+  show,
+  type ConfigProblem,
+  type JsonPath,
+  type ProblemSpec,
 } from './problems';
 
 /** The parts of a JSON Schema node this module reads. */
@@ -41,7 +46,14 @@ let compiled: ValidateFunction | undefined;
 /** The compiled validator (compiled once; it fills defaults into the value it checks). */
 export function schemaValidator(): ValidateFunction {
   if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, discriminator: true, useDefaults: true, verbose: true, strict: true, strictRequired: false });
+    const ajv = new Ajv({
+      allErrors: true,
+      discriminator: true,
+      useDefaults: true,
+      verbose: true,
+      strict: true,
+      strictRequired: false,
+    });
     // strictRequired would reject the `required`-only subschemas of anyOf/if that select a data or teacher form.
     // VS Code's JSON support reads this for pattern messages; ajv only needs to accept it.
     ajv.addKeyword({ keyword: 'patternErrorMessage', schemaType: 'string' });
@@ -74,23 +86,42 @@ export function describeSchema(s: SchemaNode, plural = false): string {
   if (s.const !== undefined) return JSON.stringify(s.const);
   const noun = (one: string, many: string, article: string): string => (plural ? many : `${article} ${one}`);
   switch (s.type) {
-    case 'integer': return noun('integer', 'integers', 'an') + bounds(s);
-    case 'number': return noun('number', 'numbers', 'a') + bounds(s);
-    case 'string': return noun('string', 'strings', 'a');
-    case 'boolean': return plural ? 'booleans' : 'true or false';
-    case 'array': return noun('array', 'arrays', 'an') + (s.items ? ` of ${describeSchema(resolveSchema(s.items), true)}` : '');
-    case 'object': return noun('object', 'objects', 'an');
-    default: return 'a valid value';
+    case 'integer':
+      return noun('integer', 'integers', 'an') + bounds(s);
+    case 'number':
+      return noun('number', 'numbers', 'a') + bounds(s);
+    case 'string':
+      return noun('string', 'strings', 'a');
+    case 'boolean':
+      return plural ? 'booleans' : 'true or false';
+    case 'array':
+      return (
+        noun('array', 'arrays', 'an') + (s.items ? ` of ${describeSchema(resolveSchema(s.items), true)}` : '')
+      );
+    case 'object':
+      return noun('object', 'objects', 'an');
+    default:
+      return 'a valid value';
   }
 }
 
 function bounds(s: SchemaNode): string {
-  const lo = s.minimum !== undefined ? ['>=', s.minimum] as const
-    : s.exclusiveMinimum !== undefined ? ['>', s.exclusiveMinimum] as const : undefined;
-  const hi = s.maximum !== undefined ? ['<=', s.maximum] as const
-    : s.exclusiveMaximum !== undefined ? ['<', s.exclusiveMaximum] as const : undefined;
+  const lo =
+    s.minimum !== undefined
+      ? (['>=', s.minimum] as const)
+      : s.exclusiveMinimum !== undefined
+        ? (['>', s.exclusiveMinimum] as const)
+        : undefined;
+  const hi =
+    s.maximum !== undefined
+      ? (['<=', s.maximum] as const)
+      : s.exclusiveMaximum !== undefined
+        ? (['<', s.exclusiveMaximum] as const)
+        : undefined;
   if (lo && hi) {
-    return lo[0] === '>=' && hi[0] === '<=' ? ` between ${lo[1]} and ${hi[1]}` : ` ${lo[0]} ${lo[1]} and ${hi[0]} ${hi[1]}`;
+    return lo[0] === '>=' && hi[0] === '<='
+      ? ` between ${lo[1]} and ${hi[1]}`
+      : ` ${lo[0]} ${lo[1]} and ${hi[0]} ${hi[1]}`;
   }
   if (lo) return ` ${lo[0]} ${lo[1]}`;
   if (hi) return ` ${hi[0]} ${hi[1]}`;
@@ -125,7 +156,9 @@ function valueAt(root: unknown, path: JsonPath): unknown {
 }
 
 function asObject(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : undefined;
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : undefined;
 }
 
 /** Validate `value` (defaults are filled into it in place) and return the problems. */
@@ -143,12 +176,16 @@ function translate(doc: ConfigDocument, root: unknown, errors: ErrorObject[]): C
   // "One of these keys is required" (anyOf of `required`s): one problem naming all the keys.
   for (const e of errors) {
     if (e.keyword !== 'anyOf') continue;
-    const branches = errors.filter((b) => b !== e && b.instancePath === e.instancePath && b.schemaPath.startsWith(`${e.schemaPath}/`));
+    const branches = errors.filter(
+      (b) => b !== e && b.instancePath === e.instancePath && b.schemaPath.startsWith(`${e.schemaPath}/`),
+    );
     if (branches.length > 0 && branches.every((b) => b.keyword === 'required')) {
       const keys = branches.map((b) => String(b.params.missingProperty));
       const parent = toPath(e.instancePath, root);
       specs.push({
-        code: 'missing-key', path: parent, at: parent,
+        code: 'missing-key',
+        path: parent,
+        at: parent,
         message: `missing required key ${quoteList(keys)}${anyOfHint(parent)}`,
         data: { key: keys[0], keys },
       });
@@ -189,28 +226,51 @@ function translateOne(e: ErrorObject, root: unknown): ProblemSpec | undefined {
     case 'discriminator':
       return badTag(at, e, parentSchema);
     case 'type':
-      return { code: 'type', path: at, message: `must be ${describeSchema(parentSchema)}, got ${show(value)}` };
-    case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum':
-      return { code: 'range', path: at, message: `must be ${describeSchema(parentSchema)}, got ${show(value)}`, data: { limit: e.params.limit } };
+      return {
+        code: 'type',
+        path: at,
+        message: `must be ${describeSchema(parentSchema)}, got ${show(value)}`,
+      };
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      return {
+        code: 'range',
+        path: at,
+        message: `must be ${describeSchema(parentSchema)}, got ${show(value)}`,
+        data: { limit: e.params.limit },
+      };
     case 'minLength':
       return {
-        code: 'range', path: at,
-        message: parentSchema.minLength === 1 ? 'must not be empty' : `must have at least ${parentSchema.minLength} characters`,
+        code: 'range',
+        path: at,
+        message:
+          parentSchema.minLength === 1
+            ? 'must not be empty'
+            : `must have at least ${parentSchema.minLength} characters`,
       };
     case 'maxLength':
-      return { code: 'range', path: at, message: `must have at most ${parentSchema.maxLength} characters, got ${String(value).length}` };
+      return {
+        code: 'range',
+        path: at,
+        message: `must have at most ${parentSchema.maxLength} characters, got ${String(value).length}`,
+      };
     case 'minItems':
       return {
-        code: 'range', path: at,
+        code: 'range',
+        path: at,
         message: `must have at least ${parentSchema.minItems} item${parentSchema.minItems === 1 ? '' : 's'}, got ${show(value)}`,
       };
-    case 'enum': case 'const': {
+    case 'enum':
+    case 'const': {
       const allowed = parentSchema.enum ?? [parentSchema.const];
       return enumProblem(at, allowed, value);
     }
     case 'pattern':
       return {
-        code: 'pattern', path: at,
+        code: 'pattern',
+        path: at,
         message: `${parentSchema.patternErrorMessage ?? `must match the pattern ${parentSchema.pattern}`}, got ${show(value)}`,
       };
     default:
@@ -220,9 +280,11 @@ function translateOne(e: ErrorObject, root: unknown): ProblemSpec | undefined {
 
 function enumProblem(at: JsonPath, allowed: unknown[], value: unknown): ProblemSpec {
   const guess = typeof value === 'string' ? closest(value, allowed.map(String)) : undefined;
-  const head = allowed.length === 1 ? `must be ${JSON.stringify(allowed[0])}` : `must be one of ${quoteList(allowed)}`;
+  const head =
+    allowed.length === 1 ? `must be ${JSON.stringify(allowed[0])}` : `must be one of ${quoteList(allowed)}`;
   return {
-    code: 'enum', path: at,
+    code: 'enum',
+    path: at,
     message: `${head}, got ${show(value)}${guess !== undefined ? ` (did you mean ${JSON.stringify(guess)}?)` : ''}`,
     data: { allowed, ...(guess !== undefined ? { suggested: guess } : {}) },
   };
@@ -237,12 +299,18 @@ function unknownKey(parent: JsonPath, key: string, schema: SchemaNode, obj: unkn
   } else {
     // Say which variant we are in (e.g. an "sgd" optimizer has no "beta1"), and what it accepts.
     const tag = asObject(obj)?.type;
-    const variant = typeof tag === 'string' && typeof schema.properties?.type === 'object' ? ` for type ${JSON.stringify(tag)}` : '';
+    const variant =
+      typeof tag === 'string' && typeof schema.properties?.type === 'object'
+        ? ` for type ${JSON.stringify(tag)}`
+        : '';
     message += `${variant}; allowed keys: ${quoteList(allowed, 'and')}`;
   }
   return {
-    code: 'unknown-key', path: [...parent, key], target: 'key',
-    message, data: { key, ...(guess !== undefined ? { suggested: guess } : {}) },
+    code: 'unknown-key',
+    path: [...parent, key],
+    target: 'key',
+    message,
+    data: { key, ...(guess !== undefined ? { suggested: guess } : {}) },
   };
 }
 
@@ -257,8 +325,11 @@ function missingKey(parent: JsonPath, key: string, schema: SchemaNode, obj: unkn
     hint = ` (needed for "format": ${JSON.stringify(o.format)})`;
   }
   return {
-    code: 'missing-key', path: [...parent, key], at: parent,
-    message: `missing required key ${JSON.stringify(key)}${hint}`, data: { key },
+    code: 'missing-key',
+    path: [...parent, key],
+    at: parent,
+    message: `missing required key ${JSON.stringify(key)}${hint}`,
+    data: { key },
   };
 }
 

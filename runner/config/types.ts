@@ -35,14 +35,36 @@ export interface AdamOptimizer {
 
 export type OptimizerConfig = SgdOptimizer | AdamOptimizer;
 
-export interface MlpModel { type: 'mlp'; hidden: number[]; }
-export interface CnnModel { type: 'cnn'; filters: number[]; dense: number[]; }
-export interface ResnetModel { type: 'resnet'; depth: number; width?: number; }
+export interface MlpModel {
+  type: 'mlp';
+  hidden: number[];
+}
+export interface CnnModel {
+  type: 'cnn';
+  filters: number[];
+  dense: number[];
+}
+export interface ResnetModel {
+  type: 'resnet';
+  depth: number;
+  width?: number;
+}
 export type ModelConfig = MlpModel | CnnModel | ResnetModel;
 
-export interface EmbeddedData { dataset: 'mnist'; }
-export interface IdxData { format: 'idx'; trainImages: string; trainLabels: string; testImages: string; testLabels: string; }
-export interface CifarData { format: 'cifar10' | 'cifar100'; dir: string; }
+export interface EmbeddedData {
+  dataset: 'mnist';
+}
+export interface IdxData {
+  format: 'idx';
+  trainImages: string;
+  trainLabels: string;
+  testImages: string;
+  testLabels: string;
+}
+export interface CifarData {
+  format: 'cifar10' | 'cifar100';
+  dir: string;
+}
 export type DataSource = EmbeddedData | IdxData | CifarData;
 export type DataConfig = DataSource & {
   trainLimit?: number;
@@ -57,14 +79,25 @@ export interface TrainedTeacher {
   /** Seed of the teacher's initialisation and shuffling; default: the run's `seed`. A sweep pins it so all members share one teacher. */
   seed?: number;
 }
-export interface CheckpointTeacher { checkpoint: string; }
+export interface CheckpointTeacher {
+  checkpoint: string;
+}
 export type TeacherConfig = TrainedTeacher | CheckpointTeacher;
 
-export interface StudentConfig { model: ModelConfig; }
+export interface StudentConfig {
+  model: ModelConfig;
+}
 
-export interface PhaseConfig { epochs: number; optimizer: OptimizerConfig; }
+export interface PhaseConfig {
+  epochs: number;
+  optimizer: OptimizerConfig;
+}
 
-export interface ScratchMethod { type: 'scratch'; epochs: number; optimizer: OptimizerConfig; }
+export interface ScratchMethod {
+  type: 'scratch';
+  epochs: number;
+  optimizer: OptimizerConfig;
+}
 export interface KdMethod {
   type: 'kd';
   epochs: number;
@@ -103,11 +136,20 @@ export type MethodType = MethodConfig['type'];
 export const METHOD_TYPES: readonly MethodType[] = ['scratch', 'kd', 'takd', 'annealing'];
 
 /** The assistant's effective settings: its own where set, else the TAKD method's. */
-export function takdAssistantSettings(m: TakdMethod): { model: ModelConfig; epochs: number; optimizer: OptimizerConfig; temperature: number; alpha: number } {
+export function takdAssistantSettings(m: TakdMethod): {
+  model: ModelConfig;
+  epochs: number;
+  optimizer: OptimizerConfig;
+  temperature: number;
+  alpha: number;
+} {
   const a = m.assistant;
   return {
-    model: a.model, epochs: a.epochs ?? m.epochs, optimizer: a.optimizer ?? m.optimizer,
-    temperature: a.temperature ?? m.temperature, alpha: a.alpha ?? m.alpha,
+    model: a.model,
+    epochs: a.epochs ?? m.epochs,
+    optimizer: a.optimizer ?? m.optimizer,
+    temperature: a.temperature ?? m.temperature,
+    alpha: a.alpha ?? m.alpha,
   };
 }
 
@@ -129,7 +171,9 @@ export interface SweepConfig {
 }
 
 /** Where `akd run`/`akd sweep` train: in the akd process, or as Slurm batch jobs (see schema.json `launcher`). */
-export interface LocalLauncher { type: 'local'; }
+export interface LocalLauncher {
+  type: 'local';
+}
 export interface SlurmLauncher {
   type: 'slurm';
   partition?: string;

@@ -7,7 +7,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { getNodeValue, parseTree, printParseErrorCode, stripComments, type Node, type ParseError } from 'jsonc-parser';
+import {
+  getNodeValue,
+  parseTree,
+  printParseErrorCode,
+  stripComments,
+  type Node,
+  type ParseError,
+} from 'jsonc-parser';
 import type { ExperimentConfig } from './types';
 import { ConfigDocument, pathToString, type ConfigProblem } from './problems';
 import { schemaProblems } from './schemaProblems';
@@ -19,7 +26,10 @@ export type { ConfigProblem, Severity, ProblemCode } from './problems';
 export { PROBLEM_CODES } from './problems';
 export { resolveConfigPaths, checkpointModelJson } from './configPaths';
 
-export interface ValidationResult { config?: ExperimentConfig; problems: ConfigProblem[]; }
+export interface ValidationResult {
+  config?: ExperimentConfig;
+  problems: ConfigProblem[];
+}
 
 export interface ValidateOptions {
   /** Whether a file or folder exists (default: fs.existsSync). */
@@ -43,7 +53,11 @@ const defaultReadFile = (absPath: string): string | undefined => {
  * path (for resolving relative paths). `config` is set (with schema defaults filled in, paths
  * left as written) only when there are no errors. Problems are sorted by position.
  */
-export function validateConfigText(text: string, configPath: string, options: ValidateOptions = {}): ValidationResult {
+export function validateConfigText(
+  text: string,
+  configPath: string,
+  options: ValidateOptions = {},
+): ValidationResult {
   const errors: ParseError[] = [];
   // A byte-order mark is not JSON; blank it out (same length, so offsets stay right).
   const source = text.charCodeAt(0) === 0xfeff ? ` ${text.slice(1)}` : text;
@@ -61,16 +75,19 @@ export function validateConfigText(text: string, configPath: string, options: Va
 
   if (root.type === 'object') {
     const errorPaths = schema.filter((p) => p.severity === 'error').map((p) => p.path);
-    const isClean = (p: string): boolean => !errorPaths.some((e) => p === '' || e === p || e.startsWith(`${p}.`) || e.startsWith(`${p}[`));
-    problems.push(...crossFieldProblems({
-      doc,
-      config: value as ExperimentConfig,
-      configPath: path.resolve(configPath),
-      fileExists: options.fileExists ?? fs.existsSync,
-      readFile: options.readFile ?? defaultReadFile,
-      readBytes: options.readBytes ?? readFileStart,
-      isClean,
-    }));
+    const isClean = (p: string): boolean =>
+      !errorPaths.some((e) => p === '' || e === p || e.startsWith(`${p}.`) || e.startsWith(`${p}[`));
+    problems.push(
+      ...crossFieldProblems({
+        doc,
+        config: value as ExperimentConfig,
+        configPath: path.resolve(configPath),
+        fileExists: options.fileExists ?? fs.existsSync,
+        readFile: options.readFile ?? defaultReadFile,
+        readBytes: options.readBytes ?? readFileStart,
+        isClean,
+      }),
+    );
   }
   // A sweep: every member it expands into must be a valid experiment too (derived methods, grid values).
   if (root.type === 'object' && !hasErrors(problems) && (value as ExperimentConfig).sweep !== undefined) {
@@ -84,8 +101,13 @@ export function validateConfigText(text: string, configPath: string, options: Va
  * Problems of a sweep's members that the config itself does not have, each reported once at the
  * part of the sweep block that causes it (a grid key, the method's settings, or the methods).
  */
-function sweepMemberProblems(doc: ConfigDocument, config: ExperimentConfig, configPath: string,
-  options: ValidateOptions, own: ConfigProblem[]): ConfigProblem[] {
+function sweepMemberProblems(
+  doc: ConfigDocument,
+  config: ExperimentConfig,
+  configPath: string,
+  options: ValidateOptions,
+  own: ConfigProblem[],
+): ConfigProblem[] {
   const seen = new Map<string, { problem: ConfigProblem; members: string[]; method: string }>();
   const ownKeys = new Set(own.map((p) => `${p.path}|${p.code}`));
   for (const member of expandSweep(config)) {
@@ -101,20 +123,35 @@ function sweepMemberProblems(doc: ConfigDocument, config: ExperimentConfig, conf
   const sweep = config.sweep ?? {};
   const out: ConfigProblem[] = [];
   for (const { problem: p, members, method } of seen.values()) {
-    const gridKey = Object.keys(sweep.grid ?? {}).find((k) => gridKeyParts(k).some((part) => {
-      const scope = gridScope(part);
-      const full = pathToString(scope.kind === 'config' ? scope.path : ['method', ...scope.path]);
-      return p.path === full || p.path.startsWith(`${full}.`) || p.path.startsWith(`${full}[`);
-    }));
-    const at = gridKey !== undefined ? ['sweep', 'grid', gridKey]
-      : p.path.startsWith('method') && sweep.methodSettings?.[method as keyof typeof sweep.methodSettings] !== undefined ? ['sweep', 'methodSettings', method]
-        : sweep.methods !== undefined ? ['sweep', 'methods'] : ['sweep'];
-    const who = members.length === 1 ? `member ${members[0]}` : `${members.length} members (${members.slice(0, 3).join(', ')}${members.length > 3 ? ', ...' : ''})`;
-    out.push(doc.problem({
-      severity: p.severity, code: 'sweep-member', path: at,
-      message: `${who}: ${p.path || '(root)'}: ${p.message} [${p.code}]`,
-      data: { members, memberPath: p.path, memberCode: p.code, ...(p.data ? { memberData: p.data } : {}) },
-    }));
+    const gridKey = Object.keys(sweep.grid ?? {}).find((k) =>
+      gridKeyParts(k).some((part) => {
+        const scope = gridScope(part);
+        const full = pathToString(scope.kind === 'config' ? scope.path : ['method', ...scope.path]);
+        return p.path === full || p.path.startsWith(`${full}.`) || p.path.startsWith(`${full}[`);
+      }),
+    );
+    const at =
+      gridKey !== undefined
+        ? ['sweep', 'grid', gridKey]
+        : p.path.startsWith('method') &&
+            sweep.methodSettings?.[method as keyof typeof sweep.methodSettings] !== undefined
+          ? ['sweep', 'methodSettings', method]
+          : sweep.methods !== undefined
+            ? ['sweep', 'methods']
+            : ['sweep'];
+    const who =
+      members.length === 1
+        ? `member ${members[0]}`
+        : `${members.length} members (${members.slice(0, 3).join(', ')}${members.length > 3 ? ', ...' : ''})`;
+    out.push(
+      doc.problem({
+        severity: p.severity,
+        code: 'sweep-member',
+        path: at,
+        message: `${who}: ${p.path || '(root)'}: ${p.message} [${p.code}]`,
+        data: { members, memberPath: p.path, memberCode: p.code, ...(p.data ? { memberData: p.data } : {}) },
+      }),
+    );
   }
   return out;
 }
@@ -129,12 +166,19 @@ export function validateConfigFile(configPath: string): ValidationResult {
     const err = e as NodeJS.ErrnoException;
     const missing = err.code === 'ENOENT';
     return {
-      problems: [{
-        severity: 'error', path: '', offset: 0, length: 0, line: 1, column: 1,
-        code: missing ? 'file-missing' : 'file-unreadable',
-        message: missing ? `config file not found: ${abs}` : `cannot read ${abs}: ${err.message}`,
-        data: { path: abs },
-      }],
+      problems: [
+        {
+          severity: 'error',
+          path: '',
+          offset: 0,
+          length: 0,
+          line: 1,
+          column: 1,
+          code: missing ? 'file-missing' : 'file-unreadable',
+          message: missing ? `config file not found: ${abs}` : `cannot read ${abs}: ${err.message}`,
+          data: { path: abs },
+        },
+      ],
     };
   }
   return validateConfigText(text, abs);
@@ -177,7 +221,16 @@ const SYNTAX_MESSAGES: Record<string, string> = {
 };
 
 function emptyFileProblem(): ConfigProblem {
-  return { severity: 'error', path: '', message: 'the file is empty: expected a JSON object', offset: 0, length: 0, line: 1, column: 1, code: 'json-syntax' };
+  return {
+    severity: 'error',
+    path: '',
+    message: 'the file is empty: expected a JSON object',
+    offset: 0,
+    length: 0,
+    line: 1,
+    column: 1,
+    code: 'json-syntax',
+  };
 }
 
 function syntaxProblems(doc: ConfigDocument, errors: ParseError[]): ConfigProblem[] {
@@ -185,10 +238,14 @@ function syntaxProblems(doc: ConfigDocument, errors: ParseError[]): ConfigProble
   return errors.map((e) => {
     const name = printParseErrorCode(e.error);
     return {
-      severity: 'error' as const, path: '',
+      severity: 'error' as const,
+      path: '',
       message: `JSON syntax error: ${SYNTAX_MESSAGES[name] ?? name}`,
-      offset: e.offset, length: e.length, ...doc.position(e.offset),
-      code: 'json-syntax', data: { parseError: name },
+      offset: e.offset,
+      length: e.length,
+      ...doc.position(e.offset),
+      code: 'json-syntax',
+      data: { parseError: name },
     };
   });
 }
@@ -207,9 +264,14 @@ function duplicateKeyProblems(doc: ConfigDocument, root: Node): ConfigProblem[] 
         if (earlier) {
           const where = doc.position(earlier.offset);
           out.push({
-            severity: 'error', path: pathToString([...at, name]),
+            severity: 'error',
+            path: pathToString([...at, name]),
             message: `duplicate key ${JSON.stringify(name)} (also on line ${where.line}); only the last one would count`,
-            offset: key.offset, length: key.length, ...doc.position(key.offset), code: 'duplicate-key', data: { key: name },
+            offset: key.offset,
+            length: key.length,
+            ...doc.position(key.offset),
+            code: 'duplicate-key',
+            data: { key: name },
           });
         } else {
           first.set(name, key);

@@ -38,7 +38,13 @@ const FORMATS: Record<CifarKind, CifarFormat> = {
     labelBytes: 1,
     labelOffset: 0,
     classes: 10,
-    train: ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin'],
+    train: [
+      'data_batch_1.bin',
+      'data_batch_2.bin',
+      'data_batch_3.bin',
+      'data_batch_4.bin',
+      'data_batch_5.bin',
+    ],
     test: ['test_batch.bin'],
     archiveFolder: 'cifar-10-batches-bin',
   },
@@ -80,7 +86,12 @@ export function cifarFileNames(kind: CifarKind, split: CifarSplitName): string[]
   return [...FORMATS[kind][split]];
 }
 
-export function readCifar(dir: string, kind: CifarKind, split: CifarSplitName, opts: ReadCifarOptions = {}): CifarSplit {
+export function readCifar(
+  dir: string,
+  kind: CifarKind,
+  split: CifarSplitName,
+  opts: ReadCifarOptions = {},
+): CifarSplit {
   const fmt = FORMATS[kind];
   if (!fs.existsSync(dir)) throw new DataError(dir, `folder not found; ${requiredFilesHint(kind)}`);
   const folder = resolveFolder(dir, fmt);
@@ -126,13 +137,17 @@ function recordCount(file: string, kind: CifarKind): number {
     size = stat.size;
   } catch (err) {
     const e = fsError(file, err);
-    if (e.reason === 'file not found') throw new DataError(file, `file not found; ${requiredFilesHint(kind)}`);
+    if (e.reason === 'file not found')
+      throw new DataError(file, `file not found; ${requiredFilesHint(kind)}`);
     throw e;
   }
   const rec = cifarRecordBytes(kind);
   if (size % rec !== 0) {
-    throw new DataError(file, `truncated: ${size} bytes is not a multiple of the ${rec}-byte ${fmt.title} record size ` +
-      `(${Math.floor(size / rec)} whole records + ${size % rec} bytes)`);
+    throw new DataError(
+      file,
+      `truncated: ${size} bytes is not a multiple of the ${rec}-byte ${fmt.title} record size ` +
+        `(${Math.floor(size / rec)} whole records + ${size % rec} bytes)`,
+    );
   }
   return size / rec;
 }
@@ -143,7 +158,14 @@ function requiredFilesHint(kind: CifarKind): string {
 }
 
 /** Reads the first `count` records of `file` into `images`/`labels` starting at sample `at`. */
-function readRecords(file: string, fmt: CifarFormat, count: number, images: Uint8Array, labels: Int32Array, at: number): void {
+function readRecords(
+  file: string,
+  fmt: CifarFormat,
+  count: number,
+  images: Uint8Array,
+  labels: Int32Array,
+  at: number,
+): void {
   const rec = fmt.labelBytes + CIFAR_IMAGE_BYTES;
   const { fd } = openForRead(file);
   let bytes: Uint8Array;
@@ -156,7 +178,10 @@ function readRecords(file: string, fmt: CifarFormat, count: number, images: Uint
     const base = r * rec;
     const label = bytes[base + fmt.labelOffset];
     if (label >= fmt.classes) {
-      throw new DataError(file, `record ${r}: label ${label} out of range 0..${fmt.classes - 1} for ${fmt.title}`);
+      throw new DataError(
+        file,
+        `record ${r}: label ${label} out of range 0..${fmt.classes - 1} for ${fmt.title}`,
+      );
     }
     labels[at + r] = label;
     planarToInterleaved(bytes, base + fmt.labelBytes, images, (at + r) * CIFAR_IMAGE_BYTES);

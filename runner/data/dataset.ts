@@ -14,13 +14,19 @@ import { CIFAR_CHANNELS, CIFAR_SIDE, cifarClasses, readCifar, type CifarKind } f
 
 export { DataError } from './idxReader';
 
-export interface Split { x: Float32Array; y: Int32Array; n: number; }
+export interface Split {
+  x: Float32Array;
+  y: Int32Array;
+  n: number;
+}
 
 export interface Dataset {
-  name: string;              // 'mnist' | 'idx:<basename>' | 'cifar10' | 'cifar100'
+  name: string; // 'mnist' | 'idx:<basename>' | 'cifar10' | 'cifar100'
   inputShape: [number, number, number]; // [h, w, c]
   classes: number;
-  train: Split; validation: Split; test: Split;
+  train: Split;
+  validation: Split;
+  test: Split;
   /** Identifies the exact data (for caching teachers later): sha256 over source identity + limits + split. */
   fingerprint: string;
 }
@@ -36,12 +42,16 @@ const FINGERPRINT_VERSION = 'akd-data-v1';
 
 /** Standard per-channel statistics of the training sets. */
 const CIFAR_STATS: Record<CifarKind, { mean: number[]; std: number[] }> = {
-  cifar10: { mean: [0.4914, 0.4822, 0.4465], std: [0.2470, 0.2435, 0.2616] },
+  cifar10: { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] },
   cifar100: { mean: [0.5071, 0.4865, 0.4409], std: [0.2673, 0.2564, 0.2762] },
 };
 
 /** Decoded but not yet normalized data. */
-interface RawSplit { images: Uint8Array; labels: Int32Array; n: number; }
+interface RawSplit {
+  images: Uint8Array;
+  labels: Int32Array;
+  n: number;
+}
 interface RawData {
   name: string;
   /** Stable identity of the source kind (not its path: moved files keep their fingerprint). */
@@ -63,7 +73,10 @@ export function loadDataset(data: DataConfig, configDir: string, opts: LoadDatas
   const nVal = Math.round(raw.train.n * validationFraction);
   const nTrain = raw.train.n - nVal;
   if (nTrain < 1) {
-    throw new DataError('data.validationFraction', `${validationFraction} of ${raw.train.n} training samples leaves no training data`);
+    throw new DataError(
+      'data.validationFraction',
+      `${validationFraction} of ${raw.train.n} training samples leaves no training data`,
+    );
   }
   progress(`${raw.name}: ${nTrain} train, ${nVal} validation, ${raw.test.n} test samples`);
 
@@ -113,11 +126,19 @@ function loadMnist(data: DataConfig, progress: (msg: string) => void): RawData {
     testImages: path.join(dir, 't10k-images-idx3-ubyte'),
     testLabels: path.join(dir, 't10k-labels-idx1-ubyte'),
   };
-  const raw = loadIdxFiles({ ...files, trainLimit: data.trainLimit, testLimit: data.testLimit }, dir, progress);
+  const raw = loadIdxFiles(
+    { ...files, trainLimit: data.trainLimit, testLimit: data.testLimit },
+    dir,
+    progress,
+  );
   return { ...raw, name: 'mnist', source: 'mnist' };
 }
 
-function loadIdxFiles(data: IdxData & DataConfig, configDir: string, progress: (msg: string) => void): RawData {
+function loadIdxFiles(
+  data: IdxData & DataConfig,
+  configDir: string,
+  progress: (msg: string) => void,
+): RawData {
   const resolve = (p: string): string => path.resolve(configDir, p);
   const trainImages = resolve(data.trainImages);
   const testImages = resolve(data.testImages);
@@ -129,7 +150,10 @@ function loadIdxFiles(data: IdxData & DataConfig, configDir: string, progress: (
   const inputShape = imageShape(trainImages, train.dims);
   const testShape = imageShape(testImages, test.dims);
   if (testShape.join('x') !== inputShape.join('x')) {
-    throw new DataError(testImages, `image shape ${testShape.join('x')} differs from the training images (${trainImages}): ${inputShape.join('x')}`);
+    throw new DataError(
+      testImages,
+      `image shape ${testShape.join('x')} differs from the training images (${trainImages}): ${inputShape.join('x')}`,
+    );
   }
   // IDX has no class count: 10 (the MNIST family) unless the labels say more.
   const classes = Math.max(10, maxLabel(train.split.labels) + 1, maxLabel(test.split.labels) + 1);
@@ -145,23 +169,39 @@ function loadIdxFiles(data: IdxData & DataConfig, configDir: string, progress: (
   };
 }
 
-function readIdxPair(imagesFile: string, labelsFile: string, limit: number | undefined): { split: RawSplit; dims: number[] } {
+function readIdxPair(
+  imagesFile: string,
+  labelsFile: string,
+  limit: number | undefined,
+): { split: RawSplit; dims: number[] } {
   const images = readIdx(imagesFile, { limit });
   const labels = readIdx(labelsFile, { limit });
   if (labels.dims.length !== 1) {
-    throw new DataError(labelsFile, `labels must be a 1-dimensional IDX file [n], got [${labels.dims.join(', ')}]`);
+    throw new DataError(
+      labelsFile,
+      `labels must be a 1-dimensional IDX file [n], got [${labels.dims.join(', ')}]`,
+    );
   }
   if (images.fullCount !== labels.fullCount) {
-    throw new DataError(imagesFile, `image/label count mismatch: ${images.fullCount} images in ${imagesFile} ` +
-      `but ${labels.fullCount} labels in ${labelsFile}`);
+    throw new DataError(
+      imagesFile,
+      `image/label count mismatch: ${images.fullCount} images in ${imagesFile} ` +
+        `but ${labels.fullCount} labels in ${labelsFile}`,
+    );
   }
-  return { split: { images: images.data, labels: Int32Array.from(labels.data), n: images.dims[0] }, dims: images.dims };
+  return {
+    split: { images: images.data, labels: Int32Array.from(labels.data), n: images.dims[0] },
+    dims: images.dims,
+  };
 }
 
 function imageShape(file: string, dims: IdxArray['dims']): [number, number, number] {
   if (dims.length === 3) return [dims[1], dims[2], 1];
   if (dims.length === 4) return [dims[1], dims[2], dims[3]];
-  throw new DataError(file, `images must be [n, rows, cols] or [n, rows, cols, channels], got [${dims.join(', ')}]`);
+  throw new DataError(
+    file,
+    `images must be [n, rows, cols] or [n, rows, cols, channels], got [${dims.join(', ')}]`,
+  );
 }
 
 function maxLabel(labels: Int32Array): number {
@@ -172,7 +212,11 @@ function maxLabel(labels: Int32Array): number {
 
 // ---- CIFAR ----
 
-function loadCifar(data: CifarData & DataConfig, configDir: string, progress: (msg: string) => void): RawData {
+function loadCifar(
+  data: CifarData & DataConfig,
+  configDir: string,
+  progress: (msg: string) => void,
+): RawData {
   const dir = path.resolve(configDir, data.dir);
   const kind = data.format;
   progress(`reading ${kind} train from ${dir}`);
@@ -229,17 +273,19 @@ function toSplit(raw: RawSplit, start: number, count: number, pixels: number, da
 /** Content-based: same bytes + same limits/split => same fingerprint, whatever the path. */
 function fingerprint(raw: RawData, data: DataConfig, validationFraction: number): string {
   const hash = crypto.createHash('sha256');
-  hash.update(JSON.stringify({
-    v: FINGERPRINT_VERSION,
-    source: raw.source,
-    inputShape: raw.inputShape,
-    classes: raw.classes,
-    trainLimit: data.trainLimit ?? null,
-    testLimit: data.testLimit ?? null,
-    validationFraction,
-    trainN: raw.train.n,
-    testN: raw.test.n,
-  }));
+  hash.update(
+    JSON.stringify({
+      v: FINGERPRINT_VERSION,
+      source: raw.source,
+      inputShape: raw.inputShape,
+      classes: raw.classes,
+      trainLimit: data.trainLimit ?? null,
+      testLimit: data.testLimit ?? null,
+      validationFraction,
+      trainN: raw.train.n,
+      testN: raw.test.n,
+    }),
+  );
   for (const split of [raw.train, raw.test]) {
     hash.update(split.images);
     hash.update(new Uint8Array(split.labels.buffer, split.labels.byteOffset, split.labels.byteLength));

@@ -14,7 +14,10 @@ import * as zlib from 'zlib';
 /** A data-loading failure that is the user's data's fault (not a bug): shown as-is. */
 export class DataError extends Error {
   override name = 'DataError';
-  constructor(readonly file: string, readonly reason: string) {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
     super(`${file}: ${reason}`);
   }
 }
@@ -113,14 +116,20 @@ function checkMagic(file: string, magic: Uint8Array): number {
   }
   if (type !== IDX_UBYTE) {
     const hex = type.toString(16).padStart(2, '0');
-    throw new DataError(file, `unsupported IDX data type 0x${hex} (${IDX_TYPES[type]}); only 0x08 (unsigned byte) is supported`);
+    throw new DataError(
+      file,
+      `unsupported IDX data type 0x${hex} (${IDX_TYPES[type]}); only 0x08 (unsigned byte) is supported`,
+    );
   }
   return ndims;
 }
 
 function parseDims(file: string, bytes: Uint8Array, ndims: number): number[] {
   if (bytes.length < 4 * ndims) {
-    throw new DataError(file, `truncated: header declares ${ndims} dimensions (${4 + 4 * ndims} header bytes), file has ${4 + bytes.length}`);
+    throw new DataError(
+      file,
+      `truncated: header declares ${ndims} dimensions (${4 + 4 * ndims} header bytes), file has ${4 + bytes.length}`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims: number[] = [];
@@ -129,10 +138,18 @@ function parseDims(file: string, bytes: Uint8Array, ndims: number): number[] {
 }
 
 /** Validates the data size against the header and applies `limit`. */
-function dataLayout(file: string, dims: number[], available: number, limit: number | undefined): { dims: number[]; bytes: number } {
+function dataLayout(
+  file: string,
+  dims: number[],
+  available: number,
+  limit: number | undefined,
+): { dims: number[]; bytes: number } {
   const total = dims.reduce((a, b) => a * b, 1);
   if (available < total) {
-    throw new DataError(file, `truncated: header says ${dims.join('x')} = ${total} bytes of data, file has ${Math.max(0, available)}`);
+    throw new DataError(
+      file,
+      `truncated: header says ${dims.join('x')} = ${total} bytes of data, file has ${Math.max(0, available)}`,
+    );
   }
   const perItem = dims.slice(1).reduce((a, b) => a * b, 1);
   const count = limit === undefined ? dims[0] : Math.min(limit, dims[0]);
@@ -181,7 +198,8 @@ export function readAt(fd: number, file: string, position: number, length: numbe
   } catch (err) {
     throw fsError(file, err);
   }
-  if (done < out.length) throw new DataError(file, `truncated: expected ${out.length} bytes at offset ${position}, got ${done}`);
+  if (done < out.length)
+    throw new DataError(file, `truncated: expected ${out.length} bytes at offset ${position}, got ${done}`);
   return out;
 }
 
@@ -195,11 +213,15 @@ export function fsError(file: string, err: unknown): DataError {
   if (err instanceof DataError) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
-    case 'ENOENT': return new DataError(file, 'file not found');
-    case 'EISDIR': return new DataError(file, 'is a directory, expected a file');
+    case 'ENOENT':
+      return new DataError(file, 'file not found');
+    case 'EISDIR':
+      return new DataError(file, 'is a directory, expected a file');
     case 'EACCES':
-    case 'EPERM': return new DataError(file, 'permission denied');
-    default: return new DataError(file, `cannot read: ${errorMessage(err)}`);
+    case 'EPERM':
+      return new DataError(file, 'permission denied');
+    default:
+      return new DataError(file, `cannot read: ${errorMessage(err)}`);
   }
 }
 

@@ -6,17 +6,28 @@ import { EventLog } from '../store/eventLog';
 export class EventTail {
   private pending = '';
 
-  constructor(readonly file: string, private offset = 0) {}
+  constructor(
+    readonly file: string,
+    private offset = 0,
+  ) {}
 
   /** Byte size of the file now (where a tail that should skip everything so far starts). */
   static sizeOf(file: string): number {
-    try { return fs.statSync(file).size; } catch { return 0; }
+    try {
+      return fs.statSync(file).size;
+    } catch {
+      return 0;
+    }
   }
 
   /** Every complete event appended since the last call; a torn last line waits for its end. */
   read(): RunEvent[] {
     let fd: number;
-    try { fd = fs.openSync(this.file, 'r'); } catch { return []; }
+    try {
+      fd = fs.openSync(this.file, 'r');
+    } catch {
+      return [];
+    }
     const out: RunEvent[] = [];
     try {
       const size = fs.fstatSync(fd).size;
@@ -41,5 +52,9 @@ export class EventTail {
 /** Append one event to a run's events.jsonl (open, write one line, close). */
 export function appendEvent(file: string, payload: EventPayload): RunEvent {
   const log = new EventLog(file);
-  try { return log.emit(payload); } finally { log.close(); }
+  try {
+    return log.emit(payload);
+  } finally {
+    log.close();
+  }
 }

@@ -14,14 +14,25 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ExperimentConfig } from '../config/types';
-import type { CheckpointPosition, EventPayload, JobSubmittedEvent, RunEvent, RunSummary } from '../protocol/events';
+import type {
+  CheckpointPosition,
+  EventPayload,
+  JobSubmittedEvent,
+  RunEvent,
+  RunSummary,
+} from '../protocol/events';
 import { EventLog, readEvents } from '../store/eventLog';
 import { RUN_FILES, readJson, writeJsonAtomic } from '../store/runStore';
 import type { CancelToken } from '../training/phaseTrainer';
 import { humanReporter } from '../cli/humanReporter';
 import { installSignalHandlers } from '../cli/signals';
 import { isSweepDir, memberRunDir, readManifest } from '../sweep/manifest';
-import { cachedTeacherModel, publishTeacher, trainedTeacherOf, updateProvenance } from '../sweep/teacherCache';
+import {
+  cachedTeacherModel,
+  publishTeacher,
+  trainedTeacherOf,
+  updateProvenance,
+} from '../sweep/teacherCache';
 import { SLURM_KILLED, parseScontrolJob, type JobStatus } from './slurmClient';
 import { describeJobEnd } from './slurmRun';
 
@@ -29,7 +40,8 @@ const EXIT = { ok: 0, failed: 1, sigint: 130, sigterm: 143, cantCreate: 73, noIn
 
 /** This job's id as akd writes it: "123", or "123_4" for an array task. */
 export function currentJobId(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (env.SLURM_ARRAY_JOB_ID && env.SLURM_ARRAY_TASK_ID) return `${env.SLURM_ARRAY_JOB_ID}_${env.SLURM_ARRAY_TASK_ID}`;
+  if (env.SLURM_ARRAY_JOB_ID && env.SLURM_ARRAY_TASK_ID)
+    return `${env.SLURM_ARRAY_JOB_ID}_${env.SLURM_ARRAY_TASK_ID}`;
   return env.SLURM_JOB_ID;
 }
 
@@ -42,7 +54,12 @@ function slurmStateNow(jobId: string): JobStatus | undefined {
 /** An EventLog that turns a Slurm-initiated stop (time limit, node failure...) into a failed end with the reason. */
 class SlurmJobLog extends EventLog {
   slurmEnd: { status: JobStatus; message: string } | undefined;
-  constructor(file: string, private readonly jobId: string) { super(file); }
+  constructor(
+    file: string,
+    private readonly jobId: string,
+  ) {
+    super(file);
+  }
 
   override emit(payload: EventPayload): RunEvent {
     if (payload.type === 'run-cancelled') {
@@ -58,7 +75,8 @@ class SlurmJobLog extends EventLog {
   }
 }
 
-const describePosition = (p: CheckpointPosition): string => ` at ${p.phase} epoch ${p.epoch + 1}, batch ${p.batch}`;
+const describePosition = (p: CheckpointPosition): string =>
+  ` at ${p.phase} epoch ${p.epoch + 1}, batch ${p.batch}`;
 
 function writableProblem(runDir: string): string | undefined {
   const probe = path.join(runDir, `.write-test-${os.hostname()}-${process.pid}`);
@@ -67,9 +85,11 @@ function writableProblem(runDir: string): string | undefined {
     fs.unlinkSync(probe);
     return undefined;
   } catch (e) {
-    return `akd: the run folder ${runDir} is not writable from ${os.hostname()} (${(e as Error).message}). `
-      + 'On a cluster the run folder must be on a filesystem the submitting host and the compute nodes share '
-      + '(akd run --out DIR on a shared path).';
+    return (
+      `akd: the run folder ${runDir} is not writable from ${os.hostname()} (${(e as Error).message}). ` +
+      'On a cluster the run folder must be on a filesystem the submitting host and the compute nodes share ' +
+      '(akd run --out DIR on a shared path).'
+    );
   }
 }
 
@@ -99,11 +119,17 @@ function teacherPublisher(runDir: string): ((final: boolean) => void) | undefine
       const trained = config && trainedTeacherOf(config);
       if (!config || !trained || !fs.existsSync(path.join(teacherDir, 'model.json'))) return;
       publishTeacher(manifest.cacheRoot, teacher.key, teacherDir, {
-        runId: m.id, runDir, key: teacher.key, dataFingerprint: teacher.dataFingerprint, teacher: trained,
-        batchSize: config.batchSize, createdAt: new Date().toISOString(),
+        runId: m.id,
+        runDir,
+        key: teacher.key,
+        dataFingerprint: teacher.dataFingerprint,
+        teacher: trained,
+        batchSize: config.batchSize,
+        createdAt: new Date().toISOString(),
       });
     }
-    if (final && summary?.teacher.testAccuracy != null) updateProvenance(manifest.cacheRoot, teacher.key, { testAccuracy: summary.teacher.testAccuracy });
+    if (final && summary?.teacher.testAccuracy != null)
+      updateProvenance(manifest.cacheRoot, teacher.key, { testAccuracy: summary.teacher.testAccuracy });
   };
 }
 
@@ -113,21 +139,33 @@ export async function runJob(folder: string): Promise<number> {
   if (isSweepDir(folder)) {
     const member = sweepMemberFolder(folder);
     if (!member) {
-      process.stderr.write(`akd: no member of the sweep in ${folder} has index ${process.env.SLURM_ARRAY_TASK_ID ?? '(SLURM_ARRAY_TASK_ID unset)'}\n`);
+      process.stderr.write(
+        `akd: no member of the sweep in ${folder} has index ${process.env.SLURM_ARRAY_TASK_ID ?? '(SLURM_ARRAY_TASK_ID unset)'}\n`,
+      );
       return EXIT.noInput;
     }
     runDir = member;
   }
   if (!fs.existsSync(runDir)) {
-    process.stderr.write(`akd: the run folder ${runDir} does not exist on ${host}: on a cluster it must be on a filesystem the submitting host and the compute nodes share\n`);
+    process.stderr.write(
+      `akd: the run folder ${runDir} does not exist on ${host}: on a cluster it must be on a filesystem the submitting host and the compute nodes share\n`,
+    );
     return EXIT.noInput;
   }
   const problem = writableProblem(runDir);
-  if (problem) { process.stderr.write(problem + '\n'); return EXIT.cantCreate; }
+  if (problem) {
+    process.stderr.write(problem + '\n');
+    return EXIT.cantCreate;
+  }
   const config = readJson<ExperimentConfig>(path.join(runDir, RUN_FILES.config));
-  if (!config) { process.stderr.write(`akd: ${path.join(runDir, RUN_FILES.config)} is missing or unreadable\n`); return EXIT.noInput; }
+  if (!config) {
+    process.stderr.write(`akd: ${path.join(runDir, RUN_FILES.config)} is missing or unreadable\n`);
+    return EXIT.noInput;
+  }
   const eventsFile = path.join(runDir, RUN_FILES.events);
-  const submitted = [...readEvents(eventsFile)].reverse().find((e): e is JobSubmittedEvent => e.type === 'job-submitted');
+  const submitted = [...readEvents(eventsFile)]
+    .reverse()
+    .find((e): e is JobSubmittedEvent => e.type === 'job-submitted');
   const jobId = currentJobId() ?? submitted?.jobId ?? 'unknown';
   const configPath = submitted?.configPath ?? path.join(runDir, RUN_FILES.config);
   const resume = fs.existsSync(path.join(runDir, RUN_FILES.latest, RUN_FILES.state));
@@ -135,7 +173,10 @@ export async function runJob(folder: string): Promise<number> {
   const log = new SlurmJobLog(eventsFile, jobId);
   log.onEvent(humanReporter(process.stderr));
   const publish = teacherPublisher(runDir);
-  if (publish) log.onEvent((e) => { if (e.type === 'checkpoint-saved' && e.model === 'teacher' && e.reason === 'final') publish(false); });
+  if (publish)
+    log.onEvent((e) => {
+      if (e.type === 'checkpoint-saved' && e.model === 'teacher' && e.reason === 'final') publish(false);
+    });
   log.emit({ type: 'job-state', launcher: 'slurm', jobId, state: 'RUNNING', node: host, source: 'job' });
   const cancel: CancelToken = { cancelled: false };
   const removeHandlers = installSignalHandlers(cancel);
@@ -151,7 +192,13 @@ export async function runJob(folder: string): Promise<number> {
       ...summary,
       ...(slurmEnd ? { status: 'failed', error: slurmEnd.message } : {}),
       // The final state comes from whoever follows the job (it is still running while this is written).
-      job: { launcher: 'slurm', jobId, node: host, ...(slurmEnd ? { state: slurmEnd.status.state } : {}), ...(slurmEnd?.status.reason ? { reason: slurmEnd.status.reason } : {}) },
+      job: {
+        launcher: 'slurm',
+        jobId,
+        node: host,
+        ...(slurmEnd ? { state: slurmEnd.status.state } : {}),
+        ...(slurmEnd?.status.reason ? { reason: slurmEnd.status.reason } : {}),
+      },
     } satisfies RunSummary);
     process.stderr.write(`run folder: ${runDir}\n`);
     if (slurmEnd || outcome.status === 'failed') return EXIT.failed;

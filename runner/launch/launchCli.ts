@@ -21,8 +21,12 @@ export const LAUNCH_EXIT = { ok: 0, failed: 1, invalid: 2, sigint: 130, sigterm:
 export class LauncherUsageError extends Error {}
 
 /** The launcher a command uses: `--launcher` names the type, the config's block gives the settings. */
-export function resolveLauncher(config: Pick<ExperimentConfig, 'launcher'>, flag: string | undefined): LauncherConfig {
-  if (flag !== undefined && flag !== 'local' && flag !== 'slurm') throw new LauncherUsageError(`--launcher must be local or slurm, got "${flag}"`);
+export function resolveLauncher(
+  config: Pick<ExperimentConfig, 'launcher'>,
+  flag: string | undefined,
+): LauncherConfig {
+  if (flag !== undefined && flag !== 'local' && flag !== 'slurm')
+    throw new LauncherUsageError(`--launcher must be local or slurm, got "${flag}"`);
   const type: LauncherType = (flag as LauncherType | undefined) ?? config.launcher?.type ?? 'local';
   if (type === 'local') return { type: 'local' };
   return config.launcher?.type === 'slurm' ? config.launcher : { type: 'slurm' };
@@ -34,14 +38,18 @@ export function describeJobEvent(e: RunEvent): string | undefined {
     return `submitted Slurm job ${e.jobId}${e.dependsOn ? ` (after job ${e.dependsOn.join(', ')})` : ''}; output ${e.output}`;
   }
   if (e.type === 'job-state') {
-    if (e.final) return `Slurm job ${e.jobId}: ${e.state}${e.reason ? ` (${e.reason})` : ''}${e.exitCode ? `, exit code ${e.exitCode}` : ''}`;
+    if (e.final)
+      return `Slurm job ${e.jobId}: ${e.state}${e.reason ? ` (${e.reason})` : ''}${e.exitCode ? `, exit code ${e.exitCode}` : ''}`;
     return `Slurm job ${e.jobId}: ${e.state}${e.reason ? ` (${e.reason})` : ''}${e.node ? ` on ${e.node}` : ''}`;
   }
   return undefined;
 }
 
 export function eventPrinter(json: boolean): (e: RunEvent) => void {
-  if (json) return (e) => { process.stdout.write(JSON.stringify(e) + '\n'); };
+  if (json)
+    return (e) => {
+      process.stdout.write(JSON.stringify(e) + '\n');
+    };
   const human = humanReporter(process.stderr);
   return (e) => {
     const line = describeJobEvent(e);
@@ -53,11 +61,14 @@ export function eventPrinter(json: boolean): (e: RunEvent) => void {
 export function exitCodeFor(terminal: TerminalEvent | undefined): number {
   if (!terminal) return LAUNCH_EXIT.failed;
   if (terminal.type === 'run-completed') return LAUNCH_EXIT.ok;
-  if (terminal.type === 'run-cancelled') return terminal.signal === 'SIGINT' ? LAUNCH_EXIT.sigint : LAUNCH_EXIT.sigterm;
+  if (terminal.type === 'run-cancelled')
+    return terminal.signal === 'SIGINT' ? LAUNCH_EXIT.sigint : LAUNCH_EXIT.sigterm;
   return LAUNCH_EXIT.failed;
 }
 
-function warn(message: string): void { process.stderr.write(`akd: ${message}\n`); }
+function warn(message: string): void {
+  process.stderr.write(`akd: ${message}\n`);
+}
 
 export function slurmErrorMessage(e: unknown): string | undefined {
   if (e instanceof SlurmError || e instanceof SlurmScriptError) return e.message;
@@ -68,19 +79,38 @@ export function slurmErrorMessage(e: unknown): string | undefined {
  * Follow a submitted run until it ends. The first SIGINT/SIGTERM cancels the job (scancel: the
  * run checkpoints, as a local run does); a second one stops following at once.
  */
-async function follow(runDir: string, jobId: string, fromOffset: number, json: boolean, client: SlurmClient): Promise<number> {
+async function follow(
+  runDir: string,
+  jobId: string,
+  fromOffset: number,
+  json: boolean,
+  client: SlurmClient,
+): Promise<number> {
   let cancelling = false;
   const abort = { aborted: false };
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (cancelling) { abort.aborted = true; process.exit(signal === 'SIGINT' ? LAUNCH_EXIT.sigint : LAUNCH_EXIT.sigterm); }
+    if (cancelling) {
+      abort.aborted = true;
+      process.exit(signal === 'SIGINT' ? LAUNCH_EXIT.sigint : LAUNCH_EXIT.sigterm);
+    }
     cancelling = true;
-    warn(`${signal}: cancelling Slurm job ${jobId} (the run checkpoints; a second signal stops following, the job goes on ending)`);
+    warn(
+      `${signal}: cancelling Slurm job ${jobId} (the run checkpoints; a second signal stops following, the job goes on ending)`,
+    );
     client.cancel(jobId).catch((e: Error) => warn(`could not cancel job ${jobId}: ${e.message}`));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const terminal = await followSlurmRun({ runDir, jobId, fromOffset, client, onEvent: eventPrinter(json), warn, abort });
+    const terminal = await followSlurmRun({
+      runDir,
+      jobId,
+      fromOffset,
+      client,
+      onEvent: eventPrinter(json),
+      warn,
+      abort,
+    });
     if (!json) process.stderr.write(`run folder: ${runDir}\n`);
     return exitCodeFor(terminal);
   } finally {
@@ -108,7 +138,14 @@ export async function launchOnSlurm(o: SlurmLaunchOptions): Promise<number> {
   if (hint && process.env.AKD_QUIET_SHARED_FS_HINT !== '1') warn(`note: ${hint}`);
   let jobId: string;
   try {
-    jobId = await submitRun({ runDir: o.runDir, configPath: o.configPath, config: o.config, launcher: o.launcher, resume: o.resume, client });
+    jobId = await submitRun({
+      runDir: o.runDir,
+      configPath: o.configPath,
+      config: o.config,
+      launcher: o.launcher,
+      resume: o.resume,
+      client,
+    });
   } catch (e) {
     const msg = slurmErrorMessage(e);
     if (!msg) throw e;
@@ -121,7 +158,10 @@ export async function launchOnSlurm(o: SlurmLaunchOptions): Promise<number> {
     const submitted = new EventTail(eventsFile, fromOffset).read().find((e) => e.type === 'job-submitted');
     if (o.json && submitted) process.stdout.write(JSON.stringify(submitted) + '\n');
     else process.stdout.write(`${o.runDir}\t${jobId}\n`);
-    if (!o.json) warn(`submitted Slurm job ${jobId}; follow it with: akd follow ${o.runDir}  (stop: akd stop ${o.runDir})`);
+    if (!o.json)
+      warn(
+        `submitted Slurm job ${jobId}; follow it with: akd follow ${o.runDir}  (stop: akd stop ${o.runDir})`,
+      );
     return LAUNCH_EXIT.ok;
   }
   return follow(o.runDir, jobId, fromOffset, o.json, client);
@@ -135,7 +175,8 @@ export async function slurmResumeBlocker(runDir: string): Promise<string | undef
   const session = latestSession(readEvents(path.join(runDir, RUN_FILES.events)));
   if (!session?.submitted || session.final) return undefined;
   const status = await reconcileRun(runDir, new SlurmClient());
-  if (status && !jobEnded(status.state)) return `${runDir}: its Slurm job ${status.jobId} is still ${status.state} (akd stop ${runDir} first)`;
+  if (status && !jobEnded(status.state))
+    return `${runDir}: its Slurm job ${status.jobId} is still ${status.state} (akd stop ${runDir} first)`;
   return undefined;
 }
 
@@ -149,7 +190,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function stopRun(runDir: string, opts: { waitMs: number; json: boolean }): Promise<number> {
   const file = path.join(runDir, RUN_FILES.events);
   const session = latestSession(readEvents(file));
-  const say = (text: string): void => { process.stderr.write(`${text}\n`); };
+  const say = (text: string): void => {
+    process.stderr.write(`${text}\n`);
+  };
   if (!session || (session.ended && (!session.submitted || session.final))) {
     say(`${runDir}: not running (${session?.ended?.type ?? 'no session'}), nothing to stop`);
     return LAUNCH_EXIT.ok;
@@ -175,25 +218,35 @@ export async function stopRun(runDir: string, opts: { waitMs: number; json: bool
         }
         break;
       }
-      if (Date.now() > deadline) { say(`${runDir}: Slurm job ${jobId} is still ${status.state} after ${opts.waitMs / 1000} s`); return LAUNCH_EXIT.failed; }
+      if (Date.now() > deadline) {
+        say(`${runDir}: Slurm job ${jobId} is still ${status.state} after ${opts.waitMs / 1000} s`);
+        return LAUNCH_EXIT.failed;
+      }
       await sleep(250);
     }
   } else {
     const pid = session.started?.pid;
     if (!pid || !processAlive(pid)) {
-      say(`${runDir}: its process (pid ${pid ?? '?'}) is gone without an end event; akd resume continues from its last checkpoint`);
+      say(
+        `${runDir}: its process (pid ${pid ?? '?'}) is gone without an end event; akd resume continues from its last checkpoint`,
+      );
       return LAUNCH_EXIT.ok;
     }
     process.kill(pid, 'SIGTERM');
     say(`sent SIGTERM to pid ${pid}`);
     while (!latestSession(readEvents(file))?.ended) {
-      if (Date.now() > deadline) { say(`${runDir}: pid ${pid} has not ended the run after ${opts.waitMs / 1000} s`); return LAUNCH_EXIT.failed; }
+      if (Date.now() > deadline) {
+        say(`${runDir}: pid ${pid} has not ended the run after ${opts.waitMs / 1000} s`);
+        return LAUNCH_EXIT.failed;
+      }
       await sleep(200);
     }
   }
   const end = latestSession(readEvents(file))?.ended;
   if (opts.json && end) process.stdout.write(JSON.stringify(end) + '\n');
-  say(`${runDir}: ${end ? end.type.replace('run-', '') : 'ended'}${end?.type === 'run-cancelled' && end.position ? ` at ${end.position.phase} epoch ${end.position.epoch + 1}, batch ${end.position.batch} (checkpoint saved; akd resume continues)` : ''}`);
+  say(
+    `${runDir}: ${end ? end.type.replace('run-', '') : 'ended'}${end?.type === 'run-cancelled' && end.position ? ` at ${end.position.phase} epoch ${end.position.epoch + 1}, batch ${end.position.batch} (checkpoint saved; akd resume continues)` : ''}`,
+  );
   return LAUNCH_EXIT.ok;
 }
 
@@ -202,14 +255,22 @@ export async function followRun(runDir: string, json: boolean): Promise<number> 
   const file = path.join(runDir, RUN_FILES.events);
   const events = readEvents(file);
   const session = latestSession(events);
-  if (!session?.submitted) throw new LauncherUsageError(`${runDir}: its latest session is not a Slurm job (akd follow is for runs launched with --launcher slurm)`);
+  if (!session?.submitted)
+    throw new LauncherUsageError(
+      `${runDir}: its latest session is not a Slurm job (akd follow is for runs launched with --launcher slurm)`,
+    );
   const print = eventPrinter(json);
   // Print this session's events so far, then follow from the end of the file.
   for (const e of events.slice(session.index)) print(e);
   if (session.final) return exitCodeFor(session.ended);
   const client = new SlurmClient();
   const terminal = await followSlurmRun({
-    runDir, jobId: session.submitted.jobId, fromOffset: EventTail.sizeOf(file), client, onEvent: print, warn,
+    runDir,
+    jobId: session.submitted.jobId,
+    fromOffset: EventTail.sizeOf(file),
+    client,
+    onEvent: print,
+    warn,
   });
   return exitCodeFor(terminal ?? latestSession(readEvents(file))?.ended);
 }

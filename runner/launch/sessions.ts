@@ -3,7 +3,13 @@
  * either by `job-submitted` (Slurm) or by a `run-started` with no job before it (local). Stop,
  * resume and follow act on the latest one. No I/O here.
  */
-import { TERMINAL_EVENTS, type JobStateEvent, type JobSubmittedEvent, type RunEvent, type RunStartedEvent } from '../protocol/events';
+import {
+  TERMINAL_EVENTS,
+  type JobStateEvent,
+  type JobSubmittedEvent,
+  type RunEvent,
+  type RunStartedEvent,
+} from '../protocol/events';
 
 export type TerminalEvent = Extract<RunEvent, { type: 'run-completed' | 'run-failed' | 'run-cancelled' }>;
 
@@ -30,7 +36,10 @@ export function runSessions(events: RunEvent[]): RunSession[] {
       sessions.push(cur);
     } else if (e.type === 'run-started') {
       if (cur && cur.launcher === 'slurm' && !cur.started && !cur.ended) cur.started = e;
-      else { cur = { launcher: 'local', index, started: e }; sessions.push(cur); }
+      else {
+        cur = { launcher: 'local', index, started: e };
+        sessions.push(cur);
+      }
     } else if (isTerminal(e)) {
       if (cur && !cur.ended) cur.ended = e;
     } else if (e.type === 'job-state' && cur?.submitted && e.jobId === cur.submitted.jobId) {

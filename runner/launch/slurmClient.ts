@@ -8,7 +8,12 @@ import { execFile } from 'node:child_process';
 export type SlurmErrorKind = 'not-installed' | 'unreachable' | 'rejected';
 
 export class SlurmError extends Error {
-  constructor(readonly kind: SlurmErrorKind, message: string) { super(message); }
+  constructor(
+    readonly kind: SlurmErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** Milliseconds a client call may take: AKD_SLURM_TIMEOUT_MS, default 5000. */
@@ -17,31 +22,65 @@ export function slurmTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   return Number.isFinite(v) && v > 0 ? v : 5000;
 }
 
-const UNREACHABLE = /Unable to contact slurm controller|Zero Bytes were transmitted|Connection refused|Socket timed out|Communication connection failure|Unable to establish connection|Munge encode failed|authentication failure/i;
+const UNREACHABLE =
+  /Unable to contact slurm controller|Zero Bytes were transmitted|Connection refused|Socket timed out|Communication connection failure|Unable to establish connection|Munge encode failed|authentication failure/i;
 
-export interface SlurmCallOptions { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv; }
+export interface SlurmCallOptions {
+  timeoutMs?: number;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
 
 /** Run one Slurm client command; resolves with its stdout. */
 export function slurmCall(cmd: string, args: string[], opts: SlurmCallOptions = {}): Promise<string> {
   const timeoutMs = opts.timeoutMs ?? slurmTimeoutMs(opts.env);
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, {
-      timeout: timeoutMs, killSignal: 'SIGKILL', cwd: opts.cwd, env: opts.env ?? process.env,
-      maxBuffer: 256 * 1024 * 1024, encoding: 'utf8',
-    }, (err, stdout, stderr) => {
-      if (!err) { resolve(stdout); return; }
-      const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string | null; code?: number | string };
-      const where = process.env.SLURM_CONF ? ` (SLURM_CONF=${process.env.SLURM_CONF})` : '';
-      if (e.code === 'ENOENT') {
-        reject(new SlurmError('not-installed', `Slurm is not installed here: "${cmd}" is not on PATH. Run akd on a login node of the cluster, or install the Slurm client (Debian: apt-get install slurm-client).`));
-      } else if (e.killed || e.signal === 'SIGKILL') {
-        reject(new SlurmError('unreachable', `the Slurm controller is not reachable: ${cmd} did not answer within ${(timeoutMs / 1000).toFixed(1)} s${where}. Is slurmctld running? (AKD_SLURM_TIMEOUT_MS sets the limit)`));
-      } else {
-        const text = `${stderr}`.trim() || `${stdout}`.trim() || e.message;
-        if (UNREACHABLE.test(text)) reject(new SlurmError('unreachable', `the Slurm controller is not reachable${where}: ${cmd}: ${text}`));
-        else reject(new SlurmError('rejected', `${cmd} ${args.join(' ')}: ${text}`));
-      }
-    });
+    execFile(
+      cmd,
+      args,
+      {
+        timeout: timeoutMs,
+        killSignal: 'SIGKILL',
+        cwd: opts.cwd,
+        env: opts.env ?? process.env,
+        maxBuffer: 256 * 1024 * 1024,
+        encoding: 'utf8',
+      },
+      (err, stdout, stderr) => {
+        if (!err) {
+          resolve(stdout);
+          return;
+        }
+        const e = err as NodeJS.ErrnoException & {
+          killed?: boolean;
+          signal?: string | null;
+          code?: number | string;
+        };
+        const where = process.env.SLURM_CONF ? ` (SLURM_CONF=${process.env.SLURM_CONF})` : '';
+        if (e.code === 'ENOENT') {
+          reject(
+            new SlurmError(
+              'not-installed',
+              `Slurm is not installed here: "${cmd}" is not on PATH. Run akd on a login node of the cluster, or install the Slurm client (Debian: apt-get install slurm-client).`,
+            ),
+          );
+        } else if (e.killed || e.signal === 'SIGKILL') {
+          reject(
+            new SlurmError(
+              'unreachable',
+              `the Slurm controller is not reachable: ${cmd} did not answer within ${(timeoutMs / 1000).toFixed(1)} s${where}. Is slurmctld running? (AKD_SLURM_TIMEOUT_MS sets the limit)`,
+            ),
+          );
+        } else {
+          const text = `${stderr}`.trim() || `${stdout}`.trim() || e.message;
+          if (UNREACHABLE.test(text))
+            reject(
+              new SlurmError('unreachable', `the Slurm controller is not reachable${where}: ${cmd}: ${text}`),
+            );
+          else reject(new SlurmError('rejected', `${cmd} ${args.join(' ')}: ${text}`));
+        }
+      },
+    );
   });
 }
 
@@ -59,13 +98,35 @@ export interface JobStatus {
 }
 
 /** Slurm job states after which the job will not run again. */
-const ENDED = new Set(['COMPLETED', 'CANCELLED', 'FAILED', 'TIMEOUT', 'NODE_FAIL', 'PREEMPTED', 'BOOT_FAIL', 'DEADLINE',
-  'OUT_OF_MEMORY', 'REVOKED', 'SPECIAL_EXIT', 'GONE']);
+const ENDED = new Set([
+  'COMPLETED',
+  'CANCELLED',
+  'FAILED',
+  'TIMEOUT',
+  'NODE_FAIL',
+  'PREEMPTED',
+  'BOOT_FAIL',
+  'DEADLINE',
+  'OUT_OF_MEMORY',
+  'REVOKED',
+  'SPECIAL_EXIT',
+  'GONE',
+]);
 
-export function jobEnded(state: string): boolean { return ENDED.has(state); }
+export function jobEnded(state: string): boolean {
+  return ENDED.has(state);
+}
 
 /** Ended through no fault of the run: Slurm stopped it (these are the ones whose SIGTERM is not a user's). */
-export const SLURM_KILLED = new Set(['TIMEOUT', 'NODE_FAIL', 'PREEMPTED', 'BOOT_FAIL', 'DEADLINE', 'OUT_OF_MEMORY', 'REVOKED']);
+export const SLURM_KILLED = new Set([
+  'TIMEOUT',
+  'NODE_FAIL',
+  'PREEMPTED',
+  'BOOT_FAIL',
+  'DEADLINE',
+  'OUT_OF_MEMORY',
+  'REVOKED',
+]);
 
 /** A raw wait status (squeue --json's exit_code in 22.05) as "exit:signal". */
 export function waitStatusToExitCode(status: number): string {
@@ -82,7 +143,13 @@ interface SqueueJob {
   state_reason?: string;
   nodes?: string;
   batch_host?: string;
-  exit_code?: number | { status?: string | string[]; return_code?: number | { number?: number }; signal?: { id?: number | { number?: number } } };
+  exit_code?:
+    | number
+    | {
+        status?: string | string[];
+        return_code?: number | { number?: number };
+        signal?: { id?: number | { number?: number } };
+      };
   standard_output?: string;
 }
 
@@ -129,8 +196,11 @@ export function parseSqueueJson(text: string, ids: string[]): Map<string, JobSta
     const state = Array.isArray(raw) ? (raw[0] ?? 'UNKNOWN') : (raw ?? 'UNKNOWN');
     const node = j.batch_host || j.nodes || undefined;
     return {
-      jobId: id, state, ...(j.state_reason && j.state_reason !== 'None' ? { reason: j.state_reason } : {}),
-      ...(node ? { node } : {}), ...(exitCodeOf(j) ? { exitCode: exitCodeOf(j) } : {}),
+      jobId: id,
+      state,
+      ...(j.state_reason && j.state_reason !== 'None' ? { reason: j.state_reason } : {}),
+      ...(node ? { node } : {}),
+      ...(exitCodeOf(j) ? { exitCode: exitCodeOf(j) } : {}),
       ...(j.standard_output ? { stdout: j.standard_output } : {}),
     };
   };
@@ -145,10 +215,16 @@ export function parseSqueueJson(text: string, ids: string[]): Map<string, JobSta
     const task = Number(taskText);
     const exact = jobs.find((x) => num(x.array_job_id) === jobId && num(x.array_task_id) === task);
     // Tasks not started yet are one record for the whole array, listed with its task spec.
-    const unsplit = (x: SqueueJob): boolean => (num(x.array_job_id) === jobId || x.job_id === jobId) && num(x.array_task_id) === undefined;
-    const pending = exact ?? jobs.find((x) => unsplit(x) && typeof x.array_task_string === 'string' && inArraySpec(x.array_task_string, task))
+    const unsplit = (x: SqueueJob): boolean =>
+      (num(x.array_job_id) === jobId || x.job_id === jobId) && num(x.array_task_id) === undefined;
+    const pending =
+      exact ??
+      jobs.find(
+        (x) =>
+          unsplit(x) && typeof x.array_task_string === 'string' && inArraySpec(x.array_task_string, task),
+      ) ??
       // Tasks cancelled before they were split off keep one record for the array, with an empty task string.
-      ?? jobs.find((x) => unsplit(x) && !x.array_task_string);
+      jobs.find((x) => unsplit(x) && !x.array_task_string);
     if (pending) out.set(id, status(id, pending));
   }
   return out;
@@ -162,22 +238,30 @@ export function parseScontrolJob(text: string, id: string): JobStatus | undefine
     if (!t) continue;
     // StdOut/StdErr/Command/WorkDir have a line of their own and take all of it (paths may contain spaces).
     const whole = /^(StdOut|StdErr|StdIn|Command|WorkDir)=(.*)$/.exec(t);
-    if (whole) { fields.set(whole[1], whole[2]); continue; }
-    for (const m of t.matchAll(/(?:^|\s)([A-Za-z][A-Za-z0-9/:_]*)=(\S*)/g)) if (!fields.has(m[1])) fields.set(m[1], m[2]);
+    if (whole) {
+      fields.set(whole[1], whole[2]);
+      continue;
+    }
+    for (const m of t.matchAll(/(?:^|\s)([A-Za-z][A-Za-z0-9/:_]*)=(\S*)/g))
+      if (!fields.has(m[1])) fields.set(m[1], m[2]);
   }
   const state = fields.get('JobState');
   if (!state) return undefined;
   const reason = fields.get('Reason');
   const node = fields.get('BatchHost') || fields.get('NodeList');
   return {
-    jobId: id, state, ...(reason && reason !== 'None' ? { reason } : {}),
+    jobId: id,
+    state,
+    ...(reason && reason !== 'None' ? { reason } : {}),
     ...(node && node !== '(null)' ? { node } : {}),
     ...(fields.get('ExitCode') ? { exitCode: fields.get('ExitCode') } : {}),
     ...(fields.get('StdOut') ? { stdout: fields.get('StdOut') } : {}),
   };
 }
 
-export interface SbatchResult { jobId: string; }
+export interface SbatchResult {
+  jobId: string;
+}
 
 export class SlurmClient {
   constructor(readonly opts: SlurmCallOptions = {}) {}
@@ -190,7 +274,8 @@ export class SlurmClient {
   async sbatch(scriptPath: string, cwd: string, extraArgs: string[] = []): Promise<SbatchResult> {
     const out = await this.call('sbatch', ['--parsable', ...extraArgs, scriptPath], { cwd });
     const jobId = out.trim().split('\n').pop()?.split(';')[0].trim() ?? '';
-    if (!/^\d+$/.test(jobId)) throw new SlurmError('rejected', `sbatch printed no job id: ${JSON.stringify(out)}`);
+    if (!/^\d+$/.test(jobId))
+      throw new SlurmError('rejected', `sbatch printed no job id: ${JSON.stringify(out)}`);
     return { jobId };
   }
 
@@ -201,12 +286,20 @@ export class SlurmClient {
    */
   async statuses(ids: string[]): Promise<Map<string, JobStatus>> {
     if (ids.length === 0) return new Map();
-    const text = await this.call('squeue', ['--json', '-t', 'all', `--jobs=${[...new Set(ids.map((i) => i.split('_')[0]))].join(',')}`]);
+    const text = await this.call('squeue', [
+      '--json',
+      '-t',
+      'all',
+      `--jobs=${[...new Set(ids.map((i) => i.split('_')[0]))].join(',')}`,
+    ]);
     let found: Map<string, JobStatus>;
     try {
       found = parseSqueueJson(text, ids);
     } catch (e) {
-      throw new SlurmError('rejected', `squeue --json printed something that is not JSON: ${(e as Error).message}`);
+      throw new SlurmError(
+        'rejected',
+        `squeue --json printed something that is not JSON: ${(e as Error).message}`,
+      );
     }
     for (const id of ids) {
       if (found.has(id)) continue;
@@ -225,7 +318,12 @@ export class SlurmClient {
       const text = await this.call('scontrol', ['show', 'job', id]);
       return parseScontrolJob(text, id) ?? { jobId: id, state: 'GONE' };
     } catch (e) {
-      if (e instanceof SlurmError && e.kind === 'rejected' && /Invalid job id|Job \S+ not found/i.test(e.message)) return { jobId: id, state: 'GONE' };
+      if (
+        e instanceof SlurmError &&
+        e.kind === 'rejected' &&
+        /Invalid job id|Job \S+ not found/i.test(e.message)
+      )
+        return { jobId: id, state: 'GONE' };
       throw e;
     }
   }

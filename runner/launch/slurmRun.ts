@@ -58,8 +58,14 @@ export async function submitRun(o: SubmitOptions): Promise<string> {
   fs.writeFileSync(scriptPath, script, { mode: 0o755 });
   const { jobId } = await o.client.sbatch(scriptPath, REPO_DIR);
   appendEvent(path.join(o.runDir, RUN_FILES.events), {
-    type: 'job-submitted', launcher: 'slurm', jobId, runDir: o.runDir, configPath: o.configPath,
-    script: JOB_SCRIPT, output: path.join(o.runDir, `slurm-${jobId}.out`), resume: o.resume,
+    type: 'job-submitted',
+    launcher: 'slurm',
+    jobId,
+    runDir: o.runDir,
+    configPath: o.configPath,
+    script: JOB_SCRIPT,
+    output: path.join(o.runDir, `slurm-${jobId}.out`),
+    resume: o.resume,
     ...(o.dependsOn && o.dependsOn.length > 0 ? { dependsOn: o.dependsOn } : {}),
   });
   return jobId;
@@ -70,7 +76,11 @@ export function outputTail(file: string | undefined, lines = 12): string {
   if (!file) return '';
   try {
     const text = fs.readFileSync(file, 'utf8');
-    return text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('\r')).slice(-lines).join('\n');
+    return text
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('\r'))
+      .slice(-lines)
+      .join('\n');
   } catch {
     return '';
   }
@@ -92,14 +102,22 @@ export function describeJobEnd(s: JobStatus): string {
   if (s.reason) parts.push(`(reason ${s.reason})`);
   if (s.exitCode && s.exitCode !== '0:0') {
     const [code, signal] = s.exitCode.split(':').map(Number);
-    parts.push(signal ? `, killed by signal ${signal}${signal === 9 ? ' (SIGKILL: out of memory, or KillWait ran out)' : ''}` : `, exit code ${code}`);
+    parts.push(
+      signal
+        ? `, killed by signal ${signal}${signal === 9 ? ' (SIGKILL: out of memory, or KillWait ran out)' : ''}`
+        : `, exit code ${code}`,
+    );
   }
   if (s.node) parts.push(`on ${s.node}`);
   const text = parts.join(' ').replace(' ,', ',');
   return why[s.state] ? `${text}: ${why[s.state]}` : text;
 }
 
-function updateSummary(runDir: string, job: JobInfo, end?: { status: RunSummary['status']; error?: string }): void {
+function updateSummary(
+  runDir: string,
+  job: JobInfo,
+  end?: { status: RunSummary['status']; error?: string },
+): void {
   const file = path.join(runDir, RUN_FILES.summary);
   const summary = readJson<RunSummary>(file);
   if (!summary) return;
@@ -117,7 +135,11 @@ function updateSummary(runDir: string, job: JobInfo, end?: { status: RunSummary[
  * end, a run-failed or run-cancelled with Slurm's reason) and update summary.json. Exactly one
  * process does it (a marker file made with O_EXCL), so a follower and `akd stop` never both write.
  */
-export function settleEndedJob(runDir: string, session: RunSession, status: JobStatus): TerminalEvent | undefined {
+export function settleEndedJob(
+  runDir: string,
+  session: RunSession,
+  status: JobStatus,
+): TerminalEvent | undefined {
   const jobId = session.submitted!.jobId;
   try {
     fs.closeSync(fs.openSync(path.join(runDir, `.job-${jobId}.settled`), 'wx'));
@@ -130,20 +152,32 @@ export function settleEndedJob(runDir: string, session: RunSession, status: JobS
   const ended = fresh && fresh.submitted?.jobId === jobId ? fresh.ended : session.ended;
   const node = status.node ?? fresh?.state?.node ?? session.state?.node;
   appendEvent(file, {
-    type: 'job-state', launcher: 'slurm', jobId, state: status.state, final: true, source: 'follower',
-    ...(status.reason ? { reason: status.reason } : {}), ...(node ? { node } : {}), ...(status.exitCode ? { exitCode: status.exitCode } : {}),
+    type: 'job-state',
+    launcher: 'slurm',
+    jobId,
+    state: status.state,
+    final: true,
+    source: 'follower',
+    ...(status.reason ? { reason: status.reason } : {}),
+    ...(node ? { node } : {}),
+    ...(status.exitCode ? { exitCode: status.exitCode } : {}),
   });
   const job: JobInfo = {
-    launcher: 'slurm', jobId, state: status.state,
-    ...(status.reason ? { reason: status.reason } : {}), ...(node ? { node } : {}), ...(status.exitCode ? { exitCode: status.exitCode } : {}),
+    launcher: 'slurm',
+    jobId,
+    state: status.state,
+    ...(status.reason ? { reason: status.reason } : {}),
+    ...(node ? { node } : {}),
+    ...(status.exitCode ? { exitCode: status.exitCode } : {}),
   };
   if (ended) {
     updateSummary(runDir, job);
     return undefined;
   }
   const tail = outputTail(session.submitted!.output);
-  const message = `${describeJobEnd({ ...status, ...(node ? { node } : {}) })}, before the run reported an end`
-    + (tail ? `; the last lines of ${session.submitted!.output}:\n${tail}` : '');
+  const message =
+    `${describeJobEnd({ ...status, ...(node ? { node } : {}) })}, before the run reported an end` +
+    (tail ? `; the last lines of ${session.submitted!.output}:\n${tail}` : '');
   let terminal: RunEvent;
   if (status.state === 'CANCELLED') {
     terminal = appendEvent(file, { type: 'run-cancelled', signal: 'scancel' });
@@ -184,8 +218,13 @@ export class SlurmRunFollower {
   private lastStatus: JobStatus | undefined;
   private terminalAt: number | undefined;
 
-  constructor(readonly runDir: string, readonly jobId: string, fromOffset: number, private readonly onEvent: (e: RunEvent) => void,
-    private readonly graceMs = 3000) {
+  constructor(
+    readonly runDir: string,
+    readonly jobId: string,
+    fromOffset: number,
+    private readonly onEvent: (e: RunEvent) => void,
+    private readonly graceMs = 3000,
+  ) {
     this.file = path.join(runDir, RUN_FILES.events);
     this.tail = new EventTail(this.file, fromOffset);
   }
@@ -194,7 +233,10 @@ export class SlurmRunFollower {
   read(): void {
     for (const e of this.tail.read()) {
       this.onEvent(e);
-      if (isTerminal(e)) { this.terminal = e; this.terminalAt ??= Date.now(); }
+      if (isTerminal(e)) {
+        this.terminal = e;
+        this.terminalAt ??= Date.now();
+      }
       if (e.type === 'run-started') this.started = true;
       if (e.type === 'job-state' && e.jobId === this.jobId) {
         if (e.state === 'RUNNING') this.started = true;
@@ -218,7 +260,11 @@ export class SlurmRunFollower {
       if (key !== this.lastWritten) {
         this.lastWritten = key;
         appendEvent(this.file, {
-          type: 'job-state', launcher: 'slurm', jobId: this.jobId, state: status.state, source: 'follower',
+          type: 'job-state',
+          launcher: 'slurm',
+          jobId: this.jobId,
+          state: status.state,
+          source: 'follower',
           ...(status.reason ? { reason: status.reason } : {}),
         });
       }
@@ -226,7 +272,9 @@ export class SlurmRunFollower {
   }
 
   /** True while the follower wants Slurm's status soon (after the run's end: until Slurm confirms). */
-  get eager(): boolean { return this.terminal !== undefined; }
+  get eager(): boolean {
+    return this.terminal !== undefined;
+  }
 
   /** Settle the job if Slurm said it ended and its last events had time to arrive. */
   async settle(): Promise<void> {
@@ -258,19 +306,29 @@ export interface FollowOptions {
 }
 
 /** Follow several runs' jobs until all are done, with one Slurm status call per round. */
-export async function followSlurmRuns(client: SlurmClient, followers: SlurmRunFollower[], o: FollowOptions): Promise<void> {
+export async function followSlurmRuns(
+  client: SlurmClient,
+  followers: SlurmRunFollower[],
+  o: FollowOptions,
+): Promise<void> {
   const pollMs = o.pollMs ?? 1000;
   let lastPoll = 0;
   let unreachable = false;
   for (;;) {
     for (const f of followers) if (!f.done) f.read();
     const active = followers.filter((f) => !f.done);
-    if (active.length === 0 || o.abort?.aborted) { o.afterRound?.(); return; }
+    if (active.length === 0 || o.abort?.aborted) {
+      o.afterRound?.();
+      return;
+    }
     if (Date.now() - lastPoll >= (active.some((f) => f.eager) ? 200 : pollMs)) {
       lastPoll = Date.now();
       try {
         const statuses = await client.statuses(active.map((f) => f.jobId));
-        if (unreachable) { o.warn('Slurm answers again'); unreachable = false; }
+        if (unreachable) {
+          o.warn('Slurm answers again');
+          unreachable = false;
+        }
         for (const f of active) {
           const st = statuses.get(f.jobId);
           if (st) f.status(st);
@@ -291,9 +349,16 @@ export async function followSlurmRuns(client: SlurmClient, followers: SlurmRunFo
  * Follow a Slurm run until its session ends and Slurm has let go of the job. Prints (through
  * onEvent) every event from `fromOffset` on, including the ones this follower appends.
  */
-export async function followSlurmRun(o: FollowOptions & {
-  runDir: string; jobId: string; fromOffset: number; client: SlurmClient; onEvent: (e: RunEvent) => void; graceMs?: number;
-}): Promise<TerminalEvent | undefined> {
+export async function followSlurmRun(
+  o: FollowOptions & {
+    runDir: string;
+    jobId: string;
+    fromOffset: number;
+    client: SlurmClient;
+    onEvent: (e: RunEvent) => void;
+    graceMs?: number;
+  },
+): Promise<TerminalEvent | undefined> {
   const f = new SlurmRunFollower(o.runDir, o.jobId, o.fromOffset, o.onEvent, o.graceMs);
   await followSlurmRuns(o.client, [f], o);
   return f.terminal;

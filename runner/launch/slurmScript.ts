@@ -13,14 +13,18 @@ export class SlurmScriptError extends Error {}
 
 /** bash single-quoting: safe for every byte except NUL. */
 export function shellQuote(value: string): string {
-  if (value.includes('\0')) throw new SlurmScriptError(`a NUL byte cannot be passed to bash: ${JSON.stringify(value)}`);
+  if (value.includes('\0'))
+    throw new SlurmScriptError(`a NUL byte cannot be passed to bash: ${JSON.stringify(value)}`);
   if (/^[A-Za-z0-9_./:=@%+,-]+$/.test(value)) return value;
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 /** One argument of an `#SBATCH` line, quoted for sbatch's tokenizer when it needs to be. */
 export function sbatchQuote(value: string, what: string): string {
-  if (/[\n\r\0]/.test(value)) throw new SlurmScriptError(`${what} contains a newline or NUL, which an #SBATCH line cannot carry: ${JSON.stringify(value)}`);
+  if (/[\n\r\0]/.test(value))
+    throw new SlurmScriptError(
+      `${what} contains a newline or NUL, which an #SBATCH line cannot carry: ${JSON.stringify(value)}`,
+    );
   if (value === '') throw new SlurmScriptError(`${what} is empty`);
   if (/^[A-Za-z0-9_./:=@%+,-]+$/.test(value)) return value;
   return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
@@ -32,12 +36,28 @@ export function sbatchQuote(value: string, what: string): string {
  * filled in).
  */
 export function slurmPathPattern(dir: string): string {
-  if (dir.includes('\\')) throw new SlurmScriptError(`Slurm output paths cannot contain a backslash (it turns off %j expansion): ${dir}`);
+  if (dir.includes('\\'))
+    throw new SlurmScriptError(
+      `Slurm output paths cannot contain a backslash (it turns off %j expansion): ${dir}`,
+    );
   return dir.replace(/%/g, '%%');
 }
 
 /** Options akd sets itself; extraArgs may not override them. */
-const RESERVED = ['--output', '-o', '--error', '-e', '--array', '-a', '--wrap', '--chdir', '-D', '--parsable', '--job-name', '-J'];
+const RESERVED = [
+  '--output',
+  '-o',
+  '--error',
+  '-e',
+  '--array',
+  '-a',
+  '--wrap',
+  '--chdir',
+  '-D',
+  '--parsable',
+  '--job-name',
+  '-J',
+];
 
 const TIME = /^(UNLIMITED|INFINITE|[0-9]+(:[0-9]{1,2}){0,2}|[0-9]+-[0-9]{1,2}(:[0-9]{1,2}){0,2})$/;
 const MEM = /^[0-9]+[KMGT]?$/;
@@ -45,14 +65,20 @@ const MEM = /^[0-9]+[KMGT]?$/;
 /** Problems with a launcher block that the schema may not have seen (CLI overrides, programmatic use). */
 export function checkSlurmLauncher(l: SlurmLauncher): void {
   if (l.time !== undefined && !TIME.test(l.time)) {
-    throw new SlurmScriptError(`launcher.time "${l.time}" is not a Slurm time (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS)`);
+    throw new SlurmScriptError(
+      `launcher.time "${l.time}" is not a Slurm time (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS)`,
+    );
   }
-  if (l.mem !== undefined && !MEM.test(l.mem)) throw new SlurmScriptError(`launcher.mem "${l.mem}" is not a Slurm size (e.g. 4000, 4G)`);
+  if (l.mem !== undefined && !MEM.test(l.mem))
+    throw new SlurmScriptError(`launcher.mem "${l.mem}" is not a Slurm size (e.g. 4000, 4G)`);
   if (l.cpusPerTask !== undefined && !(Number.isInteger(l.cpusPerTask) && l.cpusPerTask >= 1)) {
     throw new SlurmScriptError(`launcher.cpusPerTask must be a positive integer, got ${l.cpusPerTask}`);
   }
   for (const a of l.extraArgs ?? []) {
-    if (!a.startsWith('-')) throw new SlurmScriptError(`launcher.extraArgs: "${a}" is not an sbatch option (each entry is one option such as "--qos=high")`);
+    if (!a.startsWith('-'))
+      throw new SlurmScriptError(
+        `launcher.extraArgs: "${a}" is not an sbatch option (each entry is one option such as "--qos=high")`,
+      );
     const name = a.split('=')[0];
     if (RESERVED.includes(name)) throw new SlurmScriptError(`launcher.extraArgs: akd sets ${name} itself`);
   }
@@ -97,7 +123,8 @@ export function sbatchOptions(o: SbatchScriptOptions): string[] {
 
 export function sbatchScript(o: SbatchScriptOptions): string {
   const lines = ['#!/bin/bash'];
-  for (const opt of sbatchOptions(o)) lines.push(`#SBATCH ${sbatchQuote(opt, `sbatch option ${JSON.stringify(opt.split('=')[0])}`)}`);
+  for (const opt of sbatchOptions(o))
+    lines.push(`#SBATCH ${sbatchQuote(opt, `sbatch option ${JSON.stringify(opt.split('=')[0])}`)}`);
   const comment = (o.comment ?? '').replace(/[\r\n]+/g, ' ');
   lines.push(
     `# Written by akd (Anneal KD)${comment ? `: ${comment}` : ''}.`,

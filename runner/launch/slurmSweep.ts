@@ -16,14 +16,28 @@ import type { RunStartedEvent, RunSummary } from '../protocol/events';
 import type { MemberStatus, SweepEvent, SweepEventPayload } from '../protocol/sweepEvents';
 import { PROTOCOL_VERSION } from '../protocol/events';
 import { RUN_FILES, processAlive, readJson, readRun } from '../store/runStore';
-import { SWEEP_FILES, memberRunDir, readManifest, type SweepManifest, type SweepMemberEntry } from '../sweep/manifest';
+import {
+  SWEEP_FILES,
+  memberRunDir,
+  readManifest,
+  type SweepManifest,
+  type SweepMemberEntry,
+} from '../sweep/manifest';
 import { cachedTeacherModel } from '../sweep/teacherCache';
 import { EventTail, appendEvent } from './eventTail';
 import { SlurmClient, SlurmError, jobEnded } from './slurmClient';
 import { latestSession, type RunSession } from './sessions';
 import { readEvents } from '../store/eventLog';
 import { sbatchScript, slurmPathPattern } from './slurmScript';
-import { AKD_ENTRY, REPO_DIR, SlurmRunFollower, followSlurmRuns, settleEndedJob, sharedFilesystemHint, submitRun } from './slurmRun';
+import {
+  AKD_ENTRY,
+  REPO_DIR,
+  SlurmRunFollower,
+  followSlurmRuns,
+  settleEndedJob,
+  sharedFilesystemHint,
+  submitRun,
+} from './slurmRun';
 import { LAUNCH_EXIT, resolveLauncher, slurmErrorMessage, stopRun } from './launchCli';
 
 export const ARRAY_SCRIPT = 'array.sbatch';
@@ -41,7 +55,12 @@ export interface SlurmSweepOptions {
   retryFailed?: boolean;
 }
 
-interface Submitted { member: SweepMemberEntry; runDir: string; jobId: string; offset: number; }
+interface Submitted {
+  member: SweepMemberEntry;
+  runDir: string;
+  jobId: string;
+  offset: number;
+}
 
 /** `--array` for these member indices, at most `k` at once, e.g. "1-2%2" or "0,3,5%2". */
 export function arraySpec(indices: number[], k: number): string {
@@ -57,22 +76,35 @@ export function arraySpec(indices: number[], k: number): string {
 }
 
 /** Submit the sweep's members; returns their jobs. The array is held until every member's job-submitted is written. */
-export async function submitSweep(o: SlurmSweepOptions, client: SlurmClient): Promise<{ submitted: Submitted[]; teacherJobs: string[]; arrayJob?: string }> {
+export async function submitSweep(
+  o: SlurmSweepOptions,
+  client: SlurmClient,
+): Promise<{ submitted: Submitted[]; teacherJobs: string[]; arrayJob?: string }> {
   const { sweepDir, manifest } = o;
   const toRun = manifest.members.filter((m) => {
     const status = readRun(memberRunDir(sweepDir, m)).status;
     return status !== 'completed' && (o.retryFailed || status !== 'failed');
   });
-  const hasCheckpoint = (runDir: string): boolean => fs.existsSync(path.join(runDir, RUN_FILES.latest, RUN_FILES.state));
+  const hasCheckpoint = (runDir: string): boolean =>
+    fs.existsSync(path.join(runDir, RUN_FILES.latest, RUN_FILES.state));
   const submitted: Submitted[] = [];
   const teacherJobs: string[] = [];
-  const trainers = toRun.filter((m) => m.trainsTeacher && m.teacherKey && !cachedTeacherModel(manifest.cacheRoot, m.teacherKey));
+  const trainers = toRun.filter(
+    (m) => m.trainsTeacher && m.teacherKey && !cachedTeacherModel(manifest.cacheRoot, m.teacherKey),
+  );
   for (const m of trainers) {
     const runDir = memberRunDir(sweepDir, m);
     const configPath = path.join(runDir, RUN_FILES.config);
     const config = readJson<ExperimentConfig>(configPath)!;
     const offset = EventTail.sizeOf(path.join(runDir, RUN_FILES.events));
-    const jobId = await submitRun({ runDir, configPath, config, launcher: o.launcher, resume: hasCheckpoint(runDir), client });
+    const jobId = await submitRun({
+      runDir,
+      configPath,
+      config,
+      launcher: o.launcher,
+      resume: hasCheckpoint(runDir),
+      client,
+    });
     teacherJobs.push(jobId);
     submitted.push({ member: m, runDir, jobId, offset });
   }
@@ -86,7 +118,10 @@ export async function submitSweep(o: SlurmSweepOptions, client: SlurmClient): Pr
       workDir: REPO_DIR,
       nodeBinary: process.execPath,
       args: [AKD_ENTRY, '_run-job', sweepDir],
-      array: arraySpec(rest.map((m) => m.index), o.concurrency),
+      array: arraySpec(
+        rest.map((m) => m.index),
+        o.concurrency,
+      ),
       ...(teacherJobs.length > 0 ? { dependency: `afterany:${teacherJobs.join(':')}` } : {}),
       comment: `the members of the sweep in ${sweepDir}, one array task per member (task id = member index)`,
     });
@@ -101,8 +136,14 @@ export async function submitSweep(o: SlurmSweepOptions, client: SlurmClient): Pr
         const offset = EventTail.sizeOf(eventsFile);
         const jobId = `${arrayJob}_${m.index}`;
         appendEvent(eventsFile, {
-          type: 'job-submitted', launcher: 'slurm', jobId, runDir, configPath: path.join(runDir, RUN_FILES.config),
-          script: path.relative(runDir, scriptPath), output: path.join(sweepDir, `slurm-${jobId}.out`), resume: hasCheckpoint(runDir),
+          type: 'job-submitted',
+          launcher: 'slurm',
+          jobId,
+          runDir,
+          configPath: path.join(runDir, RUN_FILES.config),
+          script: path.relative(runDir, scriptPath),
+          output: path.join(sweepDir, `slurm-${jobId}.out`),
+          resume: hasCheckpoint(runDir),
           ...(teacherJobs.length > 0 ? { dependsOn: teacherJobs } : {}),
         });
         submitted.push({ member: m, runDir, jobId, offset });
@@ -114,7 +155,8 @@ export async function submitSweep(o: SlurmSweepOptions, client: SlurmClient): Pr
   return { submitted, teacherJobs, ...(arrayJob ? { arrayJob } : {}) };
 }
 
-const statusOf = (type: string): MemberStatus => (type === 'run-completed' ? 'completed' : type === 'run-cancelled' ? 'cancelled' : 'failed');
+const statusOf = (type: string): MemberStatus =>
+  type === 'run-completed' ? 'completed' : type === 'run-cancelled' ? 'cancelled' : 'failed';
 
 export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> {
   const { sweepDir, manifest } = o;
@@ -122,14 +164,35 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
   const t0 = Date.now();
   const eventsFile = path.join(sweepDir, SWEEP_FILES.events);
   const print = (e: SweepEvent): void => {
-    if (o.json) { process.stdout.write(JSON.stringify(e) + '\n'); return; }
-    const w = (s: string): void => { process.stderr.write(s + '\n'); };
+    if (o.json) {
+      process.stdout.write(JSON.stringify(e) + '\n');
+      return;
+    }
+    const w = (s: string): void => {
+      process.stderr.write(s + '\n');
+    };
     if (e.type === 'sweep-log') w(e.message);
-    else if (e.type === 'member-started') w(`  start ${e.id}${e.pid > 0 ? ` (pid ${e.pid} on its node)` : ''}${e.trainsTeacher ? ' (trains the shared teacher)' : ''}`);
-    else if (e.type === 'member-ended') w(`  ${e.id}: ${e.status}${e.studentTestAccuracy != null ? `, student ${(e.studentTestAccuracy * 100).toFixed(2)}%` : ''}${e.error ? ` (${e.error.split('\n')[0]})` : ''}`);
-    else if (e.type === 'teacher-ready') w(`teacher ${e.key} ready (${e.source === 'cache' ? 'from the cache' : 'just trained'})`);
-    else if (e.type === 'sweep-ended') w(`sweep ${e.status}: ${Object.entries(e.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ')} in ${e.seconds.toFixed(0)} s`);
-    else if (e.type === 'sweep-started') w(`sweep ${e.name}: ${e.members} members, ${e.toRun} to run as Slurm jobs, ${e.concurrency} at a time\n  folder ${e.sweepDir}`);
+    else if (e.type === 'member-started')
+      w(
+        `  start ${e.id}${e.pid > 0 ? ` (pid ${e.pid} on its node)` : ''}${e.trainsTeacher ? ' (trains the shared teacher)' : ''}`,
+      );
+    else if (e.type === 'member-ended')
+      w(
+        `  ${e.id}: ${e.status}${e.studentTestAccuracy != null ? `, student ${(e.studentTestAccuracy * 100).toFixed(2)}%` : ''}${e.error ? ` (${e.error.split('\n')[0]})` : ''}`,
+      );
+    else if (e.type === 'teacher-ready')
+      w(`teacher ${e.key} ready (${e.source === 'cache' ? 'from the cache' : 'just trained'})`);
+    else if (e.type === 'sweep-ended')
+      w(
+        `sweep ${e.status}: ${Object.entries(e.counts)
+          .filter(([, n]) => n > 0)
+          .map(([k, n]) => `${n} ${k}`)
+          .join(', ')} in ${e.seconds.toFixed(0)} s`,
+      );
+    else if (e.type === 'sweep-started')
+      w(
+        `sweep ${e.name}: ${e.members} members, ${e.toRun} to run as Slurm jobs, ${e.concurrency} at a time\n  folder ${e.sweepDir}`,
+      );
   };
   const emit = (payload: SweepEventPayload): void => {
     const event = { v: PROTOCOL_VERSION, time: new Date().toISOString(), ...payload } as SweepEvent;
@@ -142,7 +205,10 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
   let jobs: Awaited<ReturnType<typeof submitSweep>>;
   try {
     const blocker = o.resumed ? await slurmSweepBlocker(sweepDir, manifest) : undefined;
-    if (blocker) { process.stderr.write(`akd: ${blocker}\n`); return LAUNCH_EXIT.invalid; }
+    if (blocker) {
+      process.stderr.write(`akd: ${blocker}\n`);
+      return LAUNCH_EXIT.invalid;
+    }
     jobs = await submitSweep(o, client);
   } catch (e) {
     const msg = slurmErrorMessage(e);
@@ -151,14 +217,28 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
     return LAUNCH_EXIT.failed;
   }
   emit({
-    type: 'sweep-started', sweepDir, name: manifest.name, members: manifest.members.length, toRun: jobs.submitted.length,
-    concurrency: o.concurrency, resumed: o.resumed, pid: process.pid,
+    type: 'sweep-started',
+    sweepDir,
+    name: manifest.name,
+    members: manifest.members.length,
+    toRun: jobs.submitted.length,
+    concurrency: o.concurrency,
+    resumed: o.resumed,
+    pid: process.pid,
   });
   const parts = [
     ...(jobs.teacherJobs.length > 0 ? [`teacher job ${jobs.teacherJobs.join(', ')}`] : []),
-    ...(jobs.arrayJob ? [`array job ${jobs.arrayJob} (${jobs.submitted.length - jobs.teacherJobs.length} tasks, ${o.concurrency} at a time${jobs.teacherJobs.length > 0 ? `, after job ${jobs.teacherJobs.join(', ')}` : ''})`] : []),
+    ...(jobs.arrayJob
+      ? [
+          `array job ${jobs.arrayJob} (${jobs.submitted.length - jobs.teacherJobs.length} tasks, ${o.concurrency} at a time${jobs.teacherJobs.length > 0 ? `, after job ${jobs.teacherJobs.join(', ')}` : ''})`,
+        ]
+      : []),
   ];
-  emit({ type: 'sweep-log', level: 'info', message: `submitted to Slurm: ${parts.join('; ') || 'nothing (every member is done)'}` });
+  emit({
+    type: 'sweep-log',
+    level: 'info',
+    message: `submitted to Slurm: ${parts.join('; ') || 'nothing (every member is done)'}`,
+  });
   if (o.detach) {
     for (const s of jobs.submitted) process.stdout.write(`${s.runDir}\t${s.jobId}\n`);
     if (!o.json) process.stderr.write(`follow a member with akd follow RUN; stop one with akd stop RUN\n`);
@@ -167,18 +247,35 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
 
   // Follow every member; report starts, ends and the teacher the way a local sweep does.
   const runStarted = new Map<string, RunStartedEvent>();
-  const followers = jobs.submitted.map((s) => new SlurmRunFollower(s.runDir, s.jobId, s.offset, (e) => {
-    if (e.type === 'run-started') runStarted.set(s.member.id, e);
-  }));
+  const followers = jobs.submitted.map(
+    (s) =>
+      new SlurmRunFollower(s.runDir, s.jobId, s.offset, (e) => {
+        if (e.type === 'run-started') runStarted.set(s.member.id, e);
+      }),
+  );
   const startedAt = new Map<string, number>();
   const ended = new Map<string, MemberStatus>();
-  const teachersReady = new Set<string>(manifest.teachers.filter((t) => cachedTeacherModel(manifest.cacheRoot, t.key)).map((t) => t.key));
-  for (const key of teachersReady) emit({ type: 'teacher-ready', key, cacheDir: manifest.teachers.find((t) => t.key === key)!.cacheDir, source: 'cache' });
+  const teachersReady = new Set<string>(
+    manifest.teachers.filter((t) => cachedTeacherModel(manifest.cacheRoot, t.key)).map((t) => t.key),
+  );
+  for (const key of teachersReady)
+    emit({
+      type: 'teacher-ready',
+      key,
+      cacheDir: manifest.teachers.find((t) => t.key === key)!.cacheDir,
+      source: 'cache',
+    });
   const afterRound = (): void => {
     for (const t of manifest.teachers) {
       if (!teachersReady.has(t.key) && cachedTeacherModel(manifest.cacheRoot, t.key)) {
         teachersReady.add(t.key);
-        emit({ type: 'teacher-ready', key: t.key, cacheDir: t.cacheDir, source: 'trained', ...(t.trainedBy ? { fromRun: t.trainedBy } : {}) });
+        emit({
+          type: 'teacher-ready',
+          key: t.key,
+          cacheDir: t.cacheDir,
+          source: 'trained',
+          ...(t.trainedBy ? { fromRun: t.trainedBy } : {}),
+        });
       }
     }
     jobs.submitted.forEach((s, i) => {
@@ -187,19 +284,36 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
       if ((started || f.done) && !startedAt.has(s.member.id)) {
         startedAt.set(s.member.id, Date.now());
         emit({
-          type: 'member-started', id: s.member.id, index: s.member.index, method: s.member.method, seed: s.member.seed, runDir: s.runDir,
-          pid: started?.pid ?? -1, resumed: started?.resumedFrom !== undefined, trainsTeacher: s.member.trainsTeacher,
+          type: 'member-started',
+          id: s.member.id,
+          index: s.member.index,
+          method: s.member.method,
+          seed: s.member.seed,
+          runDir: s.runDir,
+          pid: started?.pid ?? -1,
+          resumed: started?.resumedFrom !== undefined,
+          trainsTeacher: s.member.trainsTeacher,
         });
       }
       if (f.done && !ended.has(s.member.id)) {
         const status = f.terminal ? statusOf(f.terminal.type) : 'failed';
         ended.set(s.member.id, status);
         const summary = readJson<RunSummary>(path.join(s.runDir, RUN_FILES.summary));
-        const error = f.terminal?.type === 'run-failed' ? f.terminal.error.message : !f.terminal ? 'the job ended without a terminal event' : undefined;
+        const error =
+          f.terminal?.type === 'run-failed'
+            ? f.terminal.error.message
+            : !f.terminal
+              ? 'the job ended without a terminal event'
+              : undefined;
         emit({
-          type: 'member-ended', id: s.member.id, index: s.member.index, status, exitCode: null,
-          studentTestAccuracy: status === 'completed' ? summary?.student.testAccuracy ?? null : null,
-          seconds: (Date.now() - (startedAt.get(s.member.id) ?? Date.now())) / 1000, ...(error ? { error } : {}),
+          type: 'member-ended',
+          id: s.member.id,
+          index: s.member.index,
+          status,
+          exitCode: null,
+          studentTestAccuracy: status === 'completed' ? (summary?.student.testAccuracy ?? null) : null,
+          seconds: (Date.now() - (startedAt.get(s.member.id) ?? Date.now())) / 1000,
+          ...(error ? { error } : {}),
         });
       }
     });
@@ -210,26 +324,56 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
     if (signal) process.exit(s === 'SIGINT' ? LAUNCH_EXIT.sigint : LAUNCH_EXIT.sigterm);
     signal = s;
     const ids = [...jobs.teacherJobs, ...(jobs.arrayJob ? [jobs.arrayJob] : [])];
-    emit({ type: 'sweep-log', level: 'info', message: `${s}: cancelling Slurm jobs ${ids.join(', ')} (running members checkpoint)` });
-    for (const id of ids) client.cancel(id).catch((e: Error) => process.stderr.write(`akd: could not cancel ${id}: ${e.message}\n`));
+    emit({
+      type: 'sweep-log',
+      level: 'info',
+      message: `${s}: cancelling Slurm jobs ${ids.join(', ')} (running members checkpoint)`,
+    });
+    for (const id of ids)
+      client
+        .cancel(id)
+        .catch((e: Error) => process.stderr.write(`akd: could not cancel ${id}: ${e.message}\n`));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    await followSlurmRuns(client, followers, { warn: (m) => process.stderr.write(`akd: ${m}\n`), afterRound });
+    await followSlurmRuns(client, followers, {
+      warn: (m) => process.stderr.write(`akd: ${m}\n`),
+      afterRound,
+    });
   } catch (e) {
-    if (e instanceof SlurmError) { process.stderr.write(`akd: ${e.message}\n`); return LAUNCH_EXIT.failed; }
+    if (e instanceof SlurmError) {
+      process.stderr.write(`akd: ${e.message}\n`);
+      return LAUNCH_EXIT.failed;
+    }
     throw e;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  const counts: Record<MemberStatus | 'pending', number> = { completed: 0, failed: 0, cancelled: 0, skipped: 0, pending: 0 };
+  const counts: Record<MemberStatus | 'pending', number> = {
+    completed: 0,
+    failed: 0,
+    cancelled: 0,
+    skipped: 0,
+    pending: 0,
+  };
   for (const m of manifest.members) {
-    const s = ended.get(m.id) ?? (readRun(memberRunDir(sweepDir, m)).status === 'completed' ? 'completed' : readRun(memberRunDir(sweepDir, m)).status === 'failed' ? 'failed' : 'pending');
+    const s =
+      ended.get(m.id) ??
+      (readRun(memberRunDir(sweepDir, m)).status === 'completed'
+        ? 'completed'
+        : readRun(memberRunDir(sweepDir, m)).status === 'failed'
+          ? 'failed'
+          : 'pending');
     counts[s] += 1;
   }
-  const status = signal || counts.cancelled > 0 || counts.pending > 0 ? 'cancelled' : counts.failed > 0 ? 'failed' : 'completed';
+  const status =
+    signal || counts.cancelled > 0 || counts.pending > 0
+      ? 'cancelled'
+      : counts.failed > 0
+        ? 'failed'
+        : 'completed';
   emit({ type: 'sweep-ended', status, counts, seconds: (Date.now() - t0) / 1000 });
   if (!o.json) process.stderr.write(`compare: akd compare ${sweepDir}\n`);
   if (status === 'completed') return LAUNCH_EXIT.ok;
@@ -238,7 +382,10 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
 }
 
 /** The launcher of `akd sweep [--resume]`: --launcher, else the config's (a resumed sweep: its members' config.json). */
-export function sweepLauncher(flag: string | undefined, config: Pick<ExperimentConfig, 'launcher'> | undefined): LauncherConfig {
+export function sweepLauncher(
+  flag: string | undefined,
+  config: Pick<ExperimentConfig, 'launcher'> | undefined,
+): LauncherConfig {
   return resolveLauncher(config ?? {}, flag);
 }
 
@@ -252,7 +399,11 @@ export function sweepMemberConfig(sweepDir: string, manifest: SweepManifest): Ex
  * Members of a sweep whose latest session is a Slurm job that has not ended. Asks Slurm once for
  * all of them and settles the jobs it says ended (so they read as failed/cancelled, not running).
  */
-export async function activeSlurmMembers(sweepDir: string, manifest: SweepManifest, client = new SlurmClient()): Promise<{ runDir: string; jobId: string; state: string }[]> {
+export async function activeSlurmMembers(
+  sweepDir: string,
+  manifest: SweepManifest,
+  client = new SlurmClient(),
+): Promise<{ runDir: string; jobId: string; state: string }[]> {
   const open: { runDir: string; session: RunSession }[] = [];
   for (const m of manifest.members) {
     const runDir = memberRunDir(sweepDir, m);
@@ -272,7 +423,10 @@ export async function activeSlurmMembers(sweepDir: string, manifest: SweepManife
 }
 
 /** Refuse to start a sweep's members again while some still run (or wait) as Slurm jobs. */
-export async function slurmSweepBlocker(sweepDir: string, manifest: SweepManifest): Promise<string | undefined> {
+export async function slurmSweepBlocker(
+  sweepDir: string,
+  manifest: SweepManifest,
+): Promise<string | undefined> {
   const active = await activeSlurmMembers(sweepDir, manifest);
   if (active.length === 0) return undefined;
   return `${sweepDir}: ${active.length} member(s) still queued or running as Slurm jobs (${active.map((a) => `${path.basename(a.runDir)}: ${a.jobId} ${a.state}`).join(', ')}); akd stop ${sweepDir} first, or akd follow a member`;
@@ -312,11 +466,19 @@ export async function stopSweep(sweepDir: string, opts: { waitMs: number; json: 
 /** The pid of this sweep's `akd sweep` process, if its latest session has not ended and it lives. */
 function liveOrchestratorPid(sweepDir: string): number | undefined {
   let text: string;
-  try { text = fs.readFileSync(path.join(sweepDir, SWEEP_FILES.events), 'utf8'); } catch { return undefined; }
+  try {
+    text = fs.readFileSync(path.join(sweepDir, SWEEP_FILES.events), 'utf8');
+  } catch {
+    return undefined;
+  }
   let pid: number | undefined;
   for (const line of text.split('\n')) {
     let e: SweepEvent;
-    try { e = JSON.parse(line) as SweepEvent; } catch { continue; }
+    try {
+      e = JSON.parse(line) as SweepEvent;
+    } catch {
+      continue;
+    }
     if (e.type === 'sweep-started') pid = e.pid;
     else if (e.type === 'sweep-ended') pid = undefined;
   }

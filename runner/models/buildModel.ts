@@ -16,21 +16,31 @@ export interface BuildOptions {
 /** A deterministic stream of seeds so every layer's initializer is reproducible from the run seed. */
 class SeedStream {
   private next: number;
-  constructor(seed: number) { this.next = (seed * 7919 + 17) >>> 0; }
-  take(): number { this.next = (Math.imul(this.next, 1664525) + 1013904223) >>> 0; return this.next % 2147483647; }
+  constructor(seed: number) {
+    this.next = (seed * 7919 + 17) >>> 0;
+  }
+  take(): number {
+    this.next = (Math.imul(this.next, 1664525) + 1013904223) >>> 0;
+    return this.next % 2147483647;
+  }
 }
 
 export function buildModel(model: ModelConfig, opts: BuildOptions): tf.LayersModel {
   switch (model.type) {
-    case 'mlp': return buildMlp(model, opts);
-    case 'cnn': return buildCnn(model, opts);
-    case 'resnet': return buildResnet(model, opts);
+    case 'mlp':
+      return buildMlp(model, opts);
+    case 'cnn':
+      return buildCnn(model, opts);
+    case 'resnet':
+      return buildResnet(model, opts);
   }
 }
 
 function dense(units: number, seeds: SeedStream, name: string, activation?: 'relu'): tf.layers.Layer {
   return tf.layers.dense({
-    units, activation, name,
+    units,
+    activation,
+    name,
     kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.take() }),
   });
 }
@@ -48,11 +58,17 @@ function buildCnn(cfg: CnnModel, opts: BuildOptions): tf.LayersModel {
   const seeds = new SeedStream(opts.seed);
   const m = tf.sequential({ name: opts.name });
   cfg.filters.forEach((filters, i) => {
-    m.add(tf.layers.conv2d({
-      filters, kernelSize: 3, padding: 'valid', activation: 'relu', name: `conv${i + 1}`,
-      kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.take() }),
-      ...(i === 0 ? { inputShape: opts.inputShape } : {}),
-    }));
+    m.add(
+      tf.layers.conv2d({
+        filters,
+        kernelSize: 3,
+        padding: 'valid',
+        activation: 'relu',
+        name: `conv${i + 1}`,
+        kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.take() }),
+        ...(i === 0 ? { inputShape: opts.inputShape } : {}),
+      }),
+    );
   });
   m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'pool' }));
   m.add(tf.layers.flatten({ name: 'flatten' }));
@@ -67,16 +83,23 @@ function buildCnn(cfg: CnnModel, opts: BuildOptions): tf.LayersModel {
  * global average pooling, a dense output. Shortcuts that change shape are 1x1 stride-2 convs + BN.
  */
 function buildResnet(cfg: ResnetModel, opts: BuildOptions): tf.LayersModel {
-  if ((cfg.depth - 2) % 6 !== 0 || cfg.depth < 8) throw new Error(`resnet depth must be 6n+2 (8, 14, 20, ...), got ${cfg.depth}`);
+  if ((cfg.depth - 2) % 6 !== 0 || cfg.depth < 8)
+    throw new Error(`resnet depth must be 6n+2 (8, 14, 20, ...), got ${cfg.depth}`);
   const n = (cfg.depth - 2) / 6;
   const width = cfg.width ?? 16;
   const seeds = new SeedStream(opts.seed);
   const conv = (filters: number, kernelSize: number, strides: number, name: string): tf.layers.Layer =>
     tf.layers.conv2d({
-      filters, kernelSize, strides, padding: 'same', useBias: false, name,
+      filters,
+      kernelSize,
+      strides,
+      padding: 'same',
+      useBias: false,
+      name,
       kernelInitializer: tf.initializers.heNormal({ seed: seeds.take() }),
     });
-  const bn = (name: string): tf.layers.Layer => tf.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5, name });
+  const bn = (name: string): tf.layers.Layer =>
+    tf.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5, name });
   const relu = (name: string): tf.layers.Layer => tf.layers.activation({ activation: 'relu', name });
 
   const input = tf.input({ shape: opts.inputShape, name: 'input' });
@@ -105,9 +128,12 @@ function buildResnet(cfg: ResnetModel, opts: BuildOptions): tf.LayersModel {
     }
   }
   x = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(x) as tf.SymbolicTensor;
-  const logits = tf.layers.dense({
-    units: opts.classes, name: 'logits',
-    kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.take() }),
-  }).apply(x) as tf.SymbolicTensor;
+  const logits = tf.layers
+    .dense({
+      units: opts.classes,
+      name: 'logits',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.take() }),
+    })
+    .apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits, name: opts.name });
 }

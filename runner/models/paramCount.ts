@@ -35,9 +35,12 @@ const batchNorm = (channels: number): number => 4 * channels;
 
 export function countParams(model: ModelConfig, inputShape: InputShape, classes: number): number {
   switch (model.type) {
-    case 'mlp': return mlpParams(model, inputShape, classes);
-    case 'cnn': return cnnParams(model, inputShape, classes);
-    case 'resnet': return resnetParams(model, inputShape, classes);
+    case 'mlp':
+      return mlpParams(model, inputShape, classes);
+    case 'cnn':
+      return cnnParams(model, inputShape, classes);
+    case 'resnet':
+      return resnetParams(model, inputShape, classes);
   }
 }
 
@@ -66,8 +69,10 @@ export function cnnMinInputSize(convLayers: number): number {
 function cnnParams(model: CnnModel, inputShape: InputShape, classes: number): number {
   const { height, width } = cnnOutputSize(model.filters.length, inputShape);
   if (height < 1 || width < 1) {
-    throw new RangeError(`cnn with ${model.filters.length} convs needs inputs of at least `
-      + `${cnnMinInputSize(model.filters.length)}x${cnnMinInputSize(model.filters.length)}, got ${inputShape[0]}x${inputShape[1]}`);
+    throw new RangeError(
+      `cnn with ${model.filters.length} convs needs inputs of at least ` +
+        `${cnnMinInputSize(model.filters.length)}x${cnnMinInputSize(model.filters.length)}, got ${inputShape[0]}x${inputShape[1]}`,
+    );
   }
   let channels = inputShape[2];
   let total = 0;
@@ -91,7 +96,8 @@ export function resnetBlocksPerStage(depth: number): number | undefined {
 
 function resnetParams(model: ResnetModel, [, , c]: InputShape, classes: number): number {
   const n = resnetBlocksPerStage(model.depth);
-  if (n === undefined) throw new RangeError(`resnet depth must be 6n+2 with n >= 1 (8, 14, 20, ...), got ${model.depth}`);
+  if (n === undefined)
+    throw new RangeError(`resnet depth must be 6n+2 with n >= 1 (8, 14, 20, ...), got ${model.depth}`);
   const width = model.width ?? 16;
   let total = conv(3, c, width, false) + batchNorm(width);
   let channels = width;
@@ -101,7 +107,8 @@ function resnetParams(model: ResnetModel, [, , c]: InputShape, classes: number):
       const stride = stage > 0 && block === 0 ? 2 : 1;
       total += conv(3, channels, filters, false) + batchNorm(filters);
       total += conv(3, filters, filters, false) + batchNorm(filters);
-      if (stride !== 1 || channels !== filters) total += conv(1, channels, filters, false) + batchNorm(filters);
+      if (stride !== 1 || channels !== filters)
+        total += conv(1, channels, filters, false) + batchNorm(filters);
       channels = filters;
     }
   }

@@ -256,8 +256,12 @@ export function parseEventLine(line: string): RunEvent | undefined {
   if (!text) return undefined;
   try {
     const value = JSON.parse(text) as unknown;
-    if (typeof value === 'object' && value !== null && (value as { v?: unknown }).v === PROTOCOL_VERSION
-      && typeof (value as { type?: unknown }).type === 'string') {
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { v?: unknown }).v === PROTOCOL_VERSION &&
+      typeof (value as { type?: unknown }).type === 'string'
+    ) {
       return value as RunEvent;
     }
   } catch {

@@ -7,7 +7,10 @@ import type { MethodType } from '../config/types';
 import type { RunStatus } from './events';
 import { PROTOCOL_VERSION } from './events';
 
-interface SweepEventBase { v: typeof PROTOCOL_VERSION; time: string; }
+interface SweepEventBase {
+  v: typeof PROTOCOL_VERSION;
+  time: string;
+}
 
 export interface SweepStartedEvent extends SweepEventBase {
   type: 'sweep-started';
@@ -71,7 +74,13 @@ export interface SweepLogEvent extends SweepEventBase {
   message: string;
 }
 
-export type SweepEvent = SweepStartedEvent | TeacherReadyEvent | MemberStartedEvent | MemberEndedEvent | SweepEndedEvent | SweepLogEvent;
+export type SweepEvent =
+  | SweepStartedEvent
+  | TeacherReadyEvent
+  | MemberStartedEvent
+  | MemberEndedEvent
+  | SweepEndedEvent
+  | SweepLogEvent;
 export type SweepEventPayload<E = SweepEvent> = E extends SweepEvent ? Omit<E, 'v' | 'time'> : never;
 
 export function parseSweepEventLine(line: string): SweepEvent | undefined {

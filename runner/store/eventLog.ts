@@ -15,7 +15,9 @@ export class EventLog {
     this.fd = fs.openSync(file, 'a');
   }
 
-  onEvent(listener: EventListener): void { this.listeners.push(listener); }
+  onEvent(listener: EventListener): void {
+    this.listeners.push(listener);
+  }
 
   emit(payload: EventPayload): RunEvent {
     const event = { v: PROTOCOL_VERSION, time: new Date().toISOString(), ...payload } as RunEvent;
@@ -35,7 +37,11 @@ export class EventLog {
 /** Read every complete event of a run's events.jsonl (a torn last line is skipped). */
 export function readEvents(file: string): RunEvent[] {
   let text: string;
-  try { text = fs.readFileSync(file, 'utf8'); } catch { return []; }
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
   const events: RunEvent[] = [];
   for (const line of text.split('\n')) {
     const e = parseEventLine(line);

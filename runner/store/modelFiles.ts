@@ -8,7 +8,10 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
 /** A tensor with its name, as optimizers' getWeights()/setWeights() use them. */
-export interface NamedTensor { name: string; tensor: tf.Tensor; }
+export interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
 
 interface ModelJson {
   modelTopology: object;
@@ -36,26 +39,35 @@ function concatWeightData(data: ArrayBuffer | ArrayBuffer[]): Uint8Array {
   const total = data.reduce((n, b) => n + b.byteLength, 0);
   const out = new Uint8Array(total);
   let offset = 0;
-  for (const b of data) { out.set(new Uint8Array(b), offset); offset += b.byteLength; }
+  for (const b of data) {
+    out.set(new Uint8Array(b), offset);
+    offset += b.byteLength;
+  }
   return out;
 }
 
-export async function saveModel(model: tf.LayersModel, dir: string, extraFiles: Record<string, string | Uint8Array> = {}): Promise<void> {
-  await model.save(tf.io.withSaveHandler(async (artifacts) => {
-    const json: ModelJson = {
-      modelTopology: artifacts.modelTopology as object,
-      format: artifacts.format,
-      generatedBy: artifacts.generatedBy,
-      convertedBy: artifacts.convertedBy ?? null,
-      weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
-    };
-    writeDirAtomic(dir, {
-      'model.json': JSON.stringify(json),
-      'weights.bin': concatWeightData(artifacts.weightData ?? new ArrayBuffer(0)),
-      ...extraFiles,
-    });
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
+export async function saveModel(
+  model: tf.LayersModel,
+  dir: string,
+  extraFiles: Record<string, string | Uint8Array> = {},
+): Promise<void> {
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const json: ModelJson = {
+        modelTopology: artifacts.modelTopology as object,
+        format: artifacts.format,
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy ?? null,
+        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
+      };
+      writeDirAtomic(dir, {
+        'model.json': JSON.stringify(json),
+        'weights.bin': concatWeightData(artifacts.weightData ?? new ArrayBuffer(0)),
+        ...extraFiles,
+      });
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
 }
 
 /** Load a layers model from `model.json` (ours, or a converted Keras model with several shards). */
@@ -68,7 +80,9 @@ export async function loadModel(modelJsonPath: string): Promise<tf.LayersModel> 
     throw new Error(`${modelJsonPath}: cannot read the model: ${(e as Error).message}`);
   }
   if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
-    throw new Error(`${modelJsonPath}: not a TF.js layers model (needs "modelTopology" and "weightsManifest")`);
+    throw new Error(
+      `${modelJsonPath}: not a TF.js layers model (needs "modelTopology" and "weightsManifest")`,
+    );
   }
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Uint8Array[] = [];
@@ -80,15 +94,19 @@ export async function loadModel(modelJsonPath: string): Promise<tf.LayersModel> 
       buffers.push(fs.readFileSync(file));
     }
   }
-  const data = concatWeightData(buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer));
-  return tf.loadLayersModel(tf.io.fromMemory({
-    modelTopology: json.modelTopology,
-    weightSpecs: specs,
-    weightData: data.buffer as ArrayBuffer,
-    format: json.format,
-    generatedBy: json.generatedBy,
-    convertedBy: json.convertedBy ?? undefined,
-  }));
+  const data = concatWeightData(
+    buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer),
+  );
+  return tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: specs,
+      weightData: data.buffer as ArrayBuffer,
+      format: json.format,
+      generatedBy: json.generatedBy,
+      convertedBy: json.convertedBy ?? undefined,
+    }),
+  );
 }
 
 /** Serialize named tensors (optimizer state) as a JSON manifest + one binary blob. */

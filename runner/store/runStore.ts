@@ -32,7 +32,11 @@ function stamp(d: Date): string {
 }
 
 /** Create a fresh run folder `<root>/<yyyymmdd-hhmmss>-<name>[-k]`. */
-export function createRunDir(root: string, name: string, now = new Date()): { runId: string; runDir: string } {
+export function createRunDir(
+  root: string,
+  name: string,
+  now = new Date(),
+): { runId: string; runDir: string } {
   fs.mkdirSync(root, { recursive: true });
   const base = `${stamp(now)}-${name}`;
   for (let k = 0; ; k++) {
@@ -49,7 +53,12 @@ export function createRunDir(root: string, name: string, now = new Date()): { ru
 
 /** Whether a process with this pid (from a run-started or sweep-started event) is still alive. */
 export function processAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {
@@ -59,7 +68,11 @@ export function writeJsonAtomic(file: string, value: unknown): void {
 }
 
 export function readJson<T>(file: string): T | undefined {
-  try { return JSON.parse(fs.readFileSync(file, 'utf8')) as T; } catch { return undefined; }
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What `akd resume` needs: where to continue, and what is already done. */
@@ -114,7 +127,11 @@ export function readRun(runDir: string): RunRecord {
 /** Every run folder under `root` (those with an events.jsonl), oldest first. */
 export function listRuns(root: string): RunRecord[] {
   let names: string[];
-  try { names = fs.readdirSync(root); } catch { return []; }
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    return [];
+  }
   return names
     .filter((n) => fs.existsSync(path.join(root, n, RUN_FILES.events)))
     .sort()

@@ -5,7 +5,13 @@
  * No TensorFlow or file access here: the validator, the CLI and the tests call it directly.
  */
 import type {
-  AnnealingMethod, ExperimentConfig, MethodConfig, MethodType, ModelConfig, OptimizerConfig, SweepConfig,
+  AnnealingMethod,
+  ExperimentConfig,
+  MethodConfig,
+  MethodType,
+  ModelConfig,
+  OptimizerConfig,
+  SweepConfig,
 } from '../config/types';
 import { METHOD_TYPES, isCheckpointTeacher } from '../config/types';
 
@@ -22,7 +28,11 @@ export interface SweepMember {
   config: ExperimentConfig;
 }
 
-export interface SweepOverrides { seeds?: number[]; methods?: MethodType[]; concurrency?: number; }
+export interface SweepOverrides {
+  seeds?: number[];
+  methods?: MethodType[];
+  concurrency?: number;
+}
 
 /** The sweep block with command-line flags applied (flags win). */
 export function effectiveSweep(config: ExperimentConfig, flags: SweepOverrides = {}): SweepConfig {
@@ -63,13 +73,24 @@ export function annealingSplit(budget: number): { tauMax: number; phase1: number
  */
 export function defaultAssistantModel(student: ModelConfig, teacher: ModelConfig | undefined): ModelConfig {
   switch (student.type) {
-    case 'mlp': return { type: 'mlp', hidden: student.hidden.length > 0 ? student.hidden.map((h) => h * 4) : [32] };
-    case 'cnn': return { type: 'cnn', filters: student.filters.map((f) => f * 2), dense: student.dense.map((d) => d * 2) };
+    case 'mlp':
+      return { type: 'mlp', hidden: student.hidden.length > 0 ? student.hidden.map((h) => h * 4) : [32] };
+    case 'cnn':
+      return {
+        type: 'cnn',
+        filters: student.filters.map((f) => f * 2),
+        dense: student.dense.map((d) => d * 2),
+      };
     case 'resnet': {
       const nStudent = Math.max(1, Math.round((student.depth - 2) / 6));
-      const nTeacher = teacher?.type === 'resnet' ? Math.max(1, Math.round((teacher.depth - 2) / 6)) : nStudent * 4;
+      const nTeacher =
+        teacher?.type === 'resnet' ? Math.max(1, Math.round((teacher.depth - 2) / 6)) : nStudent * 4;
       const n = Math.max(nStudent + 1, Math.round(Math.sqrt(nStudent * nTeacher)));
-      return { type: 'resnet', depth: 6 * n + 2, ...(student.width !== undefined ? { width: student.width } : {}) };
+      return {
+        type: 'resnet',
+        depth: 6 * n + 2,
+        ...(student.width !== undefined ? { width: student.width } : {}),
+      };
     }
   }
 }
@@ -85,33 +106,53 @@ export function mergeSettings<T>(base: T, settings: Record<string, unknown> | un
   if (!settings) return base;
   const out = structuredClone(base) as Record<string, unknown>;
   for (const [k, v] of Object.entries(settings)) {
-    out[k] = isPlainObject(v) && isPlainObject(out[k]) && !REPLACE_WHOLE.has(k) ? mergeSettings(out[k], v) : structuredClone(v);
+    out[k] =
+      isPlainObject(v) && isPlainObject(out[k]) && !REPLACE_WHOLE.has(k)
+        ? mergeSettings(out[k], v)
+        : structuredClone(v);
   }
   return out as T;
 }
 
 /** The method config of `type` for this experiment: `method` itself for its own type, else derived; then `methodSettings`. */
-export function methodFor(config: ExperimentConfig, type: MethodType, sweep: SweepConfig = config.sweep ?? {}): MethodConfig {
+export function methodFor(
+  config: ExperimentConfig,
+  type: MethodType,
+  sweep: SweepConfig = config.sweep ?? {},
+): MethodConfig {
   const base = config.method;
   const settings = sweep.methodSettings?.[type];
   if (base.type === type) return mergeSettings(base, settings);
   const budget = studentEpochBudget(base);
   const optimizer = structuredClone(studentOptimizer(base));
-  const soft = base.type === 'kd' || base.type === 'takd'
-    ? { temperature: base.temperature, alpha: base.alpha } : { temperature: 4, alpha: 0.9 };
+  const soft =
+    base.type === 'kd' || base.type === 'takd'
+      ? { temperature: base.temperature, alpha: base.alpha }
+      : { temperature: 4, alpha: 0.9 };
   let derived: MethodConfig;
   switch (type) {
-    case 'scratch': derived = { type, epochs: budget, optimizer }; break;
-    case 'kd': derived = { type, epochs: budget, optimizer, ...soft }; break;
+    case 'scratch':
+      derived = { type, epochs: budget, optimizer };
+      break;
+    case 'kd':
+      derived = { type, epochs: budget, optimizer, ...soft };
+      break;
     case 'takd': {
       const teacherModel = isCheckpointTeacher(config.teacher) ? undefined : config.teacher.model;
-      derived = { type, assistant: { model: defaultAssistantModel(config.student.model, teacherModel) }, epochs: budget, optimizer, ...soft };
+      derived = {
+        type,
+        assistant: { model: defaultAssistantModel(config.student.model, teacherModel) },
+        epochs: budget,
+        optimizer,
+        ...soft,
+      };
       break;
     }
     case 'annealing': {
       const split = annealingSplit(budget);
       const a: AnnealingMethod = {
-        type, tauMax: split.tauMax,
+        type,
+        tauMax: split.tauMax,
         phase1: { epochs: split.phase1, optimizer },
         phase2: { epochs: split.phase2, optimizer: structuredClone(optimizer) },
       };
@@ -123,11 +164,13 @@ export function methodFor(config: ExperimentConfig, type: MethodType, sweep: Swe
 }
 
 /** A grid key's scope: every member, one method's members, or members whose method has the key. */
-export type GridScope = { kind: 'config'; path: string[] } | { kind: 'method'; method?: MethodType; path: string[] };
+export type GridScope =
+  { kind: 'config'; path: string[] } | { kind: 'method'; method?: MethodType; path: string[] };
 
 export function gridScope(key: string): GridScope {
   const [root, ...rest] = key.split('.');
-  if ((METHOD_TYPES as readonly string[]).includes(root)) return { kind: 'method', method: root as MethodType, path: rest };
+  if ((METHOD_TYPES as readonly string[]).includes(root))
+    return { kind: 'method', method: root as MethodType, path: rest };
   if (root === 'method') return { kind: 'method', path: rest };
   return { kind: 'config', path: [root, ...rest] };
 }
@@ -157,7 +200,10 @@ export function expandPoint(point: Record<string, unknown>): Record<string, unkn
   for (const [key, value] of Object.entries(point)) {
     const parts = gridKeyParts(key);
     if (parts.length === 1) out[key] = value;
-    else parts.forEach((part, i) => { out[part] = Array.isArray(value) ? value[i] : undefined; });
+    else
+      parts.forEach((part, i) => {
+        out[part] = Array.isArray(value) ? value[i] : undefined;
+      });
   }
   return out;
 }
@@ -172,7 +218,8 @@ export function setPath(root: Record<string, unknown>, keys: string[], value: un
     if (last) {
       container[slot] = structuredClone(value);
     } else {
-      if (container[slot] === null || typeof container[slot] !== 'object') container[slot] = /^\d+$/.test(keys[i + 1]) ? [] : {};
+      if (container[slot] === null || typeof container[slot] !== 'object')
+        container[slot] = /^\d+$/.test(keys[i + 1]) ? [] : {};
       cur = container[slot] as Record<string, unknown>;
     }
   });
@@ -192,7 +239,10 @@ export function valueLabel(v: unknown): string {
   if (Array.isArray(v)) return v.length === 0 ? 'none' : v.map(valueLabel).join('x');
   if (isPlainObject(v)) {
     const t = typeof v.type === 'string' ? v.type : 'obj';
-    const inner = Object.entries(v).filter(([k]) => k !== 'type').map(([, x]) => valueLabel(x)).join('-');
+    const inner = Object.entries(v)
+      .filter(([k]) => k !== 'type')
+      .map(([, x]) => valueLabel(x))
+      .join('-');
     return inner ? `${t}-${inner}` : t;
   }
   return String(v).replace(/[^A-Za-z0-9.]+/g, '_');
@@ -200,7 +250,13 @@ export function valueLabel(v: unknown): string {
 
 /** The shortest trailing part of each key that tells the keys apart: "phase1.learningRate" and "phase2.learningRate", else "learningRate". */
 function shortKeys(keys: string[]): string[] {
-  const segs = keys.map((k) => k.split('.').filter((s, i, all) => !/^\d+$/.test(s) && (i === all.length - 1 || (s !== 'optimizer' && s !== 'model'))));
+  const segs = keys.map((k) =>
+    k
+      .split('.')
+      .filter(
+        (s, i, all) => !/^\d+$/.test(s) && (i === all.length - 1 || (s !== 'optimizer' && s !== 'model')),
+      ),
+  );
   return segs.map((parts, i) => {
     for (let n = 1; n < parts.length; n++) {
       const mine = parts.slice(-n).join('.');
@@ -242,7 +298,8 @@ export function expandSweep(config: ExperimentConfig, flags: SweepOverrides = {}
         memberConfig.method = structuredClone(method);
         memberConfig.seed = seed;
         const teacher = config.teacher;
-        if (!isCheckpointTeacher(teacher) && !isCheckpointTeacher(memberConfig.teacher)) memberConfig.teacher.seed = teacher.seed ?? config.seed;
+        if (!isCheckpointTeacher(teacher) && !isCheckpointTeacher(memberConfig.teacher))
+          memberConfig.teacher.seed = teacher.seed ?? config.seed;
         for (const [key, value] of Object.entries(point)) {
           const scope = gridScope(key);
           setPath(memberConfig, scope.kind === 'config' ? scope.path : ['method', ...scope.path], value);
@@ -250,7 +307,14 @@ export function expandSweep(config: ExperimentConfig, flags: SweepOverrides = {}
         let id = memberLabel(type, point, seed);
         for (let k = 2; used.has(id); k++) id = `${memberLabel(type, point, seed)}-${k}`;
         used.add(id);
-        members.push({ id, index: members.length, method: type, seed, overrides: point, config: memberConfig });
+        members.push({
+          id,
+          index: members.length,
+          method: type,
+          seed,
+          overrides: point,
+          config: memberConfig,
+        });
       }
     }
   }

@@ -53,7 +53,10 @@ export interface SweepManifest {
 export type MemberState = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'crashed';
 
 export function defaultConcurrency(): number {
-  return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  return Math.max(
+    1,
+    typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length,
+  );
 }
 
 export function isSweepDir(dir: string): boolean {
@@ -130,7 +133,12 @@ export function prepareSweep(opts: PrepareOptions): SweepManifest {
       let t = teachers.get(teacherKey);
       if (!t) {
         const cached = cachedTeacherModel(cacheRoot, teacherKey) !== undefined;
-        t = { key: teacherKey, cacheDir: cachedTeacherDir(cacheRoot, teacherKey), dataFingerprint, ...(cached ? {} : { trainedBy: m.id }) };
+        t = {
+          key: teacherKey,
+          cacheDir: cachedTeacherDir(cacheRoot, teacherKey),
+          dataFingerprint,
+          ...(cached ? {} : { trainedBy: m.id }),
+        };
         teachers.set(teacherKey, t);
       }
       trainsTeacher = t.trainedBy === m.id;
@@ -145,16 +153,30 @@ export function prepareSweep(opts: PrepareOptions): SweepManifest {
     fs.mkdirSync(path.join(sweepDir, runDir), { recursive: true });
     writeJsonAtomic(path.join(sweepDir, runDir, RUN_FILES.config), memberConfig);
     entries.push({
-      id: m.id, index: m.index, method: m.method, seed: m.seed, overrides: m.overrides, runDir,
-      ...(teacherKey ? { teacherKey } : {}), trainsTeacher,
+      id: m.id,
+      index: m.index,
+      method: m.method,
+      seed: m.seed,
+      overrides: m.overrides,
+      runDir,
+      ...(teacherKey ? { teacherKey } : {}),
+      trainsTeacher,
     });
   }
 
   const manifest: SweepManifest = {
-    v: 1, kind: 'akd-sweep', name: config.name, createdAt: new Date().toISOString(),
-    configPath: opts.configPath, cacheRoot, concurrency,
-    seeds: sweep.seeds ?? [config.seed], methods: sweep.methods ?? [config.method.type],
-    grid: Object.keys(sweep.grid ?? {}), teachers: [...teachers.values()], members: entries,
+    v: 1,
+    kind: 'akd-sweep',
+    name: config.name,
+    createdAt: new Date().toISOString(),
+    configPath: opts.configPath,
+    cacheRoot,
+    concurrency,
+    seeds: sweep.seeds ?? [config.seed],
+    methods: sweep.methods ?? [config.method.type],
+    grid: Object.keys(sweep.grid ?? {}),
+    teachers: [...teachers.values()],
+    members: entries,
   };
   writeJsonAtomic(path.join(sweepDir, SWEEP_FILES.manifest), manifest);
   return manifest;

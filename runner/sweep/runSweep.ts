@@ -15,9 +15,20 @@ import { PROTOCOL_VERSION, parseEventLine, type RunSummary } from '../protocol/e
 import type { MemberStatus, SweepEvent, SweepEventPayload } from '../protocol/sweepEvents';
 import { RUN_FILES, readJson } from '../store/runStore';
 import {
-  SWEEP_FILES, memberRunDir, memberState, type MemberState, type SweepManifest, type SweepMemberEntry,
+  SWEEP_FILES,
+  memberRunDir,
+  memberState,
+  type MemberState,
+  type SweepManifest,
+  type SweepMemberEntry,
 } from './manifest';
-import { cachedTeacherModel, publishTeacher, readProvenance, trainedTeacherOf, updateProvenance } from './teacherCache';
+import {
+  cachedTeacherModel,
+  publishTeacher,
+  readProvenance,
+  trainedTeacherOf,
+  updateProvenance,
+} from './teacherCache';
 
 export interface RunSweepOptions {
   sweepDir: string;
@@ -42,7 +53,12 @@ export interface SweepHandle {
   stop(signal: NodeJS.Signals): void;
 }
 
-interface Running { member: SweepMemberEntry; child: ChildProcess; started: number; stderrTail: string; }
+interface Running {
+  member: SweepMemberEntry;
+  child: ChildProcess;
+  started: number;
+  stderrTail: string;
+}
 
 export function runSweep(opts: RunSweepOptions): SweepHandle {
   const { sweepDir, manifest } = opts;
@@ -58,7 +74,9 @@ export function runSweep(opts: RunSweepOptions): SweepHandle {
   const alreadyRunning = manifest.members.filter((m) => initial.get(m.id) === 'running');
   if (alreadyRunning.length > 0) {
     fs.closeSync(eventsFd);
-    throw new Error(`members still running in another process: ${alreadyRunning.map((m) => m.id).join(', ')}`);
+    throw new Error(
+      `members still running in another process: ${alreadyRunning.map((m) => m.id).join(', ')}`,
+    );
   }
   const final = new Map<string, MemberStatus>();
   for (const m of manifest.members) {
@@ -85,40 +103,64 @@ export function runSweep(opts: RunSweepOptions): SweepHandle {
       if (!config || !trained) return;
       const summary = readJson<RunSummary>(path.join(runDir, RUN_FILES.summary));
       publishTeacher(manifest.cacheRoot, teacher.key, teacherDir, {
-        runId: m.id, runDir, key: teacher.key, dataFingerprint: teacher.dataFingerprint,
-        teacher: trained, batchSize: config.batchSize, createdAt: new Date().toISOString(),
+        runId: m.id,
+        runDir,
+        key: teacher.key,
+        dataFingerprint: teacher.dataFingerprint,
+        teacher: trained,
+        batchSize: config.batchSize,
+        createdAt: new Date().toISOString(),
         ...(summary?.teacher.testAccuracy != null ? { testAccuracy: summary.teacher.testAccuracy } : {}),
       });
     }
     ready.add(teacher.key);
     const prov = readProvenance(manifest.cacheRoot, teacher.key);
-    emit({ type: 'teacher-ready', key: teacher.key, cacheDir: teacher.cacheDir, source, ...(prov?.runId ? { fromRun: prov.runId } : {}) });
+    emit({
+      type: 'teacher-ready',
+      key: teacher.key,
+      cacheDir: teacher.cacheDir,
+      source,
+      ...(prov?.runId ? { fromRun: prov.runId } : {}),
+    });
   };
   for (const t of manifest.teachers) {
-    const trainer = manifest.members.find((m) => m.id === t.trainedBy) ?? manifest.members.find((m) => m.teacherKey === t.key);
+    const trainer =
+      manifest.members.find((m) => m.id === t.trainedBy) ??
+      manifest.members.find((m) => m.teacherKey === t.key);
     if (cachedTeacherModel(manifest.cacheRoot, t.key) && trainer) publish(trainer, 'cache');
     else if (trainer && trainer.trainsTeacher) publish(trainer, 'trained');
   }
 
   emit({
-    type: 'sweep-started', sweepDir, name: manifest.name, members: manifest.members.length, toRun: pending.length,
-    concurrency: opts.concurrency, resumed: opts.resumed, pid: process.pid,
+    type: 'sweep-started',
+    sweepDir,
+    name: manifest.name,
+    members: manifest.members.length,
+    toRun: pending.length,
+    concurrency: opts.concurrency,
+    resumed: opts.resumed,
+    pid: process.pid,
   });
 
   const running = new Map<string, Running>();
   let stopping: NodeJS.Signals | undefined;
   let resolveDone!: (o: SweepOutcome) => void;
-  const done = new Promise<SweepOutcome>((r) => { resolveDone = r; });
+  const done = new Promise<SweepOutcome>((r) => {
+    resolveDone = r;
+  });
   let finished = false;
 
-  const canStart = (m: SweepMemberEntry): boolean => !m.teacherKey || ready.has(m.teacherKey) || m.trainsTeacher;
+  const canStart = (m: SweepMemberEntry): boolean =>
+    !m.teacherKey || ready.has(m.teacherKey) || m.trainsTeacher;
   /** A teacher that can no longer arrive this session: its trainer ended without publishing it. */
   const teacherLost = (m: SweepMemberEntry): string | undefined => {
     if (!m.teacherKey || ready.has(m.teacherKey) || m.trainsTeacher) return undefined;
     const trainer = manifest.members.find((x) => x.teacherKey === m.teacherKey && x.trainsTeacher);
     if (!trainer) return 'its teacher is neither cached nor trained by any member';
     const s = final.get(trainer.id);
-    return s && s !== 'cancelled' ? `member ${trainer.id}, which trains its teacher, ended ${s} before the teacher was saved` : undefined;
+    return s && s !== 'cancelled'
+      ? `member ${trainer.id}, which trains its teacher, ended ${s} before the teacher was saved`
+      : undefined;
   };
 
   const finish = (): void => {
@@ -129,8 +171,12 @@ export function runSweep(opts: RunSweepOptions): SweepHandle {
       const s = final.get(m.id);
       counts[s ?? 'pending'] += 1;
     }
-    const status: SweepOutcome['status'] = stopping || counts.cancelled > 0 || counts.pending > 0 ? 'cancelled'
-      : counts.failed > 0 || counts.skipped > 0 ? 'failed' : 'completed';
+    const status: SweepOutcome['status'] =
+      stopping || counts.cancelled > 0 || counts.pending > 0
+        ? 'cancelled'
+        : counts.failed > 0 || counts.skipped > 0
+          ? 'failed'
+          : 'completed';
     emit({ type: 'sweep-ended', status, counts, seconds: (Date.now() - t0) / 1000 });
     fs.closeSync(eventsFd);
     resolveDone({ status, counts });
@@ -142,13 +188,21 @@ export function runSweep(opts: RunSweepOptions): SweepHandle {
     const child = spawn(process.execPath, [opts.akdEntry, 'run-member', runDir, '--json'], {
       // Its own process group: a Ctrl-C in the terminal reaches only the sweep, which forwards it
       // once (a member's second signal would exit it at once, without a checkpoint).
-      detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     const r: Running = { member: m, child, started: Date.now(), stderrTail: '' };
     running.set(m.id, r);
     emit({
-      type: 'member-started', id: m.id, index: m.index, method: m.method, seed: m.seed, runDir,
-      pid: child.pid ?? -1, resumed, trainsTeacher: m.trainsTeacher,
+      type: 'member-started',
+      id: m.id,
+      index: m.index,
+      method: m.method,
+      seed: m.seed,
+      runDir,
+      pid: child.pid ?? -1,
+      resumed,
+      trainsTeacher: m.trainsTeacher,
     });
     let buffered = '';
     child.stdout?.setEncoding('utf8');
@@ -158,15 +212,25 @@ export function runSweep(opts: RunSweepOptions): SweepHandle {
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const e = parseEventLine(buffered.slice(0, nl));
         buffered = buffered.slice(nl + 1);
-        if (e && e.type === 'checkpoint-saved' && e.model === 'teacher' && e.reason === 'final' && m.trainsTeacher) {
+        if (
+          e &&
+          e.type === 'checkpoint-saved' &&
+          e.model === 'teacher' &&
+          e.reason === 'final' &&
+          m.trainsTeacher
+        ) {
           publish(m, 'trained');
           pump();
         }
       }
     });
     child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => { r.stderrTail = (r.stderrTail + chunk).slice(-4000); });
-    child.on('error', (err) => { r.stderrTail += `\n${err.message}`; });
+    child.stderr?.on('data', (chunk: string) => {
+      r.stderrTail = (r.stderrTail + chunk).slice(-4000);
+    });
+    child.on('error', (err) => {
+      r.stderrTail += `\n${err.message}`;
+    });
     child.on('close', (code) => {
       running.delete(m.id);
       const summary = readJson<RunSummary>(path.join(runDir, RUN_FILES.summary));
@@ -183,10 +247,15 @@ export function runSweep(opts: RunSweepOptions): SweepHandle {
         }
       }
       const lastLine = r.stderrTail.trim().split('\n').filter(Boolean).pop();
-      const error = status === 'failed' ? summary?.error ?? lastLine ?? `exit code ${code}` : undefined;
+      const error = status === 'failed' ? (summary?.error ?? lastLine ?? `exit code ${code}`) : undefined;
       emit({
-        type: 'member-ended', id: m.id, index: m.index, status, exitCode: code,
-        studentTestAccuracy: summary?.student.testAccuracy ?? null, seconds: (Date.now() - r.started) / 1000,
+        type: 'member-ended',
+        id: m.id,
+        index: m.index,
+        status,
+        exitCode: code,
+        studentTestAccuracy: summary?.student.testAccuracy ?? null,
+        seconds: (Date.now() - r.started) / 1000,
         ...(error ? { error } : {}),
       });
       pump();
@@ -201,7 +270,16 @@ export function runSweep(opts: RunSweepOptions): SweepHandle {
         if (reason) {
           const m = pending.splice(i--, 1)[0];
           final.set(m.id, 'skipped');
-          emit({ type: 'member-ended', id: m.id, index: m.index, status: 'skipped', exitCode: null, studentTestAccuracy: null, seconds: 0, error: reason });
+          emit({
+            type: 'member-ended',
+            id: m.id,
+            index: m.index,
+            status: 'skipped',
+            exitCode: null,
+            studentTestAccuracy: null,
+            seconds: 0,
+            error: reason,
+          });
         }
       }
       while (running.size < opts.concurrency) {
@@ -216,9 +294,18 @@ export function runSweep(opts: RunSweepOptions): SweepHandle {
   const stop = (signal: NodeJS.Signals): void => {
     const again = stopping !== undefined;
     stopping = signal;
-    if (!again) emit({ type: 'sweep-log', level: 'info', message: `${signal}: stopping ${running.size} running member(s); they checkpoint and exit` });
+    if (!again)
+      emit({
+        type: 'sweep-log',
+        level: 'info',
+        message: `${signal}: stopping ${running.size} running member(s); they checkpoint and exit`,
+      });
     for (const r of running.values()) {
-      try { if (r.child.pid) process.kill(r.child.pid, signal); } catch { /* already gone */ }
+      try {
+        if (r.child.pid) process.kill(r.child.pid, signal);
+      } catch {
+        /* already gone */
+      }
     }
     pump();
   };

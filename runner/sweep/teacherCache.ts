@@ -30,7 +30,11 @@ export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
   if (v !== null && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+    return `{${Object.keys(o)
+      .sort()
+      .filter((k) => o[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v);
 }
@@ -66,7 +70,12 @@ export function readProvenance(cacheRoot: string, key: string): CachedTeacherPro
  * Copy a run's trained teacher (its `teacher/` folder) into the cache, atomically: written to a
  * temporary sibling, then renamed, so a reader never sees half a teacher. Returns the model.json.
  */
-export function publishTeacher(cacheRoot: string, key: string, teacherDir: string, provenance: CachedTeacherProvenance): string {
+export function publishTeacher(
+  cacheRoot: string,
+  key: string,
+  teacherDir: string,
+  provenance: CachedTeacherProvenance,
+): string {
   const dir = cachedTeacherDir(cacheRoot, key);
   if (cachedTeacherModel(cacheRoot, key)) return path.join(dir, 'model.json');
   fs.mkdirSync(cacheRoot, { recursive: true });
@@ -84,7 +93,11 @@ export function publishTeacher(cacheRoot: string, key: string, teacherDir: strin
 }
 
 /** Record the teacher's test accuracy once the run that trained it knows it. */
-export function updateProvenance(cacheRoot: string, key: string, change: Partial<CachedTeacherProvenance>): void {
+export function updateProvenance(
+  cacheRoot: string,
+  key: string,
+  change: Partial<CachedTeacherProvenance>,
+): void {
   const file = path.join(cachedTeacherDir(cacheRoot, key), PROVENANCE_FILE);
   const current = readJson<CachedTeacherProvenance>(file);
   if (current) writeJsonAtomic(file, { ...current, ...change });
@@ -99,7 +112,12 @@ export function updateProvenance(cacheRoot: string, key: string, change: Partial
  */
 const tag = (fingerprint: string): string => fingerprint.slice(0, 16);
 
-export function readCachedLogits(teacherDir: string, fingerprint: string, n: number, classes: number): Float32Array | undefined {
+export function readCachedLogits(
+  teacherDir: string,
+  fingerprint: string,
+  n: number,
+  classes: number,
+): Float32Array | undefined {
   try {
     const buf = fs.readFileSync(path.join(teacherDir, `train-logits-${tag(fingerprint)}.bin`));
     if (buf.byteLength !== n * classes * 4) return undefined;
@@ -123,7 +141,8 @@ function writeAtomic(file: string, data: string | Uint8Array): void {
 
 export function writeCachedLogits(teacherDir: string, fingerprint: string, logits: Float32Array): void {
   const file = path.join(teacherDir, `train-logits-${tag(fingerprint)}.bin`);
-  if (!fs.existsSync(file)) writeAtomic(file, new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
+  if (!fs.existsSync(file))
+    writeAtomic(file, new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
 }
 
 export function readCachedTestAccuracy(teacherDir: string, fingerprint: string): number | undefined {

@@ -21,7 +21,8 @@ export interface TemperatureStep {
 }
 
 export function phi(temperature: number, tauMax: number): number {
-  if (!Number.isInteger(tauMax) || tauMax < 1) throw new RangeError(`tauMax must be an integer >= 1, got ${tauMax}`);
+  if (!Number.isInteger(tauMax) || tauMax < 1)
+    throw new RangeError(`tauMax must be an integer >= 1, got ${tauMax}`);
   if (temperature < 1 || temperature > tauMax) {
     throw new RangeError(`temperature must lie in [1, ${tauMax}], got ${temperature}`);
   }
@@ -31,7 +32,9 @@ export function phi(temperature: number, tauMax: number): number {
 
 export function annealingSchedule(tauMax: number, epochs: number): TemperatureStep[] {
   if (!Number.isInteger(epochs) || epochs < tauMax) {
-    throw new RangeError(`phase 1 needs at least one epoch per temperature: epochs ${epochs} < tauMax ${tauMax}`);
+    throw new RangeError(
+      `phase 1 needs at least one epoch per temperature: epochs ${epochs} < tauMax ${tauMax}`,
+    );
   }
   const base = Math.floor(epochs / tauMax);
   const extra = epochs % tauMax;

@@ -3,7 +3,11 @@
  * (seed, phase, epoch), so a run resumed mid-epoch replays exactly the same batches.
  */
 
-export interface HostSplit { x: Float32Array; y: Int32Array; n: number; }
+export interface HostSplit {
+  x: Float32Array;
+  y: Int32Array;
+  n: number;
+}
 
 export interface Batch {
   x: Float32Array;
@@ -27,7 +31,10 @@ export function rng(seed: number): () => number {
 
 export function hashString(s: string): number {
   let h = 2166136261;
-  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 16777619); }
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
   return h >>> 0;
 }
 
@@ -37,7 +44,9 @@ export function epochOrder(n: number, seed: number, phase: string, epoch: number
   const random = rng((seed ^ hashString(phase)) + Math.imul(epoch + 1, 2654435761));
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    const t = order[i]; order[i] = order[j]; order[j] = t;
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
   }
   return order;
 }
@@ -47,7 +56,13 @@ export function batchCount(n: number, batchSize: number): number {
 }
 
 /** Gather batch `b` of an epoch's order into fresh contiguous arrays. */
-export function gatherBatch(split: HostSplit, sampleSize: number, order: Int32Array, b: number, batchSize: number): Batch {
+export function gatherBatch(
+  split: HostSplit,
+  sampleSize: number,
+  order: Int32Array,
+  b: number,
+  batchSize: number,
+): Batch {
   const start = b * batchSize;
   const end = Math.min(order.length, start + batchSize);
   const size = end - start;

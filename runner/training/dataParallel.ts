@@ -26,8 +26,22 @@ import * as tf from '@tensorflow/tfjs';
 import type { ActualBackend } from '../protocol/events';
 import type { HostSplit } from './batches';
 import {
-  CTRL, CTRL_WORDS, ERR_BASE, ERR_TEXT_BYTES, KIND, MAX_REPLICAS, Replica, ReplicaFailure, failureOf, recordFailure, shared,
-  valuesOf, type PhaseBuffers, type WeightValues, type WorkerMessage, type WorkerReply,
+  CTRL,
+  CTRL_WORDS,
+  ERR_BASE,
+  ERR_TEXT_BYTES,
+  KIND,
+  MAX_REPLICAS,
+  Replica,
+  ReplicaFailure,
+  failureOf,
+  recordFailure,
+  shared,
+  valuesOf,
+  type PhaseBuffers,
+  type WeightValues,
+  type WorkerMessage,
+  type WorkerReply,
 } from './dataParallelShared';
 import type { PhaseOptimizer } from './optimizers';
 import type { Objective } from './phaseTrainer';
@@ -77,13 +91,20 @@ export function autoReplicas(model: tf.LayersModel, batchSize: number, cores: nu
   return Math.max(1, Math.min(cores, Math.floor(flops / AUTO_FLOPS_PER_REPLICA) + 1));
 }
 
-interface PendingReply { resolve(r: WorkerReply): void; reject(e: Error): void; }
+interface PendingReply {
+  resolve(r: WorkerReply): void;
+  reject(e: Error): void;
+}
 
 class WorkerHandle {
   readonly pending: PendingReply[] = [];
   exited = false;
   failure: string | undefined;
-  constructor(readonly worker: Worker, readonly port: MessagePort, readonly replica: number) {}
+  constructor(
+    readonly worker: Worker,
+    readonly port: MessagePort,
+    readonly replica: number,
+  ) {}
 }
 
 export interface PhaseReplicasOptions {
@@ -110,7 +131,7 @@ export function sharedCopy<T extends Float32Array | Int32Array>(a: T): T {
   if (isShared(a)) return a;
   const cached = sharedCopies.get(a);
   if (cached) return cached as T;
-  const Ctor = a.constructor as { new(b: SharedArrayBuffer): T };
+  const Ctor = a.constructor as { new (b: SharedArrayBuffer): T };
   const copy = new Ctor(shared(a.byteLength));
   copy.set(a as never);
   sharedCopies.set(a, copy);
@@ -141,8 +162,13 @@ export class TrainingThreads {
    * @param threads the most replicas (main included) a phase may use
    * @param backend 'wasm' or 'cpu' (what the main thread runs; workers run the same)
    */
-  constructor(readonly threads: number, readonly backend: 'wasm' | 'cpu', readonly setting: ThreadsSetting = threads) {
-    if (!(threads >= 1 && threads <= MAX_REPLICAS)) throw new RangeError(`threads must be 1..${MAX_REPLICAS}, got ${threads}`);
+  constructor(
+    readonly threads: number,
+    readonly backend: 'wasm' | 'cpu',
+    readonly setting: ThreadsSetting = threads,
+  ) {
+    if (!(threads >= 1 && threads <= MAX_REPLICAS))
+      throw new RangeError(`threads must be 1..${MAX_REPLICAS}, got ${threads}`);
   }
 
   /** The pool for a run: undefined when training stays on the main thread (1 thread, or native TF). */
@@ -154,8 +180,10 @@ export class TrainingThreads {
 
   /** How many replicas (main included) to use for this model and batch size. */
   replicasFor(model: tf.LayersModel, batchSize: number): number {
-    const want = this.setting === 'auto' || this.setting === undefined
-      ? autoReplicas(model, batchSize, this.threads) : this.threads;
+    const want =
+      this.setting === 'auto' || this.setting === undefined
+        ? autoReplicas(model, batchSize, this.threads)
+        : this.threads;
     return Math.max(1, Math.min(want, this.threads, batchSize));
   }
 
@@ -170,16 +198,30 @@ export class TrainingThreads {
       for (let r = this.workers.length + 1; r <= count; r++) {
         const { port1, port2 } = new MessageChannel();
         const worker = new Worker(file, {
-          workerData: { ctrl: this.ctrl, errText: this.errText, port: port2, backend: this.backend, replica: r },
+          workerData: {
+            ctrl: this.ctrl,
+            errText: this.errText,
+            port: port2,
+            backend: this.backend,
+            replica: r,
+          },
           transferList: [port2],
           stdout: false,
           stderr: false,
         });
         const h = new WorkerHandle(worker, port1, r);
         this.workers.push(h);
-        boots.push(new Promise<void>((resolve, reject) => {
-          h.pending.push({ resolve: (m) => (m.type === 'ready' ? resolve() : reject(new Error(m.type === 'error' ? m.message : 'bad reply'))), reject });
-        }));
+        boots.push(
+          new Promise<void>((resolve, reject) => {
+            h.pending.push({
+              resolve: (m) =>
+                m.type === 'ready'
+                  ? resolve()
+                  : reject(new Error(m.type === 'error' ? m.message : 'bad reply')),
+              reject,
+            });
+          }),
+        );
         worker.on('message', (m: WorkerReply) => {
           const p = h.pending.shift();
           if (m.type === 'error') {
@@ -189,19 +231,25 @@ export class TrainingThreads {
         });
         worker.on('error', (e) => {
           h.failure = e.message;
-          for (const p of h.pending.splice(0)) p.reject(new ReplicaFailure(`training worker ${r} failed: ${e.message}`));
+          for (const p of h.pending.splice(0))
+            p.reject(new ReplicaFailure(`training worker ${r} failed: ${e.message}`));
         });
         worker.on('exit', (code) => {
           h.exited = true;
           if (!this.closed && !h.failure) h.failure = `exited with code ${code}`;
-          for (const p of h.pending.splice(0)) p.reject(new ReplicaFailure(`training worker ${r} ${h.failure ?? 'exited'}`));
+          for (const p of h.pending.splice(0))
+            p.reject(new ReplicaFailure(`training worker ${r} ${h.failure ?? 'exited'}`));
         });
       }
       await Promise.all(boots);
       this.startupMs += Date.now() - t0;
     };
     this.starting = start();
-    try { await this.starting; } finally { this.starting = undefined; }
+    try {
+      await this.starting;
+    } finally {
+      this.starting = undefined;
+    }
   }
 
   /** Sends a message to workers 1..count-1 and waits for every reply. */
@@ -211,7 +259,9 @@ export class TrainingThreads {
       const h = this.workers[i];
       if (!m || !h) return;
       if (h.exited || h.failure) {
-        replies.push(Promise.reject(new ReplicaFailure(`training worker ${h.replica} ${h.failure ?? 'exited'}`)));
+        replies.push(
+          Promise.reject(new ReplicaFailure(`training worker ${h.replica} ${h.failure ?? 'exited'}`)),
+        );
         return;
       }
       replies.push(new Promise<WorkerReply>((resolve, reject) => h.pending.push({ resolve, reject })));
@@ -242,7 +292,8 @@ export class TrainingThreads {
       stats: new Float64Array(shared(2 * replicas * 2 * 8)),
       errText: this.errText,
     };
-    for (let r = 0; r < replicas; r++) Atomics.store(this.ctrl, CTRL.DONE + r, Atomics.load(this.ctrl, CTRL.SEQ));
+    for (let r = 0; r < replicas; r++)
+      Atomics.store(this.ctrl, CTRL.DONE + r, Atomics.load(this.ctrl, CTRL.SEQ));
     const train = shareSplit(opts.train);
     const teacherLogits = opts.teacherLogits ? sharedCopy(opts.teacherLogits) : undefined;
     const weights = valuesOf(opts.model.weights.map((w) => ({ name: w.originalName, tensor: w.read() })));
@@ -251,14 +302,35 @@ export class TrainingThreads {
     const msgs: WorkerMessage[] = [];
     for (let r = 1; r < replicas; r++) {
       msgs.push({
-        type: 'setup', replica: r, replicas, modelTopology, weights, optimizer: opts.optimizer.config, optimizerState,
-        objective: opts.objective, inputShape: opts.inputShape, classes: opts.classes, batchSize: opts.batchSize,
-        train, teacherLogits, buffers: b,
+        type: 'setup',
+        replica: r,
+        replicas,
+        modelTopology,
+        weights,
+        optimizer: opts.optimizer.config,
+        optimizerState,
+        objective: opts.objective,
+        inputShape: opts.inputShape,
+        classes: opts.classes,
+        batchSize: opts.batchSize,
+        train,
+        teacherLogits,
+        buffers: b,
       });
     }
     await this.request(msgs);
-    const main = new Replica(0, replicas, opts.model, opts.optimizer, opts.objective, train, opts.inputShape,
-      opts.classes, teacherLogits, b);
+    const main = new Replica(
+      0,
+      replicas,
+      opts.model,
+      opts.optimizer,
+      opts.objective,
+      train,
+      opts.inputShape,
+      opts.classes,
+      teacherLogits,
+      b,
+    );
     return new PhaseReplicas(this, main, b);
   }
 
@@ -274,13 +346,18 @@ export class TrainingThreads {
   check(replica: number): void {
     const h = this.workers[replica - 1];
     if (Atomics.load(this.ctrl, ERR_BASE + replica) !== 0) {
-      throw new ReplicaFailure(`training worker ${replica} failed: ${failureOf({ errText: this.errText } as PhaseBuffers, replica) || h?.failure || 'unknown error'}`);
+      throw new ReplicaFailure(
+        `training worker ${replica} failed: ${failureOf({ errText: this.errText } as PhaseBuffers, replica) || h?.failure || 'unknown error'}`,
+      );
     }
-    if (!h || h.exited || h.failure) throw new ReplicaFailure(`training worker ${replica} ${h?.failure ?? 'is gone'}`);
+    if (!h || h.exited || h.failure)
+      throw new ReplicaFailure(`training worker ${replica} ${h?.failure ?? 'is gone'}`);
   }
 
   /** Number of worker threads running (for tests). */
-  get workerCount(): number { return this.workers.filter((h) => !h.exited).length; }
+  get workerCount(): number {
+    return this.workers.filter((h) => !h.exited).length;
+  }
 
   /** Stops every worker (idempotent): asks them to stop, then terminates any that has not after 2 s. */
   async close(): Promise<void> {
@@ -290,13 +367,17 @@ export class TrainingThreads {
     Atomics.store(this.ctrl, CTRL.ABORT, 1);
     this.command(KIND.STOP);
     for (let r = 0; r < MAX_REPLICAS; r++) Atomics.notify(this.ctrl, CTRL.DONE + r);
-    await Promise.all(this.workers.map(async (h) => {
-      if (h.exited) return;
-      const exited = new Promise<void>((resolve) => h.worker.once('exit', () => resolve()));
-      const timer = setTimeout(() => { void h.worker.terminate(); }, 2000);
-      await exited;
-      clearTimeout(timer);
-    }));
+    await Promise.all(
+      this.workers.map(async (h) => {
+        if (h.exited) return;
+        const exited = new Promise<void>((resolve) => h.worker.once('exit', () => resolve()));
+        const timer = setTimeout(() => {
+          void h.worker.terminate();
+        }, 2000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
   }
 }
 
@@ -304,9 +385,15 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 
 /** The replicas of one phase, as the phase trainer sees them. */
 export class PhaseReplicas {
-  constructor(private readonly pool: TrainingThreads, readonly main: Replica, private readonly b: PhaseBuffers) {}
+  constructor(
+    private readonly pool: TrainingThreads,
+    readonly main: Replica,
+    private readonly b: PhaseBuffers,
+  ) {}
 
-  get replicas(): number { return this.main.replicas; }
+  get replicas(): number {
+    return this.main.replicas;
+  }
 
   /** Waits (blocking in short slices, yielding to the event loop now and then) until replica q published `seq`. */
   private async waitFor(q: number, seq: number): Promise<void> {
@@ -377,7 +464,9 @@ export class PhaseReplicas {
   /** Every replica's trainable weights (for tests: replicas must agree). */
   async replicaWeights(): Promise<WeightValues[][]> {
     const replies = await this.pool.request(this.toWorkers({ type: 'get-weights', trainable: true }));
-    const mine = valuesOf(this.main.model.trainableWeights.map((w) => ({ name: w.originalName, tensor: w.read() })));
+    const mine = valuesOf(
+      this.main.model.trainableWeights.map((w) => ({ name: w.originalName, tensor: w.read() })),
+    );
     return [mine, ...replies.map((r) => (r.type === 'ok' && r.weights ? r.weights : []))];
   }
 

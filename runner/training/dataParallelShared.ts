@@ -41,7 +41,12 @@ export function shardOf(size: number, r: number, replicas: number): [number, num
   return [start, start + base + (r < extra ? 1 : 0)];
 }
 
-export interface WeightValues { name: string; shape: number[]; dtype: tf.DataType; values: Float32Array | Int32Array; }
+export interface WeightValues {
+  name: string;
+  shape: number[];
+  dtype: tf.DataType;
+  values: Float32Array | Int32Array;
+}
 
 export interface SetupMessage {
   type: 'setup';
@@ -85,7 +90,10 @@ export interface PhaseBuffers {
 
 export function valuesOf(tensors: Array<{ name: string; tensor: tf.Tensor }>): WeightValues[] {
   return tensors.map(({ name, tensor }) => ({
-    name, shape: tensor.shape, dtype: tensor.dtype, values: tensor.dataSync() as Float32Array | Int32Array,
+    name,
+    shape: tensor.shape,
+    dtype: tensor.dtype,
+    values: tensor.dataSync() as Float32Array | Int32Array,
   }));
 }
 
@@ -102,7 +110,12 @@ export function failureOf(b: PhaseBuffers, r: number): string {
   return new TextDecoder().decode(bytes.slice(0, end < 0 ? bytes.length : end));
 }
 
-export function recordFailure(ctrl: Int32Array, errText: Uint8Array | undefined, r: number, message: string): void {
+export function recordFailure(
+  ctrl: Int32Array,
+  errText: Uint8Array | undefined,
+  r: number,
+  message: string,
+): void {
   if (errText) {
     const bytes = new TextEncoder().encode(message).subarray(0, ERR_TEXT_BYTES - 1);
     errText.fill(0, r * ERR_TEXT_BYTES, (r + 1) * ERR_TEXT_BYTES);
@@ -141,7 +154,10 @@ export class Replica {
     this.sizes = this.vars.map((v) => v.size);
     this.offsets = [];
     let o = 0;
-    for (const s of this.sizes) { this.offsets.push(o); o += s; }
+    for (const s of this.sizes) {
+      this.offsets.push(o);
+      o += s;
+    }
     this.paramCount = o;
     this.avg = new Float32Array(o);
     this.sampleSize = inputShape.reduce((p, v) => p * v, 1);
@@ -173,8 +189,15 @@ export class Replica {
       const ids = indices.subarray(start, end);
       const batch = gatherBatch(this.train, this.sampleSize, ids, 0, n);
       const targets = this.teacherLogits ? gatherRows(this.teacherLogits, this.classes, ids) : undefined;
-      const r = computeGradients(this.model, this.objective, this.vars, { x: batch.x, y: batch.y, targets },
-        this.inputShape, this.classes, phiValue);
+      const r = computeGradients(
+        this.model,
+        this.objective,
+        this.vars,
+        { x: batch.x, y: batch.y, targets },
+        this.inputShape,
+        this.classes,
+        phiValue,
+      );
       const base = this.slot(parity, this.replica);
       try {
         this.vars.forEach((v, i) => {
@@ -211,11 +234,20 @@ export class Replica {
       if (e === s) continue;
       const w = (e - s) / size;
       const g = grads.subarray(this.slot(parity, r), this.slot(parity, r) + P);
-      if (first) { for (let j = 0; j < P; j++) avg[j] = w * g[j]; first = false; } else { for (let j = 0; j < P; j++) avg[j] += w * g[j]; }
+      if (first) {
+        for (let j = 0; j < P; j++) avg[j] = w * g[j];
+        first = false;
+      } else {
+        for (let j = 0; j < P; j++) avg[j] += w * g[j];
+      }
     }
     const named: tf.NamedTensorMap = {};
     this.vars.forEach((v, i) => {
-      named[v.name] = tf.tensor(avg.subarray(this.offsets[i], this.offsets[i] + this.sizes[i]), v.shape, 'float32');
+      named[v.name] = tf.tensor(
+        avg.subarray(this.offsets[i], this.offsets[i] + this.sizes[i]),
+        v.shape,
+        'float32',
+      );
     });
     applyGradients(this.optimizer, this.vars, named);
     return { lossSum, correct, size };

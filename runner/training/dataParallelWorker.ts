@@ -12,17 +12,32 @@ import { installFusedAdam } from '../backend/fusedAdam';
 import { installFusedBatchNorm } from '../backend/fusedBatchNorm';
 import { createOptimizer } from './optimizers';
 import {
-  CTRL, ERR_BASE, KIND, Replica, recordFailure, tensorsOf, valuesOf,
-  type WorkerMessage, type WorkerReply,
+  CTRL,
+  ERR_BASE,
+  KIND,
+  Replica,
+  recordFailure,
+  tensorsOf,
+  valuesOf,
+  type WorkerMessage,
+  type WorkerReply,
 } from './dataParallelShared';
 
-interface Boot { ctrl: Int32Array; errText: Uint8Array; port: MessagePort; backend: 'wasm' | 'cpu'; replica: number; }
+interface Boot {
+  ctrl: Int32Array;
+  errText: Uint8Array;
+  port: MessagePort;
+  backend: 'wasm' | 'cpu';
+  replica: number;
+}
 
 const boot = workerData as Boot;
 const { ctrl, port } = boot;
 let current: Replica | undefined;
 
-function reply(r: WorkerReply): void { parentPort!.postMessage(r); }
+function reply(r: WorkerReply): void {
+  parentPort!.postMessage(r);
+}
 
 async function initBackend(): Promise<void> {
   installFusedAdam();
@@ -43,14 +58,26 @@ async function handleMessage(msg: WorkerMessage): Promise<WorkerReply> {
     case 'setup': {
       current?.dispose();
       current = undefined;
-      const model = await tf.models.modelFromJSON({ modelTopology: msg.modelTopology } as Parameters<typeof tf.models.modelFromJSON>[0]);
+      const model = await tf.models.modelFromJSON({ modelTopology: msg.modelTopology } as Parameters<
+        typeof tf.models.modelFromJSON
+      >[0]);
       const init = tensorsOf(msg.weights);
       model.setWeights(init.map((w) => w.tensor));
       tf.dispose(init.map((w) => w.tensor));
       const optimizer = createOptimizer(msg.optimizer);
       if (msg.optimizerState.length > 0) await optimizer.optimizer.setWeights(tensorsOf(msg.optimizerState));
-      current = new Replica(msg.replica, msg.replicas, model, optimizer, msg.objective, msg.train, msg.inputShape,
-        msg.classes, msg.teacherLogits, msg.buffers);
+      current = new Replica(
+        msg.replica,
+        msg.replicas,
+        model,
+        optimizer,
+        msg.objective,
+        msg.train,
+        msg.inputShape,
+        msg.classes,
+        msg.teacherLogits,
+        msg.buffers,
+      );
       return { type: 'ok' };
     }
     case 'epoch':

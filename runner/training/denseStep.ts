@@ -16,9 +16,16 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Objective, ShardGradients } from './phaseTrainer';
 
-export interface DenseLayer { kernel: tf.Variable; bias: tf.Variable | null; relu: boolean; }
+export interface DenseLayer {
+  kernel: tf.Variable;
+  bias: tf.Variable | null;
+  relu: boolean;
+}
 
-interface DenseLike { kernel?: { read(): tf.Tensor }; bias?: { read(): tf.Tensor } | null; }
+interface DenseLike {
+  kernel?: { read(): tf.Tensor };
+  bias?: { read(): tf.Tensor } | null;
+}
 
 const stacks = new WeakMap<tf.LayersModel, DenseLayer[] | null>();
 
@@ -31,16 +38,23 @@ export function denseStackOf(model: tf.LayersModel): DenseLayer[] | null {
     const kind = layer.getClassName();
     const cfg = layer.getConfig();
     if (kind === 'Flatten' && i === 0) continue;
-    const plain = kind === 'Dense' && (cfg.activation === 'relu' || cfg.activation === 'linear')
-      && cfg.kernelRegularizer == null && cfg.biasRegularizer == null && cfg.activityRegularizer == null
-      && layer.trainable;
+    const plain =
+      kind === 'Dense' &&
+      (cfg.activation === 'relu' || cfg.activation === 'linear') &&
+      cfg.kernelRegularizer == null &&
+      cfg.biasRegularizer == null &&
+      cfg.activityRegularizer == null &&
+      layer.trainable;
     const d = layer as unknown as DenseLike;
     if (!plain || !d.kernel) {
       stack = null;
       break;
     }
-    stack.push({ kernel: d.kernel.read() as tf.Variable, bias: d.bias ? d.bias.read() as tf.Variable : null,
-      relu: cfg.activation === 'relu' });
+    stack.push({
+      kernel: d.kernel.read() as tf.Variable,
+      bias: d.bias ? (d.bias.read() as tf.Variable) : null,
+      relu: cfg.activation === 'relu',
+    });
   }
   if (stack && (stack.length === 0 || model.inputs.length !== 1 || model.outputs.length !== 1)) stack = null;
   stacks.set(model, stack);
@@ -48,10 +62,20 @@ export function denseStackOf(model: tf.LayersModel): DenseLayer[] | null {
 }
 
 /** The phase's loss (mean over the rows), its gradient with respect to the logits, the correct predictions. */
-export interface LossHead { loss: number; correct: number; dLogits: Float32Array; }
+export interface LossHead {
+  loss: number;
+  correct: number;
+  dLogits: Float32Array;
+}
 
 /** Softmax of row r of `z` divided by `temperature`, in double precision, into `out`. */
-function softmaxRow(z: Float32Array, r: number, classes: number, temperature: number, out: Float64Array): void {
+function softmaxRow(
+  z: Float32Array,
+  r: number,
+  classes: number,
+  temperature: number,
+  out: Float64Array,
+): void {
   let max = -Infinity;
   for (let c = 0; c < classes; c++) max = Math.max(max, z[r * classes + c] / temperature);
   let sum = 0;
@@ -70,8 +94,14 @@ function softmaxRow(z: Float32Array, r: number, classes: number, temperature: nu
  *   dz = (1-a)(softmax(z) - onehot) / B + a T (softmax(z/T) - softmax(t/T)) / B
  * Correct: the first maximum of a row equals the label (tf.argMax's tie rule).
  */
-export function lossHead(objective: Objective, logits: Float32Array, labels: Int32Array,
-  targets: Float32Array | undefined, classes: number, phi: number): LossHead {
+export function lossHead(
+  objective: Objective,
+  logits: Float32Array,
+  labels: Int32Array,
+  targets: Float32Array | undefined,
+  classes: number,
+  phi: number,
+): LossHead {
   const rows = labels.length;
   const dz = new Float32Array(rows * classes);
   let loss = 0;
@@ -88,8 +118,8 @@ export function lossHead(objective: Objective, logits: Float32Array, labels: Int
         const t = targets as Float32Array;
         for (let c = 0; c < classes; c++) {
           const d = logits[r * classes + c] - phi * t[r * classes + c];
-          loss += d * d / (rows * classes);
-          dz[r * classes + c] = 2 * d / (rows * classes);
+          loss += (d * d) / (rows * classes);
+          dz[r * classes + c] = (2 * d) / (rows * classes);
         }
         break;
       }
@@ -109,7 +139,8 @@ export function lossHead(objective: Objective, logits: Float32Array, labels: Int
         for (let c = 0; c < classes; c++) if (pt[c] > 0) kl += pt[c] * (Math.log(pt[c]) - Math.log(ps[c]));
         loss += ((1 - a) * -Math.log(p[labels[r]]) + a * T * T * kl) / rows;
         for (let c = 0; c < classes; c++) {
-          dz[r * classes + c] = ((1 - a) * (p[c] - (c === labels[r] ? 1 : 0)) + a * T * (ps[c] - pt[c])) / rows;
+          dz[r * classes + c] =
+            ((1 - a) * (p[c] - (c === labels[r] ? 1 : 0)) + a * T * (ps[c] - pt[c])) / rows;
         }
         break;
       }
@@ -119,21 +150,40 @@ export function lossHead(objective: Objective, logits: Float32Array, labels: Int
 }
 
 /** Forward, loss head and backward of a dense stack on one (shard of a) batch of `rows` flattened rows. */
-export function denseGradients(stack: DenseLayer[], objective: Objective, x: Float32Array, labels: Int32Array,
-  targets: Float32Array | undefined, classes: number, phi: number): ShardGradients {
+export function denseGradients(
+  stack: DenseLayer[],
+  objective: Objective,
+  x: Float32Array,
+  labels: Int32Array,
+  targets: Float32Array | undefined,
+  classes: number,
+  phi: number,
+): ShardGradients {
   const rows = labels.length;
   // hs[i] is the input of layer i; hs[L] the logits.
   const hs = tf.tidy(() => {
     const out: tf.Tensor2D[] = [tf.tensor2d(x, [rows, x.length / rows])];
     stack.forEach((l, i) => {
-      out.push(tf.fused.matMul({
-        a: out[i], b: l.kernel as tf.Tensor2D, bias: l.bias ?? undefined, activation: l.relu ? 'relu' : 'linear',
-      }) as tf.Tensor2D);
+      out.push(
+        tf.fused.matMul({
+          a: out[i],
+          b: l.kernel as tf.Tensor2D,
+          bias: l.bias ?? undefined,
+          activation: l.relu ? 'relu' : 'linear',
+        }) as tf.Tensor2D,
+      );
     });
     return out.map((h) => tf.keep(h));
   });
   try {
-    const head = lossHead(objective, hs[stack.length].dataSync() as Float32Array, labels, targets, classes, phi);
+    const head = lossHead(
+      objective,
+      hs[stack.length].dataSync() as Float32Array,
+      labels,
+      targets,
+      classes,
+      phi,
+    );
     const grads: tf.NamedTensorMap = {};
     tf.tidy(() => {
       let d: tf.Tensor2D = tf.tensor2d(head.dLogits, [rows, classes]);

@@ -17,7 +17,11 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scala
  * Annealing-KD phase 1: MSE(s(x), Phi(T) * t(x)) on raw logits, mean over every element
  * (PyTorch's MSELoss default, as in the authors' code). No softmax, no temperature on the student.
  */
-export function annealingLoss(studentLogits: tf.Tensor2D, teacherLogits: tf.Tensor2D, phi: number): tf.Scalar {
+export function annealingLoss(
+  studentLogits: tf.Tensor2D,
+  teacherLogits: tf.Tensor2D,
+  phi: number,
+): tf.Scalar {
   return tf.tidy(() => tf.mean(tf.square(tf.sub(studentLogits, tf.mul(teacherLogits, phi)))));
 }
 
@@ -27,8 +31,11 @@ export function annealingLoss(studentLogits: tf.Tensor2D, teacherLogits: tf.Tens
  * the batch ("batchmean"), and T^2 keeps the soft gradients' scale independent of T.
  */
 export function kdLoss(
-  studentLogits: tf.Tensor2D, teacherLogits: tf.Tensor2D, labels: tf.Tensor1D,
-  temperature: number, alpha: number,
+  studentLogits: tf.Tensor2D,
+  teacherLogits: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  temperature: number,
+  alpha: number,
 ): tf.Scalar {
   return tf.tidy(() => {
     const hard = crossEntropy(studentLogits, labels);

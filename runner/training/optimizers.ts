@@ -30,12 +30,18 @@ export function createOptimizer(config: OptimizerConfig): PhaseOptimizer {
   let optimizer: tf.Optimizer;
   switch (config.type) {
     case 'sgd':
-      optimizer = (config.momentum ?? 0) > 0
-        ? tf.train.momentum(config.learningRate, config.momentum ?? 0, config.nesterov ?? false)
-        : tf.train.sgd(config.learningRate);
+      optimizer =
+        (config.momentum ?? 0) > 0
+          ? tf.train.momentum(config.learningRate, config.momentum ?? 0, config.nesterov ?? false)
+          : tf.train.sgd(config.learningRate);
       break;
     case 'adam':
-      optimizer = tf.train.adam(config.learningRate, config.beta1 ?? 0.9, config.beta2 ?? 0.999, config.epsilon ?? 1e-8);
+      optimizer = tf.train.adam(
+        config.learningRate,
+        config.beta1 ?? 0.9,
+        config.beta2 ?? 0.999,
+        config.epsilon ?? 1e-8,
+      );
       break;
   }
   return {

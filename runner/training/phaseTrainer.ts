@@ -19,9 +19,19 @@ export type Objective =
   | { kind: 'anneal'; steps: TemperatureStep[] };
 
 /** Running sums inside an epoch, saved with a mid-epoch (cancel) checkpoint. */
-export interface EpochAccumulator { lossSum: number; correct: number; seen: number; seconds: number; }
+export interface EpochAccumulator {
+  lossSum: number;
+  correct: number;
+  seen: number;
+  seconds: number;
+}
 
-export interface BestTracker { bestValAccuracy: number; bestEpoch: number; bestTemperature?: number; finalValAccuracy: number; }
+export interface BestTracker {
+  bestValAccuracy: number;
+  bestEpoch: number;
+  bestTemperature?: number;
+  finalValAccuracy: number;
+}
 
 export interface PhaseProgress {
   /** Epochs fully done. */
@@ -32,7 +42,10 @@ export interface PhaseProgress {
   best?: BestTracker;
 }
 
-export interface CancelToken { cancelled: boolean; signal?: string; }
+export interface CancelToken {
+  cancelled: boolean;
+  signal?: string;
+}
 
 export interface PhaseContext {
   log: EventLog;
@@ -84,7 +97,11 @@ export interface ShardGradients {
 }
 
 /** One batch or data-parallel shard on the host: flattened input rows, labels, teacher logits. */
-export interface HostShard { x: Float32Array; y: Int32Array; targets?: Float32Array; }
+export interface HostShard {
+  x: Float32Array;
+  y: Int32Array;
+  targets?: Float32Array;
+}
 
 /**
  * Forward + backward on one batch or one data-parallel shard: the phase's loss (mean over the
@@ -93,8 +110,15 @@ export interface HostShard { x: Float32Array; y: Int32Array; targets?: Float32Ar
  * Plain dense stacks (the MLP family) are differentiated by hand (denseStep.ts: a fraction of
  * the kernel launches); every other model through the autograd tape.
  */
-export function computeGradients(model: tf.LayersModel, objective: Objective, vars: tf.Variable[], shard: HostShard,
-  inputShape: number[], classes: number, phiValue: number): ShardGradients {
+export function computeGradients(
+  model: tf.LayersModel,
+  objective: Objective,
+  vars: tf.Variable[],
+  shard: HostShard,
+  inputShape: number[],
+  classes: number,
+  phiValue: number,
+): ShardGradients {
   const dense = denseStackOf(model);
   if (dense) return denseGradients(dense, objective, shard.x, shard.y, shard.targets, classes, phiValue);
   const rows = shard.y.length;
@@ -109,18 +133,30 @@ export function computeGradients(model: tf.LayersModel, objective: Objective, va
 }
 
 /** computeGradients through tf.layers and the autograd tape (any model). */
-export function tapeGradients(model: tf.LayersModel, objective: Objective, vars: tf.Variable[], x: tf.Tensor,
-  y: tf.Tensor1D, targets: tf.Tensor2D | undefined, phiValue: number): ShardGradients {
+export function tapeGradients(
+  model: tf.LayersModel,
+  objective: Objective,
+  vars: tf.Variable[],
+  x: tf.Tensor,
+  y: tf.Tensor1D,
+  targets: tf.Tensor2D | undefined,
+  phiValue: number,
+): ShardGradients {
   let correct: tf.Scalar | undefined;
-  const { value, grads } = tf.tidy(() => tf.variableGrads(() => {
-    const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-    correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32'))) as tf.Scalar;
-    switch (objective.kind) {
-      case 'ce': return crossEntropy(logits, y);
-      case 'kd': return kdLoss(logits, targets as tf.Tensor2D, y, objective.temperature, objective.alpha);
-      case 'anneal': return annealingLoss(logits, targets as tf.Tensor2D, phiValue);
-    }
-  }, vars));
+  const { value, grads } = tf.tidy(() =>
+    tf.variableGrads(() => {
+      const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+      correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32'))) as tf.Scalar;
+      switch (objective.kind) {
+        case 'ce':
+          return crossEntropy(logits, y);
+        case 'kd':
+          return kdLoss(logits, targets as tf.Tensor2D, y, objective.temperature, objective.alpha);
+        case 'anneal':
+          return annealingLoss(logits, targets as tf.Tensor2D, phiValue);
+      }
+    }, vars),
+  );
   const loss = value.dataSync()[0];
   value.dispose();
   const c = correct ? correct.dataSync()[0] : 0;
@@ -129,7 +165,11 @@ export function tapeGradients(model: tf.LayersModel, objective: Objective, vars:
 }
 
 /** Adds the (coupled) weight decay and applies `grads` (keyed by variable name, in `vars` order); disposes them. */
-export function applyGradients(optimizer: PhaseOptimizer, vars: tf.Variable[], grads: tf.NamedTensorMap): void {
+export function applyGradients(
+  optimizer: PhaseOptimizer,
+  vars: tf.Variable[],
+  grads: tf.NamedTensorMap,
+): void {
   tf.tidy(() => {
     const wd = optimizer.weightDecay;
     const ordered: tf.NamedTensorMap = {};
@@ -140,8 +180,16 @@ export function applyGradients(optimizer: PhaseOptimizer, vars: tf.Variable[], g
 }
 
 /** One single-thread optimizer step; returns the batch loss and the number of correct predictions. */
-export function trainStep(model: tf.LayersModel, objective: Objective, optimizer: PhaseOptimizer, vars: tf.Variable[],
-  shard: HostShard, inputShape: number[], classes: number, phiValue: number): { loss: number; correct: number } {
+export function trainStep(
+  model: tf.LayersModel,
+  objective: Objective,
+  optimizer: PhaseOptimizer,
+  vars: tf.Variable[],
+  shard: HostShard,
+  inputShape: number[],
+  classes: number,
+  phiValue: number,
+): { loss: number; correct: number } {
   const r = computeGradients(model, objective, vars, shard, inputShape, classes, phiValue);
   applyGradients(optimizer, vars, r.grads);
   return { loss: r.loss, correct: r.correct };
@@ -155,11 +203,19 @@ export async function runPhase(ctx: PhaseContext, spec: PhaseSpec): Promise<Phas
   const best: BestTracker = spec.start.best ?? { bestValAccuracy: -1, bestEpoch: 0, finalValAccuracy: NaN };
   const steps = spec.objective.kind === 'anneal' ? spec.objective.steps : undefined;
 
-  const replicas = ctx.threads ? await ctx.threads.startPhase({
-    model: spec.model, optimizer: spec.optimizer, objective: spec.objective, train, teacherLogits: spec.teacherLogits,
-    inputShape: ctx.inputShape, classes: ctx.classes, batchSize: ctx.batchSize,
-    replicas: ctx.threads.replicasFor(spec.model, ctx.batchSize),
-  }) : undefined;
+  const replicas = ctx.threads
+    ? await ctx.threads.startPhase({
+        model: spec.model,
+        optimizer: spec.optimizer,
+        objective: spec.objective,
+        train,
+        teacherLogits: spec.teacherLogits,
+        inputShape: ctx.inputShape,
+        classes: ctx.classes,
+        batchSize: ctx.batchSize,
+        replicas: ctx.threads.replicasFor(spec.model, ctx.batchSize),
+      })
+    : undefined;
   try {
     return await phaseLoop(ctx, spec, vars, batches, sampleSize, best, steps, replicas);
   } finally {
@@ -168,8 +224,16 @@ export async function runPhase(ctx: PhaseContext, spec: PhaseSpec): Promise<Phas
   }
 }
 
-async function phaseLoop(ctx: PhaseContext, spec: PhaseSpec, vars: tf.Variable[], batches: number, sampleSize: number,
-  best: BestTracker, steps: TemperatureStep[] | undefined, replicas: PhaseReplicas | undefined): Promise<PhaseOutcome> {
+async function phaseLoop(
+  ctx: PhaseContext,
+  spec: PhaseSpec,
+  vars: tf.Variable[],
+  batches: number,
+  sampleSize: number,
+  best: BestTracker,
+  steps: TemperatureStep[] | undefined,
+  replicas: PhaseReplicas | undefined,
+): Promise<PhaseOutcome> {
   const { log, train } = ctx;
   let phaseSeconds = 0;
   const threads = replicas?.replicas ?? 1;
@@ -179,16 +243,24 @@ async function phaseLoop(ctx: PhaseContext, spec: PhaseSpec, vars: tf.Variable[]
     const step = steps ? stepForEpoch(steps, epoch) : undefined;
     if (step && (epoch === step.firstEpoch || epoch === spec.start.epoch)) {
       log.emit({
-        type: 'phase-started', phase: spec.phase, epochs: step.epochs, temperature: step.temperature,
-        phi: step.phi, step: step.step, steps: steps?.length, threads,
+        type: 'phase-started',
+        phase: spec.phase,
+        epochs: step.epochs,
+        temperature: step.temperature,
+        phi: step.phi,
+        step: step.step,
+        steps: steps?.length,
+        threads,
       });
     }
     const lr = spec.optimizer.setEpoch(epoch, spec.epochs);
     await replicas?.setEpoch(epoch, spec.epochs);
     const order = epochOrder(train.n, ctx.seed, spec.phase, epoch);
     const resumingThisEpoch = epoch === spec.start.epoch;
-    const acc: EpochAccumulator = resumingThisEpoch && spec.start.partial
-      ? { ...spec.start.partial } : { lossSum: 0, correct: 0, seen: 0, seconds: 0 };
+    const acc: EpochAccumulator =
+      resumingThisEpoch && spec.start.partial
+        ? { ...spec.start.partial }
+        : { lossSum: 0, correct: 0, seen: 0, seconds: 0 };
     let lastProgress = Date.now();
     let windowStart = process.hrtime.bigint();
     let windowSamples = 0;
@@ -197,7 +269,11 @@ async function phaseLoop(ctx: PhaseContext, spec: PhaseSpec, vars: tf.Variable[]
       if (ctx.cancel.cancelled) {
         await replicas?.syncStatistics();
         await spec.checkpoint('cancel', { epoch, batch: b, partial: acc, best });
-        return { status: 'cancelled', position: { phase: spec.phase, epoch, batch: b }, seconds: phaseSeconds };
+        return {
+          status: 'cancelled',
+          position: { phase: spec.phase, epoch, batch: b },
+          seconds: phaseSeconds,
+        };
       }
       const t0 = process.hrtime.bigint();
       let r: { loss: number; correct: number };
@@ -209,12 +285,24 @@ async function phaseLoop(ctx: PhaseContext, spec: PhaseSpec, vars: tf.Variable[]
       } else {
         const batch = gatherBatch(train, sampleSize, order, b, ctx.batchSize);
         size = batch.size;
-        const targets = spec.teacherLogits ? gatherRows(spec.teacherLogits, ctx.classes, batch.indices) : undefined;
-        r = trainStep(spec.model, spec.objective, spec.optimizer, vars, { x: batch.x, y: batch.y, targets },
-          ctx.inputShape, ctx.classes, step?.phi ?? 1);
+        const targets = spec.teacherLogits
+          ? gatherRows(spec.teacherLogits, ctx.classes, batch.indices)
+          : undefined;
+        r = trainStep(
+          spec.model,
+          spec.objective,
+          spec.optimizer,
+          vars,
+          { x: batch.x, y: batch.y, targets },
+          ctx.inputShape,
+          ctx.classes,
+          step?.phi ?? 1,
+        );
       }
       if (!Number.isFinite(r.loss)) {
-        throw new Error(`the ${spec.phase} loss became ${r.loss} at epoch ${epoch + 1}, batch ${b + 1}: lower the learning rate`);
+        throw new Error(
+          `the ${spec.phase} loss became ${r.loss} at epoch ${epoch + 1}, batch ${b + 1}: lower the learning rate`,
+        );
       }
       const dt = Number(process.hrtime.bigint() - t0) / 1e9;
       acc.lossSum += r.loss * size;
@@ -228,8 +316,14 @@ async function phaseLoop(ctx: PhaseContext, spec: PhaseSpec, vars: tf.Variable[]
       if (now - lastProgress >= ctx.progressIntervalMs && b + 1 < batches) {
         const windowSeconds = Number(process.hrtime.bigint() - windowStart) / 1e9;
         log.emit({
-          type: 'progress', phase: spec.phase, epoch: epoch + 1, epochs: spec.epochs, batch: b + 1, batches,
-          loss: acc.lossSum / acc.seen, samplesPerSecond: windowSamples / windowSeconds,
+          type: 'progress',
+          phase: spec.phase,
+          epoch: epoch + 1,
+          epochs: spec.epochs,
+          batch: b + 1,
+          batches,
+          loss: acc.lossSum / acc.seen,
+          samplesPerSecond: windowSamples / windowSeconds,
           ...(step ? { temperature: step.temperature } : {}),
         });
         lastProgress = now;
@@ -242,14 +336,21 @@ async function phaseLoop(ctx: PhaseContext, spec: PhaseSpec, vars: tf.Variable[]
 
     await replicas?.syncStatistics();
     const trainAccuracy = acc.correct / acc.seen;
-    const valAccuracy = ctx.validation.n > 0
-      ? accuracy(spec.model, ctx.validation, ctx.inputShape, ctx.evalBatchSize) : null;
+    const valAccuracy =
+      ctx.validation.n > 0 ? accuracy(spec.model, ctx.validation, ctx.inputShape, ctx.evalBatchSize) : null;
     const selection = valAccuracy ?? trainAccuracy;
     log.emit({
-      type: 'epoch-ended', phase: spec.phase, epoch: epoch + 1, epochs: spec.epochs,
+      type: 'epoch-ended',
+      phase: spec.phase,
+      epoch: epoch + 1,
+      epochs: spec.epochs,
       ...(step ? { temperature: step.temperature, phi: step.phi } : {}),
-      loss: acc.lossSum / acc.seen, trainAccuracy, valAccuracy,
-      samplesPerSecond: acc.seen / acc.seconds, lr, seconds: acc.seconds,
+      loss: acc.lossSum / acc.seen,
+      trainAccuracy,
+      valAccuracy,
+      samplesPerSecond: acc.seen / acc.seconds,
+      lr,
+      seconds: acc.seconds,
     });
     best.finalValAccuracy = selection;
     if (selection > best.bestValAccuracy) {
@@ -265,7 +366,10 @@ async function phaseLoop(ctx: PhaseContext, spec: PhaseSpec, vars: tf.Variable[]
     status: 'done',
     seconds: phaseSeconds,
     result: {
-      phase: spec.phase, epochs: spec.epochs, bestValAccuracy: best.bestValAccuracy, bestEpoch: best.bestEpoch,
+      phase: spec.phase,
+      epochs: spec.epochs,
+      bestValAccuracy: best.bestValAccuracy,
+      bestEpoch: best.bestEpoch,
       finalValAccuracy: best.finalValAccuracy,
       ...(best.bestTemperature !== undefined ? { bestTemperature: best.bestTemperature } : {}),
     },

@@ -6,7 +6,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { isCheckpointTeacher, takdAssistantSettings, type ExperimentConfig, type MethodConfig, type OptimizerConfig } from '../config/types';
+import {
+  isCheckpointTeacher,
+  takdAssistantSettings,
+  type ExperimentConfig,
+  type MethodConfig,
+  type OptimizerConfig,
+} from '../config/types';
 import type { ActualBackend, ModelInfo, PhaseName, PhaseResult, RunSummary } from '../protocol/events';
 import { selectBackend } from '../backend/selectBackend';
 import { loadDataset, type Dataset } from '../data/dataset';
@@ -15,11 +21,22 @@ import { countParams } from '../models/paramCount';
 import type { EventLog } from '../store/eventLog';
 import { decodeTensors, encodeTensors, loadModel, saveModel, writeDirAtomic } from '../store/modelFiles';
 import { RUN_FILES, readJson, writeJsonAtomic, type ResumeState } from '../store/runStore';
-import { readCachedLogits, readCachedTestAccuracy, writeCachedLogits, writeCachedTestAccuracy } from '../sweep/teacherCache';
+import {
+  readCachedLogits,
+  readCachedTestAccuracy,
+  writeCachedLogits,
+  writeCachedTestAccuracy,
+} from '../sweep/teacherCache';
 import { annealingSchedule } from './annealingSchedule';
 import { accuracy, predictLogits } from './evaluate';
 import { createOptimizer, type PhaseOptimizer } from './optimizers';
-import { runPhase, type CancelToken, type Objective, type PhaseContext, type PhaseProgress } from './phaseTrainer';
+import {
+  runPhase,
+  type CancelToken,
+  type Objective,
+  type PhaseContext,
+  type PhaseProgress,
+} from './phaseTrainer';
 import { TrainingThreads } from './dataParallel';
 
 export interface RunOptions {
@@ -40,7 +57,11 @@ export interface RunOptions {
 export type RunOutcome = { status: 'completed' | 'cancelled' | 'failed'; summary: RunSummary };
 
 interface StudentPhase {
-  phase: PhaseName; epochs: number; optimizer: OptimizerConfig; objective: Objective; needsTeacherLogits: boolean;
+  phase: PhaseName;
+  epochs: number;
+  optimizer: OptimizerConfig;
+  objective: Objective;
+  needsTeacherLogits: boolean;
   /** TAKD's student learns from the assistant's logits instead of the teacher's. */
   distilFrom?: 'assistant';
 }
@@ -62,43 +83,74 @@ export const TEACHER_PROVENANCE_FILE = 'provenance.json';
 export function studentPhases(method: MethodConfig): StudentPhase[] {
   switch (method.type) {
     case 'scratch':
-      return [{ phase: 'train', epochs: method.epochs, optimizer: method.optimizer, objective: { kind: 'ce' }, needsTeacherLogits: false }];
+      return [
+        {
+          phase: 'train',
+          epochs: method.epochs,
+          optimizer: method.optimizer,
+          objective: { kind: 'ce' },
+          needsTeacherLogits: false,
+        },
+      ];
     case 'kd':
-      return [{
-        phase: 'kd', epochs: method.epochs, optimizer: method.optimizer,
-        objective: { kind: 'kd', temperature: method.temperature, alpha: method.alpha }, needsTeacherLogits: true,
-      }];
+      return [
+        {
+          phase: 'kd',
+          epochs: method.epochs,
+          optimizer: method.optimizer,
+          objective: { kind: 'kd', temperature: method.temperature, alpha: method.alpha },
+          needsTeacherLogits: true,
+        },
+      ];
     case 'takd':
       // The assistant phase (teacher -> assistant) trains another model and runs before these.
-      return [{
-        phase: 'kd', epochs: method.epochs, optimizer: method.optimizer,
-        objective: { kind: 'kd', temperature: method.temperature, alpha: method.alpha }, needsTeacherLogits: false, distilFrom: 'assistant',
-      }];
+      return [
+        {
+          phase: 'kd',
+          epochs: method.epochs,
+          optimizer: method.optimizer,
+          objective: { kind: 'kd', temperature: method.temperature, alpha: method.alpha },
+          needsTeacherLogits: false,
+          distilFrom: 'assistant',
+        },
+      ];
     case 'annealing':
       return [
         {
-          phase: 'anneal', epochs: method.phase1.epochs, optimizer: method.phase1.optimizer,
-          objective: { kind: 'anneal', steps: annealingSchedule(method.tauMax, method.phase1.epochs) }, needsTeacherLogits: true,
+          phase: 'anneal',
+          epochs: method.phase1.epochs,
+          optimizer: method.phase1.optimizer,
+          objective: { kind: 'anneal', steps: annealingSchedule(method.tauMax, method.phase1.epochs) },
+          needsTeacherLogits: true,
         },
         // Phase 2 starts from the best phase-1 model with a fresh optimizer (the only LR restart).
-        { phase: 'finetune', epochs: method.phase2.epochs, optimizer: method.phase2.optimizer, objective: { kind: 'ce' }, needsTeacherLogits: false },
+        {
+          phase: 'finetune',
+          epochs: method.phase2.epochs,
+          optimizer: method.phase2.optimizer,
+          objective: { kind: 'ce' },
+          needsTeacherLogits: false,
+        },
       ];
   }
 }
 
 function seedFor(seed: number, role: string): number {
   let h = seed >>> 0;
-  for (let i = 0; i < role.length; i++) h = (Math.imul(h ^ role.charCodeAt(i), 2654435761) >>> 0);
+  for (let i = 0; i < role.length; i++) h = Math.imul(h ^ role.charCodeAt(i), 2654435761) >>> 0;
   return h % 2147483647;
 }
 
-function paramsOf(model: tf.LayersModel): number { return model.countParams(); }
+function paramsOf(model: tf.LayersModel): number {
+  return model.countParams();
+}
 
 export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
   const { config, log, runDir } = opts;
   const startClock = Date.now();
   const state: ResumeState | undefined = opts.resume
-    ? readJson<ResumeState>(path.join(runDir, RUN_FILES.latest, RUN_FILES.state)) : undefined;
+    ? readJson<ResumeState>(path.join(runDir, RUN_FILES.latest, RUN_FILES.state))
+    : undefined;
   const startedAt = state?.startedAt ?? new Date().toISOString();
   const completed: PhaseResult[] = [...(state?.completed ?? [])];
   const isDone = (p: PhaseName): boolean => completed.some((r) => r.phase === p);
@@ -113,16 +165,27 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
   const models: tf.LayersModel[] = [];
   let threads: TrainingThreads | undefined;
 
-  const summarize = (status: RunSummary['status'], studentTestAccuracy: number | null, error?: string): RunSummary => ({
+  const summarize = (
+    status: RunSummary['status'],
+    studentTestAccuracy: number | null,
+    error?: string,
+  ): RunSummary => ({
     runId: opts.runId,
     name: config.name,
     status,
     backend,
     method: config.method.type,
-    teacher: { ...(teacherInfo ?? { type: 'unknown', params: 0, source: 'trained' }), testAccuracy: teacherTestAccuracy },
-    student: { ...(studentInfo ?? { type: config.student.model.type, params: 0, source: 'trained' }), testAccuracy: studentTestAccuracy },
+    teacher: {
+      ...(teacherInfo ?? { type: 'unknown', params: 0, source: 'trained' }),
+      testAccuracy: teacherTestAccuracy,
+    },
+    student: {
+      ...(studentInfo ?? { type: config.student.model.type, params: 0, source: 'trained' }),
+      testAccuracy: studentTestAccuracy,
+    },
     ...(assistantInfo ? { assistant: { ...assistantInfo, testAccuracy: assistantTestAccuracy } } : {}),
-    compression: teacherInfo && studentInfo && studentInfo.params > 0 ? teacherInfo.params / studentInfo.params : 0,
+    compression:
+      teacherInfo && studentInfo && studentInfo.params > 0 ? teacherInfo.params / studentInfo.params : 0,
     phases: completed,
     startedAt,
     endedAt: new Date().toISOString(),
@@ -140,7 +203,9 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     backend = choice.backend;
     // Data-parallel worker threads (wasm/cpu only); RunOptions.threads (CLI --threads) wins over the config.
     threads = TrainingThreads.forRun(opts.threads ?? config.threads, backend);
-    const threadsNote = threads ? `; data-parallel on up to ${threads.threads} threads (threads: ${JSON.stringify(threads.setting)})` : '';
+    const threadsNote = threads
+      ? `; data-parallel on up to ${threads.threads} threads (threads: ${JSON.stringify(threads.setting)})`
+      : '';
     const data: Dataset = loadDataset(config.data, path.dirname(opts.configPath));
     const inputShape = data.inputShape;
     const evalBatchSize = config.evalBatchSize ?? 1000;
@@ -148,84 +213,173 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     // Teacher: from its checkpoint, from this run's teacher/ folder (resume), or built to train.
     let teacher: tf.LayersModel;
     const teacherDir = path.join(runDir, RUN_FILES.teacher);
-    const teacherSeed = isCheckpointTeacher(config.teacher) ? config.seed : config.teacher.seed ?? config.seed;
+    const teacherSeed = isCheckpointTeacher(config.teacher)
+      ? config.seed
+      : (config.teacher.seed ?? config.seed);
     let teacherCacheDir: string | undefined;
     if (isCheckpointTeacher(config.teacher)) {
       teacher = await loadModel(config.teacher.checkpoint);
-      const provenance = readJson<TeacherProvenance>(path.join(path.dirname(config.teacher.checkpoint), TEACHER_PROVENANCE_FILE));
+      const provenance = readJson<TeacherProvenance>(
+        path.join(path.dirname(config.teacher.checkpoint), TEACHER_PROVENANCE_FILE),
+      );
       teacherInfo = {
-        type: 'checkpoint', params: paramsOf(teacher), source: 'checkpoint', checkpoint: config.teacher.checkpoint,
+        type: 'checkpoint',
+        params: paramsOf(teacher),
+        source: 'checkpoint',
+        checkpoint: config.teacher.checkpoint,
         ...(provenance?.runId ? { teacherFromRun: provenance.runId } : {}),
         ...(provenance?.runDir ? { teacherFromRunDir: provenance.runDir } : {}),
         ...(provenance?.key ? { teacherCacheKey: provenance.key } : {}),
       };
       // A cached (sweep) teacher: its logits and test accuracy on this exact data are shared files.
       if (provenance) teacherCacheDir = path.dirname(config.teacher.checkpoint);
-      if (teacherTestAccuracy === null && provenance?.testAccuracy !== undefined && provenance.dataFingerprint === data.fingerprint) {
+      if (
+        teacherTestAccuracy === null &&
+        provenance?.testAccuracy !== undefined &&
+        provenance.dataFingerprint === data.fingerprint
+      ) {
         teacherTestAccuracy = provenance.testAccuracy;
       }
-      if (teacherTestAccuracy === null && teacherCacheDir) teacherTestAccuracy = readCachedTestAccuracy(teacherCacheDir, data.fingerprint) ?? null;
+      if (teacherTestAccuracy === null && teacherCacheDir)
+        teacherTestAccuracy = readCachedTestAccuracy(teacherCacheDir, data.fingerprint) ?? null;
     } else {
       if (isDone('teacher')) teacher = await loadModel(path.join(teacherDir, 'model.json'));
-      else if (state?.position.phase === 'teacher' && state.hasModel) teacher = await loadModel(path.join(runDir, RUN_FILES.latest, 'model.json'));
-      else teacher = buildModel(config.teacher.model, { inputShape, classes: data.classes, seed: seedFor(teacherSeed, 'teacher'), name: 'teacher' });
+      else if (state?.position.phase === 'teacher' && state.hasModel)
+        teacher = await loadModel(path.join(runDir, RUN_FILES.latest, 'model.json'));
+      else
+        teacher = buildModel(config.teacher.model, {
+          inputShape,
+          classes: data.classes,
+          seed: seedFor(teacherSeed, 'teacher'),
+          name: 'teacher',
+        });
       const expected = countParams(config.teacher.model, inputShape, data.classes);
-      if (expected !== paramsOf(teacher)) throw new Error(`internal: teacher has ${paramsOf(teacher)} parameters, the config's arithmetic says ${expected}`);
+      if (expected !== paramsOf(teacher))
+        throw new Error(
+          `internal: teacher has ${paramsOf(teacher)} parameters, the config's arithmetic says ${expected}`,
+        );
       teacherInfo = { type: config.teacher.model.type, params: paramsOf(teacher), source: 'trained' };
     }
     models.push(teacher);
     const outShape = teacher.outputs[0].shape;
     if (outShape[outShape.length - 1] !== data.classes) {
-      throw new Error(`the teacher outputs ${outShape[outShape.length - 1]} classes but the data has ${data.classes}`);
+      throw new Error(
+        `the teacher outputs ${outShape[outShape.length - 1]} classes but the data has ${data.classes}`,
+      );
     }
     studentInfo = {
-      type: config.student.model.type, source: 'trained',
+      type: config.student.model.type,
+      source: 'trained',
       params: countParams(config.student.model, inputShape, data.classes),
     };
     const takd = config.method.type === 'takd' ? takdAssistantSettings(config.method) : undefined;
-    if (takd) assistantInfo = { type: takd.model.type, source: 'trained', params: countParams(takd.model, inputShape, data.classes) };
+    if (takd)
+      assistantInfo = {
+        type: takd.model.type,
+        source: 'trained',
+        params: countParams(takd.model, inputShape, data.classes),
+      };
 
     log.emit({
-      type: 'run-started', runId: opts.runId, runDir, configPath: opts.configPath, config,
-      backend, backendNote: choice.note + threadsNote, threads: threads?.threads ?? 1, teacher: teacherInfo, student: studentInfo, ...(assistantInfo ? { assistant: assistantInfo } : {}),
-      data: { train: data.train.n, validation: data.validation.n, test: data.test.n, inputShape, classes: data.classes },
+      type: 'run-started',
+      runId: opts.runId,
+      runDir,
+      configPath: opts.configPath,
+      config,
+      backend,
+      backendNote: choice.note + threadsNote,
+      threads: threads?.threads ?? 1,
+      teacher: teacherInfo,
+      student: studentInfo,
+      ...(assistantInfo ? { assistant: assistantInfo } : {}),
+      data: {
+        train: data.train.n,
+        validation: data.validation.n,
+        test: data.test.n,
+        inputShape,
+        classes: data.classes,
+      },
       ...(state ? { resumedFrom: state.position } : {}),
       pid: process.pid,
     });
     log.emit({ type: 'log', level: 'info', message: `backend: ${choice.note}${threadsNote}` });
 
     const ctx: PhaseContext = {
-      log, cancel: opts.cancel, train: data.train, validation: data.validation, inputShape, classes: data.classes,
-      batchSize: config.batchSize, evalBatchSize, seed: config.seed, progressIntervalMs: opts.progressIntervalMs ?? 1000,
+      log,
+      cancel: opts.cancel,
+      train: data.train,
+      validation: data.validation,
+      inputShape,
+      classes: data.classes,
+      batchSize: config.batchSize,
+      evalBatchSize,
+      seed: config.seed,
+      progressIntervalMs: opts.progressIntervalMs ?? 1000,
       threads,
     };
     const phases = studentPhases(config.method).filter((p) => p.epochs > 0);
-    const writeState = (s: Omit<ResumeState, 'v' | 'completed' | 'startedAt' | 'seconds' | 'teacherTestAccuracy'>, files: Record<string, string | Uint8Array> = {}): void => {
+    const writeState = (
+      s: Omit<ResumeState, 'v' | 'completed' | 'startedAt' | 'seconds' | 'teacherTestAccuracy'>,
+      files: Record<string, string | Uint8Array> = {},
+    ): void => {
       const full: ResumeState = {
-        v: 1, ...s, completed, startedAt, seconds: secondsBefore + trainingSeconds, teacherTestAccuracy,
+        v: 1,
+        ...s,
+        completed,
+        startedAt,
+        seconds: secondsBefore + trainingSeconds,
+        teacherTestAccuracy,
       };
-      writeDirAtomic(path.join(runDir, RUN_FILES.latest), { ...files, [RUN_FILES.state]: JSON.stringify(full, null, 2) });
+      writeDirAtomic(path.join(runDir, RUN_FILES.latest), {
+        ...files,
+        [RUN_FILES.state]: JSON.stringify(full, null, 2),
+      });
     };
-    const progressFor = (phase: PhaseName): PhaseProgress => (state && state.position.phase === phase
-      ? { epoch: state.position.epoch, batch: state.position.batch, partial: state.partial, best: state.best }
-      : { epoch: 0, batch: 0 });
+    const progressFor = (phase: PhaseName): PhaseProgress =>
+      state && state.position.phase === phase
+        ? {
+            epoch: state.position.epoch,
+            batch: state.position.batch,
+            partial: state.partial,
+            best: state.best,
+          }
+        : { epoch: 0, batch: 0 };
 
     /** Save model + optimizer + position into checkpoints/latest (atomically, in one folder). */
-    const checkpointer = (phase: PhaseName, model: tf.LayersModel, opt: PhaseOptimizer, role: 'teacher' | 'student' | 'assistant') =>
+    const checkpointer =
+      (
+        phase: PhaseName,
+        model: tf.LayersModel,
+        opt: PhaseOptimizer,
+        role: 'teacher' | 'student' | 'assistant',
+      ) =>
       async (reason: 'epoch' | 'cancel', progress: PhaseProgress): Promise<void> => {
         const optState = await encodeTensors(await opt.optimizer.getWeights());
         const stateJson: ResumeState = {
-          v: 1, position: { phase, epoch: progress.epoch, batch: progress.batch },
-          partial: progress.partial, best: progress.best, completed, startedAt,
-          seconds: secondsBefore + trainingSeconds + (progress.partial?.seconds ?? 0), hasModel: true, teacherTestAccuracy,
+          v: 1,
+          position: { phase, epoch: progress.epoch, batch: progress.batch },
+          partial: progress.partial,
+          best: progress.best,
+          completed,
+          startedAt,
+          seconds: secondsBefore + trainingSeconds + (progress.partial?.seconds ?? 0),
+          hasModel: true,
+          teacherTestAccuracy,
         };
         await saveModel(model, path.join(runDir, RUN_FILES.latest), {
-          'optimizer.json': optState.manifest, 'optimizer.bin': optState.data, [RUN_FILES.state]: JSON.stringify(stateJson, null, 2),
+          'optimizer.json': optState.manifest,
+          'optimizer.bin': optState.data,
+          [RUN_FILES.state]: JSON.stringify(stateJson, null, 2),
         });
         log.emit({
-          type: 'checkpoint-saved', path: RUN_FILES.latest, model: role, reason,
+          type: 'checkpoint-saved',
+          path: RUN_FILES.latest,
+          model: role,
+          reason,
           position: stateJson.position,
-          ...(progress.best && progress.best.bestValAccuracy >= 0 ? { valAccuracy: progress.best.finalValAccuracy } : {}),
+          ...(progress.best && progress.best.bestValAccuracy >= 0
+            ? { valAccuracy: progress.best.finalValAccuracy }
+            : {}),
         });
       };
 
@@ -233,7 +387,8 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       const dir = path.join(runDir, RUN_FILES.latest);
       const manifest = fs.readFileSync(path.join(dir, 'optimizer.json'), 'utf8');
       const weights = decodeTensors(manifest, fs.readFileSync(path.join(dir, 'optimizer.bin')));
-      if (weights.length > 1 || (weights.length === 1 && weights[0].name !== 'iter')) await opt.optimizer.setWeights(weights);
+      if (weights.length > 1 || (weights.length === 1 && weights[0].name !== 'iter'))
+        await opt.optimizer.setWeights(weights);
     };
 
     const cancelled = (position: ResumeState['position']): RunOutcome => {
@@ -246,16 +401,30 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       const opt = createOptimizer(config.teacher.optimizer);
       const start = progressFor('teacher');
       if (state?.position.phase === 'teacher' && state.hasModel) await restoreOptimizer(opt);
-      const outcome = await runPhase({ ...ctx, seed: teacherSeed }, {
-        phase: 'teacher', model: teacher, optimizer: opt, epochs: config.teacher.epochs, objective: { kind: 'ce' },
-        start, checkpoint: checkpointer('teacher', teacher, opt, 'teacher'),
-      });
+      const outcome = await runPhase(
+        { ...ctx, seed: teacherSeed },
+        {
+          phase: 'teacher',
+          model: teacher,
+          optimizer: opt,
+          epochs: config.teacher.epochs,
+          objective: { kind: 'ce' },
+          start,
+          checkpoint: checkpointer('teacher', teacher, opt, 'teacher'),
+        },
+      );
       opt.optimizer.dispose();
       trainingSeconds += outcome.seconds;
       if (outcome.status === 'cancelled') return cancelled(outcome.position);
       completed.push(outcome.result);
       await saveModel(teacher, teacherDir);
-      log.emit({ type: 'checkpoint-saved', path: RUN_FILES.teacher, model: 'teacher', reason: 'final', position: { phase: 'teacher', epoch: config.teacher.epochs, batch: 0 } });
+      log.emit({
+        type: 'checkpoint-saved',
+        path: RUN_FILES.teacher,
+        model: 'teacher',
+        reason: 'final',
+        position: { phase: 'teacher', epoch: config.teacher.epochs, batch: 0 },
+      });
     }
     if (teacherTestAccuracy === null) {
       teacherTestAccuracy = accuracy(teacher, data.test, inputShape, evalBatchSize);
@@ -271,14 +440,24 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     const logitsOf = (model: tf.LayersModel, who: string): Float32Array => {
       const t0 = Date.now();
       const logits = predictLogits(model, data.train, inputShape, data.classes, evalBatchSize);
-      log.emit({ type: 'log', level: 'info', message: `${who} logits computed once for ${data.train.n} training samples in ${((Date.now() - t0) / 1000).toFixed(1)} s` });
+      log.emit({
+        type: 'log',
+        level: 'info',
+        message: `${who} logits computed once for ${data.train.n} training samples in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+      });
       return logits;
     };
     let teacherLogits: Float32Array | undefined;
     if (phases.some((p) => p.needsTeacherLogits && !isDone(p.phase)) || (takd && !isDone('assistant'))) {
-      teacherLogits = teacherCacheDir ? readCachedLogits(teacherCacheDir, data.fingerprint, data.train.n, data.classes) : undefined;
+      teacherLogits = teacherCacheDir
+        ? readCachedLogits(teacherCacheDir, data.fingerprint, data.train.n, data.classes)
+        : undefined;
       if (teacherLogits) {
-        log.emit({ type: 'log', level: 'info', message: `teacher logits for ${data.train.n} training samples read from the teacher cache` });
+        log.emit({
+          type: 'log',
+          level: 'info',
+          message: `teacher logits for ${data.train.n} training samples read from the teacher cache`,
+        });
       } else {
         teacherLogits = logitsOf(teacher, 'teacher');
         if (teacherCacheDir) writeCachedLogits(teacherCacheDir, data.fingerprint, teacherLogits);
@@ -297,28 +476,47 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
         const resumingHere = state?.position.phase === 'assistant' && state.hasModel;
         assistant = resumingHere
           ? await loadModel(path.join(runDir, RUN_FILES.latest, 'model.json'))
-          : buildModel(takd.model, { inputShape, classes: data.classes, seed: seedFor(config.seed, 'assistant'), name: 'assistant' });
+          : buildModel(takd.model, {
+              inputShape,
+              classes: data.classes,
+              seed: seedFor(config.seed, 'assistant'),
+              name: 'assistant',
+            });
         models.push(assistant);
         if (paramsOf(assistant) !== assistantInfo?.params) {
-          throw new Error(`internal: assistant has ${paramsOf(assistant)} parameters, the config's arithmetic says ${assistantInfo?.params}`);
+          throw new Error(
+            `internal: assistant has ${paramsOf(assistant)} parameters, the config's arithmetic says ${assistantInfo?.params}`,
+          );
         }
         const opt = createOptimizer(takd.optimizer);
         if (resumingHere) await restoreOptimizer(opt);
         const outcome = await runPhase(ctx, {
-          phase: 'assistant', model: assistant, optimizer: opt, epochs: takd.epochs,
+          phase: 'assistant',
+          model: assistant,
+          optimizer: opt,
+          epochs: takd.epochs,
           objective: { kind: 'kd', temperature: takd.temperature, alpha: takd.alpha },
-          teacherLogits, start: progressFor('assistant'), checkpoint: checkpointer('assistant', assistant, opt, 'assistant'),
+          teacherLogits,
+          start: progressFor('assistant'),
+          checkpoint: checkpointer('assistant', assistant, opt, 'assistant'),
         });
         opt.optimizer.dispose();
         trainingSeconds += outcome.seconds;
         if (outcome.status === 'cancelled') return cancelled(outcome.position);
         completed.push(outcome.result);
         await saveModel(assistant, assistantDir);
-        log.emit({ type: 'checkpoint-saved', path: RUN_FILES.assistant, model: 'assistant', reason: 'final', position: { phase: 'assistant', epoch: takd.epochs, batch: 0 } });
+        log.emit({
+          type: 'checkpoint-saved',
+          path: RUN_FILES.assistant,
+          model: 'assistant',
+          reason: 'final',
+          position: { phase: 'assistant', epoch: takd.epochs, batch: 0 },
+        });
         writeState({ position: { phase: phases[0].phase, epoch: 0, batch: 0 }, hasModel: false });
       }
       assistantTestAccuracy = accuracy(assistant, data.test, inputShape, evalBatchSize);
-      if (phases.some((p) => p.distilFrom === 'assistant' && !isDone(p.phase))) assistantLogits = logitsOf(assistant, 'assistant');
+      if (phases.some((p) => p.distilFrom === 'assistant' && !isDone(p.phase)))
+        assistantLogits = logitsOf(assistant, 'assistant');
     }
 
     // --- Student phases --------------------------------------------------------------------
@@ -331,24 +529,46 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       } else if (p.phase === 'finetune') {
         student = await loadModel(path.join(runDir, RUN_FILES.phase1Best, 'model.json'));
       } else if (!student) {
-        student = buildModel(config.student.model, { inputShape, classes: data.classes, seed: seedFor(config.seed, 'student'), name: 'student' });
+        student = buildModel(config.student.model, {
+          inputShape,
+          classes: data.classes,
+          seed: seedFor(config.seed, 'student'),
+          name: 'student',
+        });
       }
       models.push(student);
       if (paramsOf(student) !== studentInfo.params) {
-        throw new Error(`internal: student has ${paramsOf(student)} parameters, the config's arithmetic says ${studentInfo.params}`);
+        throw new Error(
+          `internal: student has ${paramsOf(student)} parameters, the config's arithmetic says ${studentInfo.params}`,
+        );
       }
       const opt = createOptimizer(p.optimizer);
       if (resumingHere) await restoreOptimizer(opt);
       const model = student;
       const outcome = await runPhase(ctx, {
-        phase: p.phase, model, optimizer: opt, epochs: p.epochs, objective: p.objective,
-        teacherLogits: p.distilFrom === 'assistant' ? assistantLogits : p.needsTeacherLogits ? teacherLogits : undefined,
+        phase: p.phase,
+        model,
+        optimizer: opt,
+        epochs: p.epochs,
+        objective: p.objective,
+        teacherLogits:
+          p.distilFrom === 'assistant' ? assistantLogits : p.needsTeacherLogits ? teacherLogits : undefined,
         start: progressFor(p.phase),
         checkpoint: checkpointer(p.phase, model, opt, 'student'),
-        onBest: p.phase === 'anneal' ? async (epoch, val) => {
-          await saveModel(model, path.join(runDir, RUN_FILES.phase1Best));
-          log.emit({ type: 'checkpoint-saved', path: RUN_FILES.phase1Best, model: 'student', reason: 'best', position: { phase: 'anneal', epoch, batch: 0 }, valAccuracy: val });
-        } : undefined,
+        onBest:
+          p.phase === 'anneal'
+            ? async (epoch, val) => {
+                await saveModel(model, path.join(runDir, RUN_FILES.phase1Best));
+                log.emit({
+                  type: 'checkpoint-saved',
+                  path: RUN_FILES.phase1Best,
+                  model: 'student',
+                  reason: 'best',
+                  position: { phase: 'anneal', epoch, batch: 0 },
+                  valAccuracy: val,
+                });
+              }
+            : undefined,
       });
       opt.optimizer.dispose();
       trainingSeconds += outcome.seconds;
@@ -366,7 +586,13 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     const studentTestAccuracy = accuracy(student, data.test, inputShape, evalBatchSize);
     await saveModel(student, path.join(runDir, RUN_FILES.student));
     const last = phases[phases.length - 1];
-    log.emit({ type: 'checkpoint-saved', path: RUN_FILES.student, model: 'student', reason: 'final', position: { phase: last?.phase ?? 'train', epoch: last?.epochs ?? 0, batch: 0 } });
+    log.emit({
+      type: 'checkpoint-saved',
+      path: RUN_FILES.student,
+      model: 'student',
+      reason: 'final',
+      position: { phase: last?.phase ?? 'train', epoch: last?.epochs ?? 0, batch: 0 },
+    });
     const summary = summarize('completed', studentTestAccuracy);
     log.emit({ type: 'run-completed', summary });
     return finish('completed', summary);

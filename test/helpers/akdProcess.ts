@@ -8,7 +8,13 @@ import { parseEventLine, type RunEvent } from '../../runner/protocol/events';
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 export const AKD = path.join(REPO, 'bin', 'akd.js');
 
-export interface AkdResult { code: number | null; signal: NodeJS.Signals | null; events: RunEvent[]; stdout: string; stderr: string; }
+export interface AkdResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  events: RunEvent[];
+  stdout: string;
+  stderr: string;
+}
 
 const tempDirs: string[] = [];
 // Each test file runs in its own process: its temporary folders (run stores with checkpoints,
@@ -35,14 +41,29 @@ export function writeConfig(dir: string, name: string, config: object): string {
  * Start `akd ARGS`; `onEvent` sees each event as it arrives and may act on the process
  * (e.g. send SIGTERM). Resolves when the process exits.
  */
-export function runAkd(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; onEvent?: (e: RunEvent, child: ChildProcess) => void; timeoutMs?: number } = {}): Promise<AkdResult> {
+export function runAkd(
+  args: string[],
+  opts: {
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    onEvent?: (e: RunEvent, child: ChildProcess) => void;
+    timeoutMs?: number;
+  } = {},
+): Promise<AkdResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AKD, ...args], { cwd: opts.cwd ?? REPO, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [AKD, ...args], {
+      cwd: opts.cwd ?? REPO,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const events: RunEvent[] = [];
     let stdout = '';
     let stderr = '';
     let buffered = '';
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`akd ${args.join(' ')} timed out; stderr:\n${stderr}`)); }, opts.timeoutMs ?? 300_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`akd ${args.join(' ')} timed out; stderr:\n${stderr}`));
+    }, opts.timeoutMs ?? 300_000);
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
       stdout += chunk;
@@ -51,12 +72,20 @@ export function runAkd(args: string[], opts: { cwd?: string; env?: NodeJS.Proces
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const e = parseEventLine(buffered.slice(0, nl));
         buffered = buffered.slice(nl + 1);
-        if (e) { events.push(e); opts.onEvent?.(e, child); }
+        if (e) {
+          events.push(e);
+          opts.onEvent?.(e, child);
+        }
       }
     });
     child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => { stderr += chunk; });
+    child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     child.on('error', reject);
-    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, events, stdout, stderr }); });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, events, stdout, stderr });
+    });
   });
 }

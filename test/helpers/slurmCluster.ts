@@ -17,15 +17,23 @@ import * as path from 'node:path';
 const REQUIRED = ['munged', 'slurmctld', 'slurmd', 'sbatch', 'squeue', 'scontrol', 'scancel', 'sinfo'];
 
 function onPath(cmd: string): boolean {
-  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
-    try { fs.accessSync(path.join(dir, cmd), fs.constants.X_OK); return true; } catch { return false; }
-  }) || ['/usr/sbin', '/sbin'].some((dir) => fs.existsSync(path.join(dir, cmd)));
+  return (
+    (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+      try {
+        fs.accessSync(path.join(dir, cmd), fs.constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    }) || ['/usr/sbin', '/sbin'].some((dir) => fs.existsSync(path.join(dir, cmd)))
+  );
 }
 
 /** Why the Slurm tests cannot run here, or undefined when they can. */
 export function slurmUnavailable(): string | undefined {
   const missing = REQUIRED.filter((c) => !onPath(c));
-  return missing.length === 0 ? undefined
+  return missing.length === 0
+    ? undefined
     : `slurm-wlm is not installed (missing ${missing.join(', ')}): apt-get install -y --no-install-recommends slurm-wlm (.ci/run does this)`;
 }
 
@@ -43,7 +51,12 @@ export function freePort(): Promise<number> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(what: string, check: () => boolean, timeoutMs: number, log?: () => string): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => boolean,
+  timeoutMs: number,
+  log?: () => string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${log ? `\n${log()}` : ''}`);
@@ -52,11 +65,18 @@ async function waitFor(what: string, check: () => boolean, timeoutMs: number, lo
 }
 
 function sbin(cmd: string): string {
-  for (const dir of ['/usr/sbin', '/sbin']) if (fs.existsSync(path.join(dir, cmd))) return path.join(dir, cmd);
+  for (const dir of ['/usr/sbin', '/sbin'])
+    if (fs.existsSync(path.join(dir, cmd))) return path.join(dir, cmd);
   return cmd;
 }
 
-const readText = (file: string): string => { try { return fs.readFileSync(file, 'utf8'); } catch { return ''; } };
+const readText = (file: string): string => {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+};
 
 export class SlurmCluster {
   readonly base: string;
@@ -79,11 +99,14 @@ export class SlurmCluster {
     return { ...process.env, SLURM_CONF: this.conf };
   }
 
-  private p(...parts: string[]): string { return path.join(this.base, ...parts); }
+  private p(...parts: string[]): string {
+    return path.join(this.base, ...parts);
+  }
 
   async start(): Promise<void> {
     const user = os.userInfo().username;
-    for (const d of ['etc', 'munge', 'run', 'log', 'state', 'spool']) fs.mkdirSync(this.p(d), { recursive: true });
+    for (const d of ['etc', 'munge', 'run', 'log', 'state', 'spool'])
+      fs.mkdirSync(this.p(d), { recursive: true });
     // munged: "Socket is inaccessible: execute permissions for all required".
     fs.chmodSync(this.base, 0o755);
     fs.chmodSync(this.p('munge'), 0o755);
@@ -94,15 +117,28 @@ export class SlurmCluster {
     this.started = true;
 
     const socket = this.p('munge', 'munge.socket.2');
-    execFileSync(sbin('munged'), [
-      `--key-file=${key}`, `--socket=${socket}`, `--pid-file=${this.p('run', 'munged.pid')}`,
-      `--log-file=${this.p('log', 'munged.log')}`, `--seed-file=${this.p('munge', 'munged.seed')}`,
-      ...(process.getuid?.() === 0 ? ['--force'] : []),
-    ], { stdio: 'pipe' });
-    await waitFor('munged', () => fs.existsSync(socket), 5000, () => readText(this.p('log', 'munged.log')));
+    execFileSync(
+      sbin('munged'),
+      [
+        `--key-file=${key}`,
+        `--socket=${socket}`,
+        `--pid-file=${this.p('run', 'munged.pid')}`,
+        `--log-file=${this.p('log', 'munged.log')}`,
+        `--seed-file=${this.p('munge', 'munged.seed')}`,
+        ...(process.getuid?.() === 0 ? ['--force'] : []),
+      ],
+      { stdio: 'pipe' },
+    );
+    await waitFor(
+      'munged',
+      () => fs.existsSync(socket),
+      5000,
+      () => readText(this.p('log', 'munged.log')),
+    );
 
     const [ctldPort, slurmdPort] = [await freePort(), await freePort()];
-    const nodeLine = execFileSync(sbin('slurmd'), ['-C'], { encoding: 'utf8' }).split('\n')[0]
+    const nodeLine = execFileSync(sbin('slurmd'), ['-C'], { encoding: 'utf8' })
+      .split('\n')[0]
       .replace(/^NodeName=\S+/, 'NodeName=localhost NodeAddr=127.0.0.1');
     const conf = [
       'ClusterName=ci',
@@ -145,15 +181,27 @@ export class SlurmCluster {
     process.env.SLURM_CONF = this.conf;
 
     execFileSync(sbin('slurmctld'), ['-f', this.conf], { stdio: 'pipe', env: this.env() });
-    await waitFor('slurmctld', () => readText(this.p('log', 'slurmctld.log')).includes('Running as primary controller'), 10_000,
-      () => readText(this.p('log', 'slurmctld.log')).slice(-2000));
+    await waitFor(
+      'slurmctld',
+      () => readText(this.p('log', 'slurmctld.log')).includes('Running as primary controller'),
+      10_000,
+      () => readText(this.p('log', 'slurmctld.log')).slice(-2000),
+    );
     execFileSync(sbin('slurmd'), ['-f', this.conf, '-N', 'localhost'], { stdio: 'pipe', env: this.env() });
-    await waitFor('the node to be idle', () => this.sinfoState() === 'idle', 15_000,
-      () => `sinfo: ${this.sinfoState()}\n${readText(this.p('log', 'slurmd.log')).slice(-2000)}`);
+    await waitFor(
+      'the node to be idle',
+      () => this.sinfoState() === 'idle',
+      15_000,
+      () => `sinfo: ${this.sinfoState()}\n${readText(this.p('log', 'slurmd.log')).slice(-2000)}`,
+    );
   }
 
   sinfoState(): string {
-    const r = spawnSync('sinfo', ['-h', '-n', 'localhost', '-o', '%T'], { encoding: 'utf8', env: this.env(), timeout: 5000 });
+    const r = spawnSync('sinfo', ['-h', '-n', 'localhost', '-o', '%T'], {
+      encoding: 'utf8',
+      env: this.env(),
+      timeout: 5000,
+    });
     return (r.stdout ?? '').trim();
   }
 
@@ -162,17 +210,28 @@ export class SlurmCluster {
     const deadline = Date.now() + timeoutMs;
     while (this.sinfoState() !== 'idle') {
       if (/down|drain|fail/.test(this.sinfoState())) {
-        spawnSync('scontrol', ['update', 'NodeName=localhost', 'State=RESUME'], { env: this.env(), timeout: 5000 });
+        spawnSync('scontrol', ['update', 'NodeName=localhost', 'State=RESUME'], {
+          env: this.env(),
+          timeout: 5000,
+        });
       }
-      if (Date.now() > deadline) throw new Error(`the node is ${this.sinfoState()}, not idle\n${this.logs()}`);
+      if (Date.now() > deadline)
+        throw new Error(`the node is ${this.sinfoState()}, not idle\n${this.logs()}`);
       await sleep(200);
     }
   }
 
   /** Job ids Slurm still has pending or running. */
   activeJobs(): string[] {
-    const r = spawnSync('squeue', ['-h', '-o', '%i', '-t', 'PENDING,RUNNING,COMPLETING,CONFIGURING,SUSPENDED'], { encoding: 'utf8', env: this.env(), timeout: 5000 });
-    return (r.stdout ?? '').split('\n').map((s) => s.trim()).filter(Boolean);
+    const r = spawnSync(
+      'squeue',
+      ['-h', '-o', '%i', '-t', 'PENDING,RUNNING,COMPLETING,CONFIGURING,SUSPENDED'],
+      { encoding: 'utf8', env: this.env(), timeout: 5000 },
+    );
+    return (r.stdout ?? '')
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean);
   }
 
   /** Cancel everything and wait until the queue has drained (slurmstepd is not a child of slurmd). */
@@ -192,30 +251,48 @@ export class SlurmCluster {
 
   async stop(): Promise<void> {
     if (!this.started) return;
-    try { await this.drain(); } catch { /* kill the daemons anyway */ }
+    try {
+      await this.drain();
+    } catch {
+      /* kill the daemons anyway */
+    }
     this.killDaemons();
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && this.pidFiles.some((f) => this.alive(f))) await sleep(50);
     process.off('exit', this.exitHandler);
     this.started = false;
     // State, spool and job output of a throwaway cluster (AKD_KEEP_TEST_DIRS=1 keeps them).
-    if (this.ownsBase && !process.env.AKD_KEEP_TEST_DIRS) fs.rmSync(this.base, { recursive: true, force: true, maxRetries: 2 });
+    if (this.ownsBase && !process.env.AKD_KEEP_TEST_DIRS)
+      fs.rmSync(this.base, { recursive: true, force: true, maxRetries: 2 });
   }
 
   private alive(pidFile: string): boolean {
     const pid = Number(readText(pidFile).trim());
     if (!pid) return false;
-    try { process.kill(pid, 0); return true; } catch { return false; }
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private killDaemons(): void {
     for (const f of this.pidFiles) {
       const pid = Number(readText(f).trim());
-      if (pid > 0) { try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ } }
+      if (pid > 0) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          /* already gone */
+        }
+      }
     }
   }
 
   logs(): string {
-    return ['slurmctld.log', 'slurmd.log'].map((f) => `--- ${f}\n${readText(this.p('log', f)).slice(-3000)}`).join('\n');
+    return ['slurmctld.log', 'slurmd.log']
+      .map((f) => `--- ${f}\n${readText(this.p('log', f)).slice(-3000)}`)
+      .join('\n');
   }
 }

@@ -6,14 +6,33 @@
  * series), data-rendered (points drawn), data-counts ("label:n,...").
  */
 import {
-  CategoryScale, Chart, Filler, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip,
-  type ChartDataset, type ChartOptions, type Plugin,
+  CategoryScale,
+  Chart,
+  Filler,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  PointElement,
+  Tooltip,
+  type ChartDataset,
+  type ChartOptions,
+  type Plugin,
 } from 'chart.js';
 import { pointBudget, shapeForChart } from '../shaping/decimate';
 import type { XY } from '../shaping/series';
 import type { ChartTheme } from './theme';
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Legend, Tooltip, Filler);
+Chart.register(
+  LineController,
+  LineElement,
+  PointElement,
+  LinearScale,
+  CategoryScale,
+  Legend,
+  Tooltip,
+  Filler,
+);
 
 export interface SeriesSpec {
   label: string;
@@ -51,7 +70,12 @@ export class LiveChart {
   private specs: SeriesSpec[];
   private decimated: boolean[] = [];
 
-  constructor(readonly canvas: HTMLCanvasElement, specs: SeriesSpec[], private readonly options: LiveChartOptions, theme: ChartTheme) {
+  constructor(
+    readonly canvas: HTMLCanvasElement,
+    specs: SeriesSpec[],
+    private readonly options: LiveChartOptions,
+    theme: ChartTheme,
+  ) {
     this.specs = specs;
     this.chart = new Chart<'line', XY[]>(canvas, {
       type: 'line',
@@ -77,21 +101,38 @@ export class LiveChart {
   private dataset(s: SeriesSpec, theme: ChartTheme): LineDataset {
     const color = theme.series[s.color % theme.series.length];
     return {
-      label: s.label, data: [], borderColor: color, backgroundColor: color, borderWidth: 2, pointRadius: 2,
-      pointHoverRadius: 4, yAxisID: s.axis ?? 'y', stepped: s.stepped ? 'before' : false, spanGaps: false,
+      label: s.label,
+      data: [],
+      borderColor: color,
+      backgroundColor: color,
+      borderWidth: 2,
+      pointRadius: 2,
+      pointHoverRadius: 4,
+      yAxisID: s.axis ?? 'y',
+      stepped: s.stepped ? 'before' : false,
+      spanGaps: false,
       ...(s.dashed ? { borderDash: [6, 4] } : {}),
     };
   }
 
   private scales(theme: ChartTheme): Scales {
     const axis = (a: AxisSpec, position: 'left' | 'right' | 'bottom', grid: boolean): Scale => ({
-      type: 'linear', position, ...(a.min !== undefined ? { min: a.min } : {}), ...(a.max !== undefined ? { max: a.max } : {}),
+      type: 'linear',
+      position,
+      ...(a.min !== undefined ? { min: a.min } : {}),
+      ...(a.max !== undefined ? { max: a.max } : {}),
       title: { display: true, text: a.title, color: theme.muted, font: { family: theme.font } },
       ticks: {
-        color: theme.muted, font: { family: theme.font }, maxTicksLimit: 8,
+        color: theme.muted,
+        font: { family: theme.font },
+        maxTicksLimit: 8,
         ...(a.percent ? { callback: (v: string | number) => `${Math.round(Number(v) * 100)}%` } : {}),
-        ...(position === 'bottom' && this.options.xTick ? { callback: (v: string | number) => this.options.xTick!(Number(v)) } : {}),
-        ...(position === 'bottom' && !this.options.xTick ? { callback: (v: string | number) => (Number.isInteger(Number(v)) ? String(v) : '') } : {}),
+        ...(position === 'bottom' && this.options.xTick
+          ? { callback: (v: string | number) => this.options.xTick!(Number(v)) }
+          : {}),
+        ...(position === 'bottom' && !this.options.xTick
+          ? { callback: (v: string | number) => (Number.isInteger(Number(v)) ? String(v) : '') }
+          : {}),
       },
       grid: { display: grid, color: theme.grid },
       border: { color: theme.grid },
@@ -109,7 +150,10 @@ export class LiveChart {
     this.options.x.min = min;
     this.options.x.max = max;
     const x = this.chart.options.scales?.x as { min?: number; max?: number } | undefined;
-    if (x) { x.min = min; x.max = max; }
+    if (x) {
+      x.min = min;
+      x.max = max;
+    }
   }
 
   /** Replace the series (another run, another comparison). */
@@ -177,5 +221,7 @@ export class LiveChart {
     return c.toDataURL('image/png');
   }
 
-  destroy(): void { this.chart.destroy(); }
+  destroy(): void {
+    this.chart.destroy();
+  }
 }

@@ -12,7 +12,14 @@ export interface PhaseDecor {
   theme(): ChartTheme;
 }
 
-const PHASE_COLOR: Record<string, number> = { teacher: 0, assistant: 1, train: 2, kd: 2, anneal: 2, finetune: 3 };
+const PHASE_COLOR: Record<string, number> = {
+  teacher: 0,
+  assistant: 1,
+  train: 2,
+  kd: 2,
+  anneal: 2,
+  finetune: 3,
+};
 
 export function phasePlugin(decor: PhaseDecor): Plugin<'line'> {
   return {

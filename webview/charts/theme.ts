@@ -17,8 +17,11 @@ export interface ChartTheme {
 }
 
 function cssVar(name: string, fallback: string): string {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim()
-    || getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+  return (
+    getComputedStyle(document.documentElement).getPropertyValue(name).trim() ||
+    getComputedStyle(document.body).getPropertyValue(name).trim() ||
+    fallback
+  );
 }
 
 export function themeKind(): ChartTheme['kind'] {
@@ -31,7 +34,10 @@ export function themeKind(): ChartTheme['kind'] {
 export function readTheme(): ChartTheme {
   const kind = themeKind();
   const dark = kind === 'dark' || kind === 'high-contrast';
-  const foreground = cssVar('--vscode-charts-foreground', cssVar('--vscode-foreground', dark ? '#cccccc' : '#333333'));
+  const foreground = cssVar(
+    '--vscode-charts-foreground',
+    cssVar('--vscode-foreground', dark ? '#cccccc' : '#333333'),
+  );
   const hc = kind.startsWith('high-contrast');
   return {
     kind,
@@ -41,14 +47,19 @@ export function readTheme(): ChartTheme {
     background: cssVar('--vscode-editor-background', dark ? '#1e1e1e' : '#ffffff'),
     font: cssVar('--vscode-font-family', 'sans-serif'),
     series: [
-      cssVar('--vscode-charts-blue', '#3794ff'), cssVar('--vscode-charts-orange', '#d18616'),
-      cssVar('--vscode-charts-green', '#89d185'), cssVar('--vscode-charts-purple', '#b180d7'),
-      cssVar('--vscode-charts-red', '#f14c4c'), cssVar('--vscode-charts-yellow', '#cca700'),
+      cssVar('--vscode-charts-blue', '#3794ff'),
+      cssVar('--vscode-charts-orange', '#d18616'),
+      cssVar('--vscode-charts-green', '#89d185'),
+      cssVar('--vscode-charts-purple', '#b180d7'),
+      cssVar('--vscode-charts-red', '#f14c4c'),
+      cssVar('--vscode-charts-yellow', '#cca700'),
     ],
     // Phases: teacher, assistant, student phases, each a faint wash of a chart colour.
     phaseFill: [
-      cssVar('--vscode-charts-purple', '#b180d7'), cssVar('--vscode-charts-yellow', '#cca700'),
-      cssVar('--vscode-charts-blue', '#3794ff'), cssVar('--vscode-charts-green', '#89d185'),
+      cssVar('--vscode-charts-purple', '#b180d7'),
+      cssVar('--vscode-charts-yellow', '#cca700'),
+      cssVar('--vscode-charts-blue', '#3794ff'),
+      cssVar('--vscode-charts-green', '#89d185'),
     ],
     mark: hc ? cssVar('--vscode-contrastActiveBorder', foreground) : cssVar('--vscode-charts-red', '#f14c4c'),
   };

@@ -20,9 +20,14 @@ export function button(label: string, onClick: () => void, options: ButtonOption
   b.textContent = label;
   if (options.id) b.id = options.id;
   if (options.appearance) b.setAttribute('appearance', options.appearance);
-  if (options.title) { b.title = options.title; b.setAttribute('aria-label', options.title); }
+  if (options.title) {
+    b.title = options.title;
+    b.setAttribute('aria-label', options.title);
+  }
   setDisabled(b, options.disabled ?? false);
-  b.addEventListener('click', () => { if (!b.hasAttribute('disabled')) onClick(); });
+  b.addEventListener('click', () => {
+    if (!b.hasAttribute('disabled')) onClick();
+  });
   return b;
 }
 
@@ -31,7 +36,12 @@ export function setDisabled(control: HTMLElement, disabled: boolean): void {
   else control.removeAttribute('disabled');
 }
 
-export function checkbox(label: string, checked: boolean, onChange: (checked: boolean) => void, value?: string): HTMLElement {
+export function checkbox(
+  label: string,
+  checked: boolean,
+  onChange: (checked: boolean) => void,
+  value?: string,
+): HTMLElement {
   const c = document.createElement('vscode-checkbox') as HTMLElement & { checked: boolean };
   c.textContent = label;
   if (value !== undefined) c.dataset.value = value;
@@ -45,10 +55,18 @@ export function isChecked(control: HTMLElement): boolean {
   return Boolean((control as HTMLElement & { checked?: boolean }).checked);
 }
 
-export interface SelectOption { value: string; label: string; }
+export interface SelectOption {
+  value: string;
+  label: string;
+}
 
 /** A dropdown; `onChange` gets the chosen value. */
-export function select(options: SelectOption[], value: string | undefined, onChange: (value: string) => void, ariaLabel: string): HTMLElement {
+export function select(
+  options: SelectOption[],
+  value: string | undefined,
+  onChange: (value: string) => void,
+  ariaLabel: string,
+): HTMLElement {
   const d = document.createElement('vscode-dropdown') as HTMLElement & { value: string };
   d.setAttribute('aria-label', ariaLabel);
   setOptions(d, options, value);
@@ -57,13 +75,15 @@ export function select(options: SelectOption[], value: string | undefined, onCha
 }
 
 export function setOptions(control: HTMLElement, options: SelectOption[], value: string | undefined): void {
-  control.replaceChildren(...options.map((o) => {
-    const opt = document.createElement('vscode-option');
-    opt.setAttribute('value', o.value);
-    opt.textContent = o.label;
-    if (o.value === value) opt.setAttribute('selected', '');
-    return opt;
-  }));
+  control.replaceChildren(
+    ...options.map((o) => {
+      const opt = document.createElement('vscode-option');
+      opt.setAttribute('value', o.value);
+      opt.textContent = o.label;
+      if (o.value === value) opt.setAttribute('selected', '');
+      return opt;
+    }),
+  );
   if (value !== undefined) (control as HTMLElement & { value: string }).value = value;
 }
 

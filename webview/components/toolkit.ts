@@ -4,7 +4,13 @@
  * the value/checked events), nothing else: the dashboard builds its controls through controls.ts.
  */
 import {
-  provideVSCodeDesignSystem, vsCodeBadge, vsCodeButton, vsCodeCheckbox, vsCodeDivider, vsCodeDropdown, vsCodeOption,
+  provideVSCodeDesignSystem,
+  vsCodeBadge,
+  vsCodeButton,
+  vsCodeCheckbox,
+  vsCodeDivider,
+  vsCodeDropdown,
+  vsCodeOption,
   vsCodeProgressRing,
 } from '@vscode/webview-ui-toolkit';
 
@@ -14,6 +20,12 @@ export function registerComponents(): void {
   if (registered) return;
   registered = true;
   provideVSCodeDesignSystem().register(
-    vsCodeButton(), vsCodeCheckbox(), vsCodeDropdown(), vsCodeOption(), vsCodeBadge(), vsCodeDivider(), vsCodeProgressRing(),
+    vsCodeButton(),
+    vsCodeCheckbox(),
+    vsCodeDropdown(),
+    vsCodeOption(),
+    vsCodeBadge(),
+    vsCodeDivider(),
+    vsCodeProgressRing(),
   );
 }

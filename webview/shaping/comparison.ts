@@ -59,22 +59,34 @@ export interface ComparisonInput {
   label: string;
 }
 
-const finite = (x: number | null | undefined): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+const finite = (x: number | null | undefined): number | null =>
+  typeof x === 'number' && Number.isFinite(x) ? x : null;
 
 export function comparisonRun(input: ComparisonInput): ComparisonRun {
   const { row, events, summary } = input;
   const curve = studentCurve(events);
-  const phaseBests = (summary?.phases ?? []).filter((p) => STUDENT_PHASES.includes(p.phase)).map((p) => p.bestValAccuracy);
+  const phaseBests = (summary?.phases ?? [])
+    .filter((p) => STUDENT_PHASES.includes(p.phase))
+    .map((p) => p.bestValAccuracy);
   const curveValues = curve.map((p) => p.y).filter((y): y is number => typeof y === 'number');
   const bests = phaseBests.length > 0 ? phaseBests : curveValues;
   let backend: string | null = summary?.backend ?? null;
   for (const e of events) if (e.type === 'run-started') backend = e.backend;
   return {
-    dir: row.runDir, runId: row.runId, label: input.label, method: row.method, status: row.status, backend,
-    ...(row.sweep ? { sweep: row.sweep } : {}), seed: row.seed,
+    dir: row.runDir,
+    runId: row.runId,
+    label: input.label,
+    method: row.method,
+    status: row.status,
+    backend,
+    ...(row.sweep ? { sweep: row.sweep } : {}),
+    seed: row.seed,
     finalAccuracy: finite(row.studentTest),
     bestAccuracy: bests.length > 0 ? Math.max(...bests) : null,
-    studentParams: row.studentParams, teacherParams: row.teacherParams, seconds: row.seconds, curve,
+    studentParams: row.studentParams,
+    teacherParams: row.teacherParams,
+    seconds: row.seconds,
+    curve,
   };
 }
 
@@ -82,15 +94,24 @@ export function comparisonRun(input: ComparisonInput): ComparisonRun {
 export function comparisonGroups(groups: readonly Group[]): ComparisonGroup[] {
   if (!groups.some((g) => g.runs.length > 1)) return [];
   return groups.map((g) => ({
-    label: g.label, method: g.method, n: g.test.n,
+    label: g.label,
+    method: g.method,
+    n: g.test.n,
     mean: g.test.n > 0 ? finite(g.test.mean) : null,
     std: g.test.n > 0 ? finite(g.test.std) : null,
     best: g.test.n > 0 ? finite(g.test.best) : null,
-    teacher: finite(g.teacherTest), studentParams: g.studentParams, seconds: g.seconds, incomplete: g.incomplete,
+    teacher: finite(g.teacherTest),
+    studentParams: g.studentParams,
+    seconds: g.seconds,
+    incomplete: g.incomplete,
   }));
 }
 
-export function buildComparison(inputs: readonly ComparisonInput[], groups: readonly Group[], errors: string[] = []): ComparisonData {
+export function buildComparison(
+  inputs: readonly ComparisonInput[],
+  groups: readonly Group[],
+  errors: string[] = [],
+): ComparisonData {
   return { runs: inputs.map(comparisonRun), groups: comparisonGroups(groups), errors };
 }
 

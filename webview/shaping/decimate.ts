@@ -5,12 +5,16 @@
  */
 import type { XY } from './series';
 
-export interface Point { x: number; y: number; }
+export interface Point {
+  x: number;
+  y: number;
+}
 
 export function lttb(data: readonly XY[], threshold: number): Point[] {
   const points = data.filter((p): p is Point => p.y !== null && Number.isFinite(p.y));
   const n = points.length;
-  if (threshold >= n || threshold <= 2) return threshold <= 2 && n > 2 ? [points[0], points[n - 1]] : points.slice();
+  if (threshold >= n || threshold <= 2)
+    return threshold <= 2 && n > 2 ? [points[0], points[n - 1]] : points.slice();
   const out: Point[] = [points[0]];
   const every = (n - 2) / (threshold - 2);
   let a = 0;
@@ -20,7 +24,10 @@ export function lttb(data: readonly XY[], threshold: number): Point[] {
     const nextEnd = Math.min(Math.floor((i + 2) * every) + 1, n);
     let avgX = 0;
     let avgY = 0;
-    for (let j = nextStart; j < nextEnd; j++) { avgX += points[j].x; avgY += points[j].y; }
+    for (let j = nextStart; j < nextEnd; j++) {
+      avgX += points[j].x;
+      avgY += points[j].y;
+    }
     const len = Math.max(1, nextEnd - nextStart);
     avgX /= len;
     avgY /= len;
@@ -32,7 +39,10 @@ export function lttb(data: readonly XY[], threshold: number): Point[] {
     let chosen = start;
     for (let j = start; j < end; j++) {
       const area = Math.abs((pa.x - avgX) * (points[j].y - pa.y) - (pa.x - points[j].x) * (avgY - pa.y));
-      if (area > maxArea) { maxArea = area; chosen = j; }
+      if (area > maxArea) {
+        maxArea = area;
+        chosen = j;
+      }
     }
     out.push(points[chosen]);
     a = chosen;

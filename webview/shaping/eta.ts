@@ -26,7 +26,12 @@ function recentRate(events: readonly RunEvent[], phases: readonly PhaseName[], l
   const rates: number[] = [];
   for (let i = events.length - 1; i >= 0 && rates.length < last; i--) {
     const e = events[i];
-    if ((e.type === 'epoch-ended' || e.type === 'progress') && phases.includes(e.phase) && e.samplesPerSecond > 0 && Number.isFinite(e.samplesPerSecond)) {
+    if (
+      (e.type === 'epoch-ended' || e.type === 'progress') &&
+      phases.includes(e.phase) &&
+      e.samplesPerSecond > 0 &&
+      Number.isFinite(e.samplesPerSecond)
+    ) {
       rates.push(e.samplesPerSecond);
     }
   }
@@ -65,7 +70,8 @@ export function estimate(events: readonly RunEvent[], timeline: Timeline, now: n
     return { elapsedSeconds: elapsed, remainingSeconds: null, samplesPerSecond: rate, remainingSamples: 0 };
   }
   const current = timeline.steps[running];
-  const batchFraction = timeline.batch && timeline.batch.batches > 0 ? timeline.batch.batch / timeline.batch.batches : 0;
+  const batchFraction =
+    timeline.batch && timeline.batch.batches > 0 ? timeline.batch.batch / timeline.batch.batches : 0;
   const currentLeft = Math.max(0, current.epochs - current.epoch - batchFraction) * trainSize;
   const currentRate = recentRate(events, [current.phase]);
   const studentRate = recentRate(events, ['train', 'kd', 'anneal', 'finetune']);
@@ -75,7 +81,10 @@ export function estimate(events: readonly RunEvent[], timeline: Timeline, now: n
     if (s.state === 'done') continue;
     const n = (s.epochs - s.epoch) * trainSize;
     samples += n;
-    const rate = (s.phase === current.phase ? currentRate : null) ?? (s.phase === 'assistant' ? null : studentRate) ?? currentRate;
+    const rate =
+      (s.phase === current.phase ? currentRate : null) ??
+      (s.phase === 'assistant' ? null : studentRate) ??
+      currentRate;
     seconds += rate ? n / rate : NaN;
   }
   return {

@@ -8,7 +8,10 @@
  */
 import type { PhaseName, RunEvent } from '../../runner/protocol/events';
 
-export interface XY { x: number; y: number | null; }
+export interface XY {
+  x: number;
+  y: number | null;
+}
 
 export interface EpochPoint {
   /** Position on the epoch axis (1-based, over all phases). */
@@ -30,10 +33,18 @@ export interface EpochPoint {
 }
 
 /** A phase's stretch of the epoch axis, for shading: [from, to] inclusive x. */
-export interface PhaseSpan { phase: PhaseName; from: number; to: number; }
+export interface PhaseSpan {
+  phase: PhaseName;
+  from: number;
+  to: number;
+}
 
 /** Where a temperature step starts on the epoch axis. */
-export interface TemperatureMark { x: number; temperature: number; phi?: number; }
+export interface TemperatureMark {
+  x: number;
+  temperature: number;
+  phi?: number;
+}
 
 /** Phases that train the student (the comparison's curves come from these). */
 export const STUDENT_PHASES: readonly PhaseName[] = ['train', 'kd', 'anneal', 'finetune'];
@@ -97,8 +108,17 @@ export class RunSeries {
     const existing = this.index.get(k);
     const x = existing !== undefined ? this.points[existing].x : this.points.length + 1;
     const point: EpochPoint = {
-      x, phase: e.phase, epoch: e.epoch, epochs: e.epochs, loss: e.loss, trainAccuracy: e.trainAccuracy,
-      valAccuracy: e.valAccuracy, samplesPerSecond: e.samplesPerSecond, lr: e.lr, seconds: e.seconds, t,
+      x,
+      phase: e.phase,
+      epoch: e.epoch,
+      epochs: e.epochs,
+      loss: e.loss,
+      trainAccuracy: e.trainAccuracy,
+      valAccuracy: e.valAccuracy,
+      samplesPerSecond: e.samplesPerSecond,
+      lr: e.lr,
+      seconds: e.seconds,
+      t,
       ...(e.temperature !== undefined ? { temperature: e.temperature } : {}),
       ...(e.phi !== undefined ? { phi: e.phi } : {}),
     };
@@ -116,14 +136,23 @@ export class RunSeries {
     if (span && span.phase === e.phase) span.to = x;
     else this.spans.push({ phase: e.phase, from: x, to: x });
     const prev = this.points[this.points.length - 2];
-    if (e.temperature !== undefined && (!prev || prev.phase !== e.phase || prev.temperature !== e.temperature)) {
+    if (
+      e.temperature !== undefined &&
+      (!prev || prev.phase !== e.phase || prev.temperature !== e.temperature)
+    ) {
       this.marks.push({ x, temperature: e.temperature, ...(e.phi !== undefined ? { phi: e.phi } : {}) });
     }
   }
 
-  loss(): XY[] { return this.points.map((p) => ({ x: p.x, y: p.loss })); }
-  valAccuracy(): XY[] { return this.points.map((p) => ({ x: p.x, y: p.valAccuracy })); }
-  trainAccuracy(): XY[] { return this.points.map((p) => ({ x: p.x, y: p.trainAccuracy })); }
+  loss(): XY[] {
+    return this.points.map((p) => ({ x: p.x, y: p.loss }));
+  }
+  valAccuracy(): XY[] {
+    return this.points.map((p) => ({ x: p.x, y: p.valAccuracy }));
+  }
+  trainAccuracy(): XY[] {
+    return this.points.map((p) => ({ x: p.x, y: p.trainAccuracy }));
+  }
 }
 
 /**

@@ -40,11 +40,24 @@ export interface Timeline {
 
 /** The steps a config plans, all pending. */
 export function planSteps(config: ExperimentConfig): TimelineStep[] {
-  const step = (id: string, phase: PhaseName, label: string, epochs: number, extra: Partial<TimelineStep> = {}): TimelineStep =>
-    ({ id, phase, label, epochs, epoch: 0, offset: 0, state: 'pending', ...extra });
+  const step = (
+    id: string,
+    phase: PhaseName,
+    label: string,
+    epochs: number,
+    extra: Partial<TimelineStep> = {},
+  ): TimelineStep => ({ id, phase, label, epochs, epoch: 0, offset: 0, state: 'pending', ...extra });
   const steps: TimelineStep[] = [];
   const teacherEpochs = 'epochs' in config.teacher ? config.teacher.epochs : 0;
-  steps.push(step('teacher', 'teacher', 'teacher', teacherEpochs, 'checkpoint' in config.teacher ? { note: 'checkpoint' } : {}));
+  steps.push(
+    step(
+      'teacher',
+      'teacher',
+      'teacher',
+      teacherEpochs,
+      'checkpoint' in config.teacher ? { note: 'checkpoint' } : {},
+    ),
+  );
   const m = config.method;
   switch (m.type) {
     case 'scratch':
@@ -59,10 +72,19 @@ export function planSteps(config: ExperimentConfig): TimelineStep[] {
       break;
     case 'annealing': {
       let schedule: ReturnType<typeof annealingSchedule> = [];
-      try { schedule = annealingSchedule(m.tauMax, m.phase1.epochs); } catch { /* an invalid config never starts */ }
+      try {
+        schedule = annealingSchedule(m.tauMax, m.phase1.epochs);
+      } catch {
+        /* an invalid config never starts */
+      }
       for (const s of schedule) {
-        steps.push(step(`anneal-${s.step}`, 'anneal', `anneal T=${s.temperature}`, s.epochs,
-          { temperature: s.temperature, phi: s.phi, offset: s.firstEpoch }));
+        steps.push(
+          step(`anneal-${s.step}`, 'anneal', `anneal T=${s.temperature}`, s.epochs, {
+            temperature: s.temperature,
+            phi: s.phi,
+            offset: s.firstEpoch,
+          }),
+        );
       }
       steps.push(step('finetune', 'finetune', 'finetune', m.phase2.epochs));
       break;
@@ -71,14 +93,21 @@ export function planSteps(config: ExperimentConfig): TimelineStep[] {
   return steps;
 }
 
-function stepOf(steps: TimelineStep[], phase: PhaseName, epochInPhase?: number, temperature?: number): number {
+function stepOf(
+  steps: TimelineStep[],
+  phase: PhaseName,
+  epochInPhase?: number,
+  temperature?: number,
+): number {
   if (phase !== 'anneal') return steps.findIndex((s) => s.phase === phase);
   if (temperature !== undefined) {
     const i = steps.findIndex((s) => s.phase === 'anneal' && s.temperature === temperature);
     if (i >= 0) return i;
   }
   if (epochInPhase !== undefined) {
-    return steps.findIndex((s) => s.phase === 'anneal' && epochInPhase > s.offset && epochInPhase <= s.offset + s.epochs);
+    return steps.findIndex(
+      (s) => s.phase === 'anneal' && epochInPhase > s.offset && epochInPhase <= s.offset + s.epochs,
+    );
   }
   return steps.findIndex((s) => s.phase === 'anneal');
 }
@@ -87,7 +116,10 @@ function stepOf(steps: TimelineStep[], phase: PhaseName, epochInPhase?: number, 
 function reach(steps: TimelineStep[], i: number): void {
   if (i < 0) return;
   for (let j = 0; j < i; j++) {
-    if (steps[j].state !== 'done') { steps[j].state = 'done'; steps[j].epoch = steps[j].epochs; }
+    if (steps[j].state !== 'done') {
+      steps[j].state = 'done';
+      steps[j].epoch = steps[j].epochs;
+    }
   }
   if (steps[i].state !== 'done' || steps[i].epoch < steps[i].epochs) steps[i].state = 'running';
 }
@@ -111,7 +143,11 @@ export function phaseTimeline(events: readonly RunEvent[], gone = false): Timeli
         }
         // A resume: whatever was stopped is going again.
         for (const s of steps) if (s.state === 'stopped' || s.state === 'failed') s.state = 'running';
-        if (e.teacher.source === 'checkpoint' && steps[0]?.phase === 'teacher' && steps[0].state === 'pending') {
+        if (
+          e.teacher.source === 'checkpoint' &&
+          steps[0]?.phase === 'teacher' &&
+          steps[0].state === 'pending'
+        ) {
           steps[0].state = 'done';
           steps[0].note = 'checkpoint';
         }
@@ -121,8 +157,13 @@ export function phaseTimeline(events: readonly RunEvent[], gone = false): Timeli
         const i = stepOf(steps, e.phase, undefined, e.temperature);
         reach(steps, i);
         t.batch = undefined;
-        if (e.temperature !== undefined) { t.temperature = e.temperature; t.phi = e.phi ?? (tauMax ? phiOf(e.temperature, tauMax) : undefined); }
-        else if (e.phase === 'finetune') { t.temperature = undefined; t.phi = undefined; }
+        if (e.temperature !== undefined) {
+          t.temperature = e.temperature;
+          t.phi = e.phi ?? (tauMax ? phiOf(e.temperature, tauMax) : undefined);
+        } else if (e.phase === 'finetune') {
+          t.temperature = undefined;
+          t.phi = undefined;
+        }
         break;
       }
       case 'epoch-ended': {
@@ -133,21 +174,33 @@ export function phaseTimeline(events: readonly RunEvent[], gone = false): Timeli
         s.epoch = Math.min(s.epochs, Math.max(0, e.epoch - s.offset));
         if (s.epoch >= s.epochs) s.state = 'done';
         t.batch = undefined;
-        if (e.temperature !== undefined) { t.temperature = e.temperature; t.phi = e.phi ?? (tauMax ? phiOf(e.temperature, tauMax) : undefined); }
+        if (e.temperature !== undefined) {
+          t.temperature = e.temperature;
+          t.phi = e.phi ?? (tauMax ? phiOf(e.temperature, tauMax) : undefined);
+        }
         break;
       }
       case 'progress':
         t.batch = { batch: e.batch, batches: e.batches };
-        if (e.temperature !== undefined) { t.temperature = e.temperature; t.phi = tauMax ? phiOf(e.temperature, tauMax) : t.phi; }
+        if (e.temperature !== undefined) {
+          t.temperature = e.temperature;
+          t.phi = tauMax ? phiOf(e.temperature, tauMax) : t.phi;
+        }
         break;
       case 'checkpoint-saved':
         if (e.reason === 'final' && (e.model === 'teacher' || e.model === 'assistant')) {
           const i = steps.findIndex((s) => s.phase === e.model);
-          if (i >= 0) { steps[i].state = 'done'; steps[i].epoch = steps[i].epochs; }
+          if (i >= 0) {
+            steps[i].state = 'done';
+            steps[i].epoch = steps[i].epochs;
+          }
         }
         break;
       case 'run-completed':
-        for (const s of steps) { s.state = 'done'; s.epoch = s.epochs; }
+        for (const s of steps) {
+          s.state = 'done';
+          s.epoch = s.epochs;
+        }
         t.batch = undefined;
         break;
       case 'run-failed':
@@ -172,10 +225,15 @@ export function phaseTimeline(events: readonly RunEvent[], gone = false): Timeli
 /** "done", "epoch 2/4", "pending", ... as the step list shows it. */
 export function stepStatusText(s: TimelineStep): string {
   switch (s.state) {
-    case 'done': return s.note === 'checkpoint' ? 'done (checkpoint)' : 'done';
-    case 'running': return `epoch ${Math.min(s.epoch + 1, s.epochs)}/${s.epochs}`;
-    case 'stopped': return `stopped at epoch ${s.epoch}/${s.epochs}`;
-    case 'failed': return `failed at epoch ${Math.min(s.epoch + 1, s.epochs)}/${s.epochs}`;
-    case 'pending': return 'pending';
+    case 'done':
+      return s.note === 'checkpoint' ? 'done (checkpoint)' : 'done';
+    case 'running':
+      return `epoch ${Math.min(s.epoch + 1, s.epochs)}/${s.epochs}`;
+    case 'stopped':
+      return `stopped at epoch ${s.epoch}/${s.epochs}`;
+    case 'failed':
+      return `failed at epoch ${Math.min(s.epoch + 1, s.epochs)}/${s.epochs}`;
+    case 'pending':
+      return 'pending';
   }
 }

@@ -7,7 +7,10 @@ import tfjs = require('@tensorflow/tfjs');
 import { GEMM_WASM_BASE64 } from './gemmWasm';
 
 /** The slice of the WebAssembly API used here (the project's lib has no DOM types). */
-interface WasmMemory { buffer: ArrayBuffer | SharedArrayBuffer; grow(pages: number): number; }
+interface WasmMemory {
+  buffer: ArrayBuffer | SharedArrayBuffer;
+  grow(pages: number): number;
+}
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
@@ -22,38 +25,194 @@ interface WasmBackendInternals {
 
 interface GemmExports {
   work_floats(): number;
-  sgemm(m: number, n: number, k: number, a: number, ams: number, aks: number, b: number, bks: number, bns: number,
-    c: number, ldc: number, accumulate: number, work: number): void;
-  conv2d_filter_grad(x: number, dy: number, dw: number, n: number, h: number, w: number, ci: number, oh: number,
-    ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, work: number): void;
-  conv2d_filter_grad_direct(x: number, dy: number, dw: number, n: number, h: number, w: number, ci: number,
-    oh: number, ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number,
-    work: number): number;
+  sgemm(
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    ams: number,
+    aks: number,
+    b: number,
+    bks: number,
+    bns: number,
+    c: number,
+    ldc: number,
+    accumulate: number,
+    work: number,
+  ): void;
+  conv2d_filter_grad(
+    x: number,
+    dy: number,
+    dw: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    oh: number,
+    ow: number,
+    co: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
+    work: number,
+  ): void;
+  conv2d_filter_grad_direct(
+    x: number,
+    dy: number,
+    dw: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    oh: number,
+    ow: number,
+    co: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
+    work: number,
+  ): number;
   bias_act(c: number, m: number, n: number, bias: number, relu: number): void;
-  adam(w: number, m: number, v: number, g: number, nw: number, nm: number, nv: number, n: number, b1: number, c1: number,
-    b2: number, c2: number, omb1: number, omb2: number, eps: number, neglr: number): void;
-  max_pool_grad(x: number, y: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number,
-    ow: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number): void;
-  batch_norm(x: number, mean: number, variance: number, offset: number, scale: number, eps: number, out: number,
-    rows: number, c: number, a: number): void;
-  bn_train_forward(x: number, gamma: number, beta: number, mmean: number, mvar: number, eps: number, decay: number,
-    rows: number, c: number, y: number, mean: number, invstd: number, nmean: number, nvar: number, work: number): void;
-  bn_train_backward(x: number, dy: number, gamma: number, mean: number, invstd: number, rows: number, c: number,
-    dx: number, dgamma: number, dbeta: number, work: number): void;
-  conv2d_input_grad(dy: number, filter: number, dx: number, n: number, h: number, w: number, ci: number,
-    oh: number, ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number,
-    work: number): number;
-  conv2d(x: number, filter: number, bias: number, y: number, n: number, h: number, w: number, ci: number, oh: number,
-    ow: number, co: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, relu: number,
-    work: number): number;
+  adam(
+    w: number,
+    m: number,
+    v: number,
+    g: number,
+    nw: number,
+    nm: number,
+    nv: number,
+    n: number,
+    b1: number,
+    c1: number,
+    b2: number,
+    c2: number,
+    omb1: number,
+    omb2: number,
+    eps: number,
+    neglr: number,
+  ): void;
+  max_pool_grad(
+    x: number,
+    y: number,
+    dy: number,
+    dx: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    oh: number,
+    ow: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
+  ): void;
+  batch_norm(
+    x: number,
+    mean: number,
+    variance: number,
+    offset: number,
+    scale: number,
+    eps: number,
+    out: number,
+    rows: number,
+    c: number,
+    a: number,
+  ): void;
+  bn_train_forward(
+    x: number,
+    gamma: number,
+    beta: number,
+    mmean: number,
+    mvar: number,
+    eps: number,
+    decay: number,
+    rows: number,
+    c: number,
+    y: number,
+    mean: number,
+    invstd: number,
+    nmean: number,
+    nvar: number,
+    work: number,
+  ): void;
+  bn_train_backward(
+    x: number,
+    dy: number,
+    gamma: number,
+    mean: number,
+    invstd: number,
+    rows: number,
+    c: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+    work: number,
+  ): void;
+  conv2d_input_grad(
+    dy: number,
+    filter: number,
+    dx: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    oh: number,
+    ow: number,
+    co: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
+    work: number,
+  ): number;
+  conv2d(
+    x: number,
+    filter: number,
+    bias: number,
+    y: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    oh: number,
+    ow: number,
+    co: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
+    relu: number,
+    work: number,
+  ): number;
 }
 
 /** Offsets are in floats from the tensor's start; strides in floats. */
-export interface Operand { t: tfjs.TensorInfo; offset?: number; rowStride: number; colStride: number; }
+export interface Operand {
+  t: tfjs.TensorInfo;
+  offset?: number;
+  rowStride: number;
+  colStride: number;
+}
 
 export class SimdGemm {
-  private constructor(private readonly backend: WasmBackendInternals, private readonly fns: GemmExports,
-    private readonly work: number) {}
+  private constructor(
+    private readonly backend: WasmBackendInternals,
+    private readonly fns: GemmExports,
+    private readonly work: number,
+  ) {}
 
   /** Byte address of a tensor's data (plus `floats` floats) in the shared memory. */
   private addr(t: tfjs.TensorInfo, floats = 0): number {
@@ -61,41 +220,129 @@ export class SimdGemm {
   }
 
   /** c[m x n] (row stride ldc) = (accumulate ? c : 0) + op(a) . op(b); strides pick the transposition. */
-  sgemm(m: number, n: number, k: number, a: Operand, b: Operand, c: tfjs.TensorInfo, cOffset: number, ldc: number,
-    accumulate = false): void {
-    this.fns.sgemm(m, n, k, this.addr(a.t, a.offset), a.rowStride, a.colStride, this.addr(b.t, b.offset), b.rowStride,
-      b.colStride, this.addr(c, cOffset), ldc, accumulate ? 1 : 0, this.work);
+  sgemm(
+    m: number,
+    n: number,
+    k: number,
+    a: Operand,
+    b: Operand,
+    c: tfjs.TensorInfo,
+    cOffset: number,
+    ldc: number,
+    accumulate = false,
+  ): void {
+    this.fns.sgemm(
+      m,
+      n,
+      k,
+      this.addr(a.t, a.offset),
+      a.rowStride,
+      a.colStride,
+      this.addr(b.t, b.offset),
+      b.rowStride,
+      b.colStride,
+      this.addr(c, cOffset),
+      ldc,
+      accumulate ? 1 : 0,
+      this.work,
+    );
   }
 
   /**
    * Adam's step on one float32 variable w with moments m, v and gradient g into new tensors nw,
    * nm, nv (same size n), in TF.js's float32 operation order; the constants as TF.js rounds them.
    */
-  adam(w: tfjs.TensorInfo, m: tfjs.TensorInfo, v: tfjs.TensorInfo, g: tfjs.TensorInfo, nw: tfjs.TensorInfo,
-    nm: tfjs.TensorInfo, nv: tfjs.TensorInfo, c: { beta1: number; beta2: number; oneMinusAccBeta1: number;
-      oneMinusAccBeta2: number; epsilon: number; learningRate: number }): void {
+  adam(
+    w: tfjs.TensorInfo,
+    m: tfjs.TensorInfo,
+    v: tfjs.TensorInfo,
+    g: tfjs.TensorInfo,
+    nw: tfjs.TensorInfo,
+    nm: tfjs.TensorInfo,
+    nv: tfjs.TensorInfo,
+    c: {
+      beta1: number;
+      beta2: number;
+      oneMinusAccBeta1: number;
+      oneMinusAccBeta2: number;
+      epsilon: number;
+      learningRate: number;
+    },
+  ): void {
     const n = w.shape.reduce((p, d) => p * d, 1);
     const f = Math.fround;
-    this.fns.adam(this.addr(w), this.addr(m), this.addr(v), this.addr(g), this.addr(nw), this.addr(nm), this.addr(nv), n,
-      f(c.beta1), f(1 - c.beta1), f(c.beta2), f(1 - c.beta2), f(c.oneMinusAccBeta1), f(c.oneMinusAccBeta2),
-      f(c.epsilon), f(-c.learningRate));
+    this.fns.adam(
+      this.addr(w),
+      this.addr(m),
+      this.addr(v),
+      this.addr(g),
+      this.addr(nw),
+      this.addr(nm),
+      this.addr(nv),
+      n,
+      f(c.beta1),
+      f(1 - c.beta1),
+      f(c.beta2),
+      f(1 - c.beta2),
+      f(c.oneMinusAccBeta1),
+      f(c.oneMinusAccBeta2),
+      f(c.epsilon),
+      f(-c.learningRate),
+    );
   }
 
   /** MaxPoolGrad (NHWC) into dx: each window's dy to the first position holding its maximum y. */
-  maxPoolGrad(x: tfjs.TensorInfo, y: tfjs.TensorInfo, dy: tfjs.TensorInfo, dx: tfjs.TensorInfo,
-    info: tfjs.backend_util.Conv2DInfo): void {
-    this.fns.max_pool_grad(this.addr(x), this.addr(y), this.addr(dy), this.addr(dx), info.batchSize, info.inHeight,
-      info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.filterHeight, info.filterWidth,
-      info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left);
+  maxPoolGrad(
+    x: tfjs.TensorInfo,
+    y: tfjs.TensorInfo,
+    dy: tfjs.TensorInfo,
+    dx: tfjs.TensorInfo,
+    info: tfjs.backend_util.Conv2DInfo,
+  ): void {
+    this.fns.max_pool_grad(
+      this.addr(x),
+      this.addr(y),
+      this.addr(dy),
+      this.addr(dx),
+      info.batchSize,
+      info.inHeight,
+      info.inWidth,
+      info.inChannels,
+      info.outHeight,
+      info.outWidth,
+      info.filterHeight,
+      info.filterWidth,
+      info.strideHeight,
+      info.strideWidth,
+      info.padInfo.top,
+      info.padInfo.left,
+    );
   }
 
   /** FusedBatchNorm over the last axis (C values per operand; offset/scale optional). */
-  batchNorm(x: tfjs.TensorInfo, mean: tfjs.TensorInfo, variance: tfjs.TensorInfo, offset: tfjs.TensorInfo | undefined,
-    scale: tfjs.TensorInfo | undefined, epsilon: number, out: tfjs.TensorInfo): void {
+  batchNorm(
+    x: tfjs.TensorInfo,
+    mean: tfjs.TensorInfo,
+    variance: tfjs.TensorInfo,
+    offset: tfjs.TensorInfo | undefined,
+    scale: tfjs.TensorInfo | undefined,
+    epsilon: number,
+    out: tfjs.TensorInfo,
+  ): void {
     const c = x.shape[x.shape.length - 1];
     const rows = x.shape.reduce((p, d) => p * d, 1) / c;
-    this.fns.batch_norm(this.addr(x), this.addr(mean), this.addr(variance), offset ? this.addr(offset) : 0,
-      scale ? this.addr(scale) : 0, epsilon, this.addr(out), rows, c, this.work);
+    this.fns.batch_norm(
+      this.addr(x),
+      this.addr(mean),
+      this.addr(variance),
+      offset ? this.addr(offset) : 0,
+      scale ? this.addr(scale) : 0,
+      epsilon,
+      this.addr(out),
+      rows,
+      c,
+      this.work,
+    );
   }
 
   /** Most channels the training batchnorm kernels take (their per-channel sums live in the work buffer). */
@@ -107,28 +354,72 @@ export class SimdGemm {
    * 1 / sqrt(var + eps), and the moving averages m - (m - value) * decay of movingMean/Variance
    * into newMean/newVariance. gamma/beta optional (1/0); every per-channel operand has C floats.
    */
-  batchNormTrain(x: tfjs.TensorInfo, gamma: tfjs.TensorInfo | undefined, beta: tfjs.TensorInfo | undefined,
-    movingMean: tfjs.TensorInfo, movingVariance: tfjs.TensorInfo, epsilon: number, decay: number,
-    out: { y: tfjs.TensorInfo; mean: tfjs.TensorInfo; invstd: tfjs.TensorInfo; newMean: tfjs.TensorInfo;
-      newVariance: tfjs.TensorInfo }): void {
+  batchNormTrain(
+    x: tfjs.TensorInfo,
+    gamma: tfjs.TensorInfo | undefined,
+    beta: tfjs.TensorInfo | undefined,
+    movingMean: tfjs.TensorInfo,
+    movingVariance: tfjs.TensorInfo,
+    epsilon: number,
+    decay: number,
+    out: {
+      y: tfjs.TensorInfo;
+      mean: tfjs.TensorInfo;
+      invstd: tfjs.TensorInfo;
+      newMean: tfjs.TensorInfo;
+      newVariance: tfjs.TensorInfo;
+    },
+  ): void {
     const c = x.shape[x.shape.length - 1];
     const rows = x.shape.reduce((p, d) => p * d, 1) / c;
-    this.fns.bn_train_forward(this.addr(x), gamma ? this.addr(gamma) : 0, beta ? this.addr(beta) : 0,
-      this.addr(movingMean), this.addr(movingVariance), epsilon, decay, rows, c, this.addr(out.y), this.addr(out.mean),
-      this.addr(out.invstd), this.addr(out.newMean), this.addr(out.newVariance), this.work);
+    this.fns.bn_train_forward(
+      this.addr(x),
+      gamma ? this.addr(gamma) : 0,
+      beta ? this.addr(beta) : 0,
+      this.addr(movingMean),
+      this.addr(movingVariance),
+      epsilon,
+      decay,
+      rows,
+      c,
+      this.addr(out.y),
+      this.addr(out.mean),
+      this.addr(out.invstd),
+      this.addr(out.newMean),
+      this.addr(out.newVariance),
+      this.work,
+    );
   }
 
   /**
    * The gradient of batchNormTrain's y through the batch moments: dx (x's shape), dgamma and dbeta
    * (C floats each) from x, dy and the forward's mean and invstd; gamma optional (1).
    */
-  batchNormTrainGrad(x: tfjs.TensorInfo, dy: tfjs.TensorInfo, gamma: tfjs.TensorInfo | undefined,
-    mean: tfjs.TensorInfo, invstd: tfjs.TensorInfo, dx: tfjs.TensorInfo, dgamma: tfjs.TensorInfo,
-    dbeta: tfjs.TensorInfo): void {
+  batchNormTrainGrad(
+    x: tfjs.TensorInfo,
+    dy: tfjs.TensorInfo,
+    gamma: tfjs.TensorInfo | undefined,
+    mean: tfjs.TensorInfo,
+    invstd: tfjs.TensorInfo,
+    dx: tfjs.TensorInfo,
+    dgamma: tfjs.TensorInfo,
+    dbeta: tfjs.TensorInfo,
+  ): void {
     const c = x.shape[x.shape.length - 1];
     const rows = x.shape.reduce((p, d) => p * d, 1) / c;
-    this.fns.bn_train_backward(this.addr(x), this.addr(dy), gamma ? this.addr(gamma) : 0, this.addr(mean),
-      this.addr(invstd), rows, c, this.addr(dx), this.addr(dgamma), this.addr(dbeta), this.work);
+    this.fns.bn_train_backward(
+      this.addr(x),
+      this.addr(dy),
+      gamma ? this.addr(gamma) : 0,
+      this.addr(mean),
+      this.addr(invstd),
+      rows,
+      c,
+      this.addr(dx),
+      this.addr(dgamma),
+      this.addr(dbeta),
+      this.work,
+    );
   }
 
   /** In place on c [m x n]: add `bias` (one value per column) if given, then ReLU if asked. */
@@ -137,33 +428,97 @@ export class SimdGemm {
   }
 
   /** dw [kh,kw,ci,co] of a NHWC conv with input x [n,h,w,ci] and output gradient dy [n,oh,ow,co]. */
-  conv2dFilterGrad(x: tfjs.TensorInfo, dy: tfjs.TensorInfo, dw: tfjs.TensorInfo, info: tfjs.backend_util.Conv2DInfo): void {
-    this.fns.conv2d_filter_grad(this.addr(x), this.addr(dy), this.addr(dw), info.batchSize, info.inHeight, info.inWidth,
-      info.inChannels, info.outHeight, info.outWidth, info.outChannels, info.filterHeight, info.filterWidth,
-      info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, this.work);
+  conv2dFilterGrad(
+    x: tfjs.TensorInfo,
+    dy: tfjs.TensorInfo,
+    dw: tfjs.TensorInfo,
+    info: tfjs.backend_util.Conv2DInfo,
+  ): void {
+    this.fns.conv2d_filter_grad(
+      this.addr(x),
+      this.addr(dy),
+      this.addr(dw),
+      info.batchSize,
+      info.inHeight,
+      info.inWidth,
+      info.inChannels,
+      info.outHeight,
+      info.outWidth,
+      info.outChannels,
+      info.filterHeight,
+      info.filterWidth,
+      info.strideHeight,
+      info.strideWidth,
+      info.padInfo.top,
+      info.padInfo.left,
+      this.work,
+    );
   }
 
   /**
    * The same dw without im2col: x's rows and dy read in place (or x's rows of a chunk zero-padded
    * into the work buffer). False (dw untouched) when one output row's padded input rows do not fit.
    */
-  conv2dFilterGradDirect(x: tfjs.TensorInfo, dy: tfjs.TensorInfo, dw: tfjs.TensorInfo,
-    info: tfjs.backend_util.Conv2DInfo): boolean {
-    return this.fns.conv2d_filter_grad_direct(this.addr(x), this.addr(dy), this.addr(dw), info.batchSize,
-      info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
-      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
-      this.work) !== 0;
+  conv2dFilterGradDirect(
+    x: tfjs.TensorInfo,
+    dy: tfjs.TensorInfo,
+    dw: tfjs.TensorInfo,
+    info: tfjs.backend_util.Conv2DInfo,
+  ): boolean {
+    return (
+      this.fns.conv2d_filter_grad_direct(
+        this.addr(x),
+        this.addr(dy),
+        this.addr(dw),
+        info.batchSize,
+        info.inHeight,
+        info.inWidth,
+        info.inChannels,
+        info.outHeight,
+        info.outWidth,
+        info.outChannels,
+        info.filterHeight,
+        info.filterWidth,
+        info.strideHeight,
+        info.strideWidth,
+        info.padInfo.top,
+        info.padInfo.left,
+        this.work,
+      ) !== 0
+    );
   }
 
   /**
    * dx [n,h,w,ci] of a NHWC conv with filter [kh,kw,ci,co] and output gradient dy [n,oh,ow,co].
    * False (dx untouched) when one 8-channel panel of the filter does not fit the work buffer.
    */
-  conv2dInputGrad(dy: tfjs.TensorInfo, filter: tfjs.TensorInfo, dx: tfjs.TensorInfo,
-    info: tfjs.backend_util.Conv2DInfo): boolean {
-    return this.fns.conv2d_input_grad(this.addr(dy), this.addr(filter), this.addr(dx), info.batchSize, info.inHeight,
-      info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels, info.filterHeight,
-      info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, this.work) !== 0;
+  conv2dInputGrad(
+    dy: tfjs.TensorInfo,
+    filter: tfjs.TensorInfo,
+    dx: tfjs.TensorInfo,
+    info: tfjs.backend_util.Conv2DInfo,
+  ): boolean {
+    return (
+      this.fns.conv2d_input_grad(
+        this.addr(dy),
+        this.addr(filter),
+        this.addr(dx),
+        info.batchSize,
+        info.inHeight,
+        info.inWidth,
+        info.inChannels,
+        info.outHeight,
+        info.outWidth,
+        info.outChannels,
+        info.filterHeight,
+        info.filterWidth,
+        info.strideHeight,
+        info.strideWidth,
+        info.padInfo.top,
+        info.padInfo.left,
+        this.work,
+      ) !== 0
+    );
   }
 
   /**
@@ -171,12 +526,37 @@ export class SimdGemm {
    * per co) if given, then ReLU if asked. False (y untouched) when one 8-channel panel of the
    * filter does not fit the work buffer.
    */
-  conv2d(x: tfjs.TensorInfo, filter: tfjs.TensorInfo, bias: tfjs.TensorInfo | undefined, y: tfjs.TensorInfo,
-    info: tfjs.backend_util.Conv2DInfo, relu: boolean): boolean {
-    return this.fns.conv2d(this.addr(x), this.addr(filter), bias ? this.addr(bias) : 0, this.addr(y), info.batchSize,
-      info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels, info.filterHeight,
-      info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, relu ? 1 : 0,
-      this.work) !== 0;
+  conv2d(
+    x: tfjs.TensorInfo,
+    filter: tfjs.TensorInfo,
+    bias: tfjs.TensorInfo | undefined,
+    y: tfjs.TensorInfo,
+    info: tfjs.backend_util.Conv2DInfo,
+    relu: boolean,
+  ): boolean {
+    return (
+      this.fns.conv2d(
+        this.addr(x),
+        this.addr(filter),
+        bias ? this.addr(bias) : 0,
+        this.addr(y),
+        info.batchSize,
+        info.inHeight,
+        info.inWidth,
+        info.inChannels,
+        info.outHeight,
+        info.outWidth,
+        info.outChannels,
+        info.filterHeight,
+        info.filterWidth,
+        info.strideHeight,
+        info.strideWidth,
+        info.padInfo.top,
+        info.padInfo.left,
+        relu ? 1 : 0,
+        this.work,
+      ) !== 0
+    );
   }
 
   private static readonly instances = new WeakMap<object, SimdGemm | null>();
@@ -193,8 +573,7 @@ export class SimdGemm {
     let made: SimdGemm | null = null;
     const b = backend as unknown as WasmBackendInternals;
     const memory = b.wasm?.asm?.memory;
-    if (memory && typeof memory.grow === 'function'
-      && !(memory.buffer instanceof SharedArrayBuffer)) {
+    if (memory && typeof memory.grow === 'function' && !(memory.buffer instanceof SharedArrayBuffer)) {
       const bytes = Buffer.from(GEMM_WASM_BASE64, 'base64');
       const instance = new WASM.Instance(new WASM.Module(bytes), { env: { memory } });
       const fns = instance.exports as unknown as GemmExports;

@@ -18,7 +18,8 @@ function write(file: string, data: string | Buffer): void {
 
 export async function cmdCompare(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['csv', 'md', 'png', 'runs-csv', 'title']);
-  if (args.positional.length === 0) throw new UsageError('akd compare needs at least one run or sweep folder');
+  if (args.positional.length === 0)
+    throw new UsageError('akd compare needs at least one run or sweep folder');
   let rows;
   try {
     rows = collectRuns(args.positional);
@@ -35,18 +36,31 @@ export async function cmdCompare(argv: string[]): Promise<number> {
   if (args.flags.has('best-only')) groups = groups.filter((g) => best.get(g.method) === g);
 
   if (args.flags.has('json')) {
-    process.stdout.write(JSON.stringify(groups.map(({ runs, ...g }) => ({ ...g, runs: runs.map((r) => r.runId) })), null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify(
+        groups.map(({ runs, ...g }) => ({ ...g, runs: runs.map((r) => r.runId) })),
+        null,
+        2,
+      ) + '\n',
+    );
   } else {
     process.stdout.write(groupsTable(groups) + '\n');
     const varied = groups.some((g) => Object.keys(g.variables).length > 0);
     if (varied && best.size > 0) {
-      process.stdout.write('\nbest setting per method by mean validation accuracy (pick settings on this, report test):\n');
+      process.stdout.write(
+        '\nbest setting per method by mean validation accuracy (pick settings on this, report test):\n',
+      );
       for (const [method, g] of best) {
-        process.stdout.write(`  ${method.padEnd(9)} ${g.label}: val ${(g.val.mean * 100).toFixed(2)}%, test ${(g.test.mean * 100).toFixed(2)} ± ${(g.test.std * 100).toFixed(2)}% (n=${g.test.n})\n`);
+        process.stdout.write(
+          `  ${method.padEnd(9)} ${g.label}: val ${(g.val.mean * 100).toFixed(2)}%, test ${(g.test.mean * 100).toFixed(2)} ± ${(g.test.std * 100).toFixed(2)}% (n=${g.test.n})\n`,
+        );
       }
     }
     const incomplete = rows.filter((r) => r.status !== 'completed');
-    if (incomplete.length > 0) process.stdout.write(`\n${incomplete.length} run(s) not completed and left out: ${incomplete.map((r) => `${r.runId} (${r.status})`).join(', ')}\n`);
+    if (incomplete.length > 0)
+      process.stdout.write(
+        `\n${incomplete.length} run(s) not completed and left out: ${incomplete.map((r) => `${r.runId} (${r.status})`).join(', ')}\n`,
+      );
   }
   const csv = flagString(args, 'csv');
   if (csv) write(csv, groupsCsv(groups));
@@ -55,6 +69,12 @@ export async function cmdCompare(argv: string[]): Promise<number> {
   const runsFile = flagString(args, 'runs-csv');
   if (runsFile) write(runsFile, runsCsv(rows));
   const png = flagString(args, 'png');
-  if (png) write(png, renderComparisonPng(groups, { ...(flagString(args, 'title') ? { title: flagString(args, 'title') } : {}) }));
+  if (png)
+    write(
+      png,
+      renderComparisonPng(groups, {
+        ...(flagString(args, 'title') ? { title: flagString(args, 'title') } : {}),
+      }),
+    );
   return EXIT.ok;
 }

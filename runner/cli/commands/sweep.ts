@@ -11,7 +11,13 @@ import type { SweepEvent } from '../../protocol/sweepEvents';
 import { RUN_FILES, readJson, readRun } from '../../store/runStore';
 import { expandSweep, type SweepOverrides } from '../../sweep/expand';
 import {
-  defaultConcurrency, isSweepDir, memberRunDir, memberState, prepareSweep, readManifest, type SweepManifest,
+  defaultConcurrency,
+  isSweepDir,
+  memberRunDir,
+  memberState,
+  prepareSweep,
+  readManifest,
+  type SweepManifest,
 } from '../../sweep/manifest';
 import { runSweep } from '../../sweep/runSweep';
 import { EXIT, UsageError, execute, flagString, parseArgs } from '../akd';
@@ -25,7 +31,10 @@ function stamp(d = new Date()): string {
 
 function parseList(flag: string, value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (items.length === 0) throw new UsageError(`--${flag} needs a comma-separated list`);
   return items;
 }
@@ -33,20 +42,27 @@ function parseList(flag: string, value: string | undefined): string[] | undefine
 export function parseSweepFlags(args: ReturnType<typeof parseArgs>): SweepOverrides {
   const seeds = parseList('seeds', flagString(args, 'seeds'))?.map((s) => {
     const n = Number(s);
-    if (!Number.isInteger(n) || n < 0 || n > 4294967295) throw new UsageError(`--seeds: "${s}" is not a seed (an integer >= 0)`);
+    if (!Number.isInteger(n) || n < 0 || n > 4294967295)
+      throw new UsageError(`--seeds: "${s}" is not a seed (an integer >= 0)`);
     return n;
   });
   const methods = parseList('methods', flagString(args, 'methods'))?.map((m) => {
-    if (!(METHOD_TYPES as readonly string[]).includes(m)) throw new UsageError(`--methods: "${m}" is not one of ${METHOD_TYPES.join(', ')}`);
+    if (!(METHOD_TYPES as readonly string[]).includes(m))
+      throw new UsageError(`--methods: "${m}" is not one of ${METHOD_TYPES.join(', ')}`);
     return m as MethodType;
   });
   const c = flagString(args, 'concurrency');
   let concurrency: number | undefined;
   if (c !== undefined) {
     concurrency = Number(c);
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be an integer >= 1, got "${c}"`);
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new UsageError(`--concurrency must be an integer >= 1, got "${c}"`);
   }
-  return { ...(seeds ? { seeds } : {}), ...(methods ? { methods } : {}), ...(concurrency ? { concurrency } : {}) };
+  return {
+    ...(seeds ? { seeds } : {}),
+    ...(methods ? { methods } : {}),
+    ...(concurrency ? { concurrency } : {}),
+  };
 }
 
 /** The entry script members are started with: this process's own (bin/akd.js). */
@@ -60,7 +76,9 @@ function akdEntry(): string {
 function loadSweepConfig(configPath: string, flags: SweepOverrides): ExperimentConfig | undefined {
   const abs = path.resolve(configPath);
   let text: string;
-  try { text = fs.readFileSync(abs, 'utf8'); } catch (e) {
+  try {
+    text = fs.readFileSync(abs, 'utf8');
+  } catch (e) {
     process.stderr.write(`${configPath}: cannot read: ${(e as Error).message}\n`);
     return undefined;
   }
@@ -69,7 +87,10 @@ function loadSweepConfig(configPath: string, flags: SweepOverrides): ExperimentC
     const raw = structuredClone(result.config);
     raw.sweep = { ...(raw.sweep ?? {}), ...flags };
     const withFlags = validateConfigText(JSON.stringify(raw, null, 2), abs);
-    result = { ...withFlags, problems: [...result.problems, ...withFlags.problems.filter((p) => p.code === 'sweep-member')] };
+    result = {
+      ...withFlags,
+      problems: [...result.problems, ...withFlags.problems.filter((p) => p.code === 'sweep-member')],
+    };
   }
   for (const p of result.problems) process.stderr.write(formatProblem(configPath, p) + '\n');
   if (hasErrors(result.problems) || !result.config) return undefined;
@@ -82,35 +103,74 @@ function humanSweepReporter(total: number): (e: SweepEvent) => void {
     const w = (s: string): boolean => process.stderr.write(s + '\n');
     switch (e.type) {
       case 'sweep-started':
-        w(`sweep ${e.name}: ${e.members} members, ${e.toRun} to run, ${e.concurrency} at a time${e.resumed ? ' (resumed)' : ''}\n  folder ${e.sweepDir}`);
+        w(
+          `sweep ${e.name}: ${e.members} members, ${e.toRun} to run, ${e.concurrency} at a time${e.resumed ? ' (resumed)' : ''}\n  folder ${e.sweepDir}`,
+        );
         break;
-      case 'teacher-ready': w(`teacher ${e.key} ready (${e.source === 'cache' ? 'from the cache' : 'just trained'}${e.fromRun ? ` by ${e.fromRun}` : ''})`); break;
-      case 'member-started': w(`  start ${e.id}${e.resumed ? ' (resume)' : ''}${e.trainsTeacher ? ' (trains the shared teacher)' : ''}`); break;
+      case 'teacher-ready':
+        w(
+          `teacher ${e.key} ready (${e.source === 'cache' ? 'from the cache' : 'just trained'}${e.fromRun ? ` by ${e.fromRun}` : ''})`,
+        );
+        break;
+      case 'member-started':
+        w(
+          `  start ${e.id}${e.resumed ? ' (resume)' : ''}${e.trainsTeacher ? ' (trains the shared teacher)' : ''}`,
+        );
+        break;
       case 'member-ended':
         ended += 1;
-        w(`  [${ended}/${total}] ${e.id}: ${e.status}${e.status === 'completed' ? `, student ${pct(e.studentTestAccuracy)}` : ''}, ${e.seconds.toFixed(0)} s${e.error ? ` (${e.error})` : ''}`);
+        w(
+          `  [${ended}/${total}] ${e.id}: ${e.status}${e.status === 'completed' ? `, student ${pct(e.studentTestAccuracy)}` : ''}, ${e.seconds.toFixed(0)} s${e.error ? ` (${e.error})` : ''}`,
+        );
         break;
-      case 'sweep-log': w(e.message); break;
+      case 'sweep-log':
+        w(e.message);
+        break;
       case 'sweep-ended':
-        w(`sweep ${e.status}: ${Object.entries(e.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ')} in ${e.seconds.toFixed(0)} s`);
+        w(
+          `sweep ${e.status}: ${Object.entries(e.counts)
+            .filter(([, n]) => n > 0)
+            .map(([k, n]) => `${n} ${k}`)
+            .join(', ')} in ${e.seconds.toFixed(0)} s`,
+        );
         break;
     }
   };
 }
 
-async function runAndReport(sweepDir: string, manifest: SweepManifest, concurrency: number, json: boolean, resumed: boolean, retryFailed: boolean): Promise<number> {
+async function runAndReport(
+  sweepDir: string,
+  manifest: SweepManifest,
+  concurrency: number,
+  json: boolean,
+  resumed: boolean,
+  retryFailed: boolean,
+): Promise<number> {
   const toRun = manifest.members.filter((m) => memberState(sweepDir, m) !== 'completed').length;
   const handle = runSweep({
-    sweepDir, manifest, concurrency, resumed, retryFailed, akdEntry: akdEntry(),
-    onEvent: json ? (e) => { process.stdout.write(JSON.stringify(e) + '\n'); } : humanSweepReporter(toRun),
+    sweepDir,
+    manifest,
+    concurrency,
+    resumed,
+    retryFailed,
+    akdEntry: akdEntry(),
+    onEvent: json
+      ? (e) => {
+          process.stdout.write(JSON.stringify(e) + '\n');
+        }
+      : humanSweepReporter(toRun),
   });
   let signal: NodeJS.Signals | undefined;
-  const onSignal = (s: NodeJS.Signals): void => { signal = s; handle.stop(s); };
+  const onSignal = (s: NodeJS.Signals): void => {
+    signal = s;
+    handle.stop(s);
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
     const outcome = await handle.done;
-    if (!json) process.stderr.write(`compare: akd compare ${sweepDir}\nresume:  akd sweep --resume ${sweepDir}\n`);
+    if (!json)
+      process.stderr.write(`compare: akd compare ${sweepDir}\nresume:  akd sweep --resume ${sweepDir}\n`);
     if (outcome.status === 'completed') return EXIT.ok;
     if (outcome.status === 'cancelled' && signal) return signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
     return EXIT.failed;
@@ -121,20 +181,39 @@ async function runAndReport(sweepDir: string, manifest: SweepManifest, concurren
 }
 
 export async function cmdSweep(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['seeds', 'methods', 'out', 'concurrency', 'resume', 'teacher-cache', 'launcher']);
+  const args = parseArgs(argv, [
+    'seeds',
+    'methods',
+    'out',
+    'concurrency',
+    'resume',
+    'teacher-cache',
+    'launcher',
+  ]);
   const json = args.flags.has('json');
   const flags = parseSweepFlags(args);
   const resumeRef = args.flags.get('resume');
   if (resumeRef !== undefined) {
-    const sweepDir = path.resolve(typeof resumeRef === 'string' ? resumeRef : args.positional[0] ?? '');
+    const sweepDir = path.resolve(typeof resumeRef === 'string' ? resumeRef : (args.positional[0] ?? ''));
     if (!isSweepDir(sweepDir)) throw new UsageError(`no sweep at ${sweepDir} (no sweep.json)`);
-    if (flags.seeds || flags.methods) throw new UsageError('--seeds and --methods cannot change a sweep being resumed; start a new sweep');
+    if (flags.seeds || flags.methods)
+      throw new UsageError('--seeds and --methods cannot change a sweep being resumed; start a new sweep');
     const manifest = readManifest(sweepDir);
     const slurm = await import('../../launch/slurmSweep');
-    const launcher = slurm.sweepLauncher(flagString(args, 'launcher'), slurm.sweepMemberConfig(sweepDir, manifest));
+    const launcher = slurm.sweepLauncher(
+      flagString(args, 'launcher'),
+      slurm.sweepMemberConfig(sweepDir, manifest),
+    );
     if (launcher.type === 'slurm') {
       return slurm.launchSweepOnSlurm({
-        sweepDir, manifest, launcher, concurrency: flags.concurrency ?? manifest.concurrency, json, detach: args.flags.has('detach'), resumed: true, retryFailed: args.flags.has('retry-failed'),
+        sweepDir,
+        manifest,
+        launcher,
+        concurrency: flags.concurrency ?? manifest.concurrency,
+        json,
+        detach: args.flags.has('detach'),
+        resumed: true,
+        retryFailed: args.flags.has('retry-failed'),
       });
     }
     // Members still queued or running as Slurm jobs must not be started here as well.
@@ -143,7 +222,14 @@ export async function cmdSweep(argv: string[]): Promise<number> {
       process.stderr.write(`akd: ${blocker}\n`);
       return EXIT.invalid;
     }
-    return runAndReport(sweepDir, manifest, flags.concurrency ?? manifest.concurrency, json, true, args.flags.has('retry-failed'));
+    return runAndReport(
+      sweepDir,
+      manifest,
+      flags.concurrency ?? manifest.concurrency,
+      json,
+      true,
+      args.flags.has('retry-failed'),
+    );
   }
 
   const configPath = args.positional[0];
@@ -157,15 +243,23 @@ export async function cmdSweep(argv: string[]): Promise<number> {
   const configDir = path.dirname(abs);
   if (args.flags.has('dry-run')) {
     // `akd sweep CONFIG --dry-run | head` closes the pipe early: that is not an error.
-    process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(EXIT.ok); else throw e; });
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(EXIT.ok);
+      else throw e;
+    });
     for (const m of expandSweep(config, flags)) {
       process.stdout.write(`${String(m.index).padStart(3)}  ${m.id}  ${JSON.stringify(m.overrides)}\n`);
     }
     return EXIT.ok;
   }
   const out = flagString(args, 'out');
-  const sweepDir = out ? path.resolve(out) : path.join(configDir, '.akd', 'sweeps', `${stamp()}-${config.name}`);
-  if (isSweepDir(sweepDir)) throw new UsageError(`${sweepDir} already holds a sweep: resume it with akd sweep --resume ${sweepDir}, or pick another --out`);
+  const sweepDir = out
+    ? path.resolve(out)
+    : path.join(configDir, '.akd', 'sweeps', `${stamp()}-${config.name}`);
+  if (isSweepDir(sweepDir))
+    throw new UsageError(
+      `${sweepDir} already holds a sweep: resume it with akd sweep --resume ${sweepDir}, or pick another --out`,
+    );
   const cacheFlag = flagString(args, 'teacher-cache');
   const cacheRoot = cacheFlag ? path.resolve(cacheFlag) : path.join(configDir, '.akd', 'teachers');
   const slurm = await import('../../launch/slurmSweep');
@@ -175,10 +269,23 @@ export async function cmdSweep(argv: string[]): Promise<number> {
   const manifest = prepareSweep({ config, configPath: abs, sweepDir, cacheRoot, flags });
   if (launcher.type === 'slurm') {
     return slurm.launchSweepOnSlurm({
-      sweepDir, manifest, launcher, concurrency: flags.concurrency ?? manifest.concurrency, json, detach: args.flags.has('detach'), resumed: false,
+      sweepDir,
+      manifest,
+      launcher,
+      concurrency: flags.concurrency ?? manifest.concurrency,
+      json,
+      detach: args.flags.has('detach'),
+      resumed: false,
     });
   }
-  return runAndReport(sweepDir, manifest, flags.concurrency ?? manifest.concurrency ?? defaultConcurrency(), json, false, false);
+  return runAndReport(
+    sweepDir,
+    manifest,
+    flags.concurrency ?? manifest.concurrency ?? defaultConcurrency(),
+    json,
+    false,
+    false,
+  );
 }
 
 /**
@@ -188,15 +295,25 @@ export async function cmdSweep(argv: string[]): Promise<number> {
 export async function cmdRunMember(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['index', 'member']);
   const ref = args.positional[0];
-  if (!ref) throw new UsageError('akd run-member needs a member folder (or a sweep folder with --index N or --member ID)');
+  if (!ref)
+    throw new UsageError(
+      'akd run-member needs a member folder (or a sweep folder with --index N or --member ID)',
+    );
   let runDir = path.resolve(ref);
   if (isSweepDir(runDir)) {
     const manifest = readManifest(runDir);
     const index = flagString(args, 'index');
     const id = flagString(args, 'member');
-    const m = id !== undefined ? manifest.members.find((x) => x.id === id)
-      : index !== undefined ? manifest.members.find((x) => x.index === Number(index)) : undefined;
-    if (!m) throw new UsageError(`no such member in ${runDir}: give --index 0..${manifest.members.length - 1} or --member ID`);
+    const m =
+      id !== undefined
+        ? manifest.members.find((x) => x.id === id)
+        : index !== undefined
+          ? manifest.members.find((x) => x.index === Number(index))
+          : undefined;
+    if (!m)
+      throw new UsageError(
+        `no such member in ${runDir}: give --index 0..${manifest.members.length - 1} or --member ID`,
+      );
     runDir = memberRunDir(runDir, m);
   }
   const configPath = path.join(runDir, RUN_FILES.config);
@@ -210,5 +327,12 @@ export async function cmdRunMember(argv: string[]): Promise<number> {
     process.stderr.write(`${runDir}: already completed\n`);
     return EXIT.ok;
   }
-  return execute(config, configPath, path.basename(runDir), runDir, args.flags.has('json'), run.events.length > 0);
+  return execute(
+    config,
+    configPath,
+    path.basename(runDir),
+    runDir,
+    args.flags.has('json'),
+    run.events.length > 0,
+  );
 }

@@ -6,7 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import tfjs = require('@tensorflow/tfjs');
 import {
-  installFusedBatchNorm, uninstallFusedBatchNorm, fusedBatchNormInstalled, BN_TRAIN_KERNEL, BN_TRAIN_GRAD_KERNEL,
+  installFusedBatchNorm,
+  uninstallFusedBatchNorm,
+  fusedBatchNormInstalled,
+  BN_TRAIN_KERNEL,
+  BN_TRAIN_GRAD_KERNEL,
 } from '../../../runner/backend/fusedBatchNorm';
 import { registerWasmTrainingKernels } from '../../../runner/backend/wasmKernels';
 
@@ -16,7 +20,10 @@ type Tensor = tfjs.Tensor;
 function rand(n: number, seed: number, scale = 1, offset = 0): Float32Array {
   const v = new Float32Array(n);
   let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; v[i] = offset + scale * (s / 2 ** 31 - 1); }
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    v[i] = offset + scale * (s / 2 ** 31 - 1);
+  }
   return v;
 }
 
@@ -25,8 +32,12 @@ const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 /** max |a - b| / max |b|: relative to the reference's scale (elementwise ratios blow up near 0). */
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);
-  let d = 0; let m = 0;
-  for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
   return Number.isNaN(d) ? Infinity : d / Math.max(m, 1e-30);
 }
 
@@ -37,11 +48,20 @@ function close(a: ArrayLike<number>, b: ArrayLike<number>, what: string, tol = 1
 
 /** Runs `fn` with the fused path installed or not (tfjs-layers' own call). */
 function withFused<T>(fused: boolean, fn: () => T): T {
-  if (fused) installFusedBatchNorm(); else uninstallFusedBatchNorm();
-  try { return fn(); } finally { installFusedBatchNorm(); }
+  if (fused) installFusedBatchNorm();
+  else uninstallFusedBatchNorm();
+  try {
+    return fn();
+  } finally {
+    installFusedBatchNorm();
+  }
 }
 
-interface Cfg { center?: boolean; scale?: boolean; axis?: number }
+interface Cfg {
+  center?: boolean;
+  scale?: boolean;
+  axis?: number;
+}
 
 /** A built BatchNormalization layer with deterministic, non-trivial weights. */
 function layerFor(shape: number[], cfg: Cfg, seed: number): tfjs.layers.Layer {
@@ -57,7 +77,12 @@ function layerFor(shape: number[], cfg: Cfg, seed: number): tfjs.layers.Layer {
   return layer;
 }
 
-interface Run { y: Float32Array[]; moving: Float32Array[]; dx: Float32Array; dWeights: Float32Array[] }
+interface Run {
+  y: Float32Array[];
+  moving: Float32Array[];
+  dx: Float32Array;
+  dWeights: Float32Array[];
+}
 
 /** Frees a layer's weights (Layer.dispose refuses layers never applied symbolically). */
 function disposeLayer(layer: tfjs.layers.Layer): void {
@@ -76,7 +101,11 @@ function runLayer(fused: boolean, shape: number[], cfg: Cfg, calls = 3, withGrad
     const y: Float32Array[] = [];
     for (let i = 0; i < calls; i++) {
       // Each call sees a different batch (moving averages move), except in the gradient below.
-      y.push(tf.tidy(() => (layer.apply(tf.mul(x, 1 + i / 4), { training: true }) as Tensor).dataSync() as Float32Array));
+      y.push(
+        tf.tidy(
+          () => (layer.apply(tf.mul(x, 1 + i / 4), { training: true }) as Tensor).dataSync() as Float32Array,
+        ),
+      );
     }
     const trainable = layer.trainableWeights.map((v) => v.read() as tfjs.Variable);
     if (!withGrads) {
@@ -85,8 +114,10 @@ function runLayer(fused: boolean, shape: number[], cfg: Cfg, calls = 3, withGrad
       disposeLayer(layer);
       return { y, moving, dx: new Float32Array(0), dWeights: [] };
     }
-    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x, { training: true }) as Tensor, w)) as tfjs.Scalar,
-      [x, ...trainable]);
+    const { grads } = tf.variableGrads(
+      () => tf.sum(tf.mul(layer.apply(x, { training: true }) as Tensor, w)) as tfjs.Scalar,
+      [x, ...trainable],
+    );
     const dx = grads[x.name].dataSync() as Float32Array;
     const dWeights = trainable.map((v) => grads[v.name].dataSync() as Float32Array);
     const moving = layer.nonTrainableWeights.map((v) => v.read().dataSync() as Float32Array);
@@ -116,10 +147,16 @@ test('install is idempotent, uninstall restores the original, kernels are regist
   installFusedBatchNorm();
   installFusedBatchNorm();
   assert.ok(fusedBatchNormInstalled());
-  const proto = Object.getPrototypeOf(tf.layers.batchNormalization({})) as { call: { __annealKdFusedBatchNorm?: unknown } };
+  const proto = Object.getPrototypeOf(tf.layers.batchNormalization({})) as {
+    call: { __annealKdFusedBatchNorm?: unknown };
+  };
   const original = proto.call.__annealKdFusedBatchNorm;
   assert.equal(typeof original, 'function');
-  assert.equal((original as { __annealKdFusedBatchNorm?: unknown }).__annealKdFusedBatchNorm, undefined, 'wrapped once');
+  assert.equal(
+    (original as { __annealKdFusedBatchNorm?: unknown }).__annealKdFusedBatchNorm,
+    undefined,
+    'wrapped once',
+  );
   uninstallFusedBatchNorm();
   assert.equal(proto.call, original);
   assert.ok(!fusedBatchNormInstalled());
@@ -129,7 +166,13 @@ test('install is idempotent, uninstall restores the original, kernels are regist
 
 // Channel counts for the 16-channel register groups, the 4-channel groups and the scalar tail;
 // row counts around the 64-row blocks of the f32 partial sums.
-const shapes = [[8, 6, 5, 20], [3, 7, 37], [130, 3], [2, 9, 9, 64], [65, 4]];
+const shapes = [
+  [8, 6, 5, 20],
+  [3, 7, 37],
+  [130, 3],
+  [2, 9, 9, 64],
+  [65, 4],
+];
 
 test('training mode: outputs, moving averages and gradients (x, gamma, beta) match the original', () => {
   for (const shape of shapes) {
@@ -153,27 +196,44 @@ test('ResNet-8 stem size (65,536 rows x 16) with a large common offset: moments 
   const yRef = new Float32Array(xv.length);
   for (let i = 0; i < xv.length; i++) {
     const k = i % c;
-    yRef[i] = (xv[i] - mean[k]) * gamma[k] / Math.sqrt(vari[k] + 1e-3) + beta[k];
+    yRef[i] = ((xv[i] - mean[k]) * gamma[k]) / Math.sqrt(vari[k] + 1e-3) + beta[k];
   }
-  const y = tf.tidy(() => (layer.apply(tf.tensor(xv, shape), { training: true }) as Tensor).dataSync() as Float32Array);
+  const y = tf.tidy(
+    () => (layer.apply(tf.tensor(xv, shape), { training: true }) as Tensor).dataSync() as Float32Array,
+  );
   // Bounded by the float32 mean: half an ulp of 50 against a spread of 0.1 (1.9e-5).
   close(y, yRef, 'y vs double reference', 3e-5);
   const [nm, nv] = layer.nonTrainableWeights.map((v) => v.read().dataSync() as Float32Array);
-  close(nm, Array.from(mm, (m, k) => m - (m - mean[k]) * 0.1), 'moving mean', 1e-6);
+  close(
+    nm,
+    Array.from(mm, (m, k) => m - (m - mean[k]) * 0.1),
+    'moving mean',
+    1e-6,
+  );
   // Moving variance: the biased batch variance, as the original (and tf.moments) uses.
-  close(nv, Array.from(mv, (v, k) => v - (v - vari[k]) * 0.1), 'moving variance', 1e-6);
+  close(
+    nv,
+    Array.from(mv, (v, k) => v - (v - vari[k]) * 0.1),
+    'moving variance',
+    1e-6,
+  );
   disposeLayer(layer);
 });
 
 test('inference mode runs the original unchanged (bit-identical)', () => {
   const shape = [4, 5, 5, 12];
-  const infer = (fused: boolean): Float32Array => withFused(fused, () => {
-    const layer = layerFor(shape, {}, 2);
-    const out = tf.tidy(() => (layer.apply(tf.tensor(rand(size(shape), 4), shape), { training: false }) as Tensor)
-      .dataSync() as Float32Array);
-    disposeLayer(layer);
-    return out;
-  });
+  const infer = (fused: boolean): Float32Array =>
+    withFused(fused, () => {
+      const layer = layerFor(shape, {}, 2);
+      const out = tf.tidy(
+        () =>
+          (
+            layer.apply(tf.tensor(rand(size(shape), 4), shape), { training: false }) as Tensor
+          ).dataSync() as Float32Array,
+      );
+      disposeLayer(layer);
+      return out;
+    });
   assert.deepEqual(infer(true), infer(false));
 });
 
@@ -186,7 +246,9 @@ test('center: false / scale: false train (the original throws; reference: tf.mom
     // The reference: the original's composition, with the missing operand left out.
     const ref = tf.tidy(() => {
       const layer = layerFor(shape, cfg, 5);
-      const ws = Object.fromEntries(layer.weights.map((w) => [w.name.split('/').pop()!.replace(/_\d+$/, ''), w.read()]));
+      const ws = Object.fromEntries(
+        layer.weights.map((w) => [w.name.split('/').pop()!.replace(/_\d+$/, ''), w.read()]),
+      );
       const x = tf.variable(tf.tensor(rand(size(shape), 11, 2, 0.3), shape), true);
       const w = tf.tensor(rand(size(shape), 12), shape);
       const gamma = ws.gamma ? tf.variable(ws.gamma) : undefined;
@@ -204,10 +266,16 @@ test('center: false / scale: false train (the original throws; reference: tf.mom
       const { mean, variance } = tf.moments(x, [0, 1, 2]);
       // runLayer's two training-mode calls (the output's and the gradient's) see the same x.
       const ema = (m: Tensor, v: Tensor): Tensor => tf.sub(m, tf.mul(tf.sub(m, v), 1 - 0.9));
-      const moving = [[ws.moving_mean, mean], [ws.moving_variance, variance]]
-        .map(([m, v]) => ema(ema(m, v), v).dataSync() as Float32Array);
-      const out = { y: [y], moving, dx: grads[x.name].dataSync() as Float32Array,
-        dWeights: vars.slice(1).map((v) => grads[v.name].dataSync() as Float32Array) };
+      const moving = [
+        [ws.moving_mean, mean],
+        [ws.moving_variance, variance],
+      ].map(([m, v]) => ema(ema(m, v), v).dataSync() as Float32Array);
+      const out = {
+        y: [y],
+        moving,
+        dx: grads[x.name].dataSync() as Float32Array,
+        dWeights: vars.slice(1).map((v) => grads[v.name].dataSync() as Float32Array),
+      };
       vars.forEach((v) => v.dispose());
       disposeLayer(layer);
       return out;
@@ -239,13 +307,17 @@ test('fallbacks run the original: an axis other than the last, the cpu backend, 
 test('one forward and one backward kernel per layer; fewer launches than the original', async () => {
   const shape = [8, 8, 8, 16];
   const launches = async (fused: boolean): Promise<string[]> => {
-    if (fused) installFusedBatchNorm(); else uninstallFusedBatchNorm();
+    if (fused) installFusedBatchNorm();
+    else uninstallFusedBatchNorm();
     try {
       const layer = layerFor(shape, {}, 1);
       const x = tf.tensor(rand(size(shape), 2), shape);
       const vars = layer.trainableWeights.map((v) => v.read() as tfjs.Variable);
       const info = await tf.profile(() => {
-        const { value, grads } = tf.variableGrads(() => tf.sum(layer.apply(x, { training: true }) as Tensor) as tfjs.Scalar, vars);
+        const { value, grads } = tf.variableGrads(
+          () => tf.sum(layer.apply(x, { training: true }) as Tensor) as tfjs.Scalar,
+          vars,
+        );
         tf.dispose([value, ...Object.values(grads)]);
       });
       x.dispose();
@@ -265,10 +337,15 @@ test('one forward and one backward kernel per layer; fewer launches than the ori
 
 /** A small ResNet: conv + BN + ReLU, a block with a projection shortcut (3 BN layers in all). */
 function smallResnet(): tfjs.LayersModel {
-  const conv = (filters: number, kernelSize: number, strides: number, seed: number) => tf.layers.conv2d({
-    filters, kernelSize, strides, padding: 'same', useBias: false,
-    kernelInitializer: tf.initializers.heNormal({ seed }),
-  });
+  const conv = (filters: number, kernelSize: number, strides: number, seed: number) =>
+    tf.layers.conv2d({
+      filters,
+      kernelSize,
+      strides,
+      padding: 'same',
+      useBias: false,
+      kernelInitializer: tf.initializers.heNormal({ seed }),
+    });
   const bn = () => tf.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5 });
   const inp = tf.input({ shape: [10, 10, 3] });
   let x = conv(8, 3, 1, 1).apply(inp) as tfjs.SymbolicTensor;
@@ -282,7 +359,9 @@ function smallResnet(): tfjs.LayersModel {
   let z = tf.layers.add().apply([y, s]) as tfjs.SymbolicTensor;
   z = tf.layers.reLU().apply(z) as tfjs.SymbolicTensor;
   z = tf.layers.globalAveragePooling2d({}).apply(z) as tfjs.SymbolicTensor;
-  z = tf.layers.dense({ units: 5, kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }).apply(z) as tfjs.SymbolicTensor;
+  z = tf.layers
+    .dense({ units: 5, kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) })
+    .apply(z) as tfjs.SymbolicTensor;
   return tf.model({ inputs: inp, outputs: z });
 }
 
@@ -292,10 +371,21 @@ function trainResnet(fused: boolean, steps: number): Float32Array[] {
     const m = smallResnet();
     const n = 16;
     const xs = tf.tensor(rand(n * 300, 21), [n, 10, 10, 3]);
-    const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, i) => i % 5), 'int32'), 5));
+    const ys = tf.tidy(() =>
+      tf.oneHot(
+        tf.tensor1d(
+          Array.from({ length: n }, (_, i) => i % 5),
+          'int32',
+        ),
+        5,
+      ),
+    );
     const opt = tf.train.adam(0.01);
     for (let i = 0; i < steps; i++) {
-      opt.minimize(() => tf.losses.softmaxCrossEntropy(ys, m.apply(xs, { training: true }) as Tensor) as tfjs.Scalar, false);
+      opt.minimize(
+        () => tf.losses.softmaxCrossEntropy(ys, m.apply(xs, { training: true }) as Tensor) as tfjs.Scalar,
+        false,
+      );
     }
     const w = m.getWeights().map((t) => t.dataSync() as Float32Array);
     tf.dispose([xs, ys]);
@@ -320,7 +410,10 @@ test('repeated training steps keep tensor and wasm data counts flat', () => {
   const ys = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2], 'int32'), 5));
   const opt = tf.train.sgd(0.05);
   const step = (): void => {
-    opt.minimize(() => tf.losses.softmaxCrossEntropy(ys, m.apply(xs, { training: true }) as Tensor) as tfjs.Scalar, false);
+    opt.minimize(
+      () => tf.losses.softmaxCrossEntropy(ys, m.apply(xs, { training: true }) as Tensor) as tfjs.Scalar,
+      false,
+    );
   };
   step();
   const backend = tf.backend();
@@ -328,7 +421,10 @@ test('repeated training steps keep tensor and wasm data counts flat', () => {
   const ids = backend.numDataIds();
   for (let i = 0; i < 3; i++) step();
   // Also a forward pass without the tape (nothing saved), in training and inference mode.
-  tf.tidy(() => { m.apply(xs, { training: true }); m.apply(xs); });
+  tf.tidy(() => {
+    m.apply(xs, { training: true });
+    m.apply(xs);
+  });
   assert.equal(tf.memory().numTensors, tensors);
   assert.equal(backend.numDataIds(), ids);
   tf.dispose([xs, ys]);

@@ -19,7 +19,11 @@ test('auto picks wasm, with the training kernels, and says tfjs-node is missing'
   assert.match(choice.note, /@tensorflow\/tfjs-node is not installed/);
   assert.ok(tf().getKernel('Conv2DBackpropFilter', 'wasm'), 'training kernels registered');
   // A conv gradient runs (it throws on plain wasm).
-  const grad = tf().grad((x: Tensor) => tf().conv2d(x as Tensor4D, tf().ones([3, 3, 1, 2]), 1, 'same').sum());
+  const grad = tf().grad((x: Tensor) =>
+    tf()
+      .conv2d(x as Tensor4D, tf().ones([3, 3, 1, 2]), 1, 'same')
+      .sum(),
+  );
   const g = tf().tidy(() => grad(tf().ones([1, 4, 4, 1])).arraySync()) as number[][][][];
   assert.equal(g[0][1][1][0], 18); // interior pixel: 3x3 taps x 2 output channels
 });
@@ -41,7 +45,14 @@ test('explicit cpu is honored and computes', async () => {
   assert.equal(choice.backend, 'cpu');
   assert.match(choice.note, /^cpu .*requested/);
   assert.equal(tf().getBackend(), 'cpu');
-  assert.deepEqual(tf().tidy(() => tf().add(tf().tensor([1, 2]), 1).arraySync()), [2, 3]);
+  assert.deepEqual(
+    tf().tidy(() =>
+      tf()
+        .add(tf().tensor([1, 2]), 1)
+        .arraySync(),
+    ),
+    [2, 3],
+  );
 });
 
 test('explicit wasm is honored', async () => {

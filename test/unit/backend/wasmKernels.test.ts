@@ -10,7 +10,10 @@ import { SimdGemm } from '../../../runner/backend/simd/gemmModule';
 const tf = tfOf();
 type Padding = 'valid' | 'same' | tfjs.backend_util.ExplicitPadding;
 
-interface Arr { shape: number[]; values: Float32Array | Int32Array | Uint8Array }
+interface Arr {
+  shape: number[];
+  values: Float32Array | Int32Array | Uint8Array;
+}
 
 /** Deterministic pseudo-random values in [-1, 1) (no tf RNG: identical on both backends). */
 function rand(shape: number[], seed: number): Arr {
@@ -27,7 +30,7 @@ function rand(shape: number[], seed: number): Arr {
 /** Small integers, so max-pool windows have ties. */
 function ints(shape: number[], seed: number, levels = 3): Arr {
   const r = rand(shape, seed);
-  return { shape, values: r.values.map((v) => Math.floor((v + 1) * levels / 2)) };
+  return { shape, values: r.values.map((v) => Math.floor(((v + 1) * levels) / 2)) };
 }
 
 const t = (a: Arr): tfjs.Tensor => tf.tensor(a.values, a.shape);
@@ -72,7 +75,12 @@ const run = (name: string, inputs: tfjs.NamedTensorMap, attrs: object): tfjs.Ten
 /** Output spatial size of a conv (to make dy of the right shape). */
 function outShape(x: number[], f: number[], strides: number | [number, number], pad: Padding): number[] {
   return tf.backend_util.computeConv2DInfo(
-    x as [number, number, number, number], f as [number, number, number, number], strides, 1, pad).outShape;
+    x as [number, number, number, number],
+    f as [number, number, number, number],
+    strides,
+    1,
+    pad,
+  ).outShape;
 }
 
 // [x shape, filter shape, strides, padding]: stride 1 and 2, 'same'/'valid'/explicit, non-square
@@ -87,9 +95,39 @@ const convCases: Array<[number[], number[], number | [number, number], Padding]>
   [[2, 8, 8, 3], [1, 1, 3, 4], 2, 'same'],
   [[2, 6, 6, 1], [2, 2, 1, 3], 3, 'valid'],
   [[2, 8, 8, 2], [4, 4, 2, 3], 2, 'same'],
-  [[2, 6, 7, 2], [3, 3, 2, 3], 1, [[0, 0], [1, 2], [0, 1], [0, 0]]],
-  [[2, 6, 7, 2], [3, 3, 2, 3], 2, [[0, 0], [2, 0], [1, 1], [0, 0]]],
-  [[1, 5, 5, 2], [2, 2, 2, 2], 1, [[0, 0], [3, 3], [0, 0], [0, 0]]],
+  [
+    [2, 6, 7, 2],
+    [3, 3, 2, 3],
+    1,
+    [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+  ],
+  [
+    [2, 6, 7, 2],
+    [3, 3, 2, 3],
+    2,
+    [
+      [0, 0],
+      [2, 0],
+      [1, 1],
+      [0, 0],
+    ],
+  ],
+  [
+    [1, 5, 5, 2],
+    [2, 2, 2, 2],
+    1,
+    [
+      [0, 0],
+      [3, 3],
+      [0, 0],
+      [0, 0],
+    ],
+  ],
   [[4, 12, 12, 8], [3, 3, 8, 16], 1, 'same'],
   [[2, 6, 6, 5], [3, 3, 5, 2], 1, 'same'],
   // 1x1 filters (the matmul path): stride 1, stride 3 'valid' (cropped), mixed strides.
@@ -101,7 +139,17 @@ const convCases: Array<[number[], number[], number | [number, number], Padding]>
   [[2, 12, 12, 32], [3, 3, 32, 9], 1, 'same'],
   [[2, 13, 11, 8], [3, 3, 8, 16], 2, 'same'],
   // Taps that only ever read padding columns (left pad 2 > the 1 column, stride 3): dw = 0.
-  [[2, 5, 1, 4], [2, 2, 4, 8], 3, [[0, 0], [1, 1], [2, 0], [0, 0]]],
+  [
+    [2, 5, 1, 4],
+    [2, 2, 4, 8],
+    3,
+    [
+      [0, 0],
+      [1, 1],
+      [2, 0],
+      [0, 0],
+    ],
+  ],
 ];
 
 /**
@@ -176,20 +224,36 @@ const filterGradCases: Array<[number[], number[], number | [number, number], Pad
   [[150, 5, 5, 2], [3, 3, 2, 8], 1, 'valid'],
   [[30, 1, 1, 370], [3, 3, 370, 8], 1, 'same'],
   // Explicit padding wider than the filter (taps reading only zeros).
-  [[2, 6, 7, 4], [3, 3, 4, 8], 1, [[0, 0], [4, 1], [0, 3], [0, 0]]],
+  [
+    [2, 6, 7, 4],
+    [3, 3, 4, 8],
+    1,
+    [
+      [0, 0],
+      [4, 1],
+      [0, 3],
+      [0, 0],
+    ],
+  ],
   // Wide layers (over 192 output channels; over 384 channels in and out): the packed kernel.
   [[2, 4, 4, 8], [3, 3, 8, 200], 1, 'same'],
   [[2, 3, 3, 200], [3, 3, 200, 192], 1, 'same'],
 ];
 
-test('Conv2DBackpropFilter matches cpu (SIMD and composite paths)', async () => onBothPaths(async (path) => {
-  for (const [i, [xs, fs, strides, pad]] of [...convCases, ...filterGradCases].entries()) {
-    const x = rand(xs, 10 + i);
-    const dy = rand(outShape(xs, fs, strides, pad), 100 + i);
-    await sameOnBoth(`${path} dW ${xs} ${fs} s${strides} ${JSON.stringify(pad)}`, () =>
-      run('Conv2DBackpropFilter', { x: t(x), dy: t(dy) }, { strides, pad, dataFormat: 'NHWC', filterShape: fs }));
-  }
-}));
+test('Conv2DBackpropFilter matches cpu (SIMD and composite paths)', async () =>
+  onBothPaths(async (path) => {
+    for (const [i, [xs, fs, strides, pad]] of [...convCases, ...filterGradCases].entries()) {
+      const x = rand(xs, 10 + i);
+      const dy = rand(outShape(xs, fs, strides, pad), 100 + i);
+      await sameOnBoth(`${path} dW ${xs} ${fs} s${strides} ${JSON.stringify(pad)}`, () =>
+        run(
+          'Conv2DBackpropFilter',
+          { x: t(x), dy: t(dy) },
+          { strides, pad, dataFormat: 'NHWC', filterShape: fs },
+        ),
+      );
+    }
+  }));
 
 test('conv2d_filter_grad_direct alone: wide layers, chunks the work buffer bounds, a refusal', async () => {
   const backend = tf.findBackend('wasm')! as tfjs.KernelBackend & {
@@ -202,7 +266,18 @@ test('conv2d_filter_grad_direct alone: wide layers, chunks the work buffer bound
     [[4, 4, 4, 64], [3, 3, 64, 512], 1, 'same', true],
     [[2, 40, 2, 1200], [3, 3, 1200, 4], 1, 'same', true],
     // A left pad past every column the taps read: dw = 0 (also in convCases, for both paths).
-    [[2, 5, 1, 4], [2, 2, 4, 8], 3, [[0, 0], [1, 1], [2, 0], [0, 0]], true],
+    [
+      [2, 5, 1, 4],
+      [2, 2, 4, 8],
+      3,
+      [
+        [0, 0],
+        [1, 1],
+        [2, 0],
+        [0, 0],
+      ],
+      true,
+    ],
     // 3 padded rows of 3502 x 8 floats exceed the work buffer: refused, dw untouched.
     [[1, 2, 3500, 8], [3, 3, 8, 4], 1, 'same', false],
   ];
@@ -210,10 +285,20 @@ test('conv2d_filter_grad_direct alone: wide layers, chunks the work buffer bound
     const x = rand(xs, 60 + i);
     const dy = rand(outShape(xs, fs, strides, pad), 70 + i);
     const [ref] = await on('cpu', () =>
-      run('Conv2DBackpropFilter', { x: t(x), dy: t(dy) }, { strides, pad, dataFormat: 'NHWC', filterShape: fs }));
+      run(
+        'Conv2DBackpropFilter',
+        { x: t(x), dy: t(dy) },
+        { strides, pad, dataFormat: 'NHWC', filterShape: fs },
+      ),
+    );
     await tf.setBackend('wasm');
     const info = tf.backend_util.computeConv2DInfo(
-      xs as [number, number, number, number], fs as [number, number, number, number], strides, 1, pad);
+      xs as [number, number, number, number],
+      fs as [number, number, number, number],
+      strides,
+      1,
+      pad,
+    );
     const [xt, dyt] = [t(x), t(dy)];
     const size = fs.reduce((a, b) => a * b, 1);
     const dw = backend.makeOutput(fs, 'float32', undefined, new Float32Array(size).fill(7));
@@ -224,7 +309,10 @@ test('conv2d_filter_grad_direct alone: wide layers, chunks the work buffer bound
         const e = relErr({ shape: fs, values }, ref);
         assert.ok(e <= 1e-4, `direct dW ${xs} ${fs}: relative error ${e.toExponential(2)}`);
       } else {
-        assert.ok(values.every((v) => v === 7), `refused ${xs} ${fs} but wrote dw`);
+        assert.ok(
+          values.every((v) => v === 7),
+          `refused ${xs} ${fs} but wrote dw`,
+        );
       }
     } finally {
       backend.disposeData(dw.dataId);
@@ -240,8 +328,28 @@ const inputGradCases: Array<[number[], number[], number | [number, number], Padd
   [[2, 10, 8, 16], [3, 3, 16, 8], 2, 'same'],
   [[2, 11, 13, 5], [3, 3, 5, 9], 3, 'same'],
   [[1, 13, 14, 3], [4, 4, 3, 6], 3, 'valid'],
-  [[2, 8, 9, 10], [3, 3, 10, 6], 2, [[0, 0], [1, 2], [2, 0], [0, 0]]],
-  [[2, 7, 6, 9], [3, 3, 9, 5], [1, 2], [[0, 0], [3, 1], [0, 4], [0, 0]]],
+  [
+    [2, 8, 9, 10],
+    [3, 3, 10, 6],
+    2,
+    [
+      [0, 0],
+      [1, 2],
+      [2, 0],
+      [0, 0],
+    ],
+  ],
+  [
+    [2, 7, 6, 9],
+    [3, 3, 9, 5],
+    [1, 2],
+    [
+      [0, 0],
+      [3, 1],
+      [0, 4],
+      [0, 0],
+    ],
+  ],
   [[1, 6, 6, 9], [3, 3, 9, 300], 1, 'same'],
   [[3, 9, 9, 20], [1, 1, 20, 24], 2, 'same'],
   [[2, 8, 8, 16], [1, 1, 16, 32], 2, 'valid'],
@@ -254,54 +362,109 @@ const inputGradCases: Array<[number[], number[], number | [number, number], Padd
   [[1, 4, 4, 3], [3, 3, 3, 1200], 1, 'same'],
 ];
 
-test('Conv2DBackpropInput matches cpu (SIMD and composite paths)', async () => onBothPaths(async (path) => {
-  for (const [i, [xs, fs, strides, pad]] of [...convCases, ...inputGradCases].entries()) {
-    const f = rand(fs, 20 + i);
-    const dy = rand(outShape(xs, fs, strides, pad), 200 + i);
-    await sameOnBoth(`${path} dx ${xs} ${fs} s${strides} ${JSON.stringify(pad)}`, () =>
-      run('Conv2DBackpropInput', { dy: t(dy), filter: t(f) }, { strides, pad, dataFormat: 'NHWC', inputShape: xs }));
-  }
-}));
+test('Conv2DBackpropInput matches cpu (SIMD and composite paths)', async () =>
+  onBothPaths(async (path) => {
+    for (const [i, [xs, fs, strides, pad]] of [...convCases, ...inputGradCases].entries()) {
+      const f = rand(fs, 20 + i);
+      const dy = rand(outShape(xs, fs, strides, pad), 200 + i);
+      await sameOnBoth(`${path} dx ${xs} ${fs} s${strides} ${JSON.stringify(pad)}`, () =>
+        run(
+          'Conv2DBackpropInput',
+          { dy: t(dy), filter: t(f) },
+          { strides, pad, dataFormat: 'NHWC', inputShape: xs },
+        ),
+      );
+    }
+  }));
 
-test('Conv2D and FusedConv2D match cpu (SIMD and composite paths)', async () => onBothPaths(async (path) => {
-  for (const [i, [xs, fs, strides, pad]] of [...convCases, ...inputGradCases].entries()) {
-    const x = rand(xs, 30 + i);
-    const f = rand(fs, 40 + i);
-    const bias = rand([fs[3]], 50 + i);
-    const what = `${path} ${xs} ${fs} s${strides} ${JSON.stringify(pad)}`;
-    await sameOnBoth(`conv2d ${what}`, () => tf.conv2d(t(x) as tfjs.Tensor4D, t(f) as tfjs.Tensor4D, strides, pad));
-    await sameOnBoth(`fused conv2d bias relu ${what}`, () => tf.fused.conv2d({
-      x: t(x) as tfjs.Tensor4D, filter: t(f) as tfjs.Tensor4D, strides, pad, bias: t(bias), activation: 'relu' }));
-  }
-  // Epilogue variants, and cases left to the original kernel (another activation, PReLU weights,
-  // dilations, 3 input channels), on a 9-channel layer the SIMD code would otherwise take.
-  const xa = rand([2, 9, 10, 9], 1);
-  const fa = rand([3, 3, 9, 12], 2);
-  const ba = rand([12], 3);
-  const x = (): tfjs.Tensor4D => t(xa) as tfjs.Tensor4D;
-  const f = (): tfjs.Tensor4D => t(fa) as tfjs.Tensor4D;
-  const variants: Array<[string, () => tfjs.Tensor]> = [
-    ['bias linear', () => tf.fused.conv2d({ x: x(), filter: f(), strides: 2, pad: 'same', bias: t(ba) })],
-    ['no bias relu', () => tf.fused.conv2d({ x: x(), filter: f(), strides: 1, pad: 'valid', activation: 'relu' })],
-    ['relu6', () => tf.fused.conv2d({ x: x(), filter: f(), strides: 1, pad: 'same', bias: t(ba),
-      activation: 'relu6' })],
-    ['leakyrelu', () => tf.fused.conv2d({ x: x(), filter: f(), strides: 1, pad: 'same', activation: 'leakyrelu',
-      leakyreluAlpha: 0.3 })],
-    ['prelu', () => tf.fused.conv2d({ x: x(), filter: f(), strides: 1, pad: 'same', activation: 'prelu',
-      preluActivationWeights: tf.fill([12], 0.2) })],
-    ['dilated', () => tf.conv2d(x(), f(), 1, 'same', 'NHWC', 2)],
-    ['3 channels', () => tf.conv2d(tf.slice(x(), [0, 0, 0, 0], [2, 9, 10, 3]),
-      tf.slice(f(), [0, 0, 0, 0], [3, 3, 3, 12]), 1, 'same')],
-  ];
-  for (const [name, fn] of variants) await sameOnBoth(`${path} conv2d ${name}`, fn);
-}));
+test('Conv2D and FusedConv2D match cpu (SIMD and composite paths)', async () =>
+  onBothPaths(async (path) => {
+    for (const [i, [xs, fs, strides, pad]] of [...convCases, ...inputGradCases].entries()) {
+      const x = rand(xs, 30 + i);
+      const f = rand(fs, 40 + i);
+      const bias = rand([fs[3]], 50 + i);
+      const what = `${path} ${xs} ${fs} s${strides} ${JSON.stringify(pad)}`;
+      await sameOnBoth(`conv2d ${what}`, () =>
+        tf.conv2d(t(x) as tfjs.Tensor4D, t(f) as tfjs.Tensor4D, strides, pad),
+      );
+      await sameOnBoth(`fused conv2d bias relu ${what}`, () =>
+        tf.fused.conv2d({
+          x: t(x) as tfjs.Tensor4D,
+          filter: t(f) as tfjs.Tensor4D,
+          strides,
+          pad,
+          bias: t(bias),
+          activation: 'relu',
+        }),
+      );
+    }
+    // Epilogue variants, and cases left to the original kernel (another activation, PReLU weights,
+    // dilations, 3 input channels), on a 9-channel layer the SIMD code would otherwise take.
+    const xa = rand([2, 9, 10, 9], 1);
+    const fa = rand([3, 3, 9, 12], 2);
+    const ba = rand([12], 3);
+    const x = (): tfjs.Tensor4D => t(xa) as tfjs.Tensor4D;
+    const f = (): tfjs.Tensor4D => t(fa) as tfjs.Tensor4D;
+    const variants: Array<[string, () => tfjs.Tensor]> = [
+      ['bias linear', () => tf.fused.conv2d({ x: x(), filter: f(), strides: 2, pad: 'same', bias: t(ba) })],
+      [
+        'no bias relu',
+        () => tf.fused.conv2d({ x: x(), filter: f(), strides: 1, pad: 'valid', activation: 'relu' }),
+      ],
+      [
+        'relu6',
+        () =>
+          tf.fused.conv2d({ x: x(), filter: f(), strides: 1, pad: 'same', bias: t(ba), activation: 'relu6' }),
+      ],
+      [
+        'leakyrelu',
+        () =>
+          tf.fused.conv2d({
+            x: x(),
+            filter: f(),
+            strides: 1,
+            pad: 'same',
+            activation: 'leakyrelu',
+            leakyreluAlpha: 0.3,
+          }),
+      ],
+      [
+        'prelu',
+        () =>
+          tf.fused.conv2d({
+            x: x(),
+            filter: f(),
+            strides: 1,
+            pad: 'same',
+            activation: 'prelu',
+            preluActivationWeights: tf.fill([12], 0.2),
+          }),
+      ],
+      ['dilated', () => tf.conv2d(x(), f(), 1, 'same', 'NHWC', 2)],
+      [
+        '3 channels',
+        () =>
+          tf.conv2d(
+            tf.slice(x(), [0, 0, 0, 0], [2, 9, 10, 3]),
+            tf.slice(f(), [0, 0, 0, 0], [3, 3, 3, 12]),
+            1,
+            'same',
+          ),
+      ],
+    ];
+    for (const [name, fn] of variants) await sameOnBoth(`${path} conv2d ${name}`, fn);
+  }));
 
 test('conv2d gradients through tf.grads match cpu', async () => {
   const x = rand([2, 9, 8, 3], 1);
   const f = rand([3, 3, 3, 4], 2);
   await sameOnBoth('tf.grads conv2d s2 same', () => {
     const g = tf.grads((a: tfjs.Tensor, b: tfjs.Tensor) =>
-      tf.conv2d(a as tfjs.Tensor4D, b as tfjs.Tensor4D, 2, 'same').square().sum());
+      tf
+        .conv2d(a as tfjs.Tensor4D, b as tfjs.Tensor4D, 2, 'same')
+        .square()
+        .sum(),
+    );
     return g([t(x), t(f)]);
   });
 });
@@ -310,39 +473,54 @@ test('conv kernels reject NCHW and dilations with a clear error', async () => {
   await tf.setBackend('wasm');
   const x = tf.zeros([1, 4, 4, 1]);
   const dy = tf.zeros([1, 4, 4, 1]);
-  assert.throws(() => run('Conv2DBackpropFilter', { x, dy },
-    { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [1, 1, 1, 1] }), /NHWC/);
-  assert.throws(() => run('Conv2DBackpropInput', { dy, filter: tf.zeros([1, 1, 1, 1]) },
-    { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: [1, 4, 4, 1], dilations: 2 }), /dilations 1/);
+  assert.throws(
+    () =>
+      run(
+        'Conv2DBackpropFilter',
+        { x, dy },
+        { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [1, 1, 1, 1] },
+      ),
+    /NHWC/,
+  );
+  assert.throws(
+    () =>
+      run(
+        'Conv2DBackpropInput',
+        { dy, filter: tf.zeros([1, 1, 1, 1]) },
+        { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: [1, 4, 4, 1], dilations: 2 },
+      ),
+    /dilations 1/,
+  );
   tf.dispose([x, dy]);
 });
 
-test('BatchMatMul with transposes matches cpu (SIMD and composite paths)', async () => onBothPaths(async (path) => {
-  const cases: Array<[number[], number[], boolean, boolean]> = [
-    [[5, 3], [5, 4], true, false],
-    [[3, 5], [4, 5], false, true],
-    [[5, 3], [4, 5], true, true],
-    [[3, 5], [5, 4], false, false],
-    [[2, 6, 3], [2, 6, 7], true, false],
-    [[2, 3, 6], [2, 7, 6], false, true],
-    [[1, 6, 3], [4, 7, 6], true, true],
-    [[33, 130], [33, 17], true, false],
-    // Tall operands to transpose (rows > cols): the split [R/d, d, C] transpose path.
-    [[256, 24], [256, 7], true, false],
-    [[2, 128, 8], [2, 128, 5], true, false],
-    [[2, 5, 12], [2, 256, 12], false, true],
-    [[96, 6], [5, 96], true, true],
-    // More than one block of simd/gemm.c in every dimension (64 rows, 256 deep, 256 columns).
-    [[70, 300], [300, 270], false, false],
-    [[300, 70], [270, 300], true, true],
-    [[3, 1, 300, 13], [1, 2, 300, 9], true, false],
-  ];
-  for (const [i, [as, bs, ta, tb]] of cases.entries()) {
-    const a = rand(as, 30 + i);
-    const b = rand(bs, 40 + i);
-    await sameOnBoth(`${path} matMul ${as} ${bs} ${ta} ${tb}`, () => tf.matMul(t(a), t(b), ta, tb));
-  }
-}));
+test('BatchMatMul with transposes matches cpu (SIMD and composite paths)', async () =>
+  onBothPaths(async (path) => {
+    const cases: Array<[number[], number[], boolean, boolean]> = [
+      [[5, 3], [5, 4], true, false],
+      [[3, 5], [4, 5], false, true],
+      [[5, 3], [4, 5], true, true],
+      [[3, 5], [5, 4], false, false],
+      [[2, 6, 3], [2, 6, 7], true, false],
+      [[2, 3, 6], [2, 7, 6], false, true],
+      [[1, 6, 3], [4, 7, 6], true, true],
+      [[33, 130], [33, 17], true, false],
+      // Tall operands to transpose (rows > cols): the split [R/d, d, C] transpose path.
+      [[256, 24], [256, 7], true, false],
+      [[2, 128, 8], [2, 128, 5], true, false],
+      [[2, 5, 12], [2, 256, 12], false, true],
+      [[96, 6], [5, 96], true, true],
+      // More than one block of simd/gemm.c in every dimension (64 rows, 256 deep, 256 columns).
+      [[70, 300], [300, 270], false, false],
+      [[300, 70], [270, 300], true, true],
+      [[3, 1, 300, 13], [1, 2, 300, 9], true, false],
+    ];
+    for (const [i, [as, bs, ta, tb]] of cases.entries()) {
+      const a = rand(as, 30 + i);
+      const b = rand(bs, 40 + i);
+      await sameOnBoth(`${path} matMul ${as} ${bs} ${ta} ${tb}`, () => tf.matMul(t(a), t(b), ta, tb));
+    }
+  }));
 
 test('_FusedMatMul (dense layers: bias + activation) matches cpu (SIMD and composite paths)', async () =>
   onBothPaths(async (path) => {
@@ -361,33 +539,44 @@ test('_FusedMatMul (dense layers: bias + activation) matches cpu (SIMD and compo
       const n = tb ? bs[bs.length - 2] : bs[bs.length - 1];
       const bias = rand([n], 70 + i);
       await sameOnBoth(`${path} fused matMul ${as} ${bs} ${ta} ${tb} ${withBias} ${activation}`, () =>
-        tf.fused.matMul({ a: t(a), b: t(b), transposeA: ta, transposeB: tb, bias: withBias ? t(bias) : undefined,
-          activation }));
+        tf.fused.matMul({
+          a: t(a),
+          b: t(b),
+          transposeA: ta,
+          transposeB: tb,
+          bias: withBias ? t(bias) : undefined,
+          activation,
+        }),
+      );
     }
   }));
 
 test('MaxPoolGrad matches cpu (overlapping windows, padding, ties; SIMD and composite paths)', async () =>
   onBothPaths(async (path) => {
-  const cases: Array<[number[], number | [number, number], number | [number, number], 'valid' | 'same']> = [
-    [[2, 8, 8, 3], 2, 2, 'valid'],
-    [[2, 7, 9, 3], 2, 2, 'valid'],
-    [[2, 7, 9, 3], 2, 2, 'same'],
-    [[2, 9, 9, 2], 3, 2, 'same'],
-    [[1, 6, 5, 2], 2, 1, 'valid'],
-    [[3, 10, 8, 2], [3, 2], [2, 1], 'same'],
-    // 4-channel SIMD lanes of simd/gemm.c, with and without a scalar tail.
-    [[2, 8, 8, 8], 2, 2, 'valid'],
-    [[2, 9, 7, 6], 3, 2, 'same'],
-  ];
-  for (const [i, [xs, size, strides, pad]] of cases.entries()) {
-    for (const [kind, x] of [['random', rand(xs, 50 + i)], ['ties', ints(xs, 60 + i)]] as const) {
-      const y = await on('cpu', () => tf.maxPool(t(x) as tfjs.Tensor4D, size, strides, pad));
-      const dy = rand(y[0].shape, 70 + i);
-      await sameOnBoth(`${path} maxPoolGrad ${kind} ${xs} ${size} s${strides} ${pad}`, () =>
-        run('MaxPoolGrad', { dy: t(dy), input: t(x), output: t(y[0]) }, { filterSize: size, strides, pad }));
+    const cases: Array<[number[], number | [number, number], number | [number, number], 'valid' | 'same']> = [
+      [[2, 8, 8, 3], 2, 2, 'valid'],
+      [[2, 7, 9, 3], 2, 2, 'valid'],
+      [[2, 7, 9, 3], 2, 2, 'same'],
+      [[2, 9, 9, 2], 3, 2, 'same'],
+      [[1, 6, 5, 2], 2, 1, 'valid'],
+      [[3, 10, 8, 2], [3, 2], [2, 1], 'same'],
+      // 4-channel SIMD lanes of simd/gemm.c, with and without a scalar tail.
+      [[2, 8, 8, 8], 2, 2, 'valid'],
+      [[2, 9, 7, 6], 3, 2, 'same'],
+    ];
+    for (const [i, [xs, size, strides, pad]] of cases.entries()) {
+      for (const [kind, x] of [
+        ['random', rand(xs, 50 + i)],
+        ['ties', ints(xs, 60 + i)],
+      ] as const) {
+        const y = await on('cpu', () => tf.maxPool(t(x) as tfjs.Tensor4D, size, strides, pad));
+        const dy = rand(y[0].shape, 70 + i);
+        await sameOnBoth(`${path} maxPoolGrad ${kind} ${xs} ${size} s${strides} ${pad}`, () =>
+          run('MaxPoolGrad', { dy: t(dy), input: t(x), output: t(y[0]) }, { filterSize: size, strides, pad }),
+        );
+      }
     }
-  }
-}));
+  }));
 
 test('FusedBatchNorm matches cpu (per-channel operands, offset/scale optional; SIMD and composite paths)', async () =>
   onBothPaths(async (path) => {
@@ -405,16 +594,36 @@ test('FusedBatchNorm matches cpu (per-channel operands, offset/scale optional; S
       const offset = rand([c], 83 + i);
       const scale = rand([c], 84 + i);
       await sameOnBoth(`${path} batchNorm ${xs} offset=${withOffset} scale=${withScale}`, () =>
-        tf.batchNorm(t(x), t(mean), t(variance), withOffset ? t(offset) : undefined, withScale ? t(scale) : undefined, 1e-3));
+        tf.batchNorm(
+          t(x),
+          t(mean),
+          t(variance),
+          withOffset ? t(offset) : undefined,
+          withScale ? t(scale) : undefined,
+          1e-3,
+        ),
+      );
     }
   }));
 
 test('Tile matches cpu (batchnorm broadcast, general, int32 fallback)', async () => {
   const cases: Array<[number[], number[]]> = [
-    [[1, 1, 1, 5], [2, 3, 4, 1]],
-    [[2, 3], [2, 2]],
-    [[3, 1, 2], [1, 4, 2]],
-    [[2, 3, 2, 3, 2], [2, 1, 2, 1, 2]],
+    [
+      [1, 1, 1, 5],
+      [2, 3, 4, 1],
+    ],
+    [
+      [2, 3],
+      [2, 2],
+    ],
+    [
+      [3, 1, 2],
+      [1, 4, 2],
+    ],
+    [
+      [2, 3, 2, 3, 2],
+      [2, 1, 2, 1, 2],
+    ],
     [[4], [1]],
   ];
   for (const [i, [xs, reps]] of cases.entries()) {
@@ -450,13 +659,28 @@ test('Multiply, Add and Sub with a per-channel operand (1x1 depthwise conv path)
   const cases: Array<[number[], number[]]> = [
     [[8, 8, 8, 16], [16]],
     [[16], [8, 8, 8, 16]],
-    [[4, 9, 7, 12], [1, 1, 1, 12]],
-    [[1, 1, 1, 12], [4, 9, 7, 12]],
+    [
+      [4, 9, 7, 12],
+      [1, 1, 1, 12],
+    ],
+    [
+      [1, 1, 1, 12],
+      [4, 9, 7, 12],
+    ],
     [[300, 20], [20]],
-    [[2, 50, 3, 40], [1, 40]],
+    [
+      [2, 50, 3, 40],
+      [1, 40],
+    ],
     // Not per-channel: the original kernels.
-    [[8, 8, 8, 16], [8, 1, 1, 16]],
-    [[64, 70], [64, 70]],
+    [
+      [8, 8, 8, 16],
+      [8, 1, 1, 16],
+    ],
+    [
+      [64, 70],
+      [64, 70],
+    ],
     [[64, 70], [1]],
   ];
   for (const [i, [as, bs]] of cases.entries()) {
@@ -468,7 +692,9 @@ test('Multiply, Add and Sub with a per-channel operand (1x1 depthwise conv path)
   }
   // Gradients of the broadcast ops (batchnorm's pattern) through tf.grads.
   await sameOnBoth('grads of x*s+b', () => {
-    const g = tf.grads((x: tfjs.Tensor, sc: tfjs.Tensor, bi: tfjs.Tensor) => tf.sub(tf.mul(x, sc), bi).square().sum());
+    const g = tf.grads((x: tfjs.Tensor, sc: tfjs.Tensor, bi: tfjs.Tensor) =>
+      tf.sub(tf.mul(x, sc), bi).square().sum(),
+    );
     return g([t(rand([4, 6, 6, 8], 1)), t(rand([8], 2)), t(rand([8], 3))]);
   });
 });
@@ -524,8 +750,14 @@ function resnetBlock(): tfjs.LayersModel {
 }
 
 /** Builds the model on `backend` with the given initial weights, runs `steps` SGD steps, returns weights. */
-async function trainOn(backend: 'wasm' | 'cpu', make: () => tfjs.LayersModel, init: Arr[], x: Arr, labels: Arr,
-  steps: number): Promise<Arr[]> {
+async function trainOn(
+  backend: 'wasm' | 'cpu',
+  make: () => tfjs.LayersModel,
+  init: Arr[],
+  x: Arr,
+  labels: Arr,
+  steps: number,
+): Promise<Arr[]> {
   await tf.setBackend(backend);
   const m = make();
   const initTensors = init.map(t);
@@ -535,7 +767,10 @@ async function trainOn(backend: 'wasm' | 'cpu', make: () => tfjs.LayersModel, in
   const xs = t(x);
   const ys = t(labels);
   for (let i = 0; i < steps; i++) {
-    opt.minimize(() => tf.losses.softmaxCrossEntropy(ys, m.apply(xs, { training: true }) as tfjs.Tensor), false);
+    opt.minimize(
+      () => tf.losses.softmaxCrossEntropy(ys, m.apply(xs, { training: true }) as tfjs.Tensor),
+      false,
+    );
   }
   const w = weightsOf(m);
   tf.dispose([xs, ys]);
@@ -547,7 +782,7 @@ async function trainOn(backend: 'wasm' | 'cpu', make: () => tfjs.LayersModel, in
 function oneHot(n: number, k: number, seed: number): Arr {
   const r = rand([n], seed);
   const values = new Float32Array(n * k);
-  for (let i = 0; i < n; i++) values[i * k + Math.floor((r.values[i] + 1) / 2 * k)] = 1;
+  for (let i = 0; i < n; i++) values[i * k + Math.floor(((r.values[i] + 1) / 2) * k)] = 1;
   return { shape: [n, k], values };
 }
 
@@ -576,10 +811,9 @@ test('tf.layers CNN (conv-relu-conv-relu-maxpool-flatten-dense): optimizer.minim
   await compareTraining('cnn', cnn, [6, 10, 10, 1]);
 });
 
-test('tf.layers ResNet block (batchnorm, 3x3/2 max pool, stride 2, 1x1 shortcut, avg pools) agrees with cpu',
-  async () => {
-    await compareTraining('resnet', resnetBlock, [4, 12, 12, 3]);
-  });
+test('tf.layers ResNet block (batchnorm, 3x3/2 max pool, stride 2, 1x1 shortcut, avg pools) agrees with cpu', async () => {
+  await compareTraining('resnet', resnetBlock, [4, 12, 12, 3]);
+});
 
 test('no leaks: tensors, bytes and wasm data ids flat over 50 training steps', async () => {
   tf.env().set('IS_TEST', false);

@@ -28,14 +28,17 @@ test('cnn pooling floors odd sizes and uses both spatial sides', () => {
 });
 
 test('cnn on an input too small for its convs throws', () => {
-  assert.throws(() => countParams({ type: 'cnn', filters: [8, 8, 8], dense: [] }, [7, 7, 1], 10), /at least 8x8/);
+  assert.throws(
+    () => countParams({ type: 'cnn', filters: [8, 8, 8], dense: [] }, [7, 7, 1], 10),
+    /at least 8x8/,
+  );
 });
 
 test('resnet depth 8 width 16 on 32x32x3, 10 classes: 78,714 (BN counts 4 per channel)', () => {
   const stem = 3 * 3 * 3 * 16 + 4 * 16; // 496
   const stage1 = 2 * (3 * 3 * 16 * 16 + 4 * 16); // 4,736, no projection (16 -> 16)
-  const stage2 = (3 * 3 * 16 * 32 + 4 * 32) + (3 * 3 * 32 * 32 + 4 * 32) + (16 * 32 + 4 * 32); // 14,720
-  const stage3 = (3 * 3 * 32 * 64 + 4 * 64) + (3 * 3 * 64 * 64 + 4 * 64) + (32 * 64 + 4 * 64); // 58,112
+  const stage2 = 3 * 3 * 16 * 32 + 4 * 32 + (3 * 3 * 32 * 32 + 4 * 32) + (16 * 32 + 4 * 32); // 14,720
+  const stage3 = 3 * 3 * 32 * 64 + 4 * 64 + (3 * 3 * 64 * 64 + 4 * 64) + (32 * 64 + 4 * 64); // 58,112
   const head = 64 * 10 + 10; // 650
   assert.equal(stem + stage1 + stage2 + stage3 + head, 78714);
   assert.equal(countParams({ type: 'resnet', depth: 8, width: 16 }, [32, 32, 3], 10), 78714);
@@ -44,7 +47,10 @@ test('resnet depth 8 width 16 on 32x32x3, 10 classes: 78,714 (BN counts 4 per ch
 
 test('resnet-20 (n=3) on CIFAR-10: 274,042', () => {
   // Stages 1..3 add 2 more blocks each without projection: 2*4,736, 2*18,688, 2*74,240.
-  assert.equal(countParams({ type: 'resnet', depth: 20 }, [32, 32, 3], 10), 78714 + 2 * 4736 + 2 * 18688 + 2 * 74240);
+  assert.equal(
+    countParams({ type: 'resnet', depth: 20 }, [32, 32, 3], 10),
+    78714 + 2 * 4736 + 2 * 18688 + 2 * 74240,
+  );
 });
 
 test('resnet depth must be 6n+2 with n >= 1', () => {
@@ -59,7 +65,13 @@ test('inputShapeFor: mnist, cifar10, cifar100, idx without readable files', () =
   assert.deepEqual(inputShapeFor({ dataset: 'mnist' }), { shape: [28, 28, 1], classes: 10 });
   assert.deepEqual(inputShapeFor({ format: 'cifar10', dir: 'x' }), { shape: [32, 32, 3], classes: 10 });
   assert.deepEqual(inputShapeFor({ format: 'cifar100', dir: 'x' }), { shape: [32, 32, 3], classes: 100 });
-  const idx = { format: 'idx' as const, trainImages: '/nonexistent/a', trainLabels: 'b', testImages: 'c', testLabels: 'd' };
+  const idx = {
+    format: 'idx' as const,
+    trainImages: '/nonexistent/a',
+    trainLabels: 'b',
+    testImages: 'c',
+    testLabels: 'd',
+  };
   assert.deepEqual(inputShapeFor(idx), { shape: [28, 28, 1], classes: 10 });
 });
 
@@ -74,10 +86,22 @@ function idxHeader(dims: number[]): Buffer {
 test('inputShapeFor and splitSizes read IDX headers, plain and gzipped', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'akd-shape-'));
   try {
-    fs.writeFileSync(path.join(dir, 'train-images'), Buffer.concat([idxHeader([500, 20, 24]), Buffer.alloc(100)]));
-    fs.writeFileSync(path.join(dir, 'test-images.gz'), zlib.gzipSync(Buffer.concat([idxHeader([70, 20, 24]), Buffer.alloc(20000)])));
+    fs.writeFileSync(
+      path.join(dir, 'train-images'),
+      Buffer.concat([idxHeader([500, 20, 24]), Buffer.alloc(100)]),
+    );
+    fs.writeFileSync(
+      path.join(dir, 'test-images.gz'),
+      zlib.gzipSync(Buffer.concat([idxHeader([70, 20, 24]), Buffer.alloc(20000)])),
+    );
     const configPath = path.join(dir, 'exp.akd.json');
-    const data = { format: 'idx' as const, trainImages: 'train-images', trainLabels: 'l', testImages: 'test-images.gz', testLabels: 'l2' };
+    const data = {
+      format: 'idx' as const,
+      trainImages: 'train-images',
+      trainLabels: 'l',
+      testImages: 'test-images.gz',
+      testLabels: 'l2',
+    };
     assert.deepEqual(inputShapeFor(data, configPath), { shape: [20, 24, 1], classes: 10 });
     assert.deepEqual(readIdxHeader(path.join(dir, 'test-images.gz')), { dataType: 8, dims: [70, 20, 24] });
     assert.deepEqual(splitSizes(data, configPath), { train: 500, test: 70 });

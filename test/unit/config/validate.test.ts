@@ -4,8 +4,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  formatProblem, hasErrors, resolveConfigPaths, validateConfigFile, validateConfigText,
-  type ConfigProblem, type ValidateOptions, type ValidationResult,
+  formatProblem,
+  hasErrors,
+  resolveConfigPaths,
+  validateConfigFile,
+  validateConfigText,
+  type ConfigProblem,
+  type ValidateOptions,
+  type ValidationResult,
 } from '../../../runner/config/validate';
 
 // ------------------------------------------------------------------ fixtures
@@ -50,7 +56,12 @@ function validate(text: string, options?: ValidateOptions): ValidationResult {
   return validateConfigText(text, CONFIG_PATH, options);
 }
 
-interface Expected { path: string; code: string; severity?: ConfigProblem['severity']; says: (string | RegExp)[] }
+interface Expected {
+  path: string;
+  code: string;
+  severity?: ConfigProblem['severity'];
+  says: (string | RegExp)[];
+}
 
 /** Asserts exactly one problem with this path and code, of this severity, whose message says all of `says`. */
 function expectProblem(result: ValidationResult, e: Expected): ConfigProblem {
@@ -59,16 +70,25 @@ function expectProblem(result: ValidationResult, e: Expected): ConfigProblem {
   const p = found[0];
   assert.equal(p.severity, e.severity ?? 'error', dump(result));
   for (const s of e.says) {
-    if (typeof s === 'string') assert.ok(p.message.includes(s), `message ${JSON.stringify(p.message)} should say ${JSON.stringify(s)}`);
+    if (typeof s === 'string')
+      assert.ok(
+        p.message.includes(s),
+        `message ${JSON.stringify(p.message)} should say ${JSON.stringify(s)}`,
+      );
     else assert.match(p.message, s);
   }
   return p;
 }
 
-const dump = (r: ValidationResult): string => r.problems.map((p) => formatProblem('exp.akd.json', p)).join('\n');
+const dump = (r: ValidationResult): string =>
+  r.problems.map((p) => formatProblem('exp.akd.json', p)).join('\n');
 
 /** 1-based line/column of the n-th occurrence of `needle` in `text`. */
-function positionOf(text: string, needle: string, occurrence = 1): { offset: number; line: number; column: number } {
+function positionOf(
+  text: string,
+  needle: string,
+  occurrence = 1,
+): { offset: number; line: number; column: number } {
   let offset = -1;
   for (let i = 0; i < occurrence; i++) offset = text.indexOf(needle, offset + 1);
   assert.ok(offset >= 0, `${needle} not in text`);
@@ -85,8 +105,14 @@ test('the example validates with zero problems and gets its defaults filled in',
   assert.ok(config);
   assert.equal(config.evalBatchSize, 1000);
   assert.equal(config.data.validationFraction, 0.1);
-  assert.deepEqual(config.method.type === 'annealing' && config.method.phase1.optimizer,
-    { type: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 });
+  assert.deepEqual(config.method.type === 'annealing' && config.method.phase1.optimizer, {
+    type: 'adam',
+    learningRate: 0.001,
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-8,
+    weightDecay: 0,
+  });
 });
 
 test('examples/mnist-cnn-to-mlp.akd.json is the example and validates from disk', () => {
@@ -112,25 +138,42 @@ test('comments and trailing commas are fine', () => {
   const result = validate(text);
   assert.deepEqual(result.problems, [], dump(result));
   assert.equal(result.config?.method.type, 'kd');
-  assert.deepEqual(result.config?.method.type === 'kd' && [result.config.method.temperature, result.config.method.alpha], [4, 0.9]);
+  assert.deepEqual(
+    result.config?.method.type === 'kd' && [result.config.method.temperature, result.config.method.alpha],
+    [4, 0.9],
+  );
   assert.equal(result.config?.seed, 42);
   assert.equal(result.config?.batchSize, 128);
   assert.equal(result.config?.backend, 'auto');
 });
 
 test('defaults fill omitted optional keys: tauMax, resnet width, sgd momentum, schedule gamma', () => {
-  const result = validate(variant({
-    'method.tauMax': undefined,
-    'student.model': { type: 'resnet', depth: 8 },
-    'method.phase2.optimizer': { type: 'sgd', learningRate: 0.01, schedule: { type: 'step', milestones: [0.5] } },
-  }));
-  assert.deepEqual(result.problems.filter((p) => p.severity === 'error'), [], dump(result));
+  const result = validate(
+    variant({
+      'method.tauMax': undefined,
+      'student.model': { type: 'resnet', depth: 8 },
+      'method.phase2.optimizer': {
+        type: 'sgd',
+        learningRate: 0.01,
+        schedule: { type: 'step', milestones: [0.5] },
+      },
+    }),
+  );
+  assert.deepEqual(
+    result.problems.filter((p) => p.severity === 'error'),
+    [],
+    dump(result),
+  );
   const c = result.config;
   assert.ok(c && c.method.type === 'annealing');
   assert.equal(c.method.tauMax, 10);
   assert.deepEqual(c.student.model, { type: 'resnet', depth: 8, width: 16 });
   assert.deepEqual(c.method.phase2.optimizer, {
-    type: 'sgd', learningRate: 0.01, momentum: 0, weightDecay: 0, nesterov: false,
+    type: 'sgd',
+    learningRate: 0.01,
+    momentum: 0,
+    weightDecay: 0,
+    nesterov: false,
     schedule: { type: 'step', milestones: [0.5], gamma: 0.1 },
   });
 });
@@ -140,31 +183,60 @@ test('defaults fill omitted optional keys: tauMax, resnet width, sgd momentum, s
 test('wrong type: batchSize as a string', () => {
   const text = variant({ batchSize: '128' });
   const result = validate(text);
-  const p = expectProblem(result, { path: 'batchSize', code: 'type', says: ['must be an integer >= 1', 'got "128"'] });
+  const p = expectProblem(result, {
+    path: 'batchSize',
+    code: 'type',
+    says: ['must be an integer >= 1', 'got "128"'],
+  });
   assert.equal(p.offset, text.indexOf('"128"'));
   assert.equal(result.config, undefined);
 });
 
 test('wrong type: a non-integer epochs', () => {
-  expectProblem(validate(variant({ 'teacher.epochs': 2.5 })), { path: 'teacher.epochs', code: 'type', says: ['must be an integer >= 1, got 2.5'] });
+  expectProblem(validate(variant({ 'teacher.epochs': 2.5 })), {
+    path: 'teacher.epochs',
+    code: 'type',
+    says: ['must be an integer >= 1, got 2.5'],
+  });
 });
 
 test('negative limit: data.trainLimit -5', () => {
-  expectProblem(validate(variant({ 'data.trainLimit': -5 })), { path: 'data.trainLimit', code: 'range', says: ['must be an integer >= 1, got -5'] });
+  expectProblem(validate(variant({ 'data.trainLimit': -5 })), {
+    path: 'data.trainLimit',
+    code: 'range',
+    says: ['must be an integer >= 1, got -5'],
+  });
 });
 
 test('range: validationFraction 1 and kd temperature 0', () => {
-  expectProblem(validate(variant({ 'data.validationFraction': 1 })),
-    { path: 'data.validationFraction', code: 'range', says: ['must be a number >= 0 and < 1, got 1'] });
-  const kd = { type: 'kd', epochs: 3, temperature: 0, alpha: 1.5, optimizer: { type: 'adam', learningRate: 0.001 } };
+  expectProblem(validate(variant({ 'data.validationFraction': 1 })), {
+    path: 'data.validationFraction',
+    code: 'range',
+    says: ['must be a number >= 0 and < 1, got 1'],
+  });
+  const kd = {
+    type: 'kd',
+    epochs: 3,
+    temperature: 0,
+    alpha: 1.5,
+    optimizer: { type: 'adam', learningRate: 0.001 },
+  };
   const result = validate(variant({ method: kd }));
   expectProblem(result, { path: 'method.temperature', code: 'range', says: ['must be a number > 0, got 0'] });
-  expectProblem(result, { path: 'method.alpha', code: 'range', says: ['must be a number between 0 and 1, got 1.5'] });
+  expectProblem(result, {
+    path: 'method.alpha',
+    code: 'range',
+    says: ['must be a number between 0 and 1, got 1.5'],
+  });
 });
 
 test('unknown key at the root, with a suggestion, pointing at the key', () => {
   const text = variant({ seeed: 7 });
-  const p = expectProblem(validate(text), { path: 'seeed', code: 'unknown-key', says: ['unknown key "seeed"', 'did you mean "seed"?'] });
+  const p = expectProblem(validate(text), {
+    path: 'seeed',
+    code: 'unknown-key',
+    says: ['unknown key "seeed"', 'did you mean "seed"?'],
+  });
   const at = positionOf(text, '"seeed"');
   assert.deepEqual([p.offset, p.length, p.line, p.column], [at.offset, '"seeed"'.length, at.line, at.column]);
   assert.deepEqual(p.data, { key: 'seeed', suggested: 'seed' });
@@ -174,29 +246,42 @@ test('unknown key three levels down: method.phase1.optimizer.lerningRate', () =>
   const text = variant({ 'method.phase1.optimizer': { type: 'adam', lerningRate: 0.001 } });
   const result = validate(text);
   const p = expectProblem(result, {
-    path: 'method.phase1.optimizer.lerningRate', code: 'unknown-key',
+    path: 'method.phase1.optimizer.lerningRate',
+    code: 'unknown-key',
     says: ['unknown key "lerningRate" (did you mean "learningRate"?)'],
   });
   assert.equal(p.offset, text.indexOf('"lerningRate"'));
-  expectProblem(result, { path: 'method.phase1.optimizer.learningRate', code: 'missing-key', says: ['missing required key "learningRate"'] });
+  expectProblem(result, {
+    path: 'method.phase1.optimizer.learningRate',
+    code: 'missing-key',
+    says: ['missing required key "learningRate"'],
+  });
 });
 
 test('unknown key with no close match lists the allowed keys', () => {
   expectProblem(validate(variant({ 'student.model': { type: 'mlp', hidden: [32], dropout: 0.5 } })), {
-    path: 'student.model.dropout', code: 'unknown-key', says: ['unknown key "dropout"', 'allowed keys: "type" and "hidden"'],
+    path: 'student.model.dropout',
+    code: 'unknown-key',
+    says: ['unknown key "dropout"', 'allowed keys: "type" and "hidden"'],
   });
 });
 
 test('a key of another variant: "beta1" on an sgd optimizer', () => {
   expectProblem(validate(variant({ 'teacher.optimizer': { type: 'sgd', learningRate: 0.1, beta1: 0.9 } })), {
-    path: 'teacher.optimizer.beta1', code: 'unknown-key', says: ['unknown key "beta1" for type "sgd"', '"momentum"'],
+    path: 'teacher.optimizer.beta1',
+    code: 'unknown-key',
+    says: ['unknown key "beta1" for type "sgd"', '"momentum"'],
   });
 });
 
 test('missing method: one problem on the root object', () => {
   const text = variant({ method: undefined });
   const result = validate(text);
-  const p = expectProblem(result, { path: 'method', code: 'missing-key', says: ['missing required key "method"'] });
+  const p = expectProblem(result, {
+    path: 'method',
+    code: 'missing-key',
+    says: ['missing required key "method"'],
+  });
   assert.deepEqual([p.offset, p.line, p.column], [0, 1, 1]);
   assert.deepEqual(p.data, { key: 'method' });
   assert.equal(result.problems.length, 1, dump(result));
@@ -211,63 +296,97 @@ test('missing phase2 of annealing points at the method object', () => {
 test('bad enum: model type "transformer", lists the choices', () => {
   const text = variant({ 'student.model': { type: 'transformer', layers: 2 } });
   const result = validate(text);
-  const p = expectProblem(result, { path: 'student.model.type', code: 'enum', says: ['must be one of "mlp", "cnn" or "resnet"', 'got "transformer"'] });
+  const p = expectProblem(result, {
+    path: 'student.model.type',
+    code: 'enum',
+    says: ['must be one of "mlp", "cnn" or "resnet"', 'got "transformer"'],
+  });
   assert.equal(p.offset, text.indexOf('"transformer"'));
   assert.equal(result.problems.length, 1, `only the tag is reported:\n${dump(result)}`);
 });
 
 test('bad enum: backend "gpu" and method type "annealed" (with a suggestion)', () => {
-  expectProblem(validate(variant({ backend: 'gpu' })),
-    { path: 'backend', code: 'enum', says: ['must be one of "auto", "tensorflow", "wasm" or "cpu", got "gpu"'] });
-  const p = expectProblem(validate(variant({ 'method.type': 'annealed' })),
-    { path: 'method.type', code: 'enum', says: ['got "annealed"', 'did you mean "annealing"?'] });
+  expectProblem(validate(variant({ backend: 'gpu' })), {
+    path: 'backend',
+    code: 'enum',
+    says: ['must be one of "auto", "tensorflow", "wasm" or "cpu", got "gpu"'],
+  });
+  const p = expectProblem(validate(variant({ 'method.type': 'annealed' })), {
+    path: 'method.type',
+    code: 'enum',
+    says: ['got "annealed"', 'did you mean "annealing"?'],
+  });
   assert.equal(p.data?.suggested, 'annealing');
 });
 
 test('missing tag: a model without "type"', () => {
   expectProblem(validate(variant({ 'student.model': { hidden: [32] } })), {
-    path: 'student.model.type', code: 'missing-key', says: ['missing required key "type": one of "mlp", "cnn" or "resnet"'],
+    path: 'student.model.type',
+    code: 'missing-key',
+    says: ['missing required key "type": one of "mlp", "cnn" or "resnet"'],
   });
 });
 
 test('pattern: a name with a space and a slash', () => {
   expectProblem(validate(variant({ name: 'my run/1' })), {
-    path: 'name', code: 'pattern', says: ['only letters, digits', 'folder name', 'got "my run/1"'],
+    path: 'name',
+    code: 'pattern',
+    says: ['only letters, digits', 'folder name', 'got "my run/1"'],
   });
 });
 
 test('array items: hidden [32, 0] and cnn filters []', () => {
-  expectProblem(validate(variant({ 'student.model.hidden': [32, 0] })),
-    { path: 'student.model.hidden[1]', code: 'range', says: ['must be an integer >= 1, got 0'] });
-  expectProblem(validate(variant({ 'teacher.model.filters': [] })),
-    { path: 'teacher.model.filters', code: 'range', says: ['at least 1 item'] });
+  expectProblem(validate(variant({ 'student.model.hidden': [32, 0] })), {
+    path: 'student.model.hidden[1]',
+    code: 'range',
+    says: ['must be an integer >= 1, got 0'],
+  });
+  expectProblem(validate(variant({ 'teacher.model.filters': [] })), {
+    path: 'teacher.model.filters',
+    code: 'range',
+    says: ['at least 1 item'],
+  });
 });
 
 test('data with neither "dataset" nor "format"', () => {
   expectProblem(validate(variant({ data: { trainLimit: 10 } })), {
-    path: 'data', code: 'missing-key', says: ['missing required key "dataset" or "format"'],
+    path: 'data',
+    code: 'missing-key',
+    says: ['missing required key "dataset" or "format"'],
   });
 });
 
 test('data mixing a bundled dataset with files; cifar without "dir"', () => {
   const text = variant({ data: { dataset: 'mnist', dir: 'cifar' } });
-  const p = expectProblem(validate(text), { path: 'data.dir', code: 'conflicting-key', says: ['"dir" does not go with "dataset": "mnist"'] });
+  const p = expectProblem(validate(text), {
+    path: 'data.dir',
+    code: 'conflicting-key',
+    says: ['"dir" does not go with "dataset": "mnist"'],
+  });
   assert.equal(p.offset, text.indexOf('"dir"'));
   expectProblem(validate(variant({ data: { format: 'cifar10' } })), {
-    path: 'data.dir', code: 'missing-key', says: ['missing required key "dir"', '"format": "cifar10"'],
+    path: 'data.dir',
+    code: 'missing-key',
+    says: ['missing required key "dir"', '"format": "cifar10"'],
   });
 });
 
 test('teacher with both a checkpoint and training settings', () => {
   const result = validate(variant({ 'teacher.checkpoint': 'teacher/model.json' }));
   for (const key of ['model', 'epochs', 'optimizer']) {
-    expectProblem(result, { path: `teacher.${key}`, code: 'conflicting-key', says: [`"${key}" does not go with "checkpoint"`] });
+    expectProblem(result, {
+      path: `teacher.${key}`,
+      code: 'conflicting-key',
+      says: [`"${key}" does not go with "checkpoint"`],
+    });
   }
 });
 
 test('teacher with nothing: names what is missing and the checkpoint alternative', () => {
   expectProblem(validate(variant({ teacher: {} })), {
-    path: 'teacher.model', code: 'missing-key', says: ['missing required key "model"', '"checkpoint"'],
+    path: 'teacher.model',
+    code: 'missing-key',
+    says: ['missing required key "model"', '"checkpoint"'],
   });
 });
 
@@ -284,7 +403,9 @@ test('the root must be an object', () => {
 test('schedule milestones outside (0, 1)', () => {
   const opt = { type: 'sgd', learningRate: 0.1, schedule: { type: 'step', milestones: [0.5, 1.5] } };
   expectProblem(validate(variant({ 'method.phase1.optimizer': opt })), {
-    path: 'method.phase1.optimizer.schedule.milestones[1]', code: 'range', says: ['must be a number > 0 and < 1, got 1.5'],
+    path: 'method.phase1.optimizer.schedule.milestones[1]',
+    code: 'range',
+    says: ['must be a number > 0 and < 1, got 1.5'],
   });
 });
 
@@ -315,7 +436,11 @@ test('broken JSON: an unterminated string and an empty file', () => {
 test('duplicate keys are errors at the second key', () => {
   const text = '{\n  "name": "a",\n  "name": "b"\n}';
   const result = validate(text);
-  const p = expectProblem(result, { path: 'name', code: 'duplicate-key', says: ['duplicate key "name"', 'line 2'] });
+  const p = expectProblem(result, {
+    path: 'name',
+    code: 'duplicate-key',
+    says: ['duplicate key "name"', 'line 2'],
+  });
   assert.deepEqual([p.line, p.column], [3, 3]);
 });
 
@@ -333,7 +458,9 @@ test('phase1.epochs < tauMax is an error suggesting tauMax', () => {
   const text = variant({ 'method.phase1.epochs': 5 });
   const result = validate(text);
   const p = expectProblem(result, {
-    path: 'method.phase1.epochs', code: 'epochs-lt-taumax', says: ['at least one epoch per temperature', '5 epochs < tauMax 10'],
+    path: 'method.phase1.epochs',
+    code: 'epochs-lt-taumax',
+    says: ['at least one epoch per temperature', '5 epochs < tauMax 10'],
   });
   assert.deepEqual(p.data, { suggested: 10 });
   const at = positionOf(text, '"epochs": 5');
@@ -344,7 +471,9 @@ test('phase1.epochs < tauMax is an error suggesting tauMax', () => {
 test('phase1.epochs not a multiple of tauMax is a warning that explains the spread', () => {
   const result = validate(variant({ 'method.phase1.epochs': 25 }));
   const p = expectProblem(result, {
-    path: 'method.phase1.epochs', code: 'epochs-not-multiple', severity: 'warning',
+    path: 'method.phase1.epochs',
+    code: 'epochs-not-multiple',
+    severity: 'warning',
     says: ['not a multiple of tauMax 10', 'gets 2 epochs', 'last 5 (T = 5..1) get 3', 'Phi never exceeds 1'],
   });
   assert.equal(p.data?.suggested, 30);
@@ -354,11 +483,15 @@ test('phase1.epochs not a multiple of tauMax is a warning that explains the spre
 
 test('resnet depth that is not 6n+2 suggests the nearest valid depths', () => {
   const p = expectProblem(validate(variant({ 'teacher.model': { type: 'resnet', depth: 10 } })), {
-    path: 'teacher.model.depth', code: 'resnet-depth', says: ['6n+2', 'got 10', '8 or 14'],
+    path: 'teacher.model.depth',
+    code: 'resnet-depth',
+    says: ['6n+2', 'got 10', '8 or 14'],
   });
   assert.deepEqual(p.data, { suggested: 8, options: [8, 14] });
   const small = expectProblem(validate(variant({ 'teacher.model': { type: 'resnet', depth: 3 } })), {
-    path: 'teacher.model.depth', code: 'resnet-depth', says: ['use 8'],
+    path: 'teacher.model.depth',
+    code: 'resnet-depth',
+    says: ['use 8'],
   });
   assert.equal(small.data?.suggested, 8);
 });
@@ -366,7 +499,9 @@ test('resnet depth that is not 6n+2 suggests the nearest valid depths', () => {
 test('schedule milestones that are not increasing', () => {
   const opt = { type: 'adam', learningRate: 0.001, schedule: { type: 'step', milestones: [0.75, 0.5] } };
   const p = expectProblem(validate(variant({ 'teacher.optimizer': opt })), {
-    path: 'teacher.optimizer.schedule.milestones[1]', code: 'milestones-order', says: ['strictly increasing', '0.5 comes after 0.75'],
+    path: 'teacher.optimizer.schedule.milestones[1]',
+    code: 'milestones-order',
+    says: ['strictly increasing', '0.5 comes after 0.75'],
   });
   assert.deepEqual(p.data?.suggested, [0.5, 0.75]);
 });
@@ -375,34 +510,73 @@ test('a cnn with too many convs for 28x28 inputs', () => {
   // 13 convs leave 2x2, pooled to 1x1: still fine. 14 leave 0x0.
   const filters = Array.from({ length: 13 }, () => 8);
   const ok = validate(variant({ 'teacher.model': { type: 'cnn', filters, dense: [] } }));
-  assert.equal(ok.problems.some((p) => p.code === 'input-too-small'), false, dump(ok));
-  expectProblem(validate(variant({ 'teacher.model': { type: 'cnn', filters: [...filters, 8], dense: [] } })), {
-    path: 'teacher.model.filters', code: 'input-too-small', says: ['14 3x3', 'at least 30x30', 'the data is 28x28'],
-  });
+  assert.equal(
+    ok.problems.some((p) => p.code === 'input-too-small'),
+    false,
+    dump(ok),
+  );
+  expectProblem(
+    validate(variant({ 'teacher.model': { type: 'cnn', filters: [...filters, 8], dense: [] } })),
+    {
+      path: 'teacher.model.filters',
+      code: 'input-too-small',
+      says: ['14 3x3', 'at least 30x30', 'the data is 28x28'],
+    },
+  );
 });
 
 test('a student not smaller than its teacher is a warning with both counts', () => {
   const result = validate(variant({ 'student.model': { type: 'mlp', hidden: [2048] } }));
   const p = expectProblem(result, {
-    path: 'student.model', code: 'student-not-smaller', severity: 'warning', says: ['1,628,170', '1,199,882'],
+    path: 'student.model',
+    code: 'student-not-smaller',
+    severity: 'warning',
+    says: ['1,628,170', '1,199,882'],
   });
   assert.deepEqual(p.data, { student: 1628170, teacher: 1199882 });
   assert.ok(result.config);
 });
 
 test('small warnings: kd alpha 0, nesterov without momentum, phase 2 skipped', () => {
-  const kd = { type: 'kd', epochs: 3, alpha: 0, optimizer: { type: 'sgd', learningRate: 0.1, nesterov: true } };
+  const kd = {
+    type: 'kd',
+    epochs: 3,
+    alpha: 0,
+    optimizer: { type: 'sgd', learningRate: 0.1, nesterov: true },
+  };
   const result = validate(variant({ method: kd }));
-  expectProblem(result, { path: 'method.alpha', code: 'kd-alpha-zero', severity: 'warning', says: ['no weight'] });
-  expectProblem(result, { path: 'method.optimizer.nesterov', code: 'nesterov-without-momentum', severity: 'warning', says: ['momentum'] });
-  expectProblem(validate(variant({ 'method.phase2.epochs': 0 })),
-    { path: 'method.phase2.epochs', code: 'phase2-skipped', severity: 'info', says: ['skipped'] });
+  expectProblem(result, {
+    path: 'method.alpha',
+    code: 'kd-alpha-zero',
+    severity: 'warning',
+    says: ['no weight'],
+  });
+  expectProblem(result, {
+    path: 'method.optimizer.nesterov',
+    code: 'nesterov-without-momentum',
+    severity: 'warning',
+    says: ['momentum'],
+  });
+  expectProblem(validate(variant({ 'method.phase2.epochs': 0 })), {
+    path: 'method.phase2.epochs',
+    code: 'phase2-skipped',
+    severity: 'info',
+    says: ['skipped'],
+  });
 });
 
 test('cross-field rules wait for the schema: no tauMax rule when method has a schema error', () => {
   const result = validate(variant({ 'method.phase1.epochs': 5, 'method.phase2.epochs': -1 }));
-  expectProblem(result, { path: 'method.phase2.epochs', code: 'range', says: ['must be an integer >= 0, got -1'] });
-  assert.equal(result.problems.some((p) => p.code === 'epochs-lt-taumax'), false, dump(result));
+  expectProblem(result, {
+    path: 'method.phase2.epochs',
+    code: 'range',
+    says: ['must be an integer >= 0, got -1'],
+  });
+  assert.equal(
+    result.problems.some((p) => p.code === 'epochs-lt-taumax'),
+    false,
+    dump(result),
+  );
 });
 
 // ------------------------------------------------------------------ files
@@ -414,24 +588,44 @@ function dataDir(name: string): string {
 }
 
 test('idx: missing files name the resolved path and the config folder', () => {
-  const data = { format: 'idx', trainImages: 'mnist/train-images', trainLabels: 'mnist/train-labels', testImages: 'mnist/t10k-images', testLabels: '/abs/t10k-labels' };
+  const data = {
+    format: 'idx',
+    trainImages: 'mnist/train-images',
+    trainLabels: 'mnist/train-labels',
+    testImages: 'mnist/t10k-images',
+    testLabels: '/abs/t10k-labels',
+  };
   const result = validate(variant({ data }));
   const p = expectProblem(result, {
-    path: 'data.trainImages', code: 'file-missing',
+    path: 'data.trainImages',
+    code: 'file-missing',
     says: [`not found: ${path.join(TMP, 'mnist', 'train-images')}`, `relative to ${TMP}`],
   });
   assert.equal(p.data?.path, path.join(TMP, 'mnist', 'train-images'));
-  const abs = expectProblem(result, { path: 'data.testLabels', code: 'file-missing', says: ['/abs/t10k-labels'] });
+  const abs = expectProblem(result, {
+    path: 'data.testLabels',
+    code: 'file-missing',
+    says: ['/abs/t10k-labels'],
+  });
   assert.equal(abs.message.includes('relative to'), false, 'absolute paths need no folder note');
   assert.equal(result.problems.filter((q) => q.code === 'file-missing').length, 4);
 });
 
 test('idx: "x" missing but "x.gz" present suggests the .gz name', () => {
   const dir = dataDir('gz');
-  for (const f of ['train-images.gz', 'train-labels', 'test-images', 'test-labels']) fs.writeFileSync(path.join(dir, f), '');
-  const data = { format: 'idx', trainImages: 'gz/train-images', trainLabels: 'gz/train-labels', testImages: 'gz/test-images', testLabels: 'gz/test-labels' };
+  for (const f of ['train-images.gz', 'train-labels', 'test-images', 'test-labels'])
+    fs.writeFileSync(path.join(dir, f), '');
+  const data = {
+    format: 'idx',
+    trainImages: 'gz/train-images',
+    trainLabels: 'gz/train-labels',
+    testImages: 'gz/test-images',
+    testLabels: 'gz/test-labels',
+  };
   const p = expectProblem(validate(variant({ data })), {
-    path: 'data.trainImages', code: 'file-missing', says: ['"gz/train-images.gz" exists'],
+    path: 'data.trainImages',
+    code: 'file-missing',
+    says: ['"gz/train-images.gz" exists'],
   });
   assert.equal(p.data?.suggested, 'gz/train-images.gz');
 });
@@ -450,45 +644,92 @@ test('idx: headers that disagree are reported; good headers pass and set the inp
   idxFile(path.join(dir, 'train-labels'), [99]);
   idxFile(path.join(dir, 'test-images'), [10, 28, 28]);
   idxFile(path.join(dir, 'test-labels'), [10]);
-  const data = { format: 'idx', trainImages: 'idx/train-images', trainLabels: 'idx/train-labels', testImages: 'idx/test-images', testLabels: 'idx/test-labels' };
-  expectProblem(validate(variant({ data })), { path: 'data.trainLabels', code: 'idx-invalid', says: ['99 labels', '100 images'] });
+  const data = {
+    format: 'idx',
+    trainImages: 'idx/train-images',
+    trainLabels: 'idx/train-labels',
+    testImages: 'idx/test-images',
+    testLabels: 'idx/test-labels',
+  };
+  expectProblem(validate(variant({ data })), {
+    path: 'data.trainLabels',
+    code: 'idx-invalid',
+    says: ['99 labels', '100 images'],
+  });
   idxFile(path.join(dir, 'train-labels'), [100]);
   const ok = validate(variant({ data: { ...data, trainLimit: 10000 }, batchSize: 64 }));
   assert.equal(hasErrors(ok.problems), false, dump(ok));
   // trainLimit 10000 > 100 examples: an info, not an error.
-  expectProblem(ok, { path: 'data.trainLimit', code: 'limit-exceeds-dataset', severity: 'info', says: ['100 training examples'] });
+  expectProblem(ok, {
+    path: 'data.trainLimit',
+    code: 'limit-exceeds-dataset',
+    severity: 'info',
+    says: ['100 training examples'],
+  });
 });
 
 test('cifar10: a missing folder, then a folder one level too high', () => {
   expectProblem(validate(variant({ data: { format: 'cifar10', dir: 'nope' } })), {
-    path: 'data.dir', code: 'file-missing', says: [`folder not found: ${path.join(TMP, 'nope')}`, `relative to ${TMP}`],
+    path: 'data.dir',
+    code: 'file-missing',
+    says: [`folder not found: ${path.join(TMP, 'nope')}`, `relative to ${TMP}`],
   });
   const dir = dataDir('cifar/cifar-10-batches-bin');
-  for (const f of ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin']) {
+  for (const f of [
+    'data_batch_1.bin',
+    'data_batch_2.bin',
+    'data_batch_3.bin',
+    'data_batch_4.bin',
+    'data_batch_5.bin',
+    'test_batch.bin',
+  ]) {
     fs.writeFileSync(path.join(dir, f), '');
   }
   const p = expectProblem(validate(variant({ data: { format: 'cifar10', dir: 'cifar' } })), {
-    path: 'data.dir', code: 'file-missing', says: ['has no data_batch_1.bin', 'use "cifar/cifar-10-batches-bin"'],
+    path: 'data.dir',
+    code: 'file-missing',
+    says: ['has no data_batch_1.bin', 'use "cifar/cifar-10-batches-bin"'],
   });
   assert.equal(p.data?.suggested, 'cifar/cifar-10-batches-bin');
-  const ok = validate(variant({ data: { format: 'cifar10', dir: 'cifar/cifar-10-batches-bin' }, 'teacher.model': { type: 'resnet', depth: 20 }, 'student.model': { type: 'resnet', depth: 8 } }));
+  const ok = validate(
+    variant({
+      data: { format: 'cifar10', dir: 'cifar/cifar-10-batches-bin' },
+      'teacher.model': { type: 'resnet', depth: 20 },
+      'student.model': { type: 'resnet', depth: 8 },
+    }),
+  );
   assert.deepEqual(ok.problems, [], dump(ok));
 });
 
 test('cifar100 checks train.bin and test.bin (with an injected fileExists)', () => {
   const seen: string[] = [];
-  const fileExists = (p: string): boolean => { seen.push(p); return !p.endsWith('test.bin'); };
-  const p = expectProblem(validate(variant({ data: { format: 'cifar100', dir: '/data/c100' } }), { fileExists }), {
-    path: 'data.dir', code: 'file-missing', says: ['has no test.bin'],
-  });
+  const fileExists = (p: string): boolean => {
+    seen.push(p);
+    return !p.endsWith('test.bin');
+  };
+  const p = expectProblem(
+    validate(variant({ data: { format: 'cifar100', dir: '/data/c100' } }), { fileExists }),
+    {
+      path: 'data.dir',
+      code: 'file-missing',
+      says: ['has no test.bin'],
+    },
+  );
   assert.deepEqual(p.data?.missing, ['test.bin']);
   assert.ok(seen.includes(path.join('/data/c100', 'train.bin')));
 });
 
-function writeCheckpoint(folder: string, weights: { name: string; shape: number[] }[], withShard = true): void {
+function writeCheckpoint(
+  folder: string,
+  weights: { name: string; shape: number[] }[],
+  withShard = true,
+): void {
   const dir = dataDir(folder);
   const modelJson = {
-    modelTopology: { class_name: 'Sequential', config: { layers: [{ class_name: 'Flatten', config: { batch_input_shape: [null, 28, 28, 1] } }] } },
+    modelTopology: {
+      class_name: 'Sequential',
+      config: { layers: [{ class_name: 'Flatten', config: { batch_input_shape: [null, 28, 28, 1] } }] },
+    },
     weightsManifest: [{ paths: ['weights.bin'], weights: weights.map((w) => ({ ...w, dtype: 'float32' })) }],
   };
   fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(modelJson));
@@ -497,32 +738,54 @@ function writeCheckpoint(folder: string, weights: { name: string; shape: number[
 
 test('checkpoint teacher: missing, invalid JSON, missing shard', () => {
   expectProblem(validate(variant({ teacher: { checkpoint: 'runs/none/teacher' } })), {
-    path: 'teacher.checkpoint', code: 'file-missing', says: [path.join(TMP, 'runs/none/teacher/model.json'), 'relative to'],
+    path: 'teacher.checkpoint',
+    code: 'file-missing',
+    says: [path.join(TMP, 'runs/none/teacher/model.json'), 'relative to'],
   });
   fs.writeFileSync(path.join(dataDir('bad-ckpt'), 'model.json'), '{ not json');
   expectProblem(validate(variant({ teacher: { checkpoint: 'bad-ckpt/model.json' } })), {
-    path: 'teacher.checkpoint', code: 'checkpoint-invalid', says: ['not valid JSON'],
+    path: 'teacher.checkpoint',
+    code: 'checkpoint-invalid',
+    says: ['not valid JSON'],
   });
   writeCheckpoint('noshard', [{ name: 'w', shape: [784, 10] }], false);
   expectProblem(validate(variant({ teacher: { checkpoint: 'noshard' } })), {
-    path: 'teacher.checkpoint', code: 'checkpoint-invalid', says: ['"weights.bin"', 'missing'],
+    path: 'teacher.checkpoint',
+    code: 'checkpoint-invalid',
+    says: ['"weights.bin"', 'missing'],
   });
 });
 
 test('checkpoint teacher: its weights manifest is counted against the student', () => {
   // A linear 784 -> 10 teacher: 7,850 parameters, smaller than the student mlp [32] (25,450).
-  writeCheckpoint('ckpt', [{ name: 'dense/kernel', shape: [784, 10] }, { name: 'dense/bias', shape: [10] }]);
+  writeCheckpoint('ckpt', [
+    { name: 'dense/kernel', shape: [784, 10] },
+    { name: 'dense/bias', shape: [10] },
+  ]);
   const result = validate(variant({ teacher: { checkpoint: 'ckpt' } }));
-  expectProblem(result, { path: 'student.model', code: 'student-not-smaller', severity: 'warning', says: ['25,450', '7,850'] });
+  expectProblem(result, {
+    path: 'student.model',
+    code: 'student-not-smaller',
+    severity: 'warning',
+    says: ['25,450', '7,850'],
+  });
   assert.ok(result.config);
   assert.deepEqual(result.config.teacher, { checkpoint: 'ckpt' }, 'paths stay as written');
 });
 
 test('checkpoint teacher with a different input shape than the data', () => {
   writeCheckpoint('ckpt28', [{ name: 'w', shape: [10] }]);
-  expectProblem(validate(variant({ teacher: { checkpoint: 'ckpt28/model.json' }, data: { format: 'cifar10', dir: '/x' } }), { fileExists: () => true }), {
-    path: 'teacher.checkpoint', code: 'checkpoint-shape-mismatch', says: ['28x28x1', '32x32x3'],
-  });
+  expectProblem(
+    validate(
+      variant({ teacher: { checkpoint: 'ckpt28/model.json' }, data: { format: 'cifar10', dir: '/x' } }),
+      { fileExists: () => true },
+    ),
+    {
+      path: 'teacher.checkpoint',
+      code: 'checkpoint-shape-mismatch',
+      says: ['28x28x1', '32x32x3'],
+    },
+  );
 });
 
 test('validateConfigFile: a missing file is one problem at the root', () => {
@@ -536,8 +799,16 @@ test('validateConfigFile: a missing file is one problem at the root', () => {
 // ------------------------------------------------------------------ helpers of the API
 
 test('formatProblem: FILE:LINE:COL PATH [severity: ]message [code]', () => {
-  const p = expectProblem(validate(variant({ 'method.phase1.epochs': 25 })), { path: 'method.phase1.epochs', code: 'epochs-not-multiple', severity: 'warning', says: [] });
-  assert.equal(formatProblem('a.akd.json', p), `a.akd.json:${p.line}:${p.column} method.phase1.epochs warning: ${p.message} [epochs-not-multiple]`);
+  const p = expectProblem(validate(variant({ 'method.phase1.epochs': 25 })), {
+    path: 'method.phase1.epochs',
+    code: 'epochs-not-multiple',
+    severity: 'warning',
+    says: [],
+  });
+  assert.equal(
+    formatProblem('a.akd.json', p),
+    `a.akd.json:${p.line}:${p.column} method.phase1.epochs warning: ${p.message} [epochs-not-multiple]`,
+  );
   const root = validate('[]').problems[0];
   assert.equal(formatProblem('a.akd.json', root), 'a.akd.json:1:1 (root) must be an object, got [] [type]');
 });
@@ -546,9 +817,34 @@ test('resolveConfigPaths makes data paths and the checkpoint absolute', () => {
   const configPath = '/home/u/exp/a.akd.json';
   const base = validate(EXAMPLE_TEXT).config;
   assert.ok(base);
-  const idx = resolveConfigPaths({ ...base, data: { format: 'idx', trainImages: 'd/ti', trainLabels: '../tl', testImages: '/abs/si', testLabels: 'sl.gz' } }, configPath);
-  assert.deepEqual(idx.data, { format: 'idx', trainImages: '/home/u/exp/d/ti', trainLabels: '/home/u/tl', testImages: '/abs/si', testLabels: '/home/u/exp/sl.gz' });
-  const cifar = resolveConfigPaths({ ...base, data: { format: 'cifar100', dir: 'c100', trainLimit: 5 }, teacher: { checkpoint: 'runs/r1/teacher' } }, configPath);
+  const idx = resolveConfigPaths(
+    {
+      ...base,
+      data: {
+        format: 'idx',
+        trainImages: 'd/ti',
+        trainLabels: '../tl',
+        testImages: '/abs/si',
+        testLabels: 'sl.gz',
+      },
+    },
+    configPath,
+  );
+  assert.deepEqual(idx.data, {
+    format: 'idx',
+    trainImages: '/home/u/exp/d/ti',
+    trainLabels: '/home/u/tl',
+    testImages: '/abs/si',
+    testLabels: '/home/u/exp/sl.gz',
+  });
+  const cifar = resolveConfigPaths(
+    {
+      ...base,
+      data: { format: 'cifar100', dir: 'c100', trainLimit: 5 },
+      teacher: { checkpoint: 'runs/r1/teacher' },
+    },
+    configPath,
+  );
   assert.deepEqual(cifar.data, { format: 'cifar100', dir: '/home/u/exp/c100', trainLimit: 5 });
   assert.deepEqual(cifar.teacher, { checkpoint: '/home/u/exp/runs/r1/teacher/model.json' });
   assert.deepEqual(resolveConfigPaths(base, configPath), base, 'mnist has no paths');

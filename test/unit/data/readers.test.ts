@@ -54,10 +54,22 @@ function cifarRecords(labels: number[][], firstRec: number): Buffer {
 function writeCifar10(dir: string, perBatch: number, testCount: number): void {
   let rec = 0;
   for (let b = 1; b <= 5; b++) {
-    write(path.join(dir, `data_batch_${b}.bin`), cifarRecords(range(perBatch, (i) => [(rec + i) % 10]), rec));
+    write(
+      path.join(dir, `data_batch_${b}.bin`),
+      cifarRecords(
+        range(perBatch, (i) => [(rec + i) % 10]),
+        rec,
+      ),
+    );
     rec += perBatch;
   }
-  write(path.join(dir, 'test_batch.bin'), cifarRecords(range(testCount, (i) => [(i * 3) % 10]), 1000));
+  write(
+    path.join(dir, 'test_batch.bin'),
+    cifarRecords(
+      range(testCount, (i) => [(i * 3) % 10]),
+      1000,
+    ),
+  );
 }
 
 function assertDataError(fn: () => unknown, fileName: string, ...reasonParts: string[]): void {
@@ -80,7 +92,13 @@ before(() => {
   const labels = idxBytes([10], LABELS);
   write('idx/train-images-idx3-ubyte', images);
   write('idx/train-labels-idx1-ubyte', labels);
-  write('idx/t10k-images-idx3-ubyte', idxBytes([4, 2, 3], range(24, (i) => pixel(i + 100))));
+  write(
+    'idx/t10k-images-idx3-ubyte',
+    idxBytes(
+      [4, 2, 3],
+      range(24, (i) => pixel(i + 100)),
+    ),
+  );
   write('idx/t10k-labels-idx1-ubyte', idxBytes([4], [7, 0, 12, 1]));
   write('gz/train-images-idx3-ubyte.gz', zlib.gzipSync(images));
   write('gz/train-labels-idx1-ubyte.gz', zlib.gzipSync(labels));
@@ -88,8 +106,27 @@ before(() => {
   write('gz/t10k-labels-idx1-ubyte.gz', zlib.gzipSync(fs.readFileSync(file('idx/t10k-labels-idx1-ubyte'))));
   writeCifar10('c10', 2, 3);
   // CIFAR-100: coarse label byte then fine label byte.
-  write('c100/train.bin', cifarRecords([[1, 42], [19, 99], [0, 7]], 0));
-  write('c100/test.bin', cifarRecords([[5, 55], [6, 66]], 500));
+  write(
+    'c100/train.bin',
+    cifarRecords(
+      [
+        [1, 42],
+        [19, 99],
+        [0, 7],
+      ],
+      0,
+    ),
+  );
+  write(
+    'c100/test.bin',
+    cifarRecords(
+      [
+        [5, 55],
+        [6, 66],
+      ],
+      500,
+    ),
+  );
 });
 
 after(() => {
@@ -145,7 +182,11 @@ describe('readIdx', () => {
 
   test('bad magic', () => {
     const p = write('bad/bad-magic', Buffer.from([0x12, 0x34, 0x56, 0x78, 0, 0, 0, 0]));
-    assertDataError(() => readIdx(p), 'bad-magic', 'not an IDX file: magic 0x12345678 (expected 0x00000803/0x00000801)');
+    assertDataError(
+      () => readIdx(p),
+      'bad-magic',
+      'not an IDX file: magic 0x12345678 (expected 0x00000803/0x00000801)',
+    );
   });
 
   test('unsupported data type', () => {
@@ -156,7 +197,11 @@ describe('readIdx', () => {
   test('truncated data', () => {
     const full = idxBytes(IMG_DIMS, IMG_DATA);
     const p = write('bad/truncated-idx3-ubyte', full.subarray(0, 16 + 10));
-    assertDataError(() => readIdx(p), 'truncated-idx3-ubyte', 'truncated: header says 10x2x3 = 60 bytes of data, file has 10');
+    assertDataError(
+      () => readIdx(p),
+      'truncated-idx3-ubyte',
+      'truncated: header says 10x2x3 = 60 bytes of data, file has 10',
+    );
     // Even when the limit would fit: the file contradicts its own header.
     assertDataError(() => readIdx(p, { limit: 1 }), 'truncated-idx3-ubyte', 'truncated');
   });
@@ -195,9 +240,18 @@ describe('readCifar', () => {
     assert.equal(s.n, 10);
     assert.equal(s.images.length, 10 * 3072);
     assert.deepEqual(Array.from(s.labels), range(10));
-    for (const [img, y, x] of [[0, 0, 0], [0, 0, 1], [3, 5, 7], [9, 31, 31]]) {
+    for (const [img, y, x] of [
+      [0, 0, 0],
+      [0, 0, 1],
+      [3, 5, 7],
+      [9, 31, 31],
+    ]) {
       for (let c = 0; c < 3; c++) {
-        assert.equal(s.images[at(img, y, x, c)], cifarPixel(img, c, y * 32 + x), `img ${img} (${y},${x}) c${c}`);
+        assert.equal(
+          s.images[at(img, y, x, c)],
+          cifarPixel(img, c, y * 32 + x),
+          `img ${img} (${y},${x}) c${c}`,
+        );
       }
     }
     const t = readCifar(file('c10'), 'cifar10', 'test');
@@ -232,45 +286,75 @@ describe('readCifar', () => {
     writeCifar10('c10trunc', 2, 1);
     const p = file('c10trunc/data_batch_3.bin');
     fs.writeFileSync(p, fs.readFileSync(p).subarray(0, 3073 + 100));
-    assertDataError(() => readCifar(file('c10trunc'), 'cifar10', 'train'), 'data_batch_3.bin', 'truncated', '3173 bytes', '3073-byte');
+    assertDataError(
+      () => readCifar(file('c10trunc'), 'cifar10', 'train'),
+      'data_batch_3.bin',
+      'truncated',
+      '3173 bytes',
+      '3073-byte',
+    );
   });
 
   test('CIFAR-100 truncated file uses the 3074-byte record size', () => {
     write('c100trunc/train.bin', cifarRecords([[1, 2]], 0).subarray(0, 3000));
     write('c100trunc/test.bin', cifarRecords([[1, 2]], 0));
-    assertDataError(() => readCifar(file('c100trunc'), 'cifar100', 'train'), 'train.bin', '3000 bytes', '3074-byte');
+    assertDataError(
+      () => readCifar(file('c100trunc'), 'cifar100', 'train'),
+      'train.bin',
+      '3000 bytes',
+      '3074-byte',
+    );
   });
 
   test('label out of range', () => {
     writeCifar10('c10badlabel', 1, 1);
     write('c10badlabel/test_batch.bin', cifarRecords([[3], [10]], 0));
-    assertDataError(() => readCifar(file('c10badlabel'), 'cifar10', 'test'), 'test_batch.bin', 'label 10 out of range 0..9');
+    assertDataError(
+      () => readCifar(file('c10badlabel'), 'cifar10', 'test'),
+      'test_batch.bin',
+      'label 10 out of range 0..9',
+    );
     write('c100badlabel/train.bin', cifarRecords([[1, 100]], 0));
     write('c100badlabel/test.bin', cifarRecords([[1, 2]], 0));
-    assertDataError(() => readCifar(file('c100badlabel'), 'cifar100', 'train'), 'train.bin', 'label 100 out of range 0..99');
+    assertDataError(
+      () => readCifar(file('c100badlabel'), 'cifar100', 'train'),
+      'train.bin',
+      'label 100 out of range 0..99',
+    );
   });
 
   test('missing file lists what the folder must contain', () => {
     writeCifar10('c10missing', 1, 1);
     fs.rmSync(file('c10missing/data_batch_4.bin'));
     const all = [...cifarFileNames('cifar10', 'train'), ...cifarFileNames('cifar10', 'test')];
-    assertDataError(() => readCifar(file('c10missing'), 'cifar10', 'train'), 'data_batch_4.bin', 'file not found', ...all);
+    assertDataError(
+      () => readCifar(file('c10missing'), 'cifar10', 'train'),
+      'data_batch_4.bin',
+      'file not found',
+      ...all,
+    );
     const kind: CifarKind = 'cifar100';
-    assertDataError(() => readCifar(file('no-such-folder'), kind, 'test'), 'no-such-folder', 'train.bin', 'test.bin');
+    assertDataError(
+      () => readCifar(file('no-such-folder'), kind, 'test'),
+      'no-such-folder',
+      'train.bin',
+      'test.bin',
+    );
   });
 });
 
 // ---- loadDataset ----
 
 describe('loadDataset', () => {
-  const idxConfig = (extra: Partial<DataConfig> = {}, folder = 'idx', ext = ''): DataConfig => ({
-    format: 'idx',
-    trainImages: `${folder}/train-images-idx3-ubyte${ext}`,
-    trainLabels: `${folder}/train-labels-idx1-ubyte${ext}`,
-    testImages: `${folder}/t10k-images-idx3-ubyte${ext}`,
-    testLabels: `${folder}/t10k-labels-idx1-ubyte${ext}`,
-    ...extra,
-  } as DataConfig);
+  const idxConfig = (extra: Partial<DataConfig> = {}, folder = 'idx', ext = ''): DataConfig =>
+    ({
+      format: 'idx',
+      trainImages: `${folder}/train-images-idx3-ubyte${ext}`,
+      trainLabels: `${folder}/train-labels-idx1-ubyte${ext}`,
+      testImages: `${folder}/t10k-images-idx3-ubyte${ext}`,
+      testLabels: `${folder}/t10k-labels-idx1-ubyte${ext}`,
+      ...extra,
+    }) as DataConfig;
 
   test('IDX: paths relative to configDir, shapes, scaling, classes from labels', () => {
     const d = loadDataset(idxConfig({ validationFraction: 0.2 }), tmp);
@@ -292,10 +376,16 @@ describe('loadDataset', () => {
 
   test('IDX: absolute paths and gzip give the same data and fingerprint', () => {
     const abs = (f: string): string => file(`gz/${f}.gz`);
-    const gz = loadDataset({
-      format: 'idx', trainImages: abs('train-images-idx3-ubyte'), trainLabels: abs('train-labels-idx1-ubyte'),
-      testImages: abs('t10k-images-idx3-ubyte'), testLabels: abs('t10k-labels-idx1-ubyte'),
-    }, '/nonexistent');
+    const gz = loadDataset(
+      {
+        format: 'idx',
+        trainImages: abs('train-images-idx3-ubyte'),
+        trainLabels: abs('train-labels-idx1-ubyte'),
+        testImages: abs('t10k-images-idx3-ubyte'),
+        testLabels: abs('t10k-labels-idx1-ubyte'),
+      },
+      '/nonexistent',
+    );
     const plain = loadDataset(idxConfig(), tmp);
     assert.deepEqual(gz.train.x, plain.train.x);
     assert.equal(gz.fingerprint, plain.fingerprint);
@@ -334,8 +424,14 @@ describe('loadDataset', () => {
     write('mismatch/train-labels-idx1-ubyte', idxBytes([9], LABELS.slice(0, 9)));
     write('mismatch/t10k-images-idx3-ubyte', fs.readFileSync(file('idx/t10k-images-idx3-ubyte')));
     write('mismatch/t10k-labels-idx1-ubyte', fs.readFileSync(file('idx/t10k-labels-idx1-ubyte')));
-    assertDataError(() => loadDataset(idxConfig({ trainLimit: 2 }, 'mismatch'), tmp),
-      'train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 'count mismatch', '10 images', '9 labels');
+    assertDataError(
+      () => loadDataset(idxConfig({ trainLimit: 2 }, 'mismatch'), tmp),
+      'train-images-idx3-ubyte',
+      'train-labels-idx1-ubyte',
+      'count mismatch',
+      '10 images',
+      '9 labels',
+    );
   });
 
   test('4-D IDX images give [rows, cols, channels]', () => {
@@ -358,7 +454,7 @@ describe('loadDataset', () => {
     assert.equal(d.validation.n, 2);
     assert.equal(d.test.n, 3);
     const mean = [0.4914, 0.4822, 0.4465];
-    const std = [0.2470, 0.2435, 0.2616];
+    const std = [0.247, 0.2435, 0.2616];
     const norm = (v: number, c: number): number => Math.fround((v / 255 - mean[c]) / std[c]);
     for (let c = 0; c < 3; c++) {
       assert.equal(d.train.x[3 * 3072 + (4 * 32 + 6) * 3 + c], norm(cifarPixel(3, c, 4 * 32 + 6), c));
@@ -373,20 +469,33 @@ describe('loadDataset', () => {
     assert.deepEqual(Array.from(d.train.y), [42, 99, 7]);
     assert.equal(d.train.x[0], Math.fround((cifarPixel(0, 0, 0) / 255 - 0.5071) / 0.2673));
     assert.equal(d.train.x[2], Math.fround((cifarPixel(0, 2, 0) / 255 - 0.4409) / 0.2762));
-    const limited = loadDataset({ format: 'cifar100', dir: 'c100', validationFraction: 0, trainLimit: 2 }, tmp);
+    const limited = loadDataset(
+      { format: 'cifar100', dir: 'c100', validationFraction: 0, trainLimit: 2 },
+      tmp,
+    );
     assert.equal(limited.train.n, 2);
     assert.notEqual(limited.fingerprint, d.fingerprint);
   });
 
   test('invalid options are DataErrors', () => {
-    assertDataError(() => loadDataset(idxConfig({ validationFraction: 1 }), tmp), 'validationFraction', 'must be in [0, 1)');
+    assertDataError(
+      () => loadDataset(idxConfig({ validationFraction: 1 }), tmp),
+      'validationFraction',
+      'must be in [0, 1)',
+    );
     assertDataError(() => loadDataset(idxConfig({ trainLimit: 0 }), tmp), 'trainLimit', 'positive integer');
-    assertDataError(() => loadDataset(idxConfig({ trainLimit: 1, validationFraction: 0.9 }), tmp), 'validationFraction', 'no training data');
+    assertDataError(
+      () => loadDataset(idxConfig({ trainLimit: 1, validationFraction: 0.9 }), tmp),
+      'validationFraction',
+      'no training data',
+    );
   });
 
   test('embedded MNIST with limits', () => {
     const progress: string[] = [];
-    const d = loadDataset({ dataset: 'mnist', trainLimit: 1000, testLimit: 500 }, '/anywhere', { onProgress: (m) => progress.push(m) });
+    const d = loadDataset({ dataset: 'mnist', trainLimit: 1000, testLimit: 500 }, '/anywhere', {
+      onProgress: (m) => progress.push(m),
+    });
     assert.equal(d.name, 'mnist');
     assert.deepEqual(d.inputShape, [28, 28, 1]);
     assert.equal(d.classes, 10);
@@ -399,7 +508,10 @@ describe('loadDataset', () => {
     assert.deepEqual(Array.from(d.train.y.subarray(0, 10)), [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
     let min = Infinity;
     let max = -Infinity;
-    for (const v of d.train.x) { if (v < min) min = v; if (v > max) max = v; }
+    for (const v of d.train.x) {
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
     assert.equal(min, 0);
     assert.equal(max, 1);
     assert.ok(progress.length > 0);

@@ -11,15 +11,48 @@ import { formatAgo, progressText, resultText } from '../../../extension/inline/r
 
 const T = '2026-01-01T00:00:00.000Z';
 const started = {
-  v: 1, time: T, type: 'run-started', runId: 'r1', runDir: '/runs/r1', configPath: '/c.akd.json',
-  config: { name: 'exp', method: { type: 'annealing', tauMax: 4 } }, backend: 'wasm',
-  teacher: { type: 'cnn', params: 1, source: 'trained' }, student: { type: 'mlp', params: 1, source: 'trained' },
-  data: { train: 1, validation: 1, test: 1, inputShape: [28, 28, 1], classes: 10 }, pid: 123,
+  v: 1,
+  time: T,
+  type: 'run-started',
+  runId: 'r1',
+  runDir: '/runs/r1',
+  configPath: '/c.akd.json',
+  config: { name: 'exp', method: { type: 'annealing', tauMax: 4 } },
+  backend: 'wasm',
+  teacher: { type: 'cnn', params: 1, source: 'trained' },
+  student: { type: 'mlp', params: 1, source: 'trained' },
+  data: { train: 1, validation: 1, test: 1, inputShape: [28, 28, 1], classes: 10 },
+  pid: 123,
 } as unknown as RunEvent;
-const anneal = { v: 1, time: T, type: 'phase-started', phase: 'anneal', epochs: 2, temperature: 3, step: 1, steps: 4 } as RunEvent;
-const epoch = { v: 1, time: T, type: 'epoch-ended', phase: 'anneal', epoch: 3, epochs: 8, temperature: 3, loss: 1, trainAccuracy: 0.5, valAccuracy: 0.6, samplesPerSecond: 1, lr: 0.1, seconds: 1 } as RunEvent;
+const anneal = {
+  v: 1,
+  time: T,
+  type: 'phase-started',
+  phase: 'anneal',
+  epochs: 2,
+  temperature: 3,
+  step: 1,
+  steps: 4,
+} as RunEvent;
+const epoch = {
+  v: 1,
+  time: T,
+  type: 'epoch-ended',
+  phase: 'anneal',
+  epoch: 3,
+  epochs: 8,
+  temperature: 3,
+  loss: 1,
+  trainAccuracy: 0.5,
+  valAccuracy: 0.6,
+  samplesPerSecond: 1,
+  lr: 0.1,
+  seconds: 1,
+} as RunEvent;
 const completed = {
-  v: 1, time: '2026-01-01T00:03:00.000Z', type: 'run-completed',
+  v: 1,
+  time: '2026-01-01T00:03:00.000Z',
+  type: 'run-completed',
   summary: { method: 'annealing', student: { testAccuracy: 0.9712 }, teacher: { testAccuracy: 0.99 } },
 } as unknown as RunEvent;
 
@@ -35,12 +68,35 @@ describe('runState', () => {
     assert.equal(s.lastValAccuracy, 0.6);
     s = applyEvents(s, [completed]);
     assert.equal(s.status, 'completed');
-    assert.equal(resultText(s, Date.parse('2026-01-01T00:06:00.000Z')), 'student 97.1% · teacher 99.0% · annealing, 3 min ago');
+    assert.equal(
+      resultText(s, Date.parse('2026-01-01T00:06:00.000Z')),
+      'student 97.1% · teacher 99.0% · annealing, 3 min ago',
+    );
   });
 
   it('shows a Slurm run as queued until its job starts', () => {
-    const submitted = { v: 1, time: T, type: 'job-submitted', launcher: 'slurm', jobId: '123', runDir: '/runs/r1', configPath: '/c.akd.json', script: 'job.sh', output: 'slurm-%j.out', resume: false } as RunEvent;
-    const pending = { v: 1, time: T, type: 'job-state', launcher: 'slurm', jobId: '123', state: 'PENDING', reason: 'Priority', source: 'follower' } as RunEvent;
+    const submitted = {
+      v: 1,
+      time: T,
+      type: 'job-submitted',
+      launcher: 'slurm',
+      jobId: '123',
+      runDir: '/runs/r1',
+      configPath: '/c.akd.json',
+      script: 'job.sh',
+      output: 'slurm-%j.out',
+      resume: false,
+    } as RunEvent;
+    const pending = {
+      v: 1,
+      time: T,
+      type: 'job-state',
+      launcher: 'slurm',
+      jobId: '123',
+      state: 'PENDING',
+      reason: 'Priority',
+      source: 'follower',
+    } as RunEvent;
     const s = applyEvents(initialRunState('r1', '/runs/r1'), [submitted, pending]);
     assert.equal(s.status, 'starting');
     assert.equal(progressText(s), 'Slurm job 123 pending (Priority)');
@@ -63,12 +119,21 @@ describe('EventFileReader', () => {
       const reader = new EventFileReader(file);
       assert.deepEqual(reader.readNew(), [], 'no file yet');
       fs.writeFileSync(file, JSON.stringify(started) + '\n' + JSON.stringify(anneal).slice(0, 20));
-      assert.deepEqual(reader.readNew().map((e) => e.type), ['run-started']);
+      assert.deepEqual(
+        reader.readNew().map((e) => e.type),
+        ['run-started'],
+      );
       fs.appendFileSync(file, JSON.stringify(anneal).slice(20) + '\n');
-      assert.deepEqual(reader.readNew().map((e) => e.type), ['phase-started']);
+      assert.deepEqual(
+        reader.readNew().map((e) => e.type),
+        ['phase-started'],
+      );
       assert.deepEqual(reader.readNew(), []);
       fs.writeFileSync(file, JSON.stringify(completed) + '\n'); // replaced by a shorter file
-      assert.deepEqual(reader.readNew().map((e) => e.type), ['run-completed']);
+      assert.deepEqual(
+        reader.readNew().map((e) => e.type),
+        ['run-completed'],
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -3,11 +3,33 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import type { SlurmLauncher } from '../../../runner/config/types';
-import { SlurmScriptError, checkSlurmLauncher, sbatchOptions, sbatchQuote, sbatchScript, shellQuote, slurmPathPattern } from '../../../runner/launch/slurmScript';
+import {
+  SlurmScriptError,
+  checkSlurmLauncher,
+  sbatchOptions,
+  sbatchQuote,
+  sbatchScript,
+  shellQuote,
+  slurmPathPattern,
+} from '../../../runner/launch/slurmScript';
 
 const NASTY = [
-  'plain', 'with space', "it's", 'say "hi"', '$HOME and ${PATH} and $(id) and `id`', 'back\\slash', 'semi;colon && rm -rf /',
-  'new\nline', 'tab\there', '#hash', '*glob?[a]', '~tilde', '-dash', '', 'ünïcödé', "mixed '\"$`\\",
+  'plain',
+  'with space',
+  "it's",
+  'say "hi"',
+  '$HOME and ${PATH} and $(id) and `id`',
+  'back\\slash',
+  'semi;colon && rm -rf /',
+  'new\nline',
+  'tab\there',
+  '#hash',
+  '*glob?[a]',
+  '~tilde',
+  '-dash',
+  '',
+  'ünïcödé',
+  'mixed \'"$`\\',
 ];
 
 test('shellQuote survives bash for every awkward string (spaces, quotes, $, backticks, newlines)', () => {
@@ -38,13 +60,22 @@ test('output paths: % is doubled for Slurm patterns, a backslash is refused', ()
 });
 
 const full: SlurmLauncher = {
-  type: 'slurm', partition: 'gpu,debug', time: '1-02:00:00', cpusPerTask: 4, mem: '8G', gres: 'gpu:a100:1', account: 'proj-42',
+  type: 'slurm',
+  partition: 'gpu,debug',
+  time: '1-02:00:00',
+  cpusPerTask: 4,
+  mem: '8G',
+  gres: 'gpu:a100:1',
+  account: 'proj-42',
   extraArgs: ['--qos=high', '--comment=two words', '--constraint=a100|h100'],
 };
 
 const base = {
-  jobName: 'akd-tiny', output: '/shared/runs/it\'s "x" $HOME/slurm-%j.out', workDir: '/shared/anneal kd', nodeBinary: '/opt/node 20/bin/node',
-  args: ['/shared/anneal kd/bin/akd.js', '_run-job', "/shared/runs/it's \"x\" $HOME"],
+  jobName: 'akd-tiny',
+  output: '/shared/runs/it\'s "x" $HOME/slurm-%j.out',
+  workDir: '/shared/anneal kd',
+  nodeBinary: '/opt/node 20/bin/node',
+  args: ['/shared/anneal kd/bin/akd.js', '_run-job', '/shared/runs/it\'s "x" $HOME'],
 };
 
 test('sbatchScript: one #SBATCH line per setting, in a fixed order, before any command', () => {
@@ -75,15 +106,25 @@ test('sbatchScript: one #SBATCH line per setting, in a fixed order, before any c
 });
 
 test('sbatchScript: the bash part really runs the right argv (paths with spaces, quotes and $)', () => {
-  const script = sbatchScript({ launcher: { type: 'slurm' }, ...base, workDir: '/', nodeBinary: '/bin/echo-not-here' });
+  const script = sbatchScript({
+    launcher: { type: 'slurm' },
+    ...base,
+    workDir: '/',
+    nodeBinary: '/bin/echo-not-here',
+  });
   // Swap node for printf and run the script body in bash: the arguments must arrive intact.
-  const body = script.replace('if ! "$node_bin" -e', 'if false && "$node_bin" -e').replace('exec "$node_bin"', "exec printf '%s\\0'");
+  const body = script
+    .replace('if ! "$node_bin" -e', 'if false && "$node_bin" -e')
+    .replace('exec "$node_bin"', "exec printf '%s\\0'");
   const out = execFileSync('bash', ['-c', body], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
   assert.deepEqual(out.split('\0').slice(0, -1), base.args);
 });
 
 test('a minimal launcher block gives only the lines akd needs', () => {
-  assert.deepEqual(sbatchOptions({ launcher: { type: 'slurm' }, ...base, output: '/r/slurm-%j.out' }), ['--job-name=akd-tiny', '--output=/r/slurm-%j.out']);
+  assert.deepEqual(sbatchOptions({ launcher: { type: 'slurm' }, ...base, output: '/r/slurm-%j.out' }), [
+    '--job-name=akd-tiny',
+    '--output=/r/slurm-%j.out',
+  ]);
 });
 
 test('invalid launcher values are rejected before anything is submitted', () => {
@@ -97,9 +138,15 @@ test('invalid launcher values are rejected before anything is submitted', () => 
     [{ extraArgs: ['-o', '/x'] }, /akd sets -o itself|not an sbatch option/],
     [{ extraArgs: ['--array=0-9'] }, /akd sets --array/],
   ];
-  for (const [patch, re] of bad) assert.throws(() => checkSlurmLauncher({ type: 'slurm', ...patch }), re, JSON.stringify(patch));
-  assert.throws(() => sbatchScript({ launcher: { type: 'slurm', extraArgs: ['--comment=a\n#SBATCH --wrap=rm'] }, ...base }), /newline/);
-  for (const time of ['30', '30:00', '2:00:00', '1-0', '1-12:00', '1-12:00:00', 'UNLIMITED']) checkSlurmLauncher({ type: 'slurm', time });
+  for (const [patch, re] of bad)
+    assert.throws(() => checkSlurmLauncher({ type: 'slurm', ...patch }), re, JSON.stringify(patch));
+  assert.throws(
+    () =>
+      sbatchScript({ launcher: { type: 'slurm', extraArgs: ['--comment=a\n#SBATCH --wrap=rm'] }, ...base }),
+    /newline/,
+  );
+  for (const time of ['30', '30:00', '2:00:00', '1-0', '1-12:00', '1-12:00:00', 'UNLIMITED'])
+    checkSlurmLauncher({ type: 'slurm', time });
 });
 
 test('a sweep array spec: member indices as ranges, throttled to the concurrency', async () => {

@@ -19,7 +19,10 @@ function writeCifar10(dir: string, perFile: number): void {
     return r;
   };
   const file = (name: string, offset: number): void =>
-    fs.writeFileSync(path.join(dir, name), Buffer.concat(Array.from({ length: perFile }, (_, k) => record(offset + k))));
+    fs.writeFileSync(
+      path.join(dir, name),
+      Buffer.concat(Array.from({ length: perFile }, (_, k) => record(offset + k))),
+    );
   for (let b = 1; b <= 5; b++) file(`data_batch_${b}.bin`, b * perFile);
   file('test_batch.bin', 0);
 }
@@ -30,17 +33,35 @@ test('a ResNet-8 teacher on CIFAR-10 binaries trains on wasm through akd run', a
   writeCifar10(path.join(dir, 'cifar'), 40);
   const teacherModel = { type: 'resnet', depth: 8, width: 4 };
   const config = writeConfig(dir, 'resnet', {
-    name: 'resnet', seed: 1,
+    name: 'resnet',
+    seed: 1,
     data: { format: 'cifar10', dir: 'cifar', validationFraction: 0.2 },
-    teacher: { model: teacherModel, epochs: 1, optimizer: { type: 'sgd', learningRate: 0.05, momentum: 0.9, weightDecay: 1e-4 } },
+    teacher: {
+      model: teacherModel,
+      epochs: 1,
+      optimizer: { type: 'sgd', learningRate: 0.05, momentum: 0.9, weightDecay: 1e-4 },
+    },
     student: { model: { type: 'mlp', hidden: [8] } },
-    method: { type: 'kd', epochs: 1, optimizer: { type: 'adam', learningRate: 0.001 }, temperature: 4, alpha: 0.9 },
-    batchSize: 32, backend: 'wasm',
+    method: {
+      type: 'kd',
+      epochs: 1,
+      optimizer: { type: 'adam', learningRate: 0.001 },
+      temperature: 4,
+      alpha: 0.9,
+    },
+    batchSize: 32,
+    backend: 'wasm',
   });
   const r = await runAkd(['run', config, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const started = r.events[0] as RunStartedEvent;
-  assert.deepEqual(started.data, { train: 160, validation: 40, test: 40, inputShape: [32, 32, 3], classes: 10 });
+  assert.deepEqual(started.data, {
+    train: 160,
+    validation: 40,
+    test: 40,
+    inputShape: [32, 32, 3],
+    classes: 10,
+  });
   assert.equal(started.teacher.params, countParams(teacherModel as never, [32, 32, 3], 10));
   const done = r.events[r.events.length - 1] as RunCompletedEvent;
   assert.equal(done.type, 'run-completed');
@@ -50,8 +71,13 @@ test('a ResNet-8 teacher on CIFAR-10 binaries trains on wasm through akd run', a
 test('akd list and akd show read the run store; akd validate exits 0/2', async () => {
   const dir = tempDir('list');
   const config = writeConfig(dir, 'one', {
-    name: 'one', data: { dataset: 'mnist', trainLimit: 500, testLimit: 200 },
-    teacher: { model: { type: 'mlp', hidden: [16] }, epochs: 1, optimizer: { type: 'adam', learningRate: 0.003 } },
+    name: 'one',
+    data: { dataset: 'mnist', trainLimit: 500, testLimit: 200 },
+    teacher: {
+      model: { type: 'mlp', hidden: [16] },
+      epochs: 1,
+      optimizer: { type: 'adam', learningRate: 0.003 },
+    },
     student: { model: { type: 'mlp', hidden: [4] } },
     method: { type: 'scratch', epochs: 1, optimizer: { type: 'adam', learningRate: 0.003 } },
     backend: 'cpu',
@@ -88,16 +114,34 @@ test('akd list and akd show read the run store; akd validate exits 0/2', async (
 test('a crashed run (SIGKILL) leaves readable events and resumes from its last epoch checkpoint', async () => {
   const dir = tempDir('crash');
   const config = writeConfig(dir, 'crash', {
-    name: 'crash', seed: 3, data: { dataset: 'mnist', trainLimit: 2000, testLimit: 500 },
-    teacher: { model: { type: 'mlp', hidden: [64] }, epochs: 2, optimizer: { type: 'adam', learningRate: 0.003 } },
+    name: 'crash',
+    seed: 3,
+    data: { dataset: 'mnist', trainLimit: 2000, testLimit: 500 },
+    teacher: {
+      model: { type: 'mlp', hidden: [64] },
+      epochs: 2,
+      optimizer: { type: 'adam', learningRate: 0.003 },
+    },
     student: { model: { type: 'mlp', hidden: [8] } },
-    method: { type: 'annealing', tauMax: 3, phase1: { epochs: 6, optimizer: { type: 'adam', learningRate: 0.003 } }, phase2: { epochs: 1, optimizer: { type: 'adam', learningRate: 0.001 } } },
-    batchSize: 64, backend: 'wasm',
+    method: {
+      type: 'annealing',
+      tauMax: 3,
+      phase1: { epochs: 6, optimizer: { type: 'adam', learningRate: 0.003 } },
+      phase2: { epochs: 1, optimizer: { type: 'adam', learningRate: 0.001 } },
+    },
+    batchSize: 64,
+    backend: 'wasm',
   });
   let killed = false;
   const first = await runAkd(['run', config, '--json'], {
     onEvent: (e, child) => {
-      if (!killed && e.type === 'checkpoint-saved' && e.reason === 'epoch' && e.position.phase === 'anneal' && e.position.epoch === 2) {
+      if (
+        !killed &&
+        e.type === 'checkpoint-saved' &&
+        e.reason === 'epoch' &&
+        e.position.phase === 'anneal' &&
+        e.position.epoch === 2
+      ) {
         killed = true;
         child.kill('SIGKILL');
       }
@@ -111,8 +155,13 @@ test('a crashed run (SIGKILL) leaves readable events and resumes from its last e
   const second = await runAkd(['resume', path.basename(runDir), '--json'], { cwd: dir });
   assert.equal(second.code, 0, second.stderr);
   const resumed = second.events[0] as RunStartedEvent;
-  assert.ok(resumed.resumedFrom && resumed.resumedFrom.phase === 'anneal' && resumed.resumedFrom.epoch >= 2, JSON.stringify(resumed.resumedFrom));
-  const annealEpochs = second.events.filter((e) => e.type === 'epoch-ended' && e.phase === 'anneal').map((e) => (e as { epoch: number }).epoch);
+  assert.ok(
+    resumed.resumedFrom && resumed.resumedFrom.phase === 'anneal' && resumed.resumedFrom.epoch >= 2,
+    JSON.stringify(resumed.resumedFrom),
+  );
+  const annealEpochs = second.events
+    .filter((e) => e.type === 'epoch-ended' && e.phase === 'anneal')
+    .map((e) => (e as { epoch: number }).epoch);
   assert.equal(annealEpochs[0], resumed.resumedFrom!.epoch + 1);
   assert.equal(annealEpochs[annealEpochs.length - 1], 6);
   assert.equal(second.events[second.events.length - 1].type, 'run-completed');
@@ -121,13 +170,20 @@ test('a crashed run (SIGKILL) leaves readable events and resumes from its last e
 test('a run keeps training when its reader goes away (the editor reloaded): events still reach events.jsonl', async () => {
   const dir = tempDir('epipe');
   const config = writeConfig(dir, 'epipe', {
-    name: 'epipe', data: { dataset: 'mnist', trainLimit: 1000, testLimit: 200 },
-    teacher: { model: { type: 'mlp', hidden: [16] }, epochs: 2, optimizer: { type: 'adam', learningRate: 0.003 } },
+    name: 'epipe',
+    data: { dataset: 'mnist', trainLimit: 1000, testLimit: 200 },
+    teacher: {
+      model: { type: 'mlp', hidden: [16] },
+      epochs: 2,
+      optimizer: { type: 'adam', learningRate: 0.003 },
+    },
     student: { model: { type: 'mlp', hidden: [4] } },
     method: { type: 'scratch', epochs: 3, optimizer: { type: 'adam', learningRate: 0.003 } },
     backend: 'wasm',
   });
-  const child = spawn(process.execPath, [AKD, 'run', config, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [AKD, 'run', config, '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const firstLine = await new Promise<string>((resolve) => {
     let text = '';
     child.stdout.setEncoding('utf8');

@@ -9,15 +9,33 @@ import { EventBuilder } from './fixtures';
 
 function row(runId: string, method: RunRow['method'], seed: number, test: number, sweep?: string): RunRow {
   return {
-    runId, runDir: `/runs/${runId}`, method, seed, variables: {}, status: 'completed', studentTest: test, studentVal: test,
-    teacherTest: 0.97, studentParams: 6370, teacherParams: 25450, seconds: 12, ...(sweep ? { sweep } : {}),
+    runId,
+    runDir: `/runs/${runId}`,
+    method,
+    seed,
+    variables: {},
+    status: 'completed',
+    studentTest: test,
+    studentVal: test,
+    teacherTest: 0.97,
+    studentParams: 6370,
+    teacherParams: 25450,
+    seconds: 12,
+    ...(sweep ? { sweep } : {}),
   };
 }
 
 describe('buildComparison', () => {
   it('one row per run with final/best accuracy, sizes, backend and the student curve', () => {
     const events = new EventBuilder().fullAnnealing().completed().events;
-    const summary = { backend: 'wasm', phases: [{ phase: 'teacher', bestValAccuracy: 0.99 }, { phase: 'anneal', bestValAccuracy: 0.7 }, { phase: 'finetune', bestValAccuracy: 0.72 }] } as unknown as RunSummary;
+    const summary = {
+      backend: 'wasm',
+      phases: [
+        { phase: 'teacher', bestValAccuracy: 0.99 },
+        { phase: 'anneal', bestValAccuracy: 0.7 },
+        { phase: 'finetune', bestValAccuracy: 0.72 },
+      ],
+    } as unknown as RunSummary;
     const r = row('a', 'annealing', 1, 0.71);
     const data = buildComparison([{ row: r, events, summary, label: 'tiny annealing' }], groupRuns([r]));
     assert.equal(data.runs.length, 1);
@@ -30,9 +48,20 @@ describe('buildComparison', () => {
   });
 
   it('a sweep: mean ± std per method over seeds, from runner/compare', () => {
-    const rows = [row('k1', 'kd', 1, 0.9, 's'), row('k2', 'kd', 2, 0.8, 's'), row('a1', 'annealing', 1, 0.92, 's'), row('a2', 'annealing', 2, 0.94, 's')];
-    const data = buildComparison(rows.map((r) => ({ row: r, events: [], label: r.runId })), groupRuns(rows));
-    assert.deepEqual(data.groups.map((g) => g.method), ['kd', 'annealing']);
+    const rows = [
+      row('k1', 'kd', 1, 0.9, 's'),
+      row('k2', 'kd', 2, 0.8, 's'),
+      row('a1', 'annealing', 1, 0.92, 's'),
+      row('a2', 'annealing', 2, 0.94, 's'),
+    ];
+    const data = buildComparison(
+      rows.map((r) => ({ row: r, events: [], label: r.runId })),
+      groupRuns(rows),
+    );
+    assert.deepEqual(
+      data.groups.map((g) => g.method),
+      ['kd', 'annealing'],
+    );
     const kd = data.groups[0];
     assert.equal(kd.n, 2);
     assert.ok(Math.abs((kd.mean ?? 0) - 0.85) < 1e-12);

@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import { lttb, pointBudget, shapeForChart } from '../../../webview/shaping/decimate';
 import type { XY } from '../../../webview/shaping/series';
 
-const wave = (n: number): XY[] => Array.from({ length: n }, (_, i) => ({ x: i, y: Math.sin(i / 50) + (i === 7777 ? 5 : 0) }));
+const wave = (n: number): XY[] =>
+  Array.from({ length: n }, (_, i) => ({ x: i, y: Math.sin(i / 50) + (i === 7777 ? 5 : 0) }));
 
 describe('lttb', () => {
   it('returns the series unchanged when it is short enough', () => {
@@ -19,8 +20,14 @@ describe('lttb', () => {
     assert.equal(out.length, 500);
     assert.deepEqual(out[0], data[0]);
     assert.deepEqual(out[out.length - 1], data[data.length - 1]);
-    assert.ok(out.every((p, i) => i === 0 || p.x > out[i - 1].x), 'x increasing');
-    assert.ok(out.some((p) => p.x === 7777), 'the spike survives');
+    assert.ok(
+      out.every((p, i) => i === 0 || p.x > out[i - 1].x),
+      'x increasing',
+    );
+    assert.ok(
+      out.some((p) => p.x === 7777),
+      'the spike survives',
+    );
     assert.ok(Math.max(...out.map((p) => p.y)) > 4);
   });
 

@@ -26,7 +26,9 @@ describe('eta', () => {
     assert.equal(eta.remainingSeconds, 120);
     assert.equal(eta.samplesPerSecond, 50);
     // Student phases measured at 200/s: the rest of phase 1 and finetune use it.
-    b.epoch('teacher', 2, 2, {}, 50).phase('anneal', 2, { temperature: 2, phi: 0.5, step: 0, steps: 2 }).epoch('anneal', 1, 4, { temperature: 2, phi: 0.5 }, 200);
+    b.epoch('teacher', 2, 2, {}, 50)
+      .phase('anneal', 2, { temperature: 2, phi: 0.5, step: 0, steps: 2 })
+      .epoch('anneal', 1, 4, { temperature: 2, phi: 0.5 }, 200);
     eta = estimate(b.events, phaseTimeline(b.events), T0 + 30_000);
     assert.equal(eta.remainingSamples, 4000);
     assert.equal(eta.remainingSeconds, 20);

@@ -7,25 +7,48 @@ import { EventBuilder } from './fixtures';
 describe('RunSeries', () => {
   it('puts every epoch of every phase on one axis, with spans and temperature marks', () => {
     const s = new RunSeries(new EventBuilder().fullAnnealing().completed().events);
-    assert.deepEqual(s.points.map((p) => p.x), [1, 2, 3, 4, 5, 6, 7]);
-    assert.deepEqual(s.points.map((p) => p.phase), ['teacher', 'teacher', 'anneal', 'anneal', 'anneal', 'anneal', 'finetune']);
-    assert.deepEqual(s.spans, [{ phase: 'teacher', from: 1, to: 2 }, { phase: 'anneal', from: 3, to: 6 }, { phase: 'finetune', from: 7, to: 7 }]);
-    assert.deepEqual(s.marks, [{ x: 3, temperature: 2, phi: 0.5 }, { x: 5, temperature: 1, phi: 1 }]);
+    assert.deepEqual(
+      s.points.map((p) => p.x),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
+    assert.deepEqual(
+      s.points.map((p) => p.phase),
+      ['teacher', 'teacher', 'anneal', 'anneal', 'anneal', 'anneal', 'finetune'],
+    );
+    assert.deepEqual(s.spans, [
+      { phase: 'teacher', from: 1, to: 2 },
+      { phase: 'anneal', from: 3, to: 6 },
+      { phase: 'finetune', from: 7, to: 7 },
+    ]);
+    assert.deepEqual(s.marks, [
+      { x: 3, temperature: 2, phi: 0.5 },
+      { x: 5, temperature: 1, phi: 1 },
+    ]);
     assert.equal(s.loss().length, 7);
     assert.equal(s.valAccuracy()[0].y, 0.61);
   });
 
   it('Phi(T) over time is a step function in seconds since the start', () => {
     const s = new RunSeries(new EventBuilder().fullAnnealing().events);
-    assert.deepEqual(s.phi.map((p) => p.y), [0.5, 0.5, 0.5, 1, 1, 1]);
+    assert.deepEqual(
+      s.phi.map((p) => p.y),
+      [0.5, 0.5, 0.5, 1, 1, 1],
+    );
     assert.equal(s.phi[0].x, 20); // two teacher epochs of 10 s each
     assert.ok(s.phi.every((p, i) => i === 0 || p.x >= s.phi[i - 1].x));
   });
 
   it('throughput takes progress windows and epoch ends', () => {
-    const b = new EventBuilder().started().phase('teacher', 2).progress('teacher', 1, 2, 5, 10, 80).epoch('teacher', 1, 2, {}, 90);
+    const b = new EventBuilder()
+      .started()
+      .phase('teacher', 2)
+      .progress('teacher', 1, 2, 5, 10, 80)
+      .epoch('teacher', 1, 2, {}, 90);
     const s = new RunSeries(b.events);
-    assert.deepEqual(s.throughput.map((p) => p.y), [80, 90]);
+    assert.deepEqual(
+      s.throughput.map((p) => p.y),
+      [80, 90],
+    );
   });
 
   it('add() reports changes and appends; a repeated epoch (resume) replaces and bumps the version', () => {
@@ -41,7 +64,9 @@ describe('RunSeries', () => {
   });
 
   it('a validation-less run has null accuracy points (gaps, not zeros)', () => {
-    const s = new RunSeries(new EventBuilder().started().phase('teacher', 1).epoch('teacher', 1, 1, { valAccuracy: null }).events);
+    const s = new RunSeries(
+      new EventBuilder().started().phase('teacher', 1).epoch('teacher', 1, 1, { valAccuracy: null }).events,
+    );
     assert.deepEqual(s.valAccuracy(), [{ x: 1, y: null }]);
   });
 });
@@ -49,7 +74,10 @@ describe('RunSeries', () => {
 describe('studentCurve', () => {
   it('keeps the student phases only, numbered from 1', () => {
     const curve = studentCurve(new EventBuilder().fullAnnealing().events);
-    assert.deepEqual(curve.map((p) => p.x), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      curve.map((p) => p.x),
+      [1, 2, 3, 4, 5],
+    );
     assert.equal(curve[0].y, 0.61);
   });
 });

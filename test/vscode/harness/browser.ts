@@ -12,20 +12,40 @@ export async function launchBrowser(): Promise<BrowserContext> {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1400, height: 860 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   // The throwaway profile (a few MB each launch) goes when the harness exits (Chromium may
   // still be writing to it right after the context closes).
   process.once('exit', () => {
-    try { fs.rmSync(profile, { recursive: true, force: true, maxRetries: 2 }); } catch { /* best effort */ }
+    try {
+      fs.rmSync(profile, { recursive: true, force: true, maxRetries: 2 });
+    } catch {
+      /* best effort */
+    }
   });
   return context;
 }
 
 /** The workbench URL; `payload` is the web workbench's way to pass dev/test extension paths. */
-export function workbenchUrl(base: string, authority: string, folder: string, devPath: string, testsPath?: string): string {
-  const payload: [string, string][] = [['extensionDevelopmentPath', `vscode-remote://${authority}${devPath}`]];
+export function workbenchUrl(
+  base: string,
+  authority: string,
+  folder: string,
+  devPath: string,
+  testsPath?: string,
+): string {
+  const payload: [string, string][] = [
+    ['extensionDevelopmentPath', `vscode-remote://${authority}${devPath}`],
+  ];
   if (testsPath) payload.push(['extensionTestsPath', `vscode-remote://${authority}${testsPath}`]);
   return `${base}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }

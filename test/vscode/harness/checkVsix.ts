@@ -23,9 +23,24 @@ async function main(): Promise<number> {
   const workspace = path.join(ROOT, '.test-results', 'vsix-workspace');
   for (const d of [data, workspace]) fs.rmSync(d, { recursive: true, force: true });
   fs.mkdirSync(workspace, { recursive: true });
-  fs.copyFileSync(path.join(ROOT, 'test', 'vscode', 'fixtures', 'workspace', 'tiny.akd.json'), path.join(workspace, 'tiny.akd.json'));
+  fs.copyFileSync(
+    path.join(ROOT, 'test', 'vscode', 'fixtures', 'workspace', 'tiny.akd.json'),
+    path.join(workspace, 'tiny.akd.json'),
+  );
   fs.mkdirSync(path.join(data, 'user'), { recursive: true });
-  execFileSync(process.execPath, [bin, '--extensions-dir', path.join(data, 'ext'), '--user-data-dir', path.join(data, 'user'), '--install-extension', vsix], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [
+      bin,
+      '--extensions-dir',
+      path.join(data, 'ext'),
+      '--user-data-dir',
+      path.join(data, 'user'),
+      '--install-extension',
+      vsix,
+    ],
+    { stdio: 'inherit' },
+  );
   const installed = fs.readdirSync(path.join(data, 'ext')).find((n) => n.startsWith('anneal-kd.anneal-kd-'));
   if (!installed) throw new Error('not installed');
   console.log(`installed ${installed} (${(fs.statSync(vsix).size / 1e6).toFixed(1)} MB .vsix)`);
@@ -34,7 +49,7 @@ async function main(): Promise<number> {
   const browser = await launchBrowser();
   let ok = false;
   try {
-    const page = browser.pages()[0] ?? await browser.newPage();
+    const page = browser.pages()[0] ?? (await browser.newPage());
     await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
     await waitForWorkbench(page);
     await palette(page, 'tiny.akd.json', true);
@@ -56,8 +71,11 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-main().then((code) => process.exit(code), (e: unknown) => {
-  console.error(e);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  },
+);

@@ -40,7 +40,9 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number):
     try {
       const res = await fetch(`${url}/healthz`);
       if (res.ok) return;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     await new Promise((r) => setTimeout(r, 150));
   }
   throw new Error(`code-server not healthy after ${timeoutMs} ms`);
@@ -51,29 +53,50 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
   const userDir = path.join(options.dataDir, 'user');
   fs.mkdirSync(path.join(userDir, 'User'), { recursive: true });
   fs.mkdirSync(path.join(options.dataDir, 'ext'), { recursive: true });
-  fs.writeFileSync(path.join(userDir, 'User', 'settings.json'), JSON.stringify({
-    'extensions.autoCheckUpdates': false,
-    'extensions.autoUpdate': false,
-    'workbench.startupEditor': 'none',
-    'telemetry.telemetryLevel': 'off',
-    'update.mode': 'none',
-    'workbench.enableExperiments': false,
-    'workbench.tips.enabled': false,
-    'security.workspace.trust.enabled': !options.disableTrust,
-    'security.workspace.trust.startupPrompt': 'never',
-    ...options.settings,
-  }, null, 2));
+  fs.writeFileSync(
+    path.join(userDir, 'User', 'settings.json'),
+    JSON.stringify(
+      {
+        'extensions.autoCheckUpdates': false,
+        'extensions.autoUpdate': false,
+        'workbench.startupEditor': 'none',
+        'telemetry.telemetryLevel': 'off',
+        'update.mode': 'none',
+        'workbench.enableExperiments': false,
+        'workbench.tips.enabled': false,
+        'security.workspace.trust.enabled': !options.disableTrust,
+        'security.workspace.trust.startupPrompt': 'never',
+        ...options.settings,
+      },
+      null,
+      2,
+    ),
+  );
   const config = path.join(options.dataDir, 'config.yaml');
   fs.writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\n`);
   const args = [
-    options.bin, '--config', config, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none',
-    '--disable-telemetry', '--disable-update-check', '--disable-getting-started-override',
+    options.bin,
+    '--config',
+    config,
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--auth',
+    'none',
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-getting-started-override',
     ...(options.disableTrust ? ['--disable-workspace-trust'] : []),
-    '--user-data-dir', userDir, '--extensions-dir', path.join(options.dataDir, 'ext'),
+    '--user-data-dir',
+    userDir,
+    '--extensions-dir',
+    path.join(options.dataDir, 'ext'),
   ];
   const log = fs.openSync(path.join(options.dataDir, 'server.log'), 'w');
   // Never `--log trace`: it writes the whole environment into the log.
-  const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], env: { ...process.env, ...options.env } });
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', log, log],
+    env: { ...process.env, ...options.env },
+  });
   const url = `http://127.0.0.1:${port}`;
   await waitHealthy(url, child, 30_000);
   return {

@@ -31,7 +31,10 @@ function aptMissing(): string[] {
 export function ensureSystemPackages(log: (s: string) => void): void {
   const missing = which('dpkg') ? aptMissing() : [];
   if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) throw new Error(`missing system packages: ${missing.join(' ')} (apt-get install -y ${missing.join(' ')})`);
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      `missing system packages: ${missing.join(' ')} (apt-get install -y ${missing.join(' ')})`,
+    );
   log(`apt-get install ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
@@ -47,7 +50,10 @@ export function installCodeServer(root: string, log: (s: string) => void = conso
 
   const t0 = Date.now();
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'code-server-cache', private: true }, null, 2));
+  fs.writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: 'code-server-cache', private: true }, null, 2),
+  );
   // @vscode/ripgrep would download rg from GitHub; it first looks for this tarball.
   const rgCache = path.join(os.tmpdir(), 'vscode-ripgrep-cache-1.15.11');
   const rgTar = path.join(rgCache, 'ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz');
@@ -57,15 +63,19 @@ export function installCodeServer(root: string, log: (s: string) => void = conso
   }
   log(`installing code-server ${CODE_SERVER_VERSION} into ${dir} (about 80 s)`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  execFileSync(npm, ['install', `code-server@${CODE_SERVER_VERSION}`, '--no-audit', '--no-fund', '--no-save'], {
-    cwd: dir,
-    stdio: 'inherit',
-    env: {
-      ...process.env,
-      npm_config_unsafe_perm: 'true', // its postinstall refuses root without it
-      npm_config_yes: 'true', // node-pty's postinstall runs `npx node-gyp`
+  execFileSync(
+    npm,
+    ['install', `code-server@${CODE_SERVER_VERSION}`, '--no-audit', '--no-fund', '--no-save'],
+    {
+      cwd: dir,
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        npm_config_unsafe_perm: 'true', // its postinstall refuses root without it
+        npm_config_yes: 'true', // node-pty's postinstall runs `npx node-gyp`
+      },
     },
-  });
+  );
   if (!fs.existsSync(bin)) throw new Error(`code-server installed but ${bin} is missing`);
   fs.writeFileSync(marker, new Date().toISOString() + '\n');
   return { bin, installSeconds: (Date.now() - t0) / 1000 };

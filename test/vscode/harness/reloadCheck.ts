@@ -32,11 +32,19 @@ const RELOAD_CONFIG = `// Trains long enough to reload the window in the middle 
 }
 `;
 
-interface Ev { type: string; pid?: number; runId?: string }
+interface Ev {
+  type: string;
+  pid?: number;
+  runId?: string;
+}
 
 function events(runDir: string): Ev[] {
   try {
-    return fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Ev);
+    return fs
+      .readFileSync(path.join(runDir, 'events.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Ev);
   } catch {
     return [];
   }
@@ -53,7 +61,12 @@ function parentOf(pid: number): number | undefined {
 }
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs: number): Promise<T> {
@@ -67,7 +80,8 @@ async function until<T>(probe: () => T | undefined | false, what: string, timeou
 }
 
 export async function reloadChecks(page: Page, workspace: string): Promise<UiResult[]> {
-  const title = 'ui: a run keeps training through a real window reload and the new window follows it to the end';
+  const title =
+    'ui: a run keeps training through a real window reload and the new window follows it to the end';
   const runsDir = path.join(workspace, '.akd', 'runs');
   let pid: number | undefined;
   try {
@@ -77,10 +91,16 @@ export async function reloadChecks(page: Page, workspace: string): Promise<UiRes
     await palette(page, 'reload.akd.json', true);
     await page.waitForTimeout(1500); // the language server checks it first
     await palette(page, 'Anneal KD: Run Experiment');
-    const runDir = await until(() => {
-      const name = fs.existsSync(runsDir) ? fs.readdirSync(runsDir).find((n) => !before.has(n) && n.endsWith('-reload')) : undefined;
-      return name && path.join(runsDir, name);
-    }, 'the run folder', 30_000);
+    const runDir = await until(
+      () => {
+        const name = fs.existsSync(runsDir)
+          ? fs.readdirSync(runsDir).find((n) => !before.has(n) && n.endsWith('-reload'))
+          : undefined;
+        return name && path.join(runsDir, name);
+      },
+      'the run folder',
+      30_000,
+    );
     await until(() => events(runDir).some((e) => e.type === 'epoch-ended'), 'a trained epoch', 60_000);
     const started = events(runDir).find((e) => e.type === 'run-started');
     pid = started?.pid;
@@ -89,19 +109,25 @@ export async function reloadChecks(page: Page, workspace: string): Promise<UiRes
     const host = process.platform === 'linux' ? parentOf(pid) : undefined;
 
     // The real thing: the extension host that spawned the runner goes away.
-    await page.evaluate(() => { (globalThis as unknown as { akdBeforeReload?: boolean }).akdBeforeReload = true; });
+    await page.evaluate(() => {
+      (globalThis as unknown as { akdBeforeReload?: boolean }).akdBeforeReload = true;
+    });
     await palette(page, 'Developer: Reload Window');
     for (let i = 0; i < 150; i++) {
-      const old = await page.evaluate(() => (globalThis as unknown as { akdBeforeReload?: boolean }).akdBeforeReload === true).catch(() => false);
+      const old = await page
+        .evaluate(() => (globalThis as unknown as { akdBeforeReload?: boolean }).akdBeforeReload === true)
+        .catch(() => false);
       if (!old) break;
       await page.waitForTimeout(200);
     }
     await waitForWorkbench(page);
-    if (events(runDir).some((e) => e.type === 'run-completed')) throw new Error('the run ended before the window was back: make it longer');
+    if (events(runDir).some((e) => e.type === 'run-completed'))
+      throw new Error('the run ended before the window was back: make it longer');
     // The old extension host is gone (so nobody reads the runner's stdout any more and its next
     // writes hit a closed pipe), yet the runner lives on.
     const completed = (): boolean => events(runDir).some((e) => e.type === 'run-completed');
-    if (host !== undefined && host > 1) await until(() => !alive(host), `the old extension host (pid ${host}) to exit`, 20_000);
+    if (host !== undefined && host > 1)
+      await until(() => !alive(host), `the old extension host (pid ${host}) to exit`, 20_000);
     if (!alive(pid) && !completed()) throw new Error(`the runner (pid ${pid}) died with the window`);
 
     // The new window lists it going, then completed.
@@ -111,16 +137,31 @@ export async function reloadChecks(page: Page, workspace: string): Promise<UiRes
     const label = m ? `${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]}` : runId;
     const row = page.locator('.monaco-list-row', { hasText: label }).first();
     await row.waitFor({ timeout: 30_000 });
-    await page.locator('.monaco-list-row', { hasText: label }).filter({ hasText: /epoch|student/ }).first().waitFor({ timeout: 30_000 });
-    await page.locator('.monaco-list-row', { hasText: label }).filter({ hasText: /student \d+\.\d%/ }).first().waitFor({ timeout: 90_000 });
+    await page
+      .locator('.monaco-list-row', { hasText: label })
+      .filter({ hasText: /epoch|student/ })
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await page
+      .locator('.monaco-list-row', { hasText: label })
+      .filter({ hasText: /student \d+\.\d%/ })
+      .first()
+      .waitFor({ timeout: 90_000 });
     const all = events(runDir);
-    if (all[all.length - 1]?.type !== 'run-completed') throw new Error(`last event ${all[all.length - 1]?.type}`);
-    if (all.filter((e) => e.type === 'run-started').length !== 1) throw new Error('the run was restarted, not followed');
+    if (all[all.length - 1]?.type !== 'run-completed')
+      throw new Error(`last event ${all[all.length - 1]?.type}`);
+    if (all.filter((e) => e.type === 'run-started').length !== 1)
+      throw new Error('the run was restarted, not followed');
     console.log(`  ✔ ${title}`);
     return [{ title, state: 'passed' }];
   } catch (e) {
     console.log(`  ✖ ${title}: ${(e as Error).message}`);
-    if (pid && alive(pid)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    if (pid && alive(pid))
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     return [{ title, state: 'failed', error: String((e as Error).stack ?? e).slice(0, 2000) }];
   }
 }

@@ -20,9 +20,15 @@ const RESULTS = path.join(ROOT, '.test-results');
 const WORKSPACE = path.join(RESULTS, 'workspace');
 const HOST_TIMEOUT_MS = Number(process.env.AKD_HOST_TIMEOUT_MS ?? 20 * 60_000);
 
-interface HostResults { passed: number; failed: number; tests: { title: string; state: string; error?: string }[]; }
+interface HostResults {
+  passed: number;
+  failed: number;
+  tests: { title: string; state: string; error?: string }[];
+}
 
-function seconds(since: number): string { return `${((Date.now() - since) / 1000).toFixed(1)} s`; }
+function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
+}
 
 function freshWorkspace(): void {
   fs.rmSync(WORKSPACE, { recursive: true, force: true });
@@ -33,23 +39,32 @@ async function runHostSuites(server: CodeServer): Promise<{ code: number | strin
   const browser = await launchBrowser();
   const consoleLog = fs.createWriteStream(path.join(RESULTS, 'host-console.log'));
   try {
-    const page = browser.pages()[0] ?? await browser.newPage();
+    const page = browser.pages()[0] ?? (await browser.newPage());
     let exit: (code: number) => void = () => {};
-    const exited = new Promise<number>((r) => { exit = r; });
+    const exited = new Promise<number>((r) => {
+      exit = r;
+    });
     await page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) => {
       const line = format(...(Array.isArray(args) ? args : [args]));
       consoleLog.write(`[${type}] ${line}\n`);
       // The mocha reporter's lines as they happen; not the marketplace look-ups (no network here).
       // (mocha's lines are indented; the workbench's own info lines are not).
-      if (!/open-vsx\.org|^\s+at /.test(line) && (type === 'error' || /^\s+\S/.test(line))) process.stdout.write(`  ${line}\n`);
+      if (!/open-vsx\.org|^\s+at /.test(line) && (type === 'error' || /^\s+\S/.test(line)))
+        process.stdout.write(`  ${line}\n`);
     });
     await page.exposeFunction('codeAutomationExit', (code: number) => exit(code));
     const testsPath = path.join(ROOT, 'out', 'test', 'vscode', 'suite', 'index.js');
     await page.goto(workbenchUrl(server.url, server.authority, WORKSPACE, ROOT, testsPath));
-    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), HOST_TIMEOUT_MS))]);
-    if (code !== 0) await page.screenshot({ path: path.join(RESULTS, 'host-failure.png') }).catch(() => undefined);
+    const code = await Promise.race([
+      exited,
+      new Promise<string>((r) => setTimeout(() => r('timeout'), HOST_TIMEOUT_MS)),
+    ]);
+    if (code !== 0)
+      await page.screenshot({ path: path.join(RESULTS, 'host-failure.png') }).catch(() => undefined);
     const file = path.join(RESULTS, 'host.json');
-    const results = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) as HostResults : undefined;
+    const results = fs.existsSync(file)
+      ? (JSON.parse(fs.readFileSync(file, 'utf8')) as HostResults)
+      : undefined;
     return { code, results };
   } finally {
     consoleLog.end();
@@ -57,10 +72,13 @@ async function runHostSuites(server: CodeServer): Promise<{ code: number | strin
   }
 }
 
-async function runUi(server: CodeServer, body: (page: import('playwright-core').Page) => Promise<UiResult[]>): Promise<UiResult[]> {
+async function runUi(
+  server: CodeServer,
+  body: (page: import('playwright-core').Page) => Promise<UiResult[]>,
+): Promise<UiResult[]> {
   const browser = await launchBrowser();
   try {
-    const page = browser.pages()[0] ?? await browser.newPage();
+    const page = browser.pages()[0] ?? (await browser.newPage());
     await page.goto(workbenchUrl(server.url, server.authority, WORKSPACE, ROOT));
     return await body(page);
   } catch (e) {
@@ -73,14 +91,34 @@ async function runUi(server: CodeServer, body: (page: import('playwright-core').
 async function main(): Promise<number> {
   const t0 = Date.now();
   fs.mkdirSync(RESULTS, { recursive: true });
-  for (const f of ['host.json', 'ui.json', 'host-failure.png', 'dashboard-dark-running.png', 'dashboard-dark.png', 'dashboard-compare-dark.png', 'dashboard-light.png', 'dashboard-high-contrast.png', 'dashboard-narrow-dark.png', 'dashboard-10000-epochs.png']) fs.rmSync(path.join(RESULTS, f), { force: true });
+  for (const f of [
+    'host.json',
+    'ui.json',
+    'host-failure.png',
+    'dashboard-dark-running.png',
+    'dashboard-dark.png',
+    'dashboard-compare-dark.png',
+    'dashboard-light.png',
+    'dashboard-high-contrast.png',
+    'dashboard-narrow-dark.png',
+    'dashboard-10000-epochs.png',
+  ])
+    fs.rmSync(path.join(RESULTS, f), { force: true });
 
   const install = installCodeServer(ROOT);
-  console.log(`code-server ${install.installSeconds ? `installed in ${install.installSeconds.toFixed(0)} s` : 'cached'} (${install.bin})`);
-  if (!fs.existsSync(path.join(ROOT, 'bin', 'akd.js')) || !fs.existsSync(path.join(ROOT, 'out', 'runner', 'cli', 'akd.js'))) {
-    console.warn('warning: the runner (bin/akd.js, out/runner/cli/akd.js) is missing: run `tsc -p .`; the run suites will fail');
+  console.log(
+    `code-server ${install.installSeconds ? `installed in ${install.installSeconds.toFixed(0)} s` : 'cached'} (${install.bin})`,
+  );
+  if (
+    !fs.existsSync(path.join(ROOT, 'bin', 'akd.js')) ||
+    !fs.existsSync(path.join(ROOT, 'out', 'runner', 'cli', 'akd.js'))
+  ) {
+    console.warn(
+      'warning: the runner (bin/akd.js, out/runner/cli/akd.js) is missing: run `tsc -p .`; the run suites will fail',
+    );
   }
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'extension.js'))) throw new Error('the extension is not bundled: run `node extension/esbuild.mjs` first');
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'extension.js')))
+    throw new Error('the extension is not bundled: run `node extension/esbuild.mjs` first');
   freshWorkspace();
   const dataRoot = path.join(ROOT, '.vscode-test', 'data');
   fs.rmSync(dataRoot, { recursive: true, force: true });
@@ -89,11 +127,16 @@ async function main(): Promise<number> {
   const t1 = Date.now();
   const trustedDir = path.join(dataRoot, 'trusted');
   let server = await startCodeServer({
-    bin: install.bin, dataDir: trustedDir, disableTrust: true, env: { AKD_TEST_RESULTS: RESULTS },
+    bin: install.bin,
+    dataDir: trustedDir,
+    disableTrust: true,
+    env: { AKD_TEST_RESULTS: RESULTS },
     // The theme follows the browser's colour scheme: the dashboard checks switch it with emulateMedia.
     settings: {
-      'window.autoDetectColorScheme': true, 'workbench.preferredDarkColorTheme': 'Default Dark Modern',
-      'workbench.preferredLightColorTheme': 'Default Light Modern', 'workbench.preferredHighContrastColorTheme': 'Default High Contrast',
+      'window.autoDetectColorScheme': true,
+      'workbench.preferredDarkColorTheme': 'Default Dark Modern',
+      'workbench.preferredLightColorTheme': 'Default Light Modern',
+      'workbench.preferredHighContrastColorTheme': 'Default High Contrast',
     },
   });
   console.log(`code-server ready at ${server.url}; host suites:`);
@@ -101,27 +144,39 @@ async function main(): Promise<number> {
   const ui: UiResult[] = [];
   try {
     // AKD_SKIP_HOST=1: straight to the UI checks (for working on them; the runs the suites make are missing).
-    host = process.env.AKD_SKIP_HOST ? { code: 0, results: { passed: 0, failed: 0, tests: [] } } : await runHostSuites(server);
-    console.log(`host suites: exit ${host.code}, ${host.results?.passed ?? 0} passed, ${host.results?.failed ?? '?'} failed (${seconds(t1)})`);
-    for (const t of host.results?.tests ?? []) if (t.state === 'failed') console.log(`  FAILED ${t.title}\n    ${(t.error ?? '').split('\n').slice(0, 6).join('\n    ')}`);
+    host = process.env.AKD_SKIP_HOST
+      ? { code: 0, results: { passed: 0, failed: 0, tests: [] } }
+      : await runHostSuites(server);
+    console.log(
+      `host suites: exit ${host.code}, ${host.results?.passed ?? 0} passed, ${host.results?.failed ?? '?'} failed (${seconds(t1)})`,
+    );
+    for (const t of host.results?.tests ?? [])
+      if (t.state === 'failed')
+        console.log(`  FAILED ${t.title}\n    ${(t.error ?? '').split('\n').slice(0, 6).join('\n    ')}`);
 
     // 2. The same window as a person sees it, for the README screenshot.
     if (process.env.AKD_SKIP_UI) return finish(t0, host, ui);
     const t2 = Date.now();
-    ui.push(...await runUi(server, (page) => screenshotChecks(page, path.join(RESULTS, 'workbench-runs.png'))));
+    ui.push(
+      ...(await runUi(server, (page) => screenshotChecks(page, path.join(RESULTS, 'workbench-runs.png')))),
+    );
     console.log(`ui (trusted): ${seconds(t2)}`);
     // 2b. The dashboard: a run from the palette, followed live, in both themes (a fresh window).
     const t2b = Date.now();
-    ui.push(...await runUi(server, async (page) => {
-      await waitForWorkbench(page);
-      return dashboardChecks(page, {
-        workspace: WORKSPACE, results: RESULTS, dataDir: trustedDir,
-      });
-    }));
+    ui.push(
+      ...(await runUi(server, async (page) => {
+        await waitForWorkbench(page);
+        return dashboardChecks(page, {
+          workspace: WORKSPACE,
+          results: RESULTS,
+          dataDir: trustedDir,
+        });
+      })),
+    );
     console.log(`ui (dashboard): ${seconds(t2b)}`);
     // 2c. A real window reload while a run trains: the runner goes on, the new window re-attaches.
     const t2c = Date.now();
-    ui.push(...await runUi(server, (page) => reloadChecks(page, WORKSPACE)));
+    ui.push(...(await runUi(server, (page) => reloadChecks(page, WORKSPACE))));
     console.log(`ui (reload): ${seconds(t2c)}`);
   } finally {
     await server.stop();
@@ -129,9 +184,13 @@ async function main(): Promise<number> {
 
   // 3. Untrusted window: trust on, the folder never trusted.
   const t3 = Date.now();
-  server = await startCodeServer({ bin: install.bin, dataDir: path.join(dataRoot, 'untrusted'), disableTrust: false });
+  server = await startCodeServer({
+    bin: install.bin,
+    dataDir: path.join(dataRoot, 'untrusted'),
+    disableTrust: false,
+  });
   try {
-    ui.push(...await runUi(server, (page) => untrustedChecks(page, WORKSPACE)));
+    ui.push(...(await runUi(server, (page) => untrustedChecks(page, WORKSPACE))));
     console.log(`ui (untrusted): ${seconds(t3)}`);
   } finally {
     await server.stop();
@@ -143,7 +202,10 @@ async function main(): Promise<number> {
 function finish(t0: number, host: { code: number | string; results?: HostResults }, ui: UiResult[]): number {
   const uiPassed = ui.filter((t) => t.state === 'passed').length;
   const uiFailed = ui.length - uiPassed;
-  fs.writeFileSync(path.join(RESULTS, 'ui.json'), JSON.stringify({ passed: uiPassed, failed: uiFailed, tests: ui }, null, 2) + '\n');
+  fs.writeFileSync(
+    path.join(RESULTS, 'ui.json'),
+    JSON.stringify({ passed: uiPassed, failed: uiFailed, tests: ui }, null, 2) + '\n',
+  );
   const passed = (host.results?.passed ?? 0) + uiPassed;
   // A host that never reported (crash, timeout) counts as one failure.
   const failed = (host.results?.failed ?? 0) + uiFailed + (host.code !== 0 && !host.results?.failed ? 1 : 0);
@@ -152,7 +214,10 @@ function finish(t0: number, host: { code: number | string; results?: HostResults
   return failed === 0 && host.code === 0 ? 0 : 1;
 }
 
-main().then((code) => process.exit(code), (e: unknown) => {
-  console.error(e);
-  process.exit(2);
-});
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(2);
+  },
+);

@@ -7,7 +7,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 
-export interface UiResult { title: string; state: 'passed' | 'failed'; error?: string; }
+export interface UiResult {
+  title: string;
+  state: 'passed' | 'failed';
+  error?: string;
+}
 
 export async function waitForWorkbench(page: Page): Promise<void> {
   await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
@@ -24,7 +28,11 @@ export async function palette(page: Page, text: string, file = false): Promise<v
   await page.keyboard.type(text, { delay: 15 });
   // Enter only once the list shows the match (a busy machine filters slowly).
   const name = text.split('/').pop() ?? text;
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 15_000 }).catch(() => undefined);
+  await page
+    .locator('.quick-input-list .monaco-list-row', { hasText: name })
+    .first()
+    .waitFor({ timeout: 15_000 })
+    .catch(() => undefined);
   await page.waitForTimeout(300);
   await page.keyboard.press('Enter');
 }
@@ -50,7 +58,8 @@ export async function screenshotChecks(page: Page, screenshot: string): Promise<
     const lens = page.locator('.contentWidgets .codelens-decoration', { hasText: 'student' }).first();
     await lens.waitFor({ timeout: 30_000 });
     const text = await lens.innerText();
-    if (!/student \d+\.\d% · teacher \d+\.\d% · annealing/.test(text)) throw new Error(`CodeLens reads "${text}"`);
+    if (!/student \d+\.\d% · teacher \d+\.\d% · annealing/.test(text))
+      throw new Error(`CodeLens reads "${text}"`);
   });
   await check(results, 'ui: the Runs view lists the completed run with its accuracy', async () => {
     await palette(page, 'Anneal KD: Focus on Runs View');
@@ -85,15 +94,19 @@ export async function untrustedChecks(page: Page, workspace: string): Promise<Ui
     await palette(page, 'invalid.akd.json', true);
     await page.locator('.squiggly-error').first().waitFor({ state: 'attached', timeout: 30_000 });
   });
-  await check(results, 'ui untrusted: Run Experiment refuses with a clear message and starts nothing', async () => {
-    await palette(page, 'tiny.akd.json', true);
-    await page.waitForTimeout(1000);
-    await palette(page, 'Anneal KD: Run Experiment');
-    const toast = page.locator('.notifications-toasts', { hasText: 'not trusted' }).first();
-    await toast.waitFor({ timeout: 20_000 });
-    await page.waitForTimeout(3000);
-    const after = fs.existsSync(runsDir) ? fs.readdirSync(runsDir).length : 0;
-    if (after !== before) throw new Error(`a run folder was created (${before} -> ${after})`);
-  });
+  await check(
+    results,
+    'ui untrusted: Run Experiment refuses with a clear message and starts nothing',
+    async () => {
+      await palette(page, 'tiny.akd.json', true);
+      await page.waitForTimeout(1000);
+      await palette(page, 'Anneal KD: Run Experiment');
+      const toast = page.locator('.notifications-toasts', { hasText: 'not trusted' }).first();
+      await toast.waitFor({ timeout: 20_000 });
+      await page.waitForTimeout(3000);
+      const after = fs.existsSync(runsDir) ? fs.readdirSync(runsDir).length : 0;
+      if (after !== before) throw new Error(`a run folder was created (${before} -> ${after})`);
+    },
+  );
   return results;
 }

@@ -14,23 +14,43 @@ suite('activation and commands', () => {
 
   test('every command in package.json is registered', async () => {
     const ext = vscode.extensions.getExtension(EXTENSION_ID);
-    const contributed = ((ext?.packageJSON as { contributes: { commands: { command: string }[] } }).contributes.commands).map((c) => c.command).sort();
+    const contributed = (
+      ext?.packageJSON as { contributes: { commands: { command: string }[] } }
+    ).contributes.commands
+      .map((c) => c.command)
+      .sort();
     // The Runs view adds its own (annealKd.runs.focus, ...); ours are the rest.
-    const registered = (await vscode.commands.getCommands(true)).filter((c) => c.startsWith('annealKd.') && !c.startsWith('annealKd.runs.')).sort();
+    const registered = (await vscode.commands.getCommands(true))
+      .filter((c) => c.startsWith('annealKd.') && !c.startsWith('annealKd.runs.'))
+      .sort();
     assert.deepEqual(registered, contributed);
-    for (const id of ['newExperiment', 'runExperiment', 'stopRun', 'resumeRun', 'openDashboard', 'showRunLog', 'deleteRun', 'revealRunFolder']) {
+    for (const id of [
+      'newExperiment',
+      'runExperiment',
+      'stopRun',
+      'resumeRun',
+      'openDashboard',
+      'showRunLog',
+      'deleteRun',
+      'revealRunFolder',
+    ]) {
       assert.ok(contributed.includes(`annealKd.${id}`), id);
     }
   });
 
   test('*.akd.json opens as akd-json', async () => {
-    const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(path.join(workspaceDir(), 'tiny.akd.json')));
+    const doc = await vscode.workspace.openTextDocument(
+      vscode.Uri.file(path.join(workspaceDir(), 'tiny.akd.json')),
+    );
     assert.equal(doc.languageId, 'akd-json');
   });
 
   test('New Experiment writes a commented template that opens with no problems', async () => {
     await api();
-    const uri = await vscode.commands.executeCommand<vscode.Uri>('annealKd.newExperiment', { name: 'from-template', folder: workspaceDir() });
+    const uri = await vscode.commands.executeCommand<vscode.Uri>('annealKd.newExperiment', {
+      name: 'from-template',
+      folder: workspaceDir(),
+    });
     assert.ok(uri && fs.existsSync(uri.fsPath));
     assert.equal(path.basename(uri.fsPath), 'from-template.akd.json');
     const doc = vscode.window.activeTextEditor?.document;
@@ -45,7 +65,10 @@ suite('activation and commands', () => {
     assert.equal(diagnosticsOf(uri).length, 1, 'the typed unknown key is reported');
     await vscode.commands.executeCommand('undo');
     for (let i = 0; i < 100 && diagnosticsOf(uri).length > 0; i++) await sleep(100);
-    assert.deepEqual(diagnosticsOf(uri).map((d) => d.message), []);
+    assert.deepEqual(
+      diagnosticsOf(uri).map((d) => d.message),
+      [],
+    );
     await vscode.commands.executeCommand('workbench.action.files.save');
   });
 

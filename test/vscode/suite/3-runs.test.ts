@@ -18,7 +18,9 @@ suite('runs', function () {
   this.timeout(RUN_TIMEOUT + 30_000);
   let tinyRun: string | undefined;
 
-  suiteSetup(async () => { await api(); });
+  suiteSetup(async () => {
+    await api();
+  });
 
   test('Run Experiment on a tiny config completes; the tree and the CodeLens show its accuracy', async () => {
     const { runs, tree } = await api();
@@ -38,24 +40,35 @@ suite('runs', function () {
     const configs = tree.getChildren();
     const configNode = configs.find((n) => n.kind === 'config' && n.configPath === uri.fsPath);
     assert.ok(configNode, JSON.stringify(configs));
-    const runNodes = tree.getChildren(configNode).filter((n): n is Extract<RunsNode, { kind: 'run' }> => n.kind === 'run');
+    const runNodes = tree
+      .getChildren(configNode)
+      .filter((n): n is Extract<RunsNode, { kind: 'run' }> => n.kind === 'run');
     const node = runNodes.find((n) => n.runDir === runDir);
     assert.ok(node);
     const item = tree.getTreeItem(node);
     assert.equal(item.contextValue, 'akdRun.completed');
     assert.equal((item.iconPath as vscode.ThemeIcon).id, 'pass-filled');
     const pct = `${((student as number) * 100).toFixed(1)}%`;
-    assert.match(String(item.description), new RegExp(`^student ${pct.replace('.', '\\.')} · teacher \\d+\\.\\d%$`));
+    assert.match(
+      String(item.description),
+      new RegExp(`^student ${pct.replace('.', '\\.')} · teacher \\d+\\.\\d%$`),
+    );
 
     // CodeLens: Run · Dashboard · "student x% · teacher y% · annealing, just now".
     const lenses = await waitUntil(async () => {
-      const ls = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri);
+      const ls = await vscode.commands.executeCommand<vscode.CodeLens[]>(
+        'vscode.executeCodeLensProvider',
+        uri,
+      );
       return ls.some((l) => l.command?.title.startsWith('student')) ? ls : undefined;
     }, 'a result CodeLens');
     const titles = lenses.map((l) => l.command?.title ?? '');
     assert.ok(titles.includes('$(play) Run'), titles.join(' | '));
     assert.ok(titles.includes('$(graph) Dashboard'), titles.join(' | '));
-    assert.ok(titles.some((t) => t.startsWith(`student ${pct} · teacher `) && t.includes('annealing')), titles.join(' | '));
+    assert.ok(
+      titles.some((t) => t.startsWith(`student ${pct} · teacher `) && t.includes('annealing')),
+      titles.join(' | '),
+    );
   });
 
   test('annealKd.codeLens.enabled and annealKd.hover.enabled turn the inline results off', async () => {
@@ -65,10 +78,22 @@ suite('runs', function () {
     await settings.update('codeLens.enabled', false, vscode.ConfigurationTarget.Global);
     await settings.update('hover.enabled', false, vscode.ConfigurationTarget.Global);
     try {
-      const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri);
-      assert.deepEqual(lenses.map((l) => l.command?.title), []);
-      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, doc.positionAt(doc.getText().indexOf('"method"') + 2));
-      const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+      const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>(
+        'vscode.executeCodeLensProvider',
+        uri,
+      );
+      assert.deepEqual(
+        lenses.map((l) => l.command?.title),
+        [],
+      );
+      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
+        'vscode.executeHoverProvider',
+        uri,
+        doc.positionAt(doc.getText().indexOf('"method"') + 2),
+      );
+      const text = hovers
+        .flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value)))
+        .join('\n');
       assert.doesNotMatch(text, /last runs/);
     } finally {
       await settings.update('codeLens.enabled', undefined, vscode.ConfigurationTarget.Global);
@@ -80,8 +105,14 @@ suite('runs', function () {
     const uri = configUri('tiny.akd.json');
     const doc = await vscode.workspace.openTextDocument(uri);
     const position = doc.positionAt(doc.getText().indexOf('"method"') + 2);
-    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, position);
-    const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
+      'vscode.executeHoverProvider',
+      uri,
+      position,
+    );
+    const text = hovers
+      .flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value)))
+      .join('\n');
     assert.match(text, /last runs of this config/);
     assert.match(text, /\| annealing \| 2 \| \d+\.\d% \| \d+\.\d% \| completed \|/);
   });
@@ -100,17 +131,27 @@ suite('runs', function () {
     const settings = vscode.workspace.getConfiguration('annealKd');
     await settings.update('maxConcurrentRuns', 1, vscode.ConfigurationTarget.Global);
     try {
-      const runDir = await vscode.commands.executeCommand<string | undefined>('annealKd.runExperiment', configUri('slow.akd.json'));
+      const runDir = await vscode.commands.executeCommand<string | undefined>(
+        'annealKd.runExperiment',
+        configUri('slow.akd.json'),
+      );
       assert.ok(runDir);
       await waitUntil(() => runs.get(runDir)?.phase, 'the first phase', 120_000);
       assert.equal(runs.get(runDir)?.status, 'running');
       assert.match(statusBar.text ?? '', /^\$\(sync~spin\) slow: teacher · epoch \d\/4$/);
       await assert.rejects(runs.start(configUri('tiny.akd.json').fsPath), /maxConcurrentRuns is 1/);
 
-      const stopped = await vscode.commands.executeCommand<{ status: string } | undefined>('annealKd.stopRun', runDir);
+      const stopped = await vscode.commands.executeCommand<{ status: string } | undefined>(
+        'annealKd.stopRun',
+        runDir,
+      );
       assert.equal(stopped?.status, 'cancelled');
       assert.equal(statusBar.text, undefined, 'the status bar item hides when no run is active');
-      const events = fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+      const events = fs
+        .readFileSync(path.join(runDir, 'events.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string });
       assert.equal(events[events.length - 1].type, 'run-cancelled');
 
       await settings.update('maxConcurrentRuns', undefined, vscode.ConfigurationTarget.Global);
@@ -128,37 +169,93 @@ suite('runs', function () {
     // Simulate a window reload: a run folder written by a process this window did not start.
     const runDir = path.join(workspaceDir(), '.akd', 'runs', '20200101-000000-tiny');
     fs.mkdirSync(runDir, { recursive: true });
-    const started = { v: 1, time: new Date().toISOString(), type: 'run-started', runId: '20200101-000000-tiny', runDir, configPath: configUri('tiny.akd.json').fsPath,
-      config: { name: 'tiny', method: { type: 'annealing', tauMax: 2 } }, backend: 'cpu', teacher: {}, student: {}, data: {}, pid: process.pid };
+    const started = {
+      v: 1,
+      time: new Date().toISOString(),
+      type: 'run-started',
+      runId: '20200101-000000-tiny',
+      runDir,
+      configPath: configUri('tiny.akd.json').fsPath,
+      config: { name: 'tiny', method: { type: 'annealing', tauMax: 2 } },
+      backend: 'cpu',
+      teacher: {},
+      student: {},
+      data: {},
+      pid: process.pid,
+    };
     fs.writeFileSync(path.join(runDir, 'events.jsonl'), JSON.stringify(started) + '\n');
     await runs.refresh();
     assert.equal(runs.get(runDir)?.status, 'running', 'alive pid, no terminal event: running');
-    fs.appendFileSync(path.join(runDir, 'events.jsonl'), JSON.stringify({ v: 1, time: new Date().toISOString(), type: 'phase-started', phase: 'anneal', epochs: 1, temperature: 2 }) + '\n');
+    fs.appendFileSync(
+      path.join(runDir, 'events.jsonl'),
+      JSON.stringify({
+        v: 1,
+        time: new Date().toISOString(),
+        type: 'phase-started',
+        phase: 'anneal',
+        epochs: 1,
+        temperature: 2,
+      }) + '\n',
+    );
     await waitUntil(() => runs.get(runDir)?.temperature === 2, 'the tailed phase-started event', 5000);
-    fs.appendFileSync(path.join(runDir, 'events.jsonl'), JSON.stringify({ v: 1, time: new Date().toISOString(), type: 'run-cancelled', signal: 'SIGTERM' }) + '\n');
+    fs.appendFileSync(
+      path.join(runDir, 'events.jsonl'),
+      JSON.stringify({ v: 1, time: new Date().toISOString(), type: 'run-cancelled', signal: 'SIGTERM' }) +
+        '\n',
+    );
     await waitUntil(() => runs.get(runDir)?.status === 'cancelled', 'the tailed terminal event', 5000);
-    assert.equal(await vscode.commands.executeCommand('annealKd.deleteRun', runDir, { confirm: false }), true);
+    assert.equal(
+      await vscode.commands.executeCommand('annealKd.deleteRun', runDir, { confirm: false }),
+      true,
+    );
   });
 
   test('a real run started by another window is re-attached, followed, and stopped by pid', async () => {
     const { runs } = await api();
     // What a reload leaves behind: a runner this window did not spawn (stdout not ours).
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'akd.js'), 'run', configUri('slow.akd.json').fsPath, '--json'], {
-      cwd: workspaceDir(), detached: true, stdio: 'ignore', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(REPO_ROOT, 'bin', 'akd.js'), 'run', configUri('slow.akd.json').fsPath, '--json'],
+      {
+        cwd: workspaceDir(),
+        detached: true,
+        stdio: 'ignore',
+        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      },
+    );
     child.unref();
     try {
-      const found = await waitUntil(async () => {
-        await runs.refresh();
-        return runs.allRuns().find((r) => r.pid === child.pid && r.status === 'running');
-      }, 'the other window\'s run, running', 60_000, 500);
+      const found = await waitUntil(
+        async () => {
+          await runs.refresh();
+          return runs.allRuns().find((r) => r.pid === child.pid && r.status === 'running');
+        },
+        "the other window's run, running",
+        60_000,
+        500,
+      );
       // Followed by tailing its events.jsonl: the first epoch arrives.
-      await waitUntil(() => (runs.get(found.runDir)?.epoch ?? 0) >= 1, 'an epoch from the tailed file', 60_000);
-      const stopped = await vscode.commands.executeCommand<{ status: string } | undefined>('annealKd.stopRun', found.runDir);
+      await waitUntil(
+        () => (runs.get(found.runDir)?.epoch ?? 0) >= 1,
+        'an epoch from the tailed file',
+        60_000,
+      );
+      const stopped = await vscode.commands.executeCommand<{ status: string } | undefined>(
+        'annealKd.stopRun',
+        found.runDir,
+      );
       assert.equal(stopped?.status, 'cancelled');
-      assert.equal(await vscode.commands.executeCommand('annealKd.deleteRun', found.runDir, { confirm: false }), true);
+      assert.equal(
+        await vscode.commands.executeCommand('annealKd.deleteRun', found.runDir, { confirm: false }),
+        true,
+      );
     } finally {
-      if (child.exitCode === null && child.pid) try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+      if (child.exitCode === null && child.pid)
+        try {
+          process.kill(child.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
     }
   });
 
@@ -167,12 +264,18 @@ suite('runs', function () {
     const count = (): number => (fs.existsSync(runsDir) ? fs.readdirSync(runsDir).length : 0);
     const before = count();
     // Not opened in an editor: no diagnostics to stop it early, so the runner itself refuses.
-    assert.equal(await vscode.commands.executeCommand('annealKd.runExperiment', configUri('invalid.akd.json')), undefined);
+    assert.equal(
+      await vscode.commands.executeCommand('annealKd.runExperiment', configUri('invalid.akd.json')),
+      undefined,
+    );
     assert.equal(count(), before);
     // Opened: the editor's diagnostics stop it before anything is spawned.
     const doc = await vscode.workspace.openTextDocument(configUri('invalid.akd.json'));
     await vscode.window.showTextDocument(doc);
-    await waitUntil(() => vscode.languages.getDiagnostics(doc.uri).length > 0, 'diagnostics on invalid.akd.json');
+    await waitUntil(
+      () => vscode.languages.getDiagnostics(doc.uri).length > 0,
+      'diagnostics on invalid.akd.json',
+    );
     assert.equal(await vscode.commands.executeCommand('annealKd.runExperiment', doc.uri), undefined);
     assert.equal(count(), before);
     assert.equal((await api()).runs.activeRuns().length, 0);
@@ -183,7 +286,10 @@ suite('runs', function () {
     const all = runs.runsOf(configUri('tiny.akd.json').fsPath);
     assert.ok(all.length >= 1);
     // Keep the first completed run for the screenshot; delete an extra one made here.
-    const extra = await vscode.commands.executeCommand<string | undefined>('annealKd.runExperiment', configUri('tiny.akd.json'));
+    const extra = await vscode.commands.executeCommand<string | undefined>(
+      'annealKd.runExperiment',
+      configUri('tiny.akd.json'),
+    );
     assert.ok(extra);
     await runs.waitFor(extra, ['completed', 'failed', 'cancelled', 'interrupted'], RUN_TIMEOUT);
     assert.equal(await vscode.commands.executeCommand('annealKd.deleteRun', extra, { confirm: false }), true);

@@ -30,7 +30,11 @@ suite('workspace trust', () => {
       const someRun = real.allRuns()[0];
       assert.ok(someRun);
       await assert.rejects(manager.resume(someRun.runDir), /completed|not trusted/);
-      assert.equal(fs.readdirSync(path.join(workspaceDir(), '.akd', 'runs')).length, before, 'no run folder was created');
+      assert.equal(
+        fs.readdirSync(path.join(workspaceDir(), '.akd', 'runs')).length,
+        before,
+        'no run folder was created',
+      );
       assert.equal(manager.activeRuns().length, 0);
     } finally {
       manager.dispose();
@@ -40,7 +44,8 @@ suite('workspace trust', () => {
 
   test('package.json declares limited support for untrusted workspaces', () => {
     const ext = vscode.extensions.getExtension('anneal-kd.anneal-kd');
-    const caps = (ext?.packageJSON as { capabilities?: { untrustedWorkspaces?: { supported?: unknown } } }).capabilities;
+    const caps = (ext?.packageJSON as { capabilities?: { untrustedWorkspaces?: { supported?: unknown } } })
+      .capabilities;
     assert.equal(caps?.untrustedWorkspaces?.supported, 'limited');
   });
 });

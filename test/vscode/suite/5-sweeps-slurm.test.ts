@@ -17,7 +17,9 @@ import type { RunsNode } from '../../../extension/views/runsTree';
 import { api, openConfig, waitUntil, workspaceDir } from './helpers';
 import { REPO_ROOT } from './index';
 
-const ENDED = ['completed', 'failed', 'cancelled', 'interrupted'] as ('completed' | 'failed' | 'cancelled' | 'interrupted')[];
+const ENDED = ['completed', 'failed', 'cancelled', 'interrupted'] as (
+  'completed' | 'failed' | 'cancelled' | 'interrupted'
+)[];
 
 /** Two members (seeds 1 and 2), one at a time; long enough to be stopped while the first trains. */
 const SWEEP_CONFIG = `// A sweep over two seeds (host test)
@@ -47,7 +49,11 @@ function item(node: RunsNode): vscode.TreeItem {
 
 /** Name the step a command failed in (the workbench's errors do not say). */
 async function labelled<T>(what: string, p: Thenable<T>): Promise<T> {
-  try { return await p; } catch (e) { throw new Error(`${what}: ${String((e as Error)?.message ?? e)}`); }
+  try {
+    return await p;
+  } catch (e) {
+    throw new Error(`${what}: ${String((e as Error)?.message ?? e)}`);
+  }
 }
 
 function event(payload: Record<string, unknown>): string {
@@ -57,7 +63,9 @@ function event(payload: Record<string, unknown>): string {
 suite('sweeps, Slurm, re-attach', function () {
   this.timeout(150_000);
 
-  suiteSetup(async () => { treeRef = (await api()).tree; });
+  suiteSetup(async () => {
+    treeRef = (await api()).tree;
+  });
 
   test('Run Sweep: the Runs tree groups the members under the sweep; Stop Sweep, Resume Sweep and Compare work', async () => {
     const { runs, tree } = await api();
@@ -65,20 +73,38 @@ suite('sweeps, Slurm, re-attach', function () {
     const uri = doc.uri;
     // CodeLens: Sweep only above a config with a sweep block.
     const lenses = await waitUntil(async () => {
-      const ls = await labelled('lenses of sweepy', vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri));
+      const ls = await labelled(
+        'lenses of sweepy',
+        vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri),
+      );
       return ls.some((l) => l.command?.title === '$(run-all) Sweep') ? ls : undefined;
     }, 'the Sweep CodeLens');
     assert.ok(lenses.some((l) => l.command?.title === '$(play) Run'));
     await vscode.workspace.openTextDocument(vscode.Uri.file(path.join(workspaceDir(), 'tiny.akd.json')));
-    const tinyLenses = await labelled('lenses of tiny', vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', vscode.Uri.file(path.join(workspaceDir(), 'tiny.akd.json'))));
-    assert.ok(!tinyLenses.some((l) => l.command?.title.includes('Sweep')), 'no Sweep lens without a sweep block');
+    const tinyLenses = await labelled(
+      'lenses of tiny',
+      vscode.commands.executeCommand<vscode.CodeLens[]>(
+        'vscode.executeCodeLensProvider',
+        vscode.Uri.file(path.join(workspaceDir(), 'tiny.akd.json')),
+      ),
+    );
+    assert.ok(
+      !tinyLenses.some((l) => l.command?.title.includes('Sweep')),
+      'no Sweep lens without a sweep block',
+    );
     await runs.refresh();
     const configNode = tree.getChildren().find((n) => n.kind === 'config' && n.configPath === uri.fsPath);
     assert.ok(configNode);
     assert.equal(item(configNode).contextValue, 'akdConfig.sweep');
 
-    const sweepDir = await labelled('runSweep', vscode.commands.executeCommand<string | undefined>('annealKd.runSweep', uri));
-    assert.ok(sweepDir && fs.existsSync(path.join(sweepDir, 'sweep.json')), 'Run Sweep returns the sweep folder');
+    const sweepDir = await labelled(
+      'runSweep',
+      vscode.commands.executeCommand<string | undefined>('annealKd.runSweep', uri),
+    );
+    assert.ok(
+      sweepDir && fs.existsSync(path.join(sweepDir, 'sweep.json')),
+      'Run Sweep returns the sweep folder',
+    );
     const sweep = runs.getSweep(sweepDir);
     assert.ok(sweep);
     assert.equal(sweep.members.length, 2);
@@ -87,24 +113,47 @@ suite('sweeps, Slurm, re-attach', function () {
     const first = sweep.members[0];
     await waitUntil(() => runs.get(first.runDir)?.epoch, 'the first member training', 60_000);
     const sweepNode = (): Extract<RunsNode, { kind: 'sweep' }> => {
-      const n = tree.getChildren(configNode).find((c): c is Extract<RunsNode, { kind: 'sweep' }> => c.kind === 'sweep' && c.sweepDir === sweepDir);
+      const n = tree
+        .getChildren(configNode)
+        .find(
+          (c): c is Extract<RunsNode, { kind: 'sweep' }> => c.kind === 'sweep' && c.sweepDir === sweepDir,
+        );
       assert.ok(n, 'the sweep is a child of its config');
       return n;
     };
     assert.equal(item(sweepNode()).contextValue, 'akdSweep.running');
-    assert.equal(await labelled('stopSweep', vscode.commands.executeCommand('annealKd.stopSweep', sweepDir)), 'stopped');
+    assert.equal(
+      await labelled('stopSweep', vscode.commands.executeCommand('annealKd.stopSweep', sweepDir)),
+      'stopped',
+    );
     assert.equal(runs.get(first.runDir)?.status, 'cancelled');
     assert.equal(runs.get(sweep.members[1].runDir), undefined, 'the second member did not start');
     const stoppedMembers = tree.getChildren(sweepNode()).map((n) => item(n));
-    assert.deepEqual(stoppedMembers.map((i) => i.label), sweep.members.map((m) => m.id));
-    assert.deepEqual(stoppedMembers.map((i) => i.contextValue), ['akdRun.cancelled', 'akdMember.pending']);
+    assert.deepEqual(
+      stoppedMembers.map((i) => i.label),
+      sweep.members.map((m) => m.id),
+    );
+    assert.deepEqual(
+      stoppedMembers.map((i) => i.contextValue),
+      ['akdRun.cancelled', 'akdMember.pending'],
+    );
     assert.equal(item(sweepNode()).contextValue, 'akdSweep.stopped');
     assert.equal(item(sweepNode()).description, '2 runs · 0 done');
 
     // Resume: the cancelled member continues from its checkpoint, the other runs.
-    assert.equal(await labelled('resumeSweep', vscode.commands.executeCommand('annealKd.resumeSweep', sweepDir)), sweepDir);
-    await waitUntil(() => runs.sweepStatus(sweepDir) !== 'running' && runs.sweepStatus(sweepDir) !== 'starting'
-      && sweep.members.every((m) => runs.get(m.runDir)?.status === 'completed'), 'both members completed', 90_000, 250);
+    assert.equal(
+      await labelled('resumeSweep', vscode.commands.executeCommand('annealKd.resumeSweep', sweepDir)),
+      sweepDir,
+    );
+    await waitUntil(
+      () =>
+        runs.sweepStatus(sweepDir) !== 'running' &&
+        runs.sweepStatus(sweepDir) !== 'starting' &&
+        sweep.members.every((m) => runs.get(m.runDir)?.status === 'completed'),
+      'both members completed',
+      90_000,
+      250,
+    );
     const sweepItem = item(sweepNode());
     assert.equal(sweepItem.contextValue, 'akdSweep.completed');
     assert.match(String(sweepItem.description), /^2 runs · 2 done · annealing \d+\.\d±\d+\.\d best$/);
@@ -118,7 +167,10 @@ suite('sweeps, Slurm, re-attach', function () {
     assert.equal(runs.runsOf(uri.fsPath).length, 0);
 
     // Compare: the dashboard's comparison when it offers one, else akd compare --md, opened.
-    const opened = await labelled('compareSweep', vscode.commands.executeCommand<string | undefined>('annealKd.compareSweep', sweepDir));
+    const opened = await labelled(
+      'compareSweep',
+      vscode.commands.executeCommand<string | undefined>('annealKd.compareSweep', sweepDir),
+    );
     assert.ok(opened === sweepDir || opened?.endsWith('.md'), `Compare returns what it opened: ${opened}`);
     // The Markdown path (what Compare opens without the dashboard).
     const md = await runs.compareSweep(sweepDir);
@@ -143,8 +195,27 @@ suite('sweeps, Slurm, re-attach', function () {
     };
     try {
       // Submitted, then pending (what `akd run --launcher slurm` and its follower write).
-      fs.writeFileSync(file, event({ type: 'job-submitted', launcher: 'slurm', jobId: '4242', runDir, configPath, script: 'job.sbatch', output: path.join(runDir, 'slurm-4242.out'), resume: false })
-        + event({ type: 'job-state', launcher: 'slurm', jobId: '4242', state: 'PENDING', reason: 'Priority', source: 'follower' }));
+      fs.writeFileSync(
+        file,
+        event({
+          type: 'job-submitted',
+          launcher: 'slurm',
+          jobId: '4242',
+          runDir,
+          configPath,
+          script: 'job.sbatch',
+          output: path.join(runDir, 'slurm-4242.out'),
+          resume: false,
+        }) +
+          event({
+            type: 'job-state',
+            launcher: 'slurm',
+            jobId: '4242',
+            state: 'PENDING',
+            reason: 'Priority',
+            source: 'follower',
+          }),
+      );
       await runs.refresh();
       let i = find();
       assert.equal(runs.get(runDir)?.status, 'starting');
@@ -152,9 +223,30 @@ suite('sweeps, Slurm, re-attach', function () {
       assert.equal(i.contextValue, 'akdRun.starting.slurm', 'Cancel Slurm Job is offered');
 
       // The job starts on a node: its pid is on that node, so no local pid check applies.
-      fs.appendFileSync(file, event({ type: 'job-state', launcher: 'slurm', jobId: '4242', state: 'RUNNING', node: 'node7', source: 'job' })
-        + event({ type: 'run-started', runId: '20200102-000000-slurmfix', runDir, configPath, config: { name: 'tiny', method: { type: 'annealing', tauMax: 2 } }, backend: 'cpu', teacher: {}, student: {}, data: {}, pid: 2 ** 22 + 12345 })
-        + event({ type: 'phase-started', phase: 'anneal', epochs: 2, temperature: 2 }));
+      fs.appendFileSync(
+        file,
+        event({
+          type: 'job-state',
+          launcher: 'slurm',
+          jobId: '4242',
+          state: 'RUNNING',
+          node: 'node7',
+          source: 'job',
+        }) +
+          event({
+            type: 'run-started',
+            runId: '20200102-000000-slurmfix',
+            runDir,
+            configPath,
+            config: { name: 'tiny', method: { type: 'annealing', tauMax: 2 } },
+            backend: 'cpu',
+            teacher: {},
+            student: {},
+            data: {},
+            pid: 2 ** 22 + 12345,
+          }) +
+          event({ type: 'phase-started', phase: 'anneal', epochs: 2, temperature: 2 }),
+      );
       await waitUntil(() => runs.get(runDir)?.temperature === 2, 'the tailed RUNNING state', 5000);
       i = find();
       assert.equal(runs.get(runDir)?.status, 'running');
@@ -163,23 +255,85 @@ suite('sweeps, Slurm, re-attach', function () {
 
       // Slurm kills it (time limit) before the run writes an end: failed with Slurm's reason at once,
       // the way the runner's follower settles it (its run-failed follows).
-      fs.appendFileSync(file, event({ type: 'job-state', launcher: 'slurm', jobId: '4242', state: 'TIMEOUT', reason: 'TimeLimit', exitCode: '0:15', final: true, source: 'follower' }));
+      fs.appendFileSync(
+        file,
+        event({
+          type: 'job-state',
+          launcher: 'slurm',
+          jobId: '4242',
+          state: 'TIMEOUT',
+          reason: 'TimeLimit',
+          exitCode: '0:15',
+          final: true,
+          source: 'follower',
+        }),
+      );
       await waitUntil(() => runs.get(runDir)?.status === 'failed', 'failed from the final job state', 5000);
       assert.match(runs.get(runDir)?.error ?? '', /Slurm job 4242 ended TIMEOUT \(TimeLimit\)/);
       i = find();
       assert.equal(i.description, 'failed · Slurm 4242 TIMEOUT (TimeLimit)');
       assert.equal(i.contextValue, 'akdRun.failed.slurm', 'resumable, no Cancel');
-      fs.appendFileSync(file, event({ type: 'run-failed', error: { message: 'Slurm job 4242 ended TIMEOUT (reason TimeLimit): it reached its time limit (launcher.time), before the run reported an end' } }));
+      fs.appendFileSync(
+        file,
+        event({
+          type: 'run-failed',
+          error: {
+            message:
+              'Slurm job 4242 ended TIMEOUT (reason TimeLimit): it reached its time limit (launcher.time), before the run reported an end',
+          },
+        }),
+      );
       await runs.refresh();
       assert.equal(runs.get(runDir)?.status, 'failed');
 
       // A resubmitted session that completes: done, with its job.
-      fs.appendFileSync(file, event({ type: 'job-submitted', launcher: 'slurm', jobId: '4243', runDir, configPath, script: 'job.sbatch', output: path.join(runDir, 'slurm-4243.out'), resume: true }));
-      await waitUntil(async () => { await runs.refresh(); return runs.get(runDir)?.status === 'starting'; }, 'queued again', 5000);
+      fs.appendFileSync(
+        file,
+        event({
+          type: 'job-submitted',
+          launcher: 'slurm',
+          jobId: '4243',
+          runDir,
+          configPath,
+          script: 'job.sbatch',
+          output: path.join(runDir, 'slurm-4243.out'),
+          resume: true,
+        }),
+      );
+      await waitUntil(
+        async () => {
+          await runs.refresh();
+          return runs.get(runDir)?.status === 'starting';
+        },
+        'queued again',
+        5000,
+      );
       assert.equal(find().description, 'Slurm job 4243 submitted');
-      fs.appendFileSync(file, event({ type: 'job-state', launcher: 'slurm', jobId: '4243', state: 'RUNNING', node: 'node7', source: 'job' })
-        + event({ type: 'run-completed', summary: { method: 'annealing', student: { testAccuracy: 0.5 }, teacher: { testAccuracy: 0.75 } } })
-        + event({ type: 'job-state', launcher: 'slurm', jobId: '4243', state: 'COMPLETED', reason: 'None', exitCode: '0:0', final: true, source: 'follower' }));
+      fs.appendFileSync(
+        file,
+        event({
+          type: 'job-state',
+          launcher: 'slurm',
+          jobId: '4243',
+          state: 'RUNNING',
+          node: 'node7',
+          source: 'job',
+        }) +
+          event({
+            type: 'run-completed',
+            summary: { method: 'annealing', student: { testAccuracy: 0.5 }, teacher: { testAccuracy: 0.75 } },
+          }) +
+          event({
+            type: 'job-state',
+            launcher: 'slurm',
+            jobId: '4243',
+            state: 'COMPLETED',
+            reason: 'None',
+            exitCode: '0:0',
+            final: true,
+            source: 'follower',
+          }),
+      );
       await waitUntil(() => runs.get(runDir)?.job?.final, 'the final COMPLETED state', 5000);
       assert.equal(runs.get(runDir)?.status, 'completed');
       assert.equal(find().description, 'student 50.0% · teacher 75.0% · Slurm 4243 done');
@@ -190,7 +344,7 @@ suite('sweeps, Slurm, re-attach', function () {
     }
   });
 
-  test('annealKd.launcher is passed to akd run; a config\'s own launcher block wins', async () => {
+  test("annealKd.launcher is passed to akd run; a config's own launcher block wins", async () => {
     const { runs } = await api();
     const settings = vscode.workspace.getConfiguration('annealKd');
     await settings.update('launcher', 'slurm', vscode.ConfigurationTarget.Global);
@@ -202,8 +356,13 @@ suite('sweeps, Slurm, re-attach', function () {
       await assert.rejects(runs.start(path.join(workspaceDir(), 'tiny.akd.json')), /sbatch|Slurm/);
       assert.equal(fs.readdirSync(runsDir).length, before);
       // A launcher block of its own ("local"): runs here despite the setting.
-      const local = JSON.parse(fs.readFileSync(path.join(workspaceDir(), 'tiny.akd.json'), 'utf8').replace(/^\/\/.*$/m, '')) as Record<string, unknown>;
-      const doc = await openConfig('local-launcher.akd.json', JSON.stringify({ ...local, name: 'local-launcher', launcher: { type: 'local' } }, null, 2));
+      const local = JSON.parse(
+        fs.readFileSync(path.join(workspaceDir(), 'tiny.akd.json'), 'utf8').replace(/^\/\/.*$/m, ''),
+      ) as Record<string, unknown>;
+      const doc = await openConfig(
+        'local-launcher.akd.json',
+        JSON.stringify({ ...local, name: 'local-launcher', launcher: { type: 'local' } }, null, 2),
+      );
       const runDir = await runs.start(doc.uri.fsPath);
       const done = await runs.waitFor(runDir, ENDED, 60_000);
       assert.equal(done.status, 'completed', done.error);
@@ -228,7 +387,10 @@ suite('sweeps, Slurm, re-attach', function () {
     let second: RunManager | undefined;
     try {
       // A few seconds of training: the sweep test's config, run once.
-      const doc = await openConfig('reattach.akd.json', SWEEP_CONFIG.replace('"sweepy"', '"reattach"').replace(/,\n  "sweep": .*\n/, '\n'));
+      const doc = await openConfig(
+        'reattach.akd.json',
+        SWEEP_CONFIG.replace('"sweepy"', '"reattach"').replace(/,\n  "sweep": .*\n/, '\n'),
+      );
       const runDir = await first.start(doc.uri.fsPath);
       await waitUntil(() => first.get(runDir)?.phase, 'the first phase', 60_000);
       const pid = first.get(runDir)?.pid;
@@ -242,7 +404,11 @@ suite('sweeps, Slurm, re-attach', function () {
       assert.equal(second.get(runDir)?.pid, pid);
       const done = await second.waitFor(runDir, ENDED, 120_000);
       assert.equal(done.status, 'completed', done.error);
-      const events = fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; time: string });
+      const events = fs
+        .readFileSync(path.join(runDir, 'events.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; time: string });
       const after = events.filter((e) => e.time > detachedAt && e.type === 'epoch-ended');
       assert.ok(after.length >= 1, 'epochs trained after the pipes closed');
       assert.equal(events[events.length - 1].type, 'run-completed');

@@ -13,7 +13,8 @@ import { comparisonOf, findSweeps } from '../../../extension/dashboard/dashboard
 import { api, waitUntil } from './helpers';
 
 // A 1x1 PNG.
-const PNG_BASE64 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+const PNG_BASE64 =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 
 suite('dashboard', function () {
   this.timeout(60_000);
@@ -23,7 +24,10 @@ suite('dashboard', function () {
   suiteSetup(async () => {
     const { runs } = await api();
     await runs.refresh();
-    const done = await waitUntil(() => runs.allRuns().find((r) => r.status === 'completed'), 'a completed run (from the runs suite)');
+    const done = await waitUntil(
+      () => runs.allRuns().find((r) => r.status === 'completed'),
+      'a completed run (from the runs suite)',
+    );
     runDir = done.runDir;
   });
 
@@ -60,10 +64,14 @@ suite('dashboard', function () {
     const { dashboard } = await api();
     assert.equal(await vscode.commands.executeCommand('annealKd.compareInDashboard', [runDir]), true);
     assert.ok(dashboard.webviewPanel);
-    assert.equal(await vscode.commands.executeCommand('annealKd.compareInDashboard'), false, 'nothing to compare');
+    assert.equal(
+      await vscode.commands.executeCommand('annealKd.compareInDashboard'),
+      false,
+      'nothing to compare',
+    );
   });
 
-  test('a sweep compares as mean ± std over its seeds (runner/compare\'s grouping and statistics)', async function () {
+  test("a sweep compares as mean ± std over its seeds (runner/compare's grouping and statistics)", async function () {
     const { runs } = await api();
     const sweeps = findSweeps(runs.configs);
     const sweep = sweeps.find((d) => path.basename(d).includes('sweepy')) ?? sweeps[0];
@@ -78,14 +86,23 @@ suite('dashboard', function () {
     const accs = data.runs.map((r) => r.finalAccuracy as number);
     const mean = (accs[0] + accs[1]) / 2;
     assert.ok(Math.abs((g.mean ?? NaN) - mean) < 1e-9);
-    assert.ok(Math.abs((g.std ?? NaN) - Math.abs(accs[0] - accs[1]) / Math.SQRT2) < 1e-9, 'sample std over the two seeds');
+    assert.ok(
+      Math.abs((g.std ?? NaN) - Math.abs(accs[0] - accs[1]) / Math.SQRT2) < 1e-9,
+      'sample std over the two seeds',
+    );
     assert.equal(await vscode.commands.executeCommand('annealKd.compareInDashboard', sweep), true);
   });
 
   test('malformed messages and unknown folders are refused, and the panel keeps answering', async () => {
     const { dashboard } = await api();
     const before = dashboard.rejectedCount;
-    for (const bad of [null, 'ready', { type: 'bogus' }, { type: 'action', action: 'deleteRun', runDir }, { type: 'exportPng', chart: 'metrics', dataUrl: 'javascript:alert(1)' }]) {
+    for (const bad of [
+      null,
+      'ready',
+      { type: 'bogus' },
+      { type: 'action', action: 'deleteRun', runDir },
+      { type: 'exportPng', chart: 'metrics', dataUrl: 'javascript:alert(1)' },
+    ]) {
       await dashboard.handleMessage(bad);
     }
     assert.equal(dashboard.rejectedCount, before + 5);
@@ -103,15 +120,29 @@ suite('dashboard', function () {
     const csv = path.join(tmp, 'metrics.csv');
     const png = path.join(tmp, 'chart.png');
     let asked: vscode.SaveDialogOptions | undefined;
-    dashboard.saveDialog = async (o) => { asked = o; return vscode.Uri.file(o.filters?.CSV ? csv : png); };
+    dashboard.saveDialog = async (o) => {
+      asked = o;
+      return vscode.Uri.file(o.filters?.CSV ? csv : png);
+    };
     await dashboard.handleMessage({ type: 'action', action: 'exportCsv', runDir });
-    assert.equal(path.dirname(asked?.defaultUri?.fsPath ?? ''), runDir, 'the dialog starts in the run folder');
+    assert.equal(
+      path.dirname(asked?.defaultUri?.fsPath ?? ''),
+      runDir,
+      'the dialog starts in the run folder',
+    );
     const lines = fs.readFileSync(csv, 'utf8').trim().split('\n');
-    const epochs = fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"epoch-ended"')).length;
+    const epochs = fs
+      .readFileSync(path.join(runDir, 'events.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"epoch-ended"')).length;
     assert.ok(epochs > 0);
     assert.equal(lines.length, 1 + epochs);
     assert.match(lines[0], /^x,phase,epoch,epochs,temperature,phi,loss,train_accuracy,val_accuracy/);
-    await dashboard.handleMessage({ type: 'exportPng', chart: 'metrics', dataUrl: `data:image/png;base64,${PNG_BASE64}` });
+    await dashboard.handleMessage({
+      type: 'exportPng',
+      chart: 'metrics',
+      dataUrl: `data:image/png;base64,${PNG_BASE64}`,
+    });
     assert.deepEqual(fs.readFileSync(png), Buffer.from(PNG_BASE64, 'base64'));
   });
 });

@@ -26,7 +26,12 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Poll until `probe` returns a truthy value (or fail with what it returned last). */
-export async function waitUntil<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 20_000, everyMs = 100): Promise<NonNullable<T>> {
+export async function waitUntil<T>(
+  probe: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 20_000,
+  everyMs = 100,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   while (Date.now() < deadline) {
