@@ -8,15 +8,9 @@ import { formatProblem, hasErrors, resolveConfigPaths, validateConfigFile } from
 import type { ExperimentConfig } from '../config/types';
 import type { RunEvent, RunStartedEvent } from '../protocol/events';
 import { EventLog } from '../store/eventLog';
-import {
-  RUN_FILES,
-  createRunDir,
-  listRuns,
-  processAlive,
-  readRun,
-  runsRootFor,
-  writeJsonAtomic,
-} from '../store/runStore';
+import { RUN_FILES, createRunDir, listRuns, readRun, runsRootFor, writeJsonAtomic } from '../store/runStore';
+import { RunLockedError, acquireRunLock, type RunLock } from '../store/runLock';
+import { RUN_LOCKED_EXIT } from '../protocol/runLock';
 import type { CancelToken } from '../training/phaseTrainer';
 import { humanReporter } from './humanReporter';
 import { installSignalHandlers } from './signals';
@@ -175,19 +169,26 @@ async function cmdRun(args: ParsedArgs): Promise<number> {
   if (launcher.type === 'slurm' || config.launcher) config.launcher = launcher;
   const abs = path.resolve(configPath);
   const { runId, runDir } = createRunDir(runsRootFor(abs, flagString(args, 'out')), config.name);
-  writeJsonAtomic(path.join(runDir, RUN_FILES.config), config);
-  if (launcher.type === 'slurm') {
-    return launchOnSlurm({
-      config,
-      configPath: abs,
-      runDir,
-      launcher,
-      json: args.flags.has('json'),
-      detach: args.flags.has('detach'),
-      resume: false,
-    });
+  // The run folder's one writer from its first file on (a resume clicked meanwhile is refused).
+  const lock = acquireRunLock(runDir, { command: 'run' });
+  try {
+    writeJsonAtomic(path.join(runDir, RUN_FILES.config), config);
+    if (launcher.type === 'slurm') {
+      return await launchOnSlurm({
+        config,
+        configPath: abs,
+        runDir,
+        launcher,
+        json: args.flags.has('json'),
+        detach: args.flags.has('detach'),
+        resume: false,
+        lock,
+      });
+    }
+    return await execute(config, abs, runId, runDir, args.flags.has('json'), false);
+  } finally {
+    lock.release();
   }
-  return execute(config, abs, runId, runDir, args.flags.has('json'), false);
 }
 
 /** A run folder, or a run id under ./.akd/runs. */
@@ -205,6 +206,19 @@ async function cmdResume(args: ParsedArgs): Promise<number> {
   const ref = args.positional[0];
   if (!ref) throw new UsageError('akd resume needs a RUN folder or id');
   const runDir = findRunDir(ref);
+  // Before anything else: the one writer (a second resume, a running run or its Slurm job refuse it).
+  const lock = acquireRunLock(runDir, {
+    command: 'resume',
+    refusal: () => `${runDir} is already being written, nothing was resumed`,
+  });
+  try {
+    return await resumeLocked(runDir, args, lock);
+  } finally {
+    lock.release();
+  }
+}
+
+async function resumeLocked(runDir: string, args: ParsedArgs, lock: RunLock): Promise<number> {
   // A Slurm session: settle it if Slurm already ended its job; refuse while it is queued or running.
   const blocker = await slurmResumeBlocker(runDir);
   if (blocker) {
@@ -217,10 +231,6 @@ async function cmdResume(args: ParsedArgs): Promise<number> {
     return EXIT.invalid;
   }
   const started = [...run.events].reverse().find((e): e is RunStartedEvent => e.type === 'run-started');
-  if (run.status === 'running' && started && processAlive(started.pid) && started.pid !== process.pid) {
-    process.stderr.write(`${runDir}: still running (pid ${started.pid})\n`);
-    return EXIT.invalid;
-  }
   if (!run.config) {
     process.stderr.write(`${runDir}: ${RUN_FILES.config} is missing or unreadable\n`);
     return EXIT.failed;
@@ -236,6 +246,7 @@ async function cmdResume(args: ParsedArgs): Promise<number> {
       json: args.flags.has('json'),
       detach: args.flags.has('detach'),
       resume: true,
+      lock,
     });
   }
   return execute(run.config, configPath, run.runId, runDir, args.flags.has('json'), true);
@@ -325,6 +336,10 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (e) {
+    if (e instanceof RunLockedError) {
+      process.stderr.write(`akd: ${e.message}\n`);
+      return RUN_LOCKED_EXIT;
+    }
     if (e instanceof UsageError || e instanceof LauncherUsageError) {
       process.stderr.write(`akd: ${e.message}\n\n${USAGE}\n`);
       return EXIT.usage;

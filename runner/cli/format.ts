@@ -75,5 +75,6 @@ export function formatRunDetails(r: RunRecord): string {
   }
   const last = r.events[r.events.length - 1];
   if (last) lines.push(`last event ${last.type} at ${last.time}`);
+  for (const p of r.problems) lines.push(`problem  ${p}`);
   return lines.join('\n');
 }

@@ -23,6 +23,8 @@ import type {
 } from '../protocol/events';
 import { EventLog, readEvents } from '../store/eventLog';
 import { RUN_FILES, readJson, writeJsonAtomic } from '../store/runStore';
+import { RunLockedError, acquireRunLock, type RunLock } from '../store/runLock';
+import { RUN_LOCKED_EXIT } from '../protocol/runLock';
 import type { CancelToken } from '../training/phaseTrainer';
 import { humanReporter } from '../cli/humanReporter';
 import { installSignalHandlers } from '../cli/signals';
@@ -170,6 +172,15 @@ export async function runJob(folder: string): Promise<number> {
   const configPath = submitted?.configPath ?? path.join(runDir, RUN_FILES.config);
   const resume = fs.existsSync(path.join(runDir, RUN_FILES.latest, RUN_FILES.state));
 
+  // The run folder's one writer while the job runs (its submitter may still be recording it: wait for that).
+  let lock: RunLock;
+  try {
+    lock = acquireRunLock(runDir, { command: 'job', waitMs: 60_000 });
+  } catch (e) {
+    if (!(e instanceof RunLockedError)) throw e;
+    process.stderr.write(`akd: ${e.message}\n`);
+    return RUN_LOCKED_EXIT;
+  }
   const log = new SlurmJobLog(eventsFile, jobId);
   log.onEvent(humanReporter(process.stderr));
   const publish = teacherPublisher(runDir);
@@ -207,5 +218,6 @@ export async function runJob(folder: string): Promise<number> {
   } finally {
     log.close();
     removeHandlers();
+    lock.release();
   }
 }

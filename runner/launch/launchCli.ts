@@ -9,7 +9,10 @@ import type { ExperimentConfig, LauncherConfig, LauncherType, SlurmLauncher } fr
 import type { RunEvent } from '../protocol/events';
 import { humanReporter } from '../cli/humanReporter';
 import { readEvents } from '../store/eventLog';
-import { RUN_FILES, processAlive, readJson } from '../store/runStore';
+import { RUN_FILES, readJson } from '../store/runStore';
+import type { RunLock } from '../store/runLock';
+import { runWriter } from '../protocol/runLock';
+import { describeIdentity } from '../protocol/processIdentity';
 import { EventTail } from './eventTail';
 import { latestSession, type TerminalEvent } from './sessions';
 import { SlurmClient, SlurmError, jobEnded } from './slurmClient';
@@ -127,6 +130,8 @@ export interface SlurmLaunchOptions {
   json: boolean;
   detach: boolean;
   resume: boolean;
+  /** The run's lock, held while submitting: released once the job is submitted (the job takes it). */
+  lock?: RunLock;
 }
 
 /** Submit one session of a run (its folder and config.json exist) and follow it, or return at once with --detach. */
@@ -147,6 +152,7 @@ export async function launchOnSlurm(o: SlurmLaunchOptions): Promise<number> {
       client,
     });
   } catch (e) {
+    o.lock?.release();
     const msg = slurmErrorMessage(e);
     if (!msg) throw e;
     warn(`could not submit the run to Slurm: ${msg}`);
@@ -154,6 +160,7 @@ export async function launchOnSlurm(o: SlurmLaunchOptions): Promise<number> {
     if (!o.resume && !fs.existsSync(eventsFile)) fs.rmSync(o.runDir, { recursive: true, force: true });
     return LAUNCH_EXIT.failed;
   }
+  o.lock?.release();
   if (o.detach) {
     const submitted = new EventTail(eventsFile, fromOffset).read().find((e) => e.type === 'job-submitted');
     if (o.json && submitted) process.stdout.write(JSON.stringify(submitted) + '\n');
@@ -225,18 +232,35 @@ export async function stopRun(runDir: string, opts: { waitMs: number; json: bool
       await sleep(250);
     }
   } else {
-    const pid = session.started?.pid;
-    if (!pid || !processAlive(pid)) {
+    // Signal only the process that holds the run's lock and is still the one that took it (pid
+    // and start time): a pid written in a file may belong to someone else by now.
+    const writer = runWriter(runDir);
+    if (writer.state !== 'writing') {
+      const who =
+        writer.state === 'gone' ? describeIdentity(writer.holder) : `pid ${session.started?.pid ?? '?'}`;
       say(
-        `${runDir}: its process (pid ${pid ?? '?'}) is gone without an end event; akd resume continues from its last checkpoint`,
+        `${runDir}: its process (${who}) is gone without an end event (crashed); akd resume continues from its last checkpoint`,
       );
       return LAUNCH_EXIT.ok;
     }
+    if (!writer.certain) {
+      say(
+        `${runDir}: it is written by ${describeIdentity(writer.holder)}, which is not on this machine: stop it there (akd stop on ${writer.holder.host})`,
+      );
+      return LAUNCH_EXIT.failed;
+    }
+    const pid = writer.holder.pid;
     process.kill(pid, 'SIGTERM');
     say(`sent SIGTERM to pid ${pid}`);
     while (!latestSession(readEvents(file))?.ended) {
       if (Date.now() > deadline) {
         say(`${runDir}: pid ${pid} has not ended the run after ${opts.waitMs / 1000} s`);
+        return LAUNCH_EXIT.failed;
+      }
+      if (runWriter(runDir).state !== 'writing' && !latestSession(readEvents(file))?.ended) {
+        say(
+          `${runDir}: pid ${pid} ended without an end event (crashed); akd resume continues from its last checkpoint`,
+        );
         return LAUNCH_EXIT.failed;
       }
       await sleep(200);

@@ -17,6 +17,7 @@ import type { ExperimentConfig, SlurmLauncher } from '../config/types';
 import type { JobInfo, JobStateEvent, RunEvent, RunSummary } from '../protocol/events';
 import { readEvents } from '../store/eventLog';
 import { RUN_FILES, readJson, writeJsonAtomic } from '../store/runStore';
+import { RunLockedError, acquireRunLock, type RunLock } from '../store/runLock';
 import { EventTail, appendEvent } from './eventTail';
 import { latestSession, isTerminal, type RunSession, type TerminalEvent } from './sessions';
 import { SlurmClient, SlurmError, jobEnded, type JobStatus } from './slurmClient';
@@ -141,6 +142,27 @@ export function settleEndedJob(
   status: JobStatus,
 ): TerminalEvent | undefined {
   const jobId = session.submitted!.jobId;
+  // Slurm says the job ended, so its lock (if it left one) is stale; a live writer (a local resume) keeps it.
+  let lock: RunLock;
+  try {
+    lock = acquireRunLock(runDir, { command: 'settle' });
+  } catch (e) {
+    if (e instanceof RunLockedError) return undefined;
+    throw e;
+  }
+  try {
+    return settleLocked(runDir, session, status, jobId);
+  } finally {
+    lock.release();
+  }
+}
+
+function settleLocked(
+  runDir: string,
+  session: RunSession,
+  status: JobStatus,
+  jobId: string,
+): TerminalEvent | undefined {
   try {
     fs.closeSync(fs.openSync(path.join(runDir, `.job-${jobId}.settled`), 'wx'));
   } catch {

@@ -4,6 +4,7 @@
  * writes these, the extension and the webview read them. No TensorFlow import here.
  */
 import type { ExperimentConfig, MethodType } from '../config/types';
+import type { ProcessIdentity } from './processIdentity';
 
 export const PROTOCOL_VERSION = 1 as const;
 
@@ -57,6 +58,12 @@ export interface RunStartedEvent extends EventBase {
   /** Set when this start continues an earlier run (`akd resume`). */
   resumedFrom?: CheckpointPosition;
   pid: number;
+  /**
+   * The writing process (pid, start time, host, Slurm job): it holds the run's lock (run.lock) for
+   * the session, so a reader that finds neither an end event nor that process knows the run crashed.
+   * Absent in runs written before the lock existed.
+   */
+  process?: ProcessIdentity;
 }
 
 export interface PhaseStartedEvent extends EventBase {

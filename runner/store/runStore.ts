@@ -6,8 +6,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ExperimentConfig } from '../config/types';
-import type { CheckpointPosition, PhaseResult, RunEvent, RunSummary } from '../protocol/events';
-import { readEvents } from './eventLog';
+import type {
+  CheckpointPosition,
+  PhaseResult,
+  RunEvent,
+  RunStartedEvent,
+  RunSummary,
+} from '../protocol/events';
+import { runWriter } from '../protocol/runLock';
+import { describeTornLines, readEvents, readEventsReport } from './eventLog';
+import { slurmJobEndedSync } from './runLock';
 
 export const RUN_FILES = {
   config: 'config.json',
@@ -97,8 +105,13 @@ export interface RunRecord {
   config?: ExperimentConfig;
   summary?: RunSummary;
   events: RunEvent[];
-  /** Derived from the events: running until a terminal event says otherwise. */
-  status: RunSummary['status'] | 'unknown';
+  /**
+   * Derived from the events (running until a terminal event says otherwise), and from the run's
+   * writer: a run whose writer is gone without an end event crashed.
+   */
+  status: RunSummary['status'] | 'crashed' | 'unknown';
+  /** What is wrong with the folder's files (torn event lines, a malformed summary...), one line each. */
+  problems: string[];
 }
 
 export function runStatusFromEvents(events: RunEvent[]): RunRecord['status'] {
@@ -112,15 +125,51 @@ export function runStatusFromEvents(events: RunEvent[]): RunRecord['status'] {
   return status;
 }
 
+/**
+ * Whether the process writing a "running" run is gone. The writer holds run.lock (identity: pid,
+ * start time, host; a Slurm job's holder is judged by Slurm). A Slurm session with no lock yet is
+ * queued, not gone; a run written before the lock existed falls back to its run-started pid.
+ */
+export function runWriterGone(runDir: string, events: RunEvent[]): boolean {
+  let lastEnd = -1;
+  events.forEach((e, i) => {
+    if (e.type === 'run-completed' || e.type === 'run-failed' || e.type === 'run-cancelled') lastEnd = i;
+  });
+  const session = events.slice(lastEnd + 1);
+  const slurm = session.some((e) => e.type === 'job-submitted');
+  const writer = runWriter(runDir, slurm ? { slurmJobEnded: slurmJobEndedSync } : {});
+  if (writer.state === 'writing') return false;
+  if (writer.state === 'gone') return true;
+  if (slurm) return false;
+  const started = [...session].reverse().find((e): e is RunStartedEvent => e.type === 'run-started');
+  if (!started) return false;
+  if (started.process) return true;
+  return !processAlive(started.pid);
+}
+
 export function readRun(runDir: string): RunRecord {
-  const events = readEvents(path.join(runDir, RUN_FILES.events));
+  const file = path.join(runDir, RUN_FILES.events);
+  const report = readEventsReport(file);
+  const problems: string[] = [];
+  if (report.error) problems.push(report.error);
+  const torn = describeTornLines(file, report.torn);
+  if (torn) problems.push(torn);
+  let events = report.events;
+  let status: RunRecord['status'] = runStatusFromEvents(events);
+  if (status === 'running' && runWriterGone(runDir, events)) {
+    // It may have written its end and let go of the lock since the events were read.
+    events = readEvents(file);
+    status = runStatusFromEvents(events);
+    if (status === 'running') status = 'crashed';
+  }
   return {
     runId: path.basename(runDir),
     runDir,
     config: readJson<ExperimentConfig>(path.join(runDir, RUN_FILES.config)),
     summary: readJson<RunSummary>(path.join(runDir, RUN_FILES.summary)),
     events,
-    status: runStatusFromEvents(events),
+    status,
+    problems,
   };
 }
 

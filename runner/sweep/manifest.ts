@@ -77,7 +77,7 @@ export function memberRunDir(sweepDir: string, m: SweepMemberEntry): string {
 export function memberState(sweepDir: string, m: SweepMemberEntry): MemberState {
   const run = readRun(memberRunDir(sweepDir, m));
   if (run.events.length === 0) return 'pending';
-  if (run.status === 'running' || run.status === 'unknown') {
+  if (run.status === 'unknown') {
     const started = [...run.events].reverse().find((e) => e.type === 'run-started');
     return started && started.type === 'run-started' && processAlive(started.pid) ? 'running' : 'crashed';
   }

@@ -9,6 +9,7 @@ import { formatProblem, hasErrors, resolveConfigPaths, validateConfigText } from
 import { METHOD_TYPES, type ExperimentConfig, type MethodType } from '../../config/types';
 import type { SweepEvent } from '../../protocol/sweepEvents';
 import { RUN_FILES, readJson, readRun } from '../../store/runStore';
+import { acquireRunLock } from '../../store/runLock';
 import { expandSweep, type SweepOverrides } from '../../sweep/expand';
 import {
   defaultConcurrency,
@@ -322,17 +323,22 @@ export async function cmdRunMember(argv: string[]): Promise<number> {
     process.stderr.write(`${runDir}: no readable ${RUN_FILES.config}\n`);
     return EXIT.failed;
   }
-  const run = readRun(runDir);
-  if (run.status === 'completed') {
-    process.stderr.write(`${runDir}: already completed\n`);
-    return EXIT.ok;
+  const lock = acquireRunLock(runDir, { command: 'run-member' });
+  try {
+    const run = readRun(runDir);
+    if (run.status === 'completed') {
+      process.stderr.write(`${runDir}: already completed\n`);
+      return EXIT.ok;
+    }
+    return await execute(
+      config,
+      configPath,
+      path.basename(runDir),
+      runDir,
+      args.flags.has('json'),
+      run.events.length > 0,
+    );
+  } finally {
+    lock.release();
   }
-  return execute(
-    config,
-    configPath,
-    path.basename(runDir),
-    runDir,
-    args.flags.has('json'),
-    run.events.length > 0,
-  );
 }

@@ -1,0 +1,89 @@
+/**
+ * One writer per run folder (issue defects 1, 5, 8): concurrent resumes, `akd stop` and a
+ * reused pid, show/list after a SIGKILL. Real akd processes on tiny MNIST runs.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { RunStartedEvent } from '../../../runner/protocol/events';
+import { RUN_LOCK_FILE } from '../../../runner/protocol/runLock';
+import { runAkd, tempDir } from '../../helpers/akdProcess';
+import { cancelledRun, eventsOf, runDirOf, tinyConfig } from './tinyRun';
+
+test('defect 1: two akd resume started together: exactly one trains, the other is refused naming the holder', async () => {
+  const dir = tempDir('two-resumes');
+  const config = tinyConfig(dir, 'two', { phase1Epochs: 30 });
+  const runDir = await cancelledRun(config, path.join(dir, 'runs'));
+  const before = eventsOf(runDir).length;
+  const [a, b] = await Promise.all([
+    runAkd(['resume', runDir, '--json']),
+    runAkd(['resume', runDir, '--json']),
+  ]);
+  const codes = [a.code, b.code].sort();
+  assert.deepEqual(codes, [0, 75], `exit codes ${a.code}/${b.code}\n${a.stderr}\n${b.stderr}`);
+  const refused = a.code === 75 ? a : b;
+  assert.match(refused.stderr, /is (already being written|in use).*akd resume, pid \d+ on /);
+  assert.equal(refused.events.length, 0, 'the refused resume wrote no event');
+  const after = eventsOf(runDir).slice(before);
+  assert.equal(after.filter((e) => e.type === 'run-started').length, 1, 'one session started');
+  assert.equal(after.filter((e) => e.type === 'run-completed').length, 1, 'one session completed');
+  const epochs = after
+    .filter((e) => e.type === 'epoch-ended')
+    .map((e) => `${(e as { phase: string }).phase}/${(e as { epoch: number }).epoch}`);
+  assert.equal(new Set(epochs).size, epochs.length, `no epoch twice: ${epochs.join(' ')}`);
+  assert.ok(!fs.existsSync(path.join(runDir, RUN_LOCK_FILE)), 'the lock goes with its holder');
+});
+
+test("defect 5: akd stop does not signal a process that reused a dead run's pid", async () => {
+  const dir = tempDir('stop-reuse');
+  const config = tinyConfig(dir, 'reuse', { phase1Epochs: 200 });
+  let runDir = '';
+  const killed = await runAkd(['run', config, '--out', path.join(dir, 'runs'), '--json'], {
+    onEvent: (e, child) => {
+      if (e.type === 'run-started') runDir = (e as RunStartedEvent).runDir;
+      if (e.type === 'epoch-ended' && e.phase === 'anneal') child.kill('SIGKILL');
+    },
+  });
+  assert.equal(killed.signal, 'SIGKILL');
+  // The dead run's pid now belongs to another process (as after a reboot): give its pid to a live
+  // `sleep`, keeping everything else the dead process recorded (its start time among it).
+  const bystander = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const deadPid = (killed.events[0] as RunStartedEvent).pid;
+  const swapPid = (file: string): void => {
+    const text = fs.readFileSync(file, 'utf8');
+    fs.writeFileSync(file, text.split(`"pid":${deadPid}`).join(`"pid":${bystander.pid}`));
+  };
+  swapPid(path.join(runDir, 'events.jsonl'));
+  if (fs.existsSync(path.join(runDir, RUN_LOCK_FILE))) swapPid(path.join(runDir, RUN_LOCK_FILE));
+  try {
+    const stop = await runAkd(['stop', runDir, '--wait', '2']);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(bystander.exitCode, null, `the bystander was signalled:\n${stop.stderr}`);
+    assert.equal(bystander.signalCode, null);
+    assert.doesNotMatch(stop.stderr, /sent SIGTERM/);
+    assert.match(stop.stderr, /is gone|not running/);
+  } finally {
+    bystander.kill('SIGKILL');
+  }
+});
+
+test('defect 8: akd show and akd list say a SIGKILLed run crashed, not running', async () => {
+  const dir = tempDir('show-crashed');
+  const config = tinyConfig(dir, 'crashed', { phase1Epochs: 200 });
+  const killed = await runAkd(['run', config, '--out', path.join(dir, 'runs'), '--json'], {
+    onEvent: (e, child) => {
+      if (e.type === 'epoch-ended' && e.phase === 'anneal') child.kill('SIGKILL');
+    },
+  });
+  assert.equal(killed.signal, 'SIGKILL');
+  const runDir = runDirOf(killed);
+  const show = await runAkd(['show', runDir]);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /status\s+crashed/);
+  const list = await runAkd(['list', path.dirname(runDir)]);
+  const row = list.stdout.split('\n').find((l) => l.startsWith(path.basename(runDir)));
+  assert.match(row ?? '', /\bcrashed\b/, list.stdout);
+  assert.doesNotMatch(row ?? '', /\brunning\b/);
+});
