@@ -11,6 +11,7 @@ import { EventLog } from '../store/eventLog';
 import { RUN_FILES, createRunDir, listRuns, readRun, runsRootFor, writeJsonAtomic } from '../store/runStore';
 import { RunLockedError, acquireRunLock, type RunLock } from '../store/runLock';
 import { RUN_LOCKED_EXIT } from '../protocol/runLock';
+import { CheckpointError, loadResumeState } from '../store/checkpoint';
 import type { CancelToken } from '../training/phaseTrainer';
 import { humanReporter } from './humanReporter';
 import { installSignalHandlers } from './signals';
@@ -35,7 +36,9 @@ Usage:
       Train the config's teacher and student; the run goes to .akd/runs/<id>/ beside CONFIG
       (or under DIR). --json streams the run's events to stdout, one JSON object per line.
       --threads: data-parallel training threads on wasm/cpu (overrides the config's "threads").
-  akd resume RUN [--json]      Continue a cancelled or crashed run from its last checkpoint.
+  akd resume RUN [--json] [--from previous]
+      Continue a cancelled or crashed run from its last checkpoint (--from previous: from the one
+      before it, when the last one is damaged; akd says so).
   akd run CONFIG --launcher slurm [--detach] ...   (also: akd resume RUN, akd sweep CONFIG|--resume DIR)
       Submit the run as a Slurm batch job (a sweep: a teacher job, then one job array; settings: the
       config's "launcher" block) and follow it like a local run; --detach returns after submitting
@@ -231,6 +234,11 @@ async function resumeLocked(runDir: string, args: ParsedArgs, lock: RunLock): Pr
     return EXIT.invalid;
   }
   const started = [...run.events].reverse().find((e): e is RunStartedEvent => e.type === 'run-started');
+  // The checkpoint is checked before anything is written: a damaged one is refused, never retrained from scratch.
+  const from = flagString(args, 'from');
+  if (from !== undefined && from !== 'latest' && from !== 'previous')
+    throw new UsageError(`--from must be latest or previous, got "${from}"`);
+  loadResumeState(runDir, { from, runRef: args.positional[0] });
   if (!run.config) {
     process.stderr.write(`${runDir}: ${RUN_FILES.config} is missing or unreadable\n`);
     return EXIT.failed;
@@ -306,7 +314,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'resume':
         if (rest[0] && fs.existsSync(path.join(path.resolve(rest[0]), 'sweep.json')))
           return await (await import('./commands/sweep')).cmdSweep(['--resume', ...rest]);
-        return await cmdResume(parseArgs(rest, ['launcher']));
+        return await cmdResume(parseArgs(rest, ['launcher', 'from']));
       case 'sweep':
         return await (await import('./commands/sweep')).cmdSweep(rest);
       case 'run-member':
@@ -339,6 +347,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof RunLockedError) {
       process.stderr.write(`akd: ${e.message}\n`);
       return RUN_LOCKED_EXIT;
+    }
+    if (e instanceof CheckpointError) {
+      process.stderr.write(`akd: ${e.message}\n`);
+      return EXIT.failed;
     }
     if (e instanceof UsageError || e instanceof LauncherUsageError) {
       process.stderr.write(`akd: ${e.message}\n\n${USAGE}\n`);

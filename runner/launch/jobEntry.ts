@@ -170,7 +170,9 @@ export async function runJob(folder: string): Promise<number> {
     .find((e): e is JobSubmittedEvent => e.type === 'job-submitted');
   const jobId = currentJobId() ?? submitted?.jobId ?? 'unknown';
   const configPath = submitted?.configPath ?? path.join(runDir, RUN_FILES.config);
-  const resume = fs.existsSync(path.join(runDir, RUN_FILES.latest, RUN_FILES.state));
+  // Always "resume": the run continues from its checkpoint, or starts if it never saved one (a damaged
+  // or missing checkpoint of a run that did is an error, never a silent restart).
+  const resume = true;
 
   // The run folder's one writer while the job runs (its submitter may still be recording it: wait for that).
   let lock: RunLock;

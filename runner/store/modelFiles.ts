@@ -6,6 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { CHECKSUMS_FILE, checksumsOf, previousDirOf, verifyChecksums } from './checkpoint';
+import { faultPoint } from './faultPoints';
 
 /** A tensor with its name, as optimizers' getWeights()/setWeights() use them. */
 export interface NamedTensor {
@@ -22,16 +24,39 @@ interface ModelJson {
   userDefinedMetadata?: Record<string, unknown>;
 }
 
-/** Write `dir` atomically: build it under a temp name, then swap it in. */
+/** Write a whole file through an fd and flush it to the disk (a checkpoint must survive more than a kill). */
+function writeFileDurably(file: string, data: string | Uint8Array): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    fs.writeFileSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Write `dir` atomically: build it under a temp name (its checksums.json last, so a temp folder
+ * with a valid one is complete), then swap it in. checkpoints/latest keeps the folder it replaces
+ * as checkpoints/previous. A kill at any point leaves what checkpoint.ts recoverAtomicDir resolves.
+ */
 export function writeDirAtomic(dir: string, files: Record<string, string | Uint8Array>): void {
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
-  for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), data);
+  for (const [name, data] of Object.entries(files)) writeFileDurably(path.join(tmp, name), data);
+  writeFileDurably(path.join(tmp, CHECKSUMS_FILE), checksumsOf(files));
   const old = `${dir}.old-${process.pid}`;
   if (fs.existsSync(dir)) fs.renameSync(dir, old);
+  faultPoint('checkpoint-swap');
   fs.renameSync(tmp, dir);
-  fs.rmSync(old, { recursive: true, force: true });
+  const previous = previousDirOf(dir);
+  if (previous && fs.existsSync(old)) {
+    fs.rmSync(previous, { recursive: true, force: true });
+    fs.renameSync(old, previous);
+  } else {
+    fs.rmSync(old, { recursive: true, force: true });
+  }
 }
 
 function concatWeightData(data: ArrayBuffer | ArrayBuffer[]): Uint8Array {
@@ -84,6 +109,11 @@ export async function loadModel(modelJsonPath: string): Promise<tf.LayersModel> 
       `${modelJsonPath}: not a TF.js layers model (needs "modelTopology" and "weightsManifest")`,
     );
   }
+  const damaged = verifyChecksums(dir, [
+    path.basename(modelJsonPath),
+    ...json.weightsManifest.flatMap((g) => g.paths),
+  ]);
+  if (damaged) throw new Error(damaged);
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Uint8Array[] = [];
   for (const group of json.weightsManifest) {

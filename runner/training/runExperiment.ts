@@ -21,6 +21,7 @@ import { countParams } from '../models/paramCount';
 import type { EventLog } from '../store/eventLog';
 import { decodeTensors, encodeTensors, loadModel, saveModel, writeDirAtomic } from '../store/modelFiles';
 import { RUN_FILES, readJson, writeJsonAtomic, type ResumeState } from '../store/runStore';
+import { loadResumeState } from '../store/checkpoint';
 import {
   readCachedLogits,
   readCachedTestAccuracy,
@@ -148,9 +149,8 @@ function paramsOf(model: tf.LayersModel): number {
 export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
   const { config, log, runDir } = opts;
   const startClock = Date.now();
-  const state: ResumeState | undefined = opts.resume
-    ? readJson<ResumeState>(path.join(runDir, RUN_FILES.latest, RUN_FILES.state))
-    : undefined;
+  // Checked against its schema and checksums; a damaged checkpoint throws (never a silent restart).
+  const state: ResumeState | undefined = opts.resume ? loadResumeState(runDir) : undefined;
   const startedAt = state?.startedAt ?? new Date().toISOString();
   const completed: PhaseResult[] = [...(state?.completed ?? [])];
   const isDone = (p: PhaseName): boolean => completed.some((r) => r.phase === p);
