@@ -12,6 +12,7 @@ import { RUN_FILES, createRunDir, listRuns, readRun, runsRootFor, writeJsonAtomi
 import { RunLockedError, acquireRunLock, type RunLock } from '../store/runLock';
 import { RUN_LOCKED_EXIT } from '../protocol/runLock';
 import { CheckpointError, loadResumeState } from '../store/checkpoint';
+import { StoreWriteError, storeWriteError } from '../store/storeErrors';
 import type { CancelToken } from '../training/phaseTrainer';
 import { humanReporter } from './humanReporter';
 import { installSignalHandlers } from './signals';
@@ -350,6 +351,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof CheckpointError) {
       process.stderr.write(`akd: ${e.message}\n`);
+      return EXIT.failed;
+    }
+    // A full disk or a folder it may not write, outside a run (creating the run folder, its lock...).
+    const store = storeWriteError(e, (e as NodeJS.ErrnoException).path ?? 'the run folder');
+    if (store instanceof StoreWriteError) {
+      process.stderr.write(`akd: ${store.message}\n`);
       return EXIT.failed;
     }
     if (e instanceof UsageError || e instanceof LauncherUsageError) {

@@ -8,7 +8,14 @@
  * skip a torn line and say where it is.
  */
 import * as fs from 'node:fs';
-import { PROTOCOL_VERSION, parseEventLine, type EventPayload, type RunEvent } from '../protocol/events';
+import {
+  PROTOCOL_VERSION,
+  TERMINAL_EVENTS,
+  parseEventLine,
+  type EventPayload,
+  type RunEvent,
+} from '../protocol/events';
+import { storeWriteError } from './storeErrors';
 import { currentProcessIdentity } from '../protocol/processIdentity';
 
 export type EventListener = (event: RunEvent) => void;
@@ -33,6 +40,8 @@ export class EventLog {
   private readonly listeners: EventListener[] = [];
   /** The file ends in a torn line (found on open, or left by a write that failed half-way). */
   private midLine: boolean;
+  /** Why the run's end could not be written to the file, if it could not. */
+  lostEnd: unknown;
 
   constructor(readonly file: string) {
     this.fd = fs.openSync(file, 'a+');
@@ -54,8 +63,16 @@ export class EventLog {
       const line = Buffer.from((this.midLine ? '\n' : '') + JSON.stringify(event) + '\n', 'utf8');
       // Until the write is known complete, assume it was cut short (the next append then starts afresh).
       this.midLine = true;
-      writeFully(this.fd, line);
-      this.midLine = false;
+      try {
+        writeFully(this.fd, line);
+        this.midLine = false;
+      } catch (e) {
+        const err = storeWriteError(e, this.file, line.length);
+        // A run's end that cannot be written (disk full) is still told to the listeners (the terminal,
+        // the editor's stdout); readers of the file infer the crash from the writer being gone.
+        if (!TERMINAL_EVENTS.includes(event.type)) throw err;
+        this.lostEnd = err;
+      }
     }
     for (const l of this.listeners) l(event);
     return event;

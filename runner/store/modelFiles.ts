@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { CHECKSUMS_FILE, checksumsOf, previousDirOf, verifyChecksums } from './checkpoint';
 import { faultPoint } from './faultPoints';
+import { storeWriteError } from './storeErrors';
 
 /** A tensor with its name, as optimizers' getWeights()/setWeights() use them. */
 export interface NamedTensor {
@@ -42,10 +43,29 @@ function writeFileDurably(file: string, data: string | Uint8Array): void {
  */
 export function writeDirAtomic(dir: string, files: Record<string, string | Uint8Array>): void {
   const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  for (const [name, data] of Object.entries(files)) writeFileDurably(path.join(tmp, name), data);
-  writeFileDurably(path.join(tmp, CHECKSUMS_FILE), checksumsOf(files));
+  const sums = checksumsOf(files);
+  try {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.mkdirSync(tmp, { recursive: true });
+    for (const [name, data] of Object.entries(files)) writeFileDurably(path.join(tmp, name), data);
+    writeFileDurably(path.join(tmp, CHECKSUMS_FILE), sums);
+  } catch (e) {
+    // A full disk (or no permission): the half-built folder goes, the current one stays as it was.
+    fs.rmSync(tmp, { recursive: true, force: true });
+    const bytes = Object.values(files).reduce(
+      (n, d) => n + (typeof d === 'string' ? Buffer.byteLength(d) : d.byteLength),
+      sums.length,
+    );
+    throw storeWriteError(e, dir, bytes);
+  }
+  try {
+    swapIn(dir, tmp);
+  } catch (e) {
+    throw storeWriteError(e, dir);
+  }
+}
+
+function swapIn(dir: string, tmp: string): void {
   const old = `${dir}.old-${process.pid}`;
   if (fs.existsSync(dir)) fs.renameSync(dir, old);
   faultPoint('checkpoint-swap');

@@ -16,6 +16,7 @@ import type {
 import { runWriter } from '../protocol/runLock';
 import { describeTornLines, readEvents, readEventsReport } from './eventLog';
 import { slurmJobEndedSync } from './runLock';
+import { storeWriteError } from './storeErrors';
 
 export const RUN_FILES = {
   config: 'config.json',
@@ -71,8 +72,14 @@ export function processAlive(pid: number): boolean {
 
 export function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  fs.renameSync(tmp, file);
+  const text = JSON.stringify(value, null, 2) + '\n';
+  try {
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw storeWriteError(e, file, Buffer.byteLength(text));
+  }
 }
 
 export function readJson<T>(file: string): T | undefined {

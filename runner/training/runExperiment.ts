@@ -22,6 +22,7 @@ import type { EventLog } from '../store/eventLog';
 import { decodeTensors, encodeTensors, loadModel, saveModel, writeDirAtomic } from '../store/modelFiles';
 import { RUN_FILES, readJson, writeJsonAtomic, type ResumeState } from '../store/runStore';
 import { loadResumeState } from '../store/checkpoint';
+import { StoreWriteError } from '../store/storeErrors';
 import {
   readCachedLogits,
   readCachedTestAccuracy,
@@ -194,7 +195,12 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
   });
 
   const finish = (status: 'completed' | 'cancelled' | 'failed', summary: RunSummary): RunOutcome => {
-    writeJsonAtomic(path.join(runDir, RUN_FILES.summary), summary);
+    try {
+      writeJsonAtomic(path.join(runDir, RUN_FILES.summary), summary);
+    } catch (e) {
+      // Disk full or no permission: the end event already carries the summary; do not crash on it.
+      if (!(e instanceof StoreWriteError)) throw e;
+    }
     return { status, summary };
   };
 
