@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CHECKSUMS_FILE, checksumsOf, previousDirOf, verifyChecksums } from './checkpoint';
 import { faultPoint } from './faultPoints';
 import { storeWriteError } from './storeErrors';
+import { NotAFileError, openRegularFile, readRegularText } from '../config/fileAccess';
 
 /** A tensor with its name, as optimizers' getWeights()/setWeights() use them. */
 export interface NamedTensor {
@@ -115,18 +116,66 @@ export async function saveModel(
   );
 }
 
-/** Load a layers model from `model.json` (ours, or a converted Keras model with several shards). */
+/** model.json of a converted Keras model can be large, never unbounded (nor a FIFO or a device). */
+const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
+
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2 };
+
+/** The first non-finite float32 weight in the concatenated weight data, as "name (k of n values)". */
+function nonFiniteWeight(specs: tf.io.WeightsManifestEntry[], data: ArrayBuffer): string | undefined {
+  let offset = 0;
+  for (const spec of specs) {
+    const count = spec.shape.reduce((a, b) => a * b, 1);
+    const per = DTYPE_BYTES[spec.dtype ?? 'float32'];
+    if (spec.quantization || per === undefined) return undefined; // sizes unknown from here on
+    if ((spec.dtype ?? 'float32') === 'float32') {
+      const bytes = data.slice(offset, offset + count * 4);
+      const values = new Float32Array(bytes);
+      let bad = 0;
+      for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) bad++;
+      if (bad > 0)
+        return `${spec.name} (${bad.toLocaleString('en-US')} of ${count.toLocaleString('en-US')} values)`;
+    }
+    offset += count * per;
+  }
+  return undefined;
+}
+
+/** Bytes the manifest's weights need, or undefined when it cannot tell (quantized weights). */
+function manifestBytes(specs: tf.io.WeightsManifestEntry[]): number | undefined {
+  let total = 0;
+  for (const s of specs) {
+    const per = DTYPE_BYTES[s.dtype ?? 'float32'];
+    if (s.quantization || per === undefined) return undefined;
+    total += per * s.shape.reduce((a, b) => a * b, 1);
+  }
+  return total;
+}
+
+/**
+ * Load a layers model from `model.json` (ours, or a converted Keras model with several shards).
+ * Every problem is an error naming the file: not a model, weights truncated, changed since they
+ * were written (checksums.json), or holding NaN/Infinity.
+ */
 export async function loadModel(modelJsonPath: string): Promise<tf.LayersModel> {
   const dir = path.dirname(modelJsonPath);
   let json: ModelJson;
   try {
-    json = JSON.parse(fs.readFileSync(modelJsonPath, 'utf8')) as ModelJson;
+    json = JSON.parse(readRegularText(modelJsonPath, MAX_MODEL_JSON_BYTES)) as ModelJson;
   } catch (e) {
+    if (e instanceof NotAFileError) throw new Error(e.message);
     throw new Error(`${modelJsonPath}: cannot read the model: ${(e as Error).message}`);
   }
-  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
+  const topology = json?.modelTopology as { class_name?: unknown; model_config?: { class_name?: unknown } };
+  if (
+    !json ||
+    !topology ||
+    typeof topology !== 'object' ||
+    !Array.isArray(json.weightsManifest) ||
+    (typeof topology.class_name !== 'string' && typeof topology.model_config?.class_name !== 'string')
+  ) {
     throw new Error(
-      `${modelJsonPath}: not a TF.js layers model (needs "modelTopology" and "weightsManifest")`,
+      `${modelJsonPath}: not a TF.js layers model (it needs "modelTopology" holding a Keras model, and "weightsManifest")`,
     );
   }
   const damaged = verifyChecksums(dir, [
@@ -136,27 +185,53 @@ export async function loadModel(modelJsonPath: string): Promise<tf.LayersModel> 
   if (damaged) throw new Error(damaged);
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Uint8Array[] = [];
+  const files: string[] = [];
   for (const group of json.weightsManifest) {
     specs.push(...group.weights);
     for (const p of group.paths) {
       const file = path.join(dir, p);
+      files.push(file);
       if (!fs.existsSync(file)) throw new Error(`${modelJsonPath}: weights file ${p} is missing`);
-      buffers.push(fs.readFileSync(file));
+      const { fd, size } = openRegularFile(file);
+      try {
+        const buf = Buffer.alloc(size);
+        let done = 0;
+        while (done < size) {
+          const n = fs.readSync(fd, buf, done, size - done, done);
+          if (n === 0) break;
+          done += n;
+        }
+        buffers.push(buf.subarray(0, done));
+      } finally {
+        fs.closeSync(fd);
+      }
     }
   }
   const data = concatWeightData(
     buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer),
   );
-  return tf.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: json.modelTopology,
-      weightSpecs: specs,
-      weightData: data.buffer as ArrayBuffer,
-      format: json.format,
-      generatedBy: json.generatedBy,
-      convertedBy: json.convertedBy ?? undefined,
-    }),
-  );
+  const need = manifestBytes(specs);
+  if (need !== undefined && need !== data.byteLength) {
+    throw new Error(
+      `${files.join(', ')}: ${data.byteLength.toLocaleString('en-US')} bytes of weights, ${path.basename(modelJsonPath)} lists ${need.toLocaleString('en-US')}: ${data.byteLength < need ? 'truncated' : 'not the weights of this model'}`,
+    );
+  }
+  const bad = nonFiniteWeight(specs, data.buffer as ArrayBuffer);
+  if (bad) throw new Error(`${files.join(', ')}: weight ${bad} are NaN or infinite: the file is damaged`);
+  try {
+    return await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: specs,
+        weightData: data.buffer as ArrayBuffer,
+        format: json.format,
+        generatedBy: json.generatedBy,
+        convertedBy: json.convertedBy ?? undefined,
+      }),
+    );
+  } catch (e) {
+    throw new Error(`${modelJsonPath}: not a usable TF.js layers model: ${(e as Error).message}`);
+  }
 }
 
 /** Serialize named tensors (optimizer state) as a JSON manifest + one binary blob. */

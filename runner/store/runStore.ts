@@ -16,7 +16,7 @@ import type {
 import { runWriter } from '../protocol/runLock';
 import { describeTornLines, readEvents, readEventsReport } from './eventLog';
 import { slurmJobEndedSync } from './runLock';
-import { storeWriteError } from './storeErrors';
+import { StoreWriteError, storeWriteError } from './storeErrors';
 
 export const RUN_FILES = {
   config: 'config.json',
@@ -46,7 +46,18 @@ export function createRunDir(
   name: string,
   now = new Date(),
 ): { runId: string; runDir: string } {
-  fs.mkdirSync(root, { recursive: true });
+  try {
+    fs.mkdirSync(root, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR')
+      throw new StoreWriteError(
+        `${root} is a file, not a folder: --out must name a folder for the runs`,
+        code,
+        root,
+      );
+    throw storeWriteError(e, root);
+  }
   const base = `${stamp(now)}-${name}`;
   for (let k = 0; ; k++) {
     const runId = k === 0 ? base : `${base}-${k + 1}`;

@@ -23,6 +23,7 @@ import { decodeTensors, encodeTensors, loadModel, saveModel, writeDirAtomic } fr
 import { RUN_FILES, readJson, writeJsonAtomic, type ResumeState } from '../store/runStore';
 import { loadResumeState } from '../store/checkpoint';
 import { StoreWriteError } from '../store/storeErrors';
+import { failureMessage } from './failureMessage';
 import {
   readCachedLogits,
   readCachedTestAccuracy,
@@ -604,10 +605,21 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     return finish('completed', summary);
   } catch (e) {
     const err = e as Error;
-    log.emit({ type: 'run-failed', error: { message: err.message, stack: err.stack } });
-    return finish('failed', summarize('failed', null, err.message));
+    const message = failureMessage(err, backend, [
+      { role: 'teacher', info: teacherInfo },
+      { role: 'assistant', info: assistantInfo },
+      { role: 'student', info: studentInfo },
+    ]);
+    log.emit({ type: 'run-failed', error: { message, stack: err.stack } });
+    return finish('failed', summarize('failed', null, message));
   } finally {
     await threads?.close();
-    for (const m of new Set(models)) m.dispose();
+    for (const m of new Set(models)) {
+      try {
+        m.dispose();
+      } catch {
+        // A backend that failed (a corrupted wasm heap) may fail to free too; the run has already ended.
+      }
+    }
   }
 }
