@@ -42,7 +42,7 @@ export function formatRunList(runs: RunRecord[], root: string): string {
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  return rows
+  const table = rows
     .map((row) =>
       row
         .map((c, i) => c.padEnd(widths[i]))
@@ -50,6 +50,9 @@ export function formatRunList(runs: RunRecord[], root: string): string {
         .trimEnd(),
     )
     .join('\n');
+  // What is wrong with a run's files, one line each, after the table (the run itself is listed).
+  const problems = runs.flatMap((r) => r.problems.map((p) => `${r.runId}: ${p}`));
+  return problems.length > 0 ? `${table}\n\n${problems.join('\n')}` : table;
 }
 
 export function formatRunDetails(r: RunRecord): string {

@@ -180,15 +180,79 @@ export function readRun(runDir: string): RunRecord {
     status = runStatusFromEvents(events);
     if (status === 'running') status = 'crashed';
   }
+  const config = readChecked(path.join(runDir, RUN_FILES.config), configShapeProblem, problems);
+  const summary = readChecked(path.join(runDir, RUN_FILES.summary), summaryShapeProblem, problems);
   return {
     runId: path.basename(runDir),
     runDir,
-    config: readJson<ExperimentConfig>(path.join(runDir, RUN_FILES.config)),
-    summary: readJson<RunSummary>(path.join(runDir, RUN_FILES.summary)),
+    config: config as ExperimentConfig | undefined,
+    summary: summary as RunSummary | undefined,
     events,
     status,
     problems,
   };
+}
+
+/** A JSON file of the run folder, if present, parseable and of the right shape; else a line in `problems`. */
+function readChecked(
+  file: string,
+  shapeProblem: (v: unknown) => string | undefined,
+  problems: string[],
+): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') problems.push(`${file}: ${(e as Error).message}`);
+    return undefined;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    problems.push(`${file} is not valid JSON (${(e as Error).message})`);
+    return undefined;
+  }
+  const why = shapeProblem(value);
+  if (why) {
+    problems.push(`${file}: ${why}`);
+    return undefined;
+  }
+  return value;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** What show/list and resume rely on in a config.json. */
+function configShapeProblem(v: unknown): string | undefined {
+  if (!isObject(v)) return 'not an experiment config (not a JSON object)';
+  for (const key of ['method', 'student', 'teacher', 'data'] as const)
+    if (!isObject(v[key])) return `not an experiment config ("${key}" is not an object)`;
+  if (typeof (v.method as Record<string, unknown>).type !== 'string')
+    return 'not an experiment config ("method.type" is not a string)';
+  return undefined;
+}
+
+/** What show/list/compare read from a summary.json. */
+function summaryShapeProblem(v: unknown): string | undefined {
+  if (!isObject(v)) return 'not a run summary (not a JSON object)';
+  if (!['running', 'completed', 'failed', 'cancelled'].includes(v.status as string))
+    return `not a run summary ("status" is ${JSON.stringify(v.status)})`;
+  for (const role of ['teacher', 'student'] as const) {
+    const m = v[role];
+    if (!isObject(m) || typeof m.params !== 'number' || typeof m.type !== 'string')
+      return `not a run summary ("${role}" is not a model with "type" and "params")`;
+    if (m.testAccuracy !== null && m.testAccuracy !== undefined && typeof m.testAccuracy !== 'number')
+      return `not a run summary ("${role}.testAccuracy" is not a number)`;
+  }
+  if (!Array.isArray(v.phases) || !v.phases.every((p) => isObject(p) && typeof p.phase === 'string'))
+    return 'not a run summary ("phases" is not a list of phases)';
+  for (const key of ['seconds', 'compression'] as const)
+    if (typeof v[key] !== 'number') return `not a run summary ("${key}" is not a number)`;
+  if (typeof v.method !== 'string' || typeof v.backend !== 'string')
+    return 'not a run summary ("method" or "backend" is not a string)';
+  return undefined;
 }
 
 /** Every run folder under `root` (those with an events.jsonl), oldest first. */
@@ -202,5 +266,19 @@ export function listRuns(root: string): RunRecord[] {
   return names
     .filter((n) => fs.existsSync(path.join(root, n, RUN_FILES.events)))
     .sort()
-    .map((n) => readRun(path.join(root, n)));
+    .map((n) => {
+      const runDir = path.join(root, n);
+      try {
+        return readRun(runDir);
+      } catch (e) {
+        // One unreadable run never hides the others.
+        return {
+          runId: n,
+          runDir,
+          events: [],
+          status: 'unknown',
+          problems: [`${runDir}: ${(e as Error).message}`],
+        };
+      }
+    });
 }
