@@ -12,6 +12,7 @@ import type { PhaseOptimizer } from './optimizers';
 import { stepForEpoch, type TemperatureStep } from './annealingSchedule';
 import { denseGradients, denseStackOf } from './denseStep';
 import type { PhaseReplicas, TrainingThreads } from './dataParallel';
+import { assertFiniteAfterEpoch } from './divergence';
 
 export type Objective =
   | { kind: 'ce' }
@@ -334,6 +335,14 @@ async function phaseLoop(
       await yieldToEventLoop();
     }
 
+    // The loss check above comes before each update: the epoch's last update is checked here.
+    const last = gatherBatch(train, sampleSize, order, batches - 1, ctx.batchSize);
+    assertFiniteAfterEpoch(
+      spec.model,
+      vars,
+      { x: last.x, rows: last.size, inputShape: ctx.inputShape },
+      { phase: spec.phase, epoch: epoch + 1, batch: batches },
+    );
     await replicas?.syncStatistics();
     const trainAccuracy = acc.correct / acc.seen;
     const valAccuracy =

@@ -216,3 +216,26 @@ test('defect 9: a model too large for the wasm backend fails with one line namin
   assert.match(r.stderr, /^failed: .*wasm.*15,900,010 parameters/m);
   assert.doesNotMatch(r.stderr, /\n\s+at /, `no stack trace:\n${r.stderr.slice(-1500)}`);
 });
+
+test('defect 11: a step that diverges on the very last update fails the run instead of completing with a broken student', async () => {
+  const dir = tempDir('last-update');
+  // 60 training samples, batch 64: one batch, one epoch, so the diverging update is the last one.
+  const config = writeConfig(
+    dir,
+    'last',
+    base('last', {
+      data: { dataset: 'mnist', trainLimit: 60, testLimit: 100, validationFraction: 0 },
+      method: { type: 'scratch', epochs: 1, optimizer: { type: 'sgd', learningRate: 1e38 } },
+      batchSize: 64,
+    }),
+  );
+  const r = await runAkd(['run', config, '--out', path.join(dir, 'runs'), '--json']);
+  assert.equal(r.code, 1, `exit ${r.code}: ${r.stderr}`);
+  const end = r.events[r.events.length - 1];
+  assert.equal(end.type, 'run-failed');
+  assert.match(
+    (end as { error: { message: string } }).error.message,
+    /train .*(NaN|infinite).*last update|last update.*(NaN|infinite)/,
+  );
+  assert.ok(!r.events.some((e) => e.type === 'run-completed'));
+});
