@@ -12,6 +12,7 @@ import type { RunEvent, SweepEvent } from '../../runner/protocol';
 import { EventFileReader } from './eventFileReader';
 import { launcherArgs, type LauncherType } from './launcher';
 import { processAlive } from './processAlive';
+import { describeHolder, runWriter, runWriterAlive } from '../../runner/protocol/runLock';
 import { RunnerProcess, stopPid, type RunnerCommand } from './runnerProcess';
 import { applyEvents, initialRunState, isActive, isTerminal, type RunState } from './runState';
 import {
@@ -323,7 +324,8 @@ export class RunManager implements vscode.Disposable {
    */
   private withLiveness(state: RunState): RunState {
     if (state.job) return state;
-    return state.status === 'running' && !processAlive(state.pid)
+    // The run's lock names its writer by pid AND start time: a reused pid is not the run.
+    return state.status === 'running' && !runWriterAlive(state.runDir, state.pid)
       ? { ...state, status: 'interrupted' }
       : state;
   }
@@ -524,26 +526,59 @@ export class RunManager implements vscode.Disposable {
     if (entry.state.status === 'completed')
       throw new RunRefusedError('Resume Run: this run has completed; nothing to resume.');
     if (isActive(entry.state.status)) throw new RunRefusedError('Resume Run: this run is still going.');
+    // One writer per run folder: another process (a terminal's akd resume, another window) may hold it.
+    const writer = runWriter(runDir);
+    if (writer.state === 'writing')
+      throw new RunRefusedError(
+        `Resume Run: ${entry.state.runId} is being written by ${describeHolder(writer.holder)}; stop it or wait for it to end.`,
+      );
     this.assertCanStart('Resume Run');
     const log = this.options.log;
     // Events before the resume are already folded in; from here on stdout is the source.
     entry.reader.readNew();
     entry.live = true;
     entry.state = { ...entry.state, status: 'starting' };
-    entry.process = new RunnerProcess(this.command(['resume', runDir, '--json'], path.dirname(runDir)), {
-      onEvent: (event) => this.onStdoutEvent(entry, event),
-      onOutput: (line) => log.info(`[${entry.state.runId}] ${line}`),
-    });
-    log.info(`[${entry.state.runId}] resuming (pid ${entry.process.pid ?? '?'})`);
-    this.changed.fire();
-    void entry.process.exited.then((exit) => {
-      log.info(
-        `[${entry.state.runId}] runner exited (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''})`,
-      );
-      this.afterExit(entry);
+    // Resolves at the session's first event; a runner that refuses (its lock is taken meanwhile, a
+    // damaged checkpoint) exits before one, and its own one-line reason becomes the refusal.
+    return new Promise<string>((resolve, reject) => {
+      let started = false;
+      const stderr: string[] = [];
+      const proc = new RunnerProcess(this.command(['resume', runDir, '--json'], path.dirname(runDir)), {
+        onEvent: (event) => {
+          if (!started) {
+            started = true;
+            resolve(runDir);
+          }
+          this.onStdoutEvent(entry, event);
+        },
+        onOutput: (line, stream) => {
+          if (stream === 'stderr') stderr.push(line);
+          log.info(`[${entry.state.runId}] ${line}`);
+        },
+      });
+      entry.process = proc;
+      log.info(`[${entry.state.runId}] resuming (pid ${proc.pid ?? '?'})`);
       this.changed.fire();
+      void proc.exited.then((exit) => {
+        log.info(
+          `[${entry.state.runId}] runner exited (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''})`,
+        );
+        if (!started) entry.live = false; // nothing ran: no "interrupted" notification for it
+        this.afterExit(entry);
+        this.changed.fire();
+        if (!started) {
+          const why = stderr
+            .filter((l) => l.startsWith('akd: '))
+            .map((l) => l.slice(5))
+            .pop();
+          reject(
+            new RunRefusedError(
+              `Resume Run: ${why ?? `the runner exited with code ${exit.code}. ${stderr.slice(-2).join(' ')}`.trim()}`,
+            ),
+          );
+        }
+      });
     });
-    return runDir;
   }
 
   private onStdoutEvent(entry: RunEntry, event: RunEvent): void {
@@ -616,8 +651,14 @@ export class RunManager implements vscode.Disposable {
     if (entry.process?.running) {
       await entry.process.stop(timeout);
       await new Promise((r) => setTimeout(r, 50)); // let the exit handler reconcile
-    } else if (entry.state.pid && entry.state.status === 'running') {
-      await stopPid(entry.state.pid, timeout);
+    } else if (entry.state.status === 'running') {
+      // Re-attached: signal the run lock's holder, and only while it is still that process (pid and start time).
+      const writer = runWriter(runDir);
+      if (writer.state === 'writing' && writer.certain) await stopPid(writer.holder, timeout);
+      else if (writer.state === 'writing')
+        throw new RunRefusedError(
+          `Stop Run: ${entry.state.runId} is written by ${describeHolder(writer.holder)}, not on this machine; stop it there.`,
+        );
       this.readFromDisk(runDir);
       this.poll();
     }

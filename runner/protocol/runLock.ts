@@ -5,6 +5,7 @@
  * holder is gone without an end event, the run crashed.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { identityStatus, type IdentityStatus, type ProcessIdentity } from './processIdentity';
 
@@ -106,4 +107,22 @@ export function runWriter(runDir: string, opts: HolderJudgeOptions = {}): Writer
   const status = holderStatus(lock.holder, opts);
   if (status === 'dead') return { state: 'gone', holder: lock.holder };
   return { state: 'writing', holder: lock.holder, certain: status === 'alive' };
+}
+
+/**
+ * Whether a run that reads "running" still has its writer, as a reader on this machine sees it:
+ * the lock's holder decides (pid AND start time; another host's holder counts as alive); with no
+ * lock (a run from before the lock, or a writer that let go without an end event) the run-started
+ * pid is all there is.
+ */
+export function runWriterAlive(runDir: string, startedPid: number | undefined): boolean {
+  const writer = runWriter(runDir);
+  if (writer.state === 'writing') return true;
+  if (writer.state === 'gone') return false;
+  return startedPid !== undefined && identityStatus({ pid: startedPid, host: os.hostname() }) === 'alive';
+}
+
+/** "akd resume, pid 123 on host, since 2026-..." for refusals. */
+export function describeHolder(h: RunLockHolder): string {
+  return `akd ${h.command}, pid ${h.pid} on ${h.host}${h.jobId ? ` (Slurm job ${h.jobId})` : ''}, since ${h.acquiredAt}`;
 }

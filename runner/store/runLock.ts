@@ -12,9 +12,10 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { currentProcessIdentity, describeIdentity } from '../protocol/processIdentity';
+import { currentProcessIdentity } from '../protocol/processIdentity';
 import {
   RUN_LOCK_FILE,
+  describeHolder,
   holderStatus,
   parseLockHolder,
   readRunLock,
@@ -67,10 +68,6 @@ export interface AcquireOptions extends HolderJudgeOptions {
   refusal?: (holder: RunLockHolder) => string;
   /** Wait up to this long for a live holder to let go (a Slurm job whose submitter is still recording it). */
   waitMs?: number;
-}
-
-function describeHolder(h: RunLockHolder): string {
-  return `akd ${h.command}, ${describeIdentity(h)}, since ${h.acquiredAt}`;
 }
 
 function tempName(dir: string, tag: string): string {
