@@ -16,6 +16,7 @@ import {
   type RunEvent,
 } from '../protocol/events';
 import { storeWriteError } from './storeErrors';
+import { faultPoint } from './faultPoints';
 import { currentProcessIdentity } from '../protocol/processIdentity';
 
 export type EventListener = (event: RunEvent) => void;
@@ -64,7 +65,9 @@ export class EventLog {
       // Until the write is known complete, assume it was cut short (the next append then starts afresh).
       this.midLine = true;
       try {
-        writeFully(this.fd, line);
+        const fd = this.fd;
+        faultPoint('event-write', () => writeFully(fd, line.subarray(0, line.length >> 1)));
+        writeFully(fd, line);
         this.midLine = false;
       } catch (e) {
         const err = storeWriteError(e, this.file, line.length);

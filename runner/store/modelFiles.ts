@@ -52,7 +52,7 @@ export function writeDirAtomic(dir: string, files: Record<string, string | Uint8
     writeFileDurably(path.join(tmp, CHECKSUMS_FILE), sums);
   } catch (e) {
     // A full disk (or no permission): the half-built folder goes, the current one stays as it was.
-    fs.rmSync(tmp, { recursive: true, force: true });
+    removeQuietly(tmp);
     const bytes = Object.values(files).reduce(
       (n, d) => n + (typeof d === 'string' ? Buffer.byteLength(d) : d.byteLength),
       sums.length,
@@ -62,17 +62,32 @@ export function writeDirAtomic(dir: string, files: Record<string, string | Uint8
   try {
     swapIn(dir, tmp);
   } catch (e) {
+    removeQuietly(tmp);
     throw storeWriteError(e, dir);
+  }
+}
+
+function removeQuietly(p: string): void {
+  try {
+    fs.rmSync(p, { recursive: true, force: true });
+  } catch {
+    // A folder that became read-only keeps it: the next resume removes it (checkpoint.ts).
   }
 }
 
 function swapIn(dir: string, tmp: string): void {
   const old = `${dir}.old-${process.pid}`;
-  if (fs.existsSync(dir)) fs.renameSync(dir, old);
+  const replacing = fs.existsSync(dir);
+  if (replacing) fs.renameSync(dir, old);
   faultPoint('checkpoint-swap');
-  fs.renameSync(tmp, dir);
+  try {
+    fs.renameSync(tmp, dir);
+  } catch (e) {
+    if (replacing) fs.renameSync(old, dir); // the current one goes back: never no checkpoint at all
+    throw e;
+  }
   const previous = previousDirOf(dir);
-  if (previous && fs.existsSync(old)) {
+  if (previous && replacing) {
     fs.rmSync(previous, { recursive: true, force: true });
     fs.renameSync(old, previous);
   } else {

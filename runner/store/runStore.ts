@@ -88,7 +88,11 @@ export function writeJsonAtomic(file: string, value: unknown): void {
     fs.writeFileSync(tmp, text);
     fs.renameSync(tmp, file);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // A read-only folder keeps it: the next resume removes it (checkpoint.ts recoverRunFolder).
+    }
     throw storeWriteError(e, file, Buffer.byteLength(text));
   }
 }
