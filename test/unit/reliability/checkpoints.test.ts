@@ -14,7 +14,7 @@ import { cancelledRun, eventsOf, tinyConfig } from './tinyRun';
 /** A run cancelled in phase 1 after a few epochs: its latest and previous checkpoints both hold a model. */
 async function cancelledInAnneal(name: string): Promise<string> {
   const dir = tempDir(name);
-  const config = tinyConfig(dir, name, { phase1Epochs: 40 });
+  const config = tinyConfig(dir, name, { phase1Epochs: 16 });
   return cancelledRun(
     config,
     path.join(dir, 'runs'),

@@ -20,7 +20,7 @@ test('defect 4: the disk fills up during a checkpoint: failed with one line, no 
   const disk = mountSmallDisk(dir, 8 * 1024 * 1024);
   if (typeof disk === 'string') return t.skip(disk);
   try {
-    const config = tinyConfig(dir, 'full', { phase1Epochs: 400 });
+    const config = tinyConfig(dir, 'full', { phase1Epochs: 30 });
     const runs = path.join(disk.dir, 'runs');
     let filler: string | undefined;
     // Fill the disk once phase 1 is under way, leaving less than a checkpoint needs.
@@ -71,7 +71,7 @@ test('no permission mid-run (EACCES): failed with one line naming the folder, th
   const runs = path.join(dir, 'runs');
   fs.mkdirSync(runs);
   fs.chownSync(runs, 65534, 65534);
-  const config = tinyConfig(dir, 'perm', { phase1Epochs: 400 });
+  const config = tinyConfig(dir, 'perm', { phase1Epochs: 30 });
   const asNobody = (args: string[]): Promise<{ code: number | null; stderr: string }> =>
     new Promise((resolve) => {
       const child = spawn(process.execPath, [AKD, ...args], {

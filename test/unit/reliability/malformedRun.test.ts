@@ -11,8 +11,11 @@ test('defect 7: a malformed summary.json or config.json breaks neither akd list 
   const runs = path.join(dir, 'runs');
   const config = tinyConfig(dir, 'ok', { phase1Epochs: 2 });
   const good = runDirOf(await runAkd(['run', config, '--out', runs, '--json']));
-  const bad = runDirOf(await runAkd(['run', config, '--out', runs, '--json']));
-  const odd = runDirOf(await runAkd(['run', config, '--out', runs, '--json']));
+  // Two more completed runs: copies of the first under later ids.
+  const bad = path.join(runs, `${path.basename(good)}-2`);
+  const odd = path.join(runs, `${path.basename(good)}-3`);
+  fs.cpSync(good, bad, { recursive: true });
+  fs.cpSync(good, odd, { recursive: true });
   // Valid JSON, wrong shape.
   fs.writeFileSync(path.join(bad, 'summary.json'), JSON.stringify({ status: 3, student: 'x', phases: {} }));
   fs.writeFileSync(path.join(odd, 'config.json'), '[]');

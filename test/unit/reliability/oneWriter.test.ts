@@ -14,7 +14,7 @@ import { cancelledRun, eventsOf, runDirOf, tinyConfig } from './tinyRun';
 
 test('defect 1: two akd resume started together: exactly one trains, the other is refused naming the holder', async () => {
   const dir = tempDir('two-resumes');
-  const config = tinyConfig(dir, 'two', { phase1Epochs: 30 });
+  const config = tinyConfig(dir, 'two', { phase1Epochs: 12 });
   const runDir = await cancelledRun(config, path.join(dir, 'runs'));
   const before = eventsOf(runDir).length;
   const [a, b] = await Promise.all([
