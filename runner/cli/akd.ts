@@ -47,7 +47,8 @@ Usage:
       nodes share. --launcher local overrides a config's slurm block.
   akd stop RUN|SWEEP_DIR [--wait SECONDS]  Stop a run or a sweep's running members (Slurm: scancel; local:
       SIGTERM): each checkpoints and ends cancelled.
-  akd follow RUN [--json]      Re-attach to a Slurm run (e.g. after --detach) and follow it to its end.
+  akd follow RUN [--json]      Re-attach to a run (a Slurm job, e.g. after --detach, or a local run
+      started elsewhere) and follow it to its end; a local run whose process died says "crashed".
   akd validate CONFIG...       Check configs: exit 0 if valid, 2 if not; one line per problem.
   akd list [DIR]               The runs under DIR (default: ./.akd/runs).
   akd show RUN                 One run's summary. RUN is a run folder or an id under ./.akd/runs.

@@ -11,7 +11,7 @@ import { humanReporter } from '../cli/humanReporter';
 import { readEvents } from '../store/eventLog';
 import { RUN_FILES, readJson } from '../store/runStore';
 import type { RunLock } from '../store/runLock';
-import { runWriter } from '../protocol/runLock';
+import { runWriter, runWriterAlive } from '../protocol/runLock';
 import { describeIdentity } from '../protocol/processIdentity';
 import { EventTail } from './eventTail';
 import { latestSession, type TerminalEvent } from './sessions';
@@ -279,10 +279,7 @@ export async function followRun(runDir: string, json: boolean): Promise<number> 
   const file = path.join(runDir, RUN_FILES.events);
   const events = readEvents(file);
   const session = latestSession(events);
-  if (!session?.submitted)
-    throw new LauncherUsageError(
-      `${runDir}: its latest session is not a Slurm job (akd follow is for runs launched with --launcher slurm)`,
-    );
+  if (!session?.submitted) return followLocal(runDir, json);
   const print = eventPrinter(json);
   // Print this session's events so far, then follow from the end of the file.
   for (const e of events.slice(session.index)) print(e);
@@ -297,6 +294,37 @@ export async function followRun(runDir: string, json: boolean): Promise<number> 
     warn,
   });
   return exitCodeFor(terminal ?? latestSession(readEvents(file))?.ended);
+}
+
+/**
+ * `akd follow RUN` for a run trained on this machine: its latest session's events so far, then new
+ * ones until its end. When its writer (the run lock's holder, by pid and start time) is gone
+ * without an end event, the run crashed: said so, exit 1.
+ */
+async function followLocal(runDir: string, json: boolean): Promise<number> {
+  const file = path.join(runDir, RUN_FILES.events);
+  const print = eventPrinter(json);
+  const tail = new EventTail(file, 0);
+  const all = tail.read();
+  let session = latestSession(all);
+  for (const e of all.slice(session?.index ?? all.length)) print(e);
+  for (;;) {
+    if (session?.ended) return exitCodeFor(session.ended);
+    if (!runWriterAlive(runDir, session?.started?.pid)) {
+      session = latestSession(readEvents(file)); // it may have ended just now
+      if (session?.ended) {
+        for (const e of tail.read()) print(e);
+        return exitCodeFor(session.ended);
+      }
+      warn(
+        `${runDir}: crashed: its process (pid ${session?.started?.pid ?? '?'}) is gone without an end event; akd resume continues from its last checkpoint`,
+      );
+      return LAUNCH_EXIT.failed;
+    }
+    await sleep(200);
+    for (const e of tail.read()) print(e);
+    session = latestSession(readEvents(file));
+  }
 }
 
 /** The effective launcher of an existing run (for resume): its config.json's block. */

@@ -87,3 +87,32 @@ test('defect 8: akd show and akd list say a SIGKILLed run crashed, not running',
   assert.match(row ?? '', /\bcrashed\b/, list.stdout);
   assert.doesNotMatch(row ?? '', /\brunning\b/);
 });
+
+test('akd follow on a local run: prints it to its end, and says "crashed" once its writer is gone', async () => {
+  const dir = tempDir('follow-local');
+  const config = tinyConfig(dir, 'follow', { phase1Epochs: 30 });
+  let runDir = '';
+  let follow: Promise<Awaited<ReturnType<typeof runAkd>>> | undefined;
+  const killed = await runAkd(['run', config, '--out', path.join(dir, 'runs'), '--json'], {
+    onEvent: (e, child) => {
+      if (e.type === 'run-started') {
+        runDir = (e as RunStartedEvent).runDir;
+        follow = runAkd(['follow', runDir, '--json']);
+      }
+      if (e.type === 'epoch-ended' && e.phase === 'anneal' && e.epoch === 3) child.kill('SIGKILL');
+    },
+  });
+  assert.equal(killed.signal, 'SIGKILL');
+  const followed = await follow!;
+  assert.equal(followed.code, 1, followed.stderr);
+  assert.match(followed.stderr, /crashed: its process \(pid \d+\) is gone without an end event/);
+  assert.ok(
+    followed.events.some((e) => e.type === 'epoch-ended' && e.phase === 'anneal'),
+    'it printed the events',
+  );
+  const resumed = await runAkd(['resume', runDir, '--json']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const again = await runAkd(['follow', runDir, '--json']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.events[again.events.length - 1].type, 'run-completed');
+});
