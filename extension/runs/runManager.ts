@@ -11,7 +11,6 @@ import { RUN_FILES } from '../../runner/store/runStore';
 import type { RunEvent, SweepEvent } from '../../runner/protocol';
 import { EventFileReader } from './eventFileReader';
 import { launcherArgs, type LauncherType } from './launcher';
-import { processAlive } from './processAlive';
 import { describeHolder, runWriter, runWriterAlive } from '../../runner/protocol/runLock';
 import { RunnerProcess, stopPid, type RunnerCommand } from './runnerProcess';
 import { applyEvents, initialRunState, isActive, isTerminal, type RunState } from './runState';
@@ -164,7 +163,11 @@ export class RunManager implements vscode.Disposable {
 
   private orchestratorAlive(entry: SweepEntry): boolean {
     if (entry.process?.running) return true;
-    return entry.state.orchestratorPid !== undefined && processAlive(entry.state.orchestratorPid);
+    // The orchestrator holds the sweep folder's lock (pid and start time); older sweeps: the pid.
+    return (
+      entry.state.orchestratorPid !== undefined &&
+      runWriterAlive(entry.state.sweepDir, entry.state.orchestratorPid)
+    );
   }
 
   sweepStatus(sweepDir: string): SweepDisplayStatus | undefined {
@@ -784,9 +787,13 @@ export class RunManager implements vscode.Disposable {
         `[${entry.state.sweepId}] stopping the sweep (SIGTERM to akd sweep, pid ${entry.process.pid ?? '?'})`,
       );
       await entry.process.stop(orchestratorTimeout);
-    } else if (entry.state.orchestratorPid !== undefined && processAlive(entry.state.orchestratorPid)) {
+    } else if (entry.state.orchestratorPid !== undefined && this.orchestratorAlive(entry)) {
       log.info(`[${entry.state.sweepId}] stopping the sweep (SIGTERM to pid ${entry.state.orchestratorPid})`);
-      await stopPid(entry.state.orchestratorPid, orchestratorTimeout);
+      const writer = runWriter(sweepDir);
+      await stopPid(
+        writer.state === 'writing' ? writer.holder : entry.state.orchestratorPid,
+        orchestratorTimeout,
+      );
     } else {
       log.info(`[${entry.state.sweepId}] stopping the sweep's members (akd stop)`);
       const stopper = new RunnerProcess(

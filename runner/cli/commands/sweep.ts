@@ -147,6 +147,26 @@ async function runAndReport(
   resumed: boolean,
   retryFailed: boolean,
 ): Promise<number> {
+  // One orchestrator per sweep folder (a second `akd sweep --resume` would start the same members).
+  const lock = acquireRunLock(sweepDir, {
+    command: 'sweep',
+    refusal: () => `${sweepDir} is already being run, nothing was started`,
+  });
+  try {
+    return await orchestrate(sweepDir, manifest, concurrency, json, resumed, retryFailed);
+  } finally {
+    lock.release();
+  }
+}
+
+async function orchestrate(
+  sweepDir: string,
+  manifest: SweepManifest,
+  concurrency: number,
+  json: boolean,
+  resumed: boolean,
+  retryFailed: boolean,
+): Promise<number> {
   const toRun = manifest.members.filter((m) => memberState(sweepDir, m) !== 'completed').length;
   const handle = runSweep({
     sweepDir,

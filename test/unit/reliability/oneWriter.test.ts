@@ -116,3 +116,28 @@ test('akd follow on a local run: prints it to its end, and says "crashed" once i
   assert.equal(again.code, 0, again.stderr);
   assert.equal(again.events[again.events.length - 1].type, 'run-completed');
 });
+
+test('two akd sweep --resume at once: one orchestrator runs the members, the other is refused', async () => {
+  const dir = tempDir('two-sweeps');
+  const config = tinyConfig(dir, 'sweep', { phase1Epochs: 2 });
+  const sweepDir = path.join(dir, 'sweep');
+  // A sweep killed right after it started: a stale lock and members to run.
+  const first = await runAkd(
+    ['sweep', config, '--seeds', '1,2', '--methods', 'scratch', '--out', sweepDir, '--json'],
+    {
+      onEvent: (e, child) => {
+        if ((e as { type: string }).type === 'sweep-started') child.kill('SIGKILL');
+      },
+    },
+  );
+  assert.equal(first.signal, 'SIGKILL');
+  const [a, b] = await Promise.all([
+    runAkd(['sweep', '--resume', sweepDir, '--json']),
+    runAkd(['sweep', '--resume', sweepDir, '--json']),
+  ]);
+  assert.deepEqual([a.code, b.code].sort(), [0, 75], `${a.stderr}\n${b.stderr}`);
+  assert.match(
+    (a.code === 75 ? a : b).stderr,
+    /is already being run, nothing was started: akd sweep, pid \d+/,
+  );
+});
