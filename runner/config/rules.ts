@@ -14,7 +14,7 @@ import type {
   OptimizerConfig,
   SweepConfig,
 } from './types';
-import { isCheckpointTeacher } from './types';
+import { augments, isCheckpointTeacher, milestoneEpoch, protocolOf, trainingData } from './types';
 import {
   ConfigDocument,
   type ConfigProblem,
@@ -637,10 +637,9 @@ function checkOptimizer(at: JsonPath, opt: OptimizerConfig, epochs: number, out:
       data: { suggested: [...new Set(milestones)].sort((a, b) => a - b) },
     });
   } else if (epochs > 0) {
-    // The schedule applies milestone m from epoch round(m * epochs) on (see training/optimizers.ts).
     let previous = -1;
     milestones.forEach((m, i) => {
-      const epoch = Math.round(m * epochs);
+      const epoch = milestoneEpoch(m, epochs);
       const why =
         epoch === 0
           ? 'falls on the first epoch, so the learning rate is lowered from the start'

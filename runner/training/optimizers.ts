@@ -4,7 +4,7 @@
  * Adam treat it the same way PyTorch does (grad += wd * w).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { OptimizerConfig } from '../config/types';
+import { milestoneEpoch, type OptimizerConfig } from '../config/types';
 
 export interface PhaseOptimizer {
   optimizer: tf.Optimizer;
@@ -20,7 +20,7 @@ export function learningRateAt(config: OptimizerConfig, epoch: number, epochs: n
   const schedule = config.schedule;
   if (schedule) {
     for (const m of schedule.milestones) {
-      if (epoch >= Math.round(m * epochs)) lr *= schedule.gamma ?? 0.1;
+      if (epoch >= milestoneEpoch(m, epochs)) lr *= schedule.gamma ?? 0.1;
     }
   }
   return lr;
