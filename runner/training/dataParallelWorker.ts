@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels } from '../backend/wasmKernels';
 import { installFusedAdam } from '../backend/fusedAdam';
 import { installFusedBatchNorm } from '../backend/fusedBatchNorm';
-import { createOptimizer } from './optimizers';
+import { createOptimizer, restoreOptimizerState } from './optimizers';
 import { ShardSource, type TargetSource } from './shards';
 import {
   CTRL,
@@ -88,7 +88,7 @@ async function handleMessage(msg: WorkerMessage): Promise<WorkerReply> {
         targets = { kind: 'per-batch', model: targetModel };
       }
       const optimizer = createOptimizer(msg.optimizer);
-      if (msg.optimizerState.length > 0) await optimizer.optimizer.setWeights(tensorsOf(msg.optimizerState));
+      if (msg.optimizerState.length > 0) await restoreOptimizerState(optimizer, tensorsOf(msg.optimizerState));
       current = new Replica(
         msg.replica,
         msg.replicas,

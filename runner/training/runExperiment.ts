@@ -32,7 +32,7 @@ import {
 } from '../sweep/teacherCache';
 import { annealingSchedule } from './annealingSchedule';
 import { accuracy, predictLogits } from './evaluate';
-import { createOptimizer, type PhaseOptimizer } from './optimizers';
+import { createOptimizer, restoreOptimizerState, type PhaseOptimizer } from './optimizers';
 import {
   runPhase,
   type CancelToken,
@@ -409,7 +409,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       const manifest = fs.readFileSync(path.join(dir, 'optimizer.json'), 'utf8');
       const weights = decodeTensors(manifest, fs.readFileSync(path.join(dir, 'optimizer.bin')));
       if (weights.length > 1 || (weights.length === 1 && weights[0].name !== 'iter'))
-        await opt.optimizer.setWeights(weights);
+        await restoreOptimizerState(opt, weights);
     };
 
     /** onBest of a phase: keep the model of its best epoch in `dir` (a `checkpoint-saved` event says so). */
