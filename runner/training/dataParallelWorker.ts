@@ -88,7 +88,8 @@ async function handleMessage(msg: WorkerMessage): Promise<WorkerReply> {
         targets = { kind: 'per-batch', model: targetModel };
       }
       const optimizer = createOptimizer(msg.optimizer);
-      if (msg.optimizerState.length > 0) await restoreOptimizerState(optimizer, tensorsOf(msg.optimizerState));
+      if (msg.optimizerState.length > 0)
+        await restoreOptimizerState(optimizer, tensorsOf(msg.optimizerState));
       current = new Replica(
         msg.replica,
         msg.replicas,

@@ -68,7 +68,10 @@ export function createOptimizer(config: OptimizerConfig): PhaseOptimizer {
  * float32 step by step: the last bits differ, and a resumed run would drift from an uninterrupted
  * one. Here they are rebuilt the way training builds them, so a resume continues bit for bit.
  */
-export async function restoreOptimizerState(opt: PhaseOptimizer, weights: Parameters<tf.Optimizer["setWeights"]>[0]): Promise<void> {
+export async function restoreOptimizerState(
+  opt: PhaseOptimizer,
+  weights: Parameters<tf.Optimizer['setWeights']>[0],
+): Promise<void> {
   await opt.optimizer.setWeights(weights);
   const adam = opt.optimizer as unknown as {
     accBeta1?: tf.Variable;
