@@ -152,6 +152,8 @@ export function recoverRunFolder(runDir: string): string[] {
   for (const d of [
     RUN_FILES.latest,
     RUN_FILES.phase1Best,
+    RUN_FILES.teacherBest,
+    RUN_FILES.studentBest,
     RUN_FILES.teacher,
     RUN_FILES.student,
     RUN_FILES.assistant,
