@@ -12,7 +12,8 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { currentProcessIdentity } from '../protocol/processIdentity';
+import * as os from 'node:os';
+import { currentProcessIdentity, identityStatus } from '../protocol/processIdentity';
 import {
   RUN_LOCK_FILE,
   describeHolder,
@@ -49,10 +50,18 @@ const MALFORMED_GRACE_MS = 10_000;
 const BREAK_FILE = `${RUN_LOCK_FILE}.break`;
 
 /** Slurm's word on a job, for holders on other hosts: `scontrol show job` with a short timeout. */
+let slurmUnreachable = false;
+
 export function slurmJobEndedSync(jobId: string): boolean | undefined {
+  // Asked once per holder; a controller that did not answer is not asked again by this process
+  // (akd list over many Slurm runs would wait out the timeout for each).
+  if (slurmUnreachable) return undefined;
   const timeout = Number(process.env.AKD_SLURM_TIMEOUT_MS ?? 5000);
   const r = spawnSync('scontrol', ['show', 'job', '-o', jobId], { encoding: 'utf8', timeout });
-  if (r.error || r.status === null) return undefined;
+  if (r.error || r.status === null) {
+    slurmUnreachable = true;
+    return undefined;
+  }
   if (r.status !== 0) return /Invalid job id/i.test(r.stderr) ? true : undefined; // forgotten: long over
   const state = /JobState=(\S+)/.exec(r.stdout)?.[1];
   if (!state) return undefined;
@@ -152,6 +161,21 @@ function safeJson(text: string): object {
   }
 }
 
+/** Temp files of lock takers killed between writing and removing them (a window of microseconds). */
+function removeDeadTemps(runDir: string): void {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(runDir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^\.(?:lock|break)\.(\d+)\.[a-z0-9]+\.tmp$/.exec(n);
+    if (m && identityStatus({ pid: Number(m[1]), host: os.hostname() }) === 'dead')
+      fs.rmSync(path.join(runDir, n), { force: true });
+  }
+}
+
 const held = new Set<RunLock>();
 let exitHookInstalled = false;
 
@@ -204,6 +228,7 @@ export function acquireRunLock(runDir: string, opts: AcquireOptions): RunLock {
         };
         held.add(lock);
         installExitHook();
+        removeDeadTemps(runDir);
         return lock;
       }
       const now = readRunLock(runDir);
