@@ -47,6 +47,19 @@ typedef struct { v128_t r0a, r0b, r1a, r1b, r2a, r2b, r3a, r3b; } tile4x8;
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/*
+ * acc + a * b in the products' inner loops: one fused multiply-add (f32x4.relaxed_madd; V8 emits
+ * vfmadd231ps where the CPU has FMA3) in the relaxed-SIMD build (build.sh: -DAKD_RELAXED_SIMD
+ * -mrelaxed-simd), a multiply and an add in the plain one. Only here: every other kernel keeps
+ * separately rounded operations (Adam matches TF.js bit for bit), and -ffp-contract=off stops
+ * the compiler from fusing anything itself.
+ */
+#ifdef AKD_RELAXED_SIMD
+#define MADD(acc, a, b) wasm_f32x4_relaxed_madd(a, b, acc)
+#else
+#define MADD(acc, a, b) wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
+#endif
+
 ALWAYS_INLINE tile4x8 tile_zero(void) {
   const v128_t z = wasm_f32x4_splat(0.0f);
   return (tile4x8){z, z, z, z, z, z, z, z};
@@ -68,17 +81,17 @@ ALWAYS_INLINE tile4x8 tile_fma(tile4x8 t, const float *p0, const float *p1, cons
     const v128_t b0 = wasm_v128_load(b);
     const v128_t b1 = wasm_v128_load(b + 4);
     v128_t av = wasm_v128_load32_splat(p0);
-    t.r0a = wasm_f32x4_add(t.r0a, wasm_f32x4_mul(av, b0));
-    t.r0b = wasm_f32x4_add(t.r0b, wasm_f32x4_mul(av, b1));
+    t.r0a = MADD(t.r0a, av, b0);
+    t.r0b = MADD(t.r0b, av, b1);
     av = wasm_v128_load32_splat(p1);
-    t.r1a = wasm_f32x4_add(t.r1a, wasm_f32x4_mul(av, b0));
-    t.r1b = wasm_f32x4_add(t.r1b, wasm_f32x4_mul(av, b1));
+    t.r1a = MADD(t.r1a, av, b0);
+    t.r1b = MADD(t.r1b, av, b1);
     av = wasm_v128_load32_splat(p2);
-    t.r2a = wasm_f32x4_add(t.r2a, wasm_f32x4_mul(av, b0));
-    t.r2b = wasm_f32x4_add(t.r2b, wasm_f32x4_mul(av, b1));
+    t.r2a = MADD(t.r2a, av, b0);
+    t.r2b = MADD(t.r2b, av, b1);
     av = wasm_v128_load32_splat(p3);
-    t.r3a = wasm_f32x4_add(t.r3a, wasm_f32x4_mul(av, b0));
-    t.r3b = wasm_f32x4_add(t.r3b, wasm_f32x4_mul(av, b1));
+    t.r3a = MADD(t.r3a, av, b0);
+    t.r3b = MADD(t.r3b, av, b1);
     p0 += as; p1 += as; p2 += as; p3 += as;
     b += NR;
   }
@@ -325,8 +338,11 @@ static inline __attribute__((always_inline)) v128_t fg_load(const float *p, int 
 static inline __attribute__((always_inline)) void fg_store(float *p, v128_t v, int n) {
   if (n >= 4) { wasm_v128_store(p, v); return; }
   if (n <= 0) return;
-  if (n == 1) wasm_v128_store32_lane(p, v, 0); else wasm_v128_store64_lane(p, v, 0);
-  if (n == 3) wasm_v128_store32_lane(p + 2, v, 2);
+  if (n == 1) { wasm_v128_store32_lane(p, v, 0); return; }
+  wasm_v128_store64_lane(p, v, 0);
+  /* Lane 2 moved to lane 0 first: clang 19 merged "lane 0 or lane 2" into a store through a
+     stack slot, which this module may not have (build.sh). */
+  if (n == 3) wasm_v128_store32_lane(p + 2, wasm_i64x2_shuffle(v, v, 1, 1), 0);
 }
 
 /*
@@ -357,17 +373,17 @@ static inline __attribute__((always_inline)) void fg_tile(const int contig, cons
         const v128_t b0 = fg_load(d, n0);
         const v128_t b1 = two ? fg_load(d + 4, n1) : z;
         v128_t av = wasm_v128_load32_splat(q0);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(av, b0));
-        if (two) c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(av, b1));
+        c00 = MADD(c00, av, b0);
+        if (two) c01 = MADD(c01, av, b1);
         av = wasm_v128_load32_splat(contig ? q0 + 1 : q1);
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(av, b0));
-        if (two) c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(av, b1));
+        c10 = MADD(c10, av, b0);
+        if (two) c11 = MADD(c11, av, b1);
         av = wasm_v128_load32_splat(contig ? q0 + 2 : q2);
-        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(av, b0));
-        if (two) c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(av, b1));
+        c20 = MADD(c20, av, b0);
+        if (two) c21 = MADD(c21, av, b1);
         av = wasm_v128_load32_splat(contig ? q0 + 3 : q3);
-        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(av, b0));
-        if (two) c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(av, b1));
+        c30 = MADD(c30, av, b0);
+        if (two) c31 = MADD(c31, av, b1);
         q0 += xs;
         if (!contig) { q1 += xs; q2 += xs; q3 += xs; }
         d += CO;
