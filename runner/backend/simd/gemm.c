@@ -38,10 +38,13 @@
 __attribute__((export_name("work_floats"))) int work_floats(void) { return WORK_FLOATS; }
 
 /*
- * The 4x8 register tile every product here is built on: 8 accumulators (4 rows of 2 vectors),
- * 11 of x64's 16 vector registers with the two B vectors and one splat (V8 needs the rest; a 6x8
- * tile spilled and ran at half speed). Always inlined, so the struct lives in registers (build.sh
- * checks no stack frame is ever made).
+ * The 4x8 register tile every product here is built on: 8 accumulators (4 rows of 2 vectors).
+ * It is the widest tile V8 keeps in x64's 16 vector registers (V8's wasm SIMD uses xmm0-15 only,
+ * also on AVX-512 CPUs): TurboFan issues all of an iteration's loads (2 B vectors, one splat per
+ * row) before its arithmetic, so accumulators + loads must fit in 15; 4x8 needs 14. Measured with
+ * fused multiply-adds (no temporary): 5x8 (17) and 6x8 (20) spill accumulators in the inner loop
+ * and run the convolutions at half speed. Always inlined, so the struct lives in registers
+ * (build.sh checks no stack frame is ever made).
  */
 typedef struct { v128_t r0a, r0b, r1a, r1b, r2a, r2b, r3a, r3b; } tile4x8;
 
