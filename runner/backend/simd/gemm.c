@@ -140,6 +140,32 @@ static void pack_b(int kc, int nc, const float *b, int bks, int bns, float *bp) 
         src += bks;
         bp += NR;
       }
+    } else if (w == NR && bks == 1) {
+      /* Transposed B (a dense layer's dx = dy . W^T): 8 columns are 8 rows along k; read 4 k of
+         each and transpose two 4x4 blocks in registers (element by element, the CNN's dy . W^T
+         took 4.5 ms instead of 3.9). */
+      int k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        for (int half = 0; half < 2; half++) {
+          const float *r = src + k + 4 * half * bns;
+          const v128_t x0 = wasm_v128_load(r), x1 = wasm_v128_load(r + bns);
+          const v128_t x2 = wasm_v128_load(r + 2 * bns), x3 = wasm_v128_load(r + 3 * bns);
+          const v128_t t0 = wasm_i32x4_shuffle(x0, x1, 0, 4, 1, 5);
+          const v128_t t1 = wasm_i32x4_shuffle(x2, x3, 0, 4, 1, 5);
+          const v128_t t2 = wasm_i32x4_shuffle(x0, x1, 2, 6, 3, 7);
+          const v128_t t3 = wasm_i32x4_shuffle(x2, x3, 2, 6, 3, 7);
+          float *d = bp + 4 * half;
+          wasm_v128_store(d, wasm_i64x2_shuffle(t0, t1, 0, 2));
+          wasm_v128_store(d + NR, wasm_i64x2_shuffle(t0, t1, 1, 3));
+          wasm_v128_store(d + 2 * NR, wasm_i64x2_shuffle(t2, t3, 0, 2));
+          wasm_v128_store(d + 3 * NR, wasm_i64x2_shuffle(t2, t3, 1, 3));
+        }
+        bp += 4 * NR;
+      }
+      for (; k < kc; k++) {
+        for (int c = 0; c < NR; c++) bp[c] = src[k + c * bns];
+        bp += NR;
+      }
     } else {
       for (int k = 0; k < kc; k++) {
         int c = 0;

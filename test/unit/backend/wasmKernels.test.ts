@@ -532,6 +532,8 @@ test('BatchMatMul with transposes matches cpu (relaxed SIMD, SIMD and composite 
       [[70, 300], [300, 270], false, false],
       [[300, 70], [270, 300], true, true],
       [[3, 1, 300, 13], [1, 2, 300, 9], true, false],
+      // Transposed B packed 4 k at a time (dense dx = dy . W^T): a k tail of 2, an 8-column edge of 5.
+      [[9, 130], [21, 130], false, true],
     ];
     for (const [i, [as, bs, ta, tb]] of cases.entries()) {
       const a = rand(as, 30 + i);
