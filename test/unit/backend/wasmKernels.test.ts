@@ -223,10 +223,10 @@ const filterGradCases: Array<[number[], number[], number | [number, number], Pad
   [[2, 9, 10, 1], [3, 3, 1, 3], 1, 'same'],
   [[2, 9, 10, 2], [1, 1, 2, 6], 1, 'valid'],
   [[2, 11, 9, 3], [3, 3, 3, 11], 2, 'valid'],
-  // Chunks of 8 padded rows (the last one 3) and of 11 rows read in place (the last one 10).
+  // Chunks of 5 padded rows (the last one 3) and of 7 rows read in place (the last one 1).
   [[2, 43, 40, 16], [3, 3, 16, 16], 1, 'same'],
   [[1, 45, 40, 16], [3, 3, 16, 8], 1, 'valid'],
-  // Whole images per chunk: 38 padded 4x4 images (then 2), 120 in place (then 30), and 24 1x1
+  // Whole images per chunk: 25 padded 4x4 images (then 15), 80 in place (then 70), and 24 1x1
   // images of 370 channels, as many as the work buffer holds (then 6).
   [[40, 4, 4, 8], [3, 3, 8, 8], 1, 'same'],
   [[150, 5, 5, 2], [3, 3, 2, 8], 1, 'valid'],
