@@ -9,6 +9,7 @@
  *
  *   npm run bench:kernels [-- --batch 64] [--rounds 9] [--only cnn|resnet8] [--json FILE]
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -192,6 +193,30 @@ function cases(batch: number, only: string | undefined): Case[] {
   return list;
 }
 
+/**
+ * What V8 makes of each build's multiply-adds on this CPU: TurboFan's machine code for every
+ * function of the module (node --print-wasm-code, no Liftoff, no lazy compilation), counting
+ * fused (vfmadd*ps) and separate (vmulps) multiplies. Undefined where this node prints no code.
+ */
+function machineCode(build: SimdKernels): { vfmadd: number; vmulps: number } | undefined {
+  const modules = JSON.stringify(path.join(__dirname, '..', 'runner', 'backend', 'simd'));
+  const script = `
+    const dir = ${modules};
+    require(dir + '/relaxedSimd.js').relaxedSimdAvailable();
+    const w = require(dir + '/gemmWasm.js');
+    const b64 = ${JSON.stringify(build)} === 'relaxed-simd' ? w.GEMM_RELAXED_WASM_BASE64 : w.GEMM_WASM_BASE64;
+    new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(b64, 'base64')),
+      { env: { memory: new WebAssembly.Memory({ initial: 1 }) } });`;
+  const r = spawnSync(
+    process.execPath,
+    ['--no-liftoff', '--no-wasm-lazy-compilation', '--print-wasm-code', '-e', script],
+    { encoding: 'utf8', maxBuffer: 1 << 28 },
+  );
+  if (r.status !== 0 || !r.stdout.includes('kind: wasm function')) return undefined;
+  const count = (re: RegExp): number => (r.stdout.match(re) ?? []).length;
+  return { vfmadd: count(/\bvfmadd\d+ps\b/g), vmulps: count(/\bv?mulps\b/g) };
+}
+
 /** Runs fn with the given build of simd/gemm.c (the AKD_NO_RELAXED_SIMD switch). */
 function withBuild<T>(build: SimdKernels, fn: () => T): T {
   const before = process.env.AKD_NO_RELAXED_SIMD;
@@ -235,6 +260,7 @@ async function main(): Promise<void> {
       .join(' ')}\n`,
   );
   const peak = { mulAdd: simdPeakGflops(false), fused: simdPeakGflops(true) };
+  const code = Object.fromEntries(builds.map((b) => [b, machineCode(b)]));
   const rows: Row[] = [];
   for (const c of cases(batch, only)) {
     const time = (b: SimdKernels) => () =>
@@ -262,6 +288,13 @@ async function main(): Promise<void> {
       .join(' ')}`,
     `128-bit wasm SIMD limit on this CPU (bench/simdPeak.ts): ${f(peak.mulAdd)} GFLOP/s as multiply + add, ` +
       `${peak.fused === undefined ? 'relaxed SIMD unavailable' : `${f(peak.fused)} GFLOP/s fused (relaxed_madd)`}`,
+    `V8's machine code (--print-wasm-code): ${builds
+      .map((b) =>
+        code[b]
+          ? `${b} build ${code[b]!.vfmadd} fused multiply-adds (vfmadd*ps), ${code[b]!.vmulps} multiplies (mulps)`
+          : `${b} build: this node prints no machine code`,
+      )
+      .join('; ')}`,
     `batch ${batch}, 1 thread; least CPU time of ${rounds} calls`,
     '',
     '| model | layer | kernel | GFLOP | SIMD ms | SIMD GFLOP/s | relaxed ms | relaxed GFLOP/s | relaxed / SIMD time |',
@@ -282,7 +315,16 @@ async function main(): Promise<void> {
   process.stdout.write(lines.join('\n') + '\n');
   const jsonFile = process.argv.includes('--json') ? arg('json') : undefined;
   if (jsonFile) {
-    const doc = { cpu, loadAverage: os.loadavg(), node: process.version, batch, rounds, peak, rows };
+    const doc = {
+      cpu,
+      loadAverage: os.loadavg(),
+      node: process.version,
+      batch,
+      rounds,
+      peak,
+      machineCode: code,
+      rows,
+    };
     fs.writeFileSync(path.resolve(jsonFile), JSON.stringify(doc, null, 2) + '\n');
   }
 }
