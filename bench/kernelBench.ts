@@ -139,56 +139,38 @@ function denseCases(
   ];
 }
 
+type Which = Array<'fwd' | 'dx' | 'dw'>;
+/** [layer, count a step, x shape without the batch, filter shape, stride, padding, kernels timed]. */
+type Layer = [string, number, number[], number[], number, Padding, Which];
+const ALL: Which = ['fwd', 'dx', 'dw'];
+
+const LAYERS: Record<Case['model'], Layer[]> = {
+  cnn: [
+    // conv1's forward has 1 input channel (XNNPACK runs it) and its input gradient is never taken.
+    ['conv1 3x3 1->32, 28x28', 1, [28, 28, 1], [3, 3, 1, 32], 1, 'valid', ['dw']],
+    ['conv2 3x3 32->64, 26x26', 1, [26, 26, 32], [3, 3, 32, 64], 1, 'valid', ALL],
+  ],
+  resnet8: [
+    // The stem's forward has 3 input channels (XNNPACK runs it); its input gradient is the
+    // image's, which training no longer computes (lazyConvGradient.ts): timed to show its cost.
+    ['stem 3x3 3->16, 32x32', 1, [32, 32, 3], [3, 3, 3, 16], 1, 'same', ['dx', 'dw']],
+    ['stage1 3x3 16->16, 32x32', 2, [32, 32, 16], [3, 3, 16, 16], 1, 'same', ALL],
+    ['stage2 3x3/2 16->32, 32x32', 1, [32, 32, 16], [3, 3, 16, 32], 2, 'same', ALL],
+    ['stage2 3x3 32->32, 16x16', 1, [16, 16, 32], [3, 3, 32, 32], 1, 'same', ALL],
+    ['stage2 1x1/2 16->32', 1, [32, 32, 16], [1, 1, 16, 32], 2, 'same', ALL],
+    ['stage3 3x3/2 32->64, 16x16', 1, [16, 16, 32], [3, 3, 32, 64], 2, 'same', ALL],
+    ['stage3 3x3 64->64, 8x8', 1, [8, 8, 64], [3, 3, 64, 64], 1, 'same', ALL],
+    ['stage3 1x1/2 32->64', 1, [16, 16, 32], [1, 1, 32, 64], 2, 'same', ALL],
+  ],
+};
+
 function cases(batch: number, only: string | undefined): Case[] {
-  const b = batch;
   const list: Case[] = [];
-  if (!only || only === 'cnn') {
-    list.push(
-      // conv1's forward has 1 input channel (XNNPACK runs it) and its input gradient is never taken.
-      ...convCases('cnn', 'conv1 3x3 1->32, 28x28', 1, [b, 28, 28, 1], [3, 3, 1, 32], 1, 'valid', ['dw']),
-      ...convCases('cnn', 'conv2 3x3 32->64, 26x26', 1, [b, 26, 26, 32], [3, 3, 32, 64], 1, 'valid', [
-        'fwd',
-        'dx',
-        'dw',
-      ]),
-      ...denseCases('cnn', 'dense 9216->128', b, 9216, 128),
-    );
-  }
-  if (!only || only === 'resnet8') {
-    const all: Array<'fwd' | 'dx' | 'dw'> = ['fwd', 'dx', 'dw'];
-    list.push(
-      // The stem's forward has 3 input channels (XNNPACK runs it); its input gradient is the
-      // image's, which nothing uses (timed to show what computing it costs).
-      ...convCases('resnet8', 'stem 3x3 3->16, 32x32', 1, [b, 32, 32, 3], [3, 3, 3, 16], 1, 'same', [
-        'dx',
-        'dw',
-      ]),
-      ...convCases('resnet8', 'stage1 3x3 16->16, 32x32', 2, [b, 32, 32, 16], [3, 3, 16, 16], 1, 'same', all),
-      ...convCases(
-        'resnet8',
-        'stage2 3x3/2 16->32, 32x32',
-        1,
-        [b, 32, 32, 16],
-        [3, 3, 16, 32],
-        2,
-        'same',
-        all,
-      ),
-      ...convCases('resnet8', 'stage2 3x3 32->32, 16x16', 1, [b, 16, 16, 32], [3, 3, 32, 32], 1, 'same', all),
-      ...convCases('resnet8', 'stage2 1x1/2 16->32', 1, [b, 32, 32, 16], [1, 1, 16, 32], 2, 'same', all),
-      ...convCases(
-        'resnet8',
-        'stage3 3x3/2 32->64, 16x16',
-        1,
-        [b, 16, 16, 32],
-        [3, 3, 32, 64],
-        2,
-        'same',
-        all,
-      ),
-      ...convCases('resnet8', 'stage3 3x3 64->64, 8x8', 1, [b, 8, 8, 64], [3, 3, 64, 64], 1, 'same', all),
-      ...convCases('resnet8', 'stage3 1x1/2 32->64', 1, [b, 16, 16, 32], [1, 1, 32, 64], 2, 'same', all),
-    );
+  for (const model of ['cnn', 'resnet8'] as const) {
+    if (only && only !== model) continue;
+    for (const [layer, count, x, f, stride, pad, which] of LAYERS[model])
+      list.push(...convCases(model, layer, count, [batch, ...x], f, stride, pad, which));
+    if (model === 'cnn') list.push(...denseCases('cnn', 'dense 9216->128', batch, 9216, 128));
   }
   return list;
 }
