@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import type { Ctx } from '../context';
 import { RUN_FILES } from '../../runner/store/runStore';
 import { runLogUri } from '../views/runLogDocument';
-import { isActive } from '../runs/runState';
+import { isActive } from '../../runner/protocol/runState';
 import { runFromArgOrPick } from './args';
 import { reportRefusal } from './runCommands';
 

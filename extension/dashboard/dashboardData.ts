@@ -9,10 +9,10 @@ import { collectRuns, groupRuns, type RunRow } from '../../runner/compare/collec
 import type { RunEvent } from '../../runner/protocol';
 import { RUN_FILES, readRun } from '../../runner/store/runStore';
 import { isSweepDir, readManifest } from '../../runner/sweep/manifest';
-import { buildComparison, type ComparisonData, type ComparisonInput } from '../../webview/shaping/comparison';
+import { buildComparison, type ComparisonData, type ComparisonInput } from '../../runner/compare/comparison';
 import type { RunListItem } from '../../webview/messages';
 import { EventFileReader } from '../runs/eventFileReader';
-import type { RunState } from '../runs/runState';
+import type { RunState } from '../../runner/protocol/runState';
 
 /** "20261128-081502-tiny" -> "08:15:02". */
 function timeOf(runId: string): string {

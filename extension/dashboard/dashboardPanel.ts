@@ -26,9 +26,9 @@ import {
   type RunAction,
   type WebviewToExtension,
 } from '../../webview/messages';
-import { metricsCsv } from '../../webview/shaping/csv';
+import { metricsCsv } from './metricsCsv';
 import type { RunManager } from '../runs/runManager';
-import { isActive, type RunState } from '../runs/runState';
+import { isActive, type RunState } from '../../runner/protocol/runState';
 import {
   comparisonOf,
   defaultComparison,

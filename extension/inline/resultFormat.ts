@@ -2,7 +2,7 @@
  * How a run reads in one line: CodeLens, tree descriptions, the status bar and notifications all
  * use these, so a result looks the same everywhere. Pure functions.
  */
-import type { RunState } from '../runs/runState';
+import type { RunState } from '../../runner/protocol/runState';
 
 export function formatAccuracy(value: number | null | undefined): string {
   return typeof value === 'number' ? `${(value * 100).toFixed(1)}%` : '–';

@@ -11,16 +11,22 @@ import { RUN_FILES } from '../../runner/store/runStore';
 import type { RunEvent, SweepEvent } from '../../runner/protocol';
 import { EventFileReader } from './eventFileReader';
 import { launcherArgs, type LauncherType } from './launcher';
-import { processAlive } from './processAlive';
+import { processAlive } from '../../runner/protocol/processAlive';
 import { RunnerProcess, stopPid, type RunnerCommand } from './runnerProcess';
-import { applyEvents, initialRunState, isActive, isTerminal, type RunState } from './runState';
+import {
+  applyEvents,
+  initialRunState,
+  isActive,
+  isTerminal,
+  type RunState,
+} from '../../runner/protocol/runState';
 import {
   applySweepEvents,
   sweepStatus,
   type SweepDisplayStatus,
   type SweepMember,
   type SweepState,
-} from './sweepState';
+} from '../../runner/protocol/sweepState';
 
 /** runner/sweep/manifest.ts SWEEP_FILES (not imported: that module loads the data readers). */
 const SWEEP_FILES = { manifest: 'sweep.json', events: 'sweep-events.jsonl' } as const;

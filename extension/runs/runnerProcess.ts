@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as readline from 'node:readline';
 import { parseEventLine, type RunEvent } from '../../runner/protocol';
-import { processAlive } from './processAlive';
+import { processAlive } from '../../runner/protocol/processAlive';
 
 export interface RunnerCommand {
   /** Node executable: the editor's own runtime (with ELECTRON_RUN_AS_NODE=1) or a configured one. */

@@ -12,14 +12,14 @@ import * as vscode from 'vscode';
 import { formatAccuracy, formatAgo, progressText, resultText } from '../inline/resultFormat';
 import { hasSweepBlock } from '../runs/launcher';
 import { samePath, type RunManager } from '../runs/runManager';
-import type { RunDisplayStatus, RunState } from '../runs/runState';
+import type { RunDisplayStatus, RunState } from '../../runner/protocol/runState';
 import {
   groupLabel,
   sweepDescription,
   sweepGroups,
   type SweepDisplayStatus,
   type SweepState,
-} from '../runs/sweepState';
+} from '../../runner/protocol/sweepState';
 
 export type RunsNode =
   | { kind: 'config'; configPath: string }

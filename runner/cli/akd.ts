@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatProblem, hasErrors, resolveConfigPaths, validateConfigFile } from '../config/validate';
-import type { ExperimentConfig } from '../config/types';
+import type { ExperimentConfig } from '../protocol/configTypes';
 import type { RunEvent, RunStartedEvent } from '../protocol/events';
 import { EventLog } from '../store/eventLog';
 import {
@@ -18,9 +18,9 @@ import {
   writeJsonAtomic,
 } from '../store/runStore';
 import type { CancelToken } from '../training/phaseTrainer';
-import { humanReporter } from './humanReporter';
-import { installSignalHandlers } from './signals';
-import { surviveClosedPipes, writeIfOpen } from './detachableOutput';
+import { humanReporter } from '../protocol/format';
+import { installSignalHandlers } from '../launch/signals';
+import { surviveClosedPipes, writeIfOpen } from '../launch/detachableOutput';
 import {
   LauncherUsageError,
   followRun,
@@ -29,7 +29,7 @@ import {
   slurmErrorMessage,
   slurmResumeBlocker,
   stopRun,
-} from '../launch/launchCli';
+} from '../launch/runControl';
 import { formatRunList, formatRunDetails } from './format';
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2, usage: 64, sigint: 130, sigterm: 143 } as const;

@@ -1,6 +1,6 @@
 /** Plain-text tables for `akd list` and `akd show`. */
 import type { RunRecord } from '../store/runStore';
-import { latestSession } from '../launch/sessions';
+import { latestSession } from '../protocol/sessions';
 
 const pct = (x: number | null | undefined): string =>
   x === null || x === undefined ? '-' : `${(x * 100).toFixed(2)}%`;

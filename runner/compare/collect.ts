@@ -5,12 +5,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ExperimentConfig, MethodType, ModelConfig } from '../config/types';
-import { METHOD_TYPES } from '../config/types';
+import type { ExperimentConfig, MethodType, ModelConfig } from '../protocol/configTypes';
+import { METHOD_TYPES } from '../protocol/configTypes';
 import type { EpochEndedEvent, RunSummary } from '../protocol/events';
 import { RUN_FILES, listRuns, readRun, type RunRecord } from '../store/runStore';
 import { isSweepDir, memberRunDir, readManifest } from '../sweep/manifest';
-import { meanSeries, summarize, type Summary } from './stats';
+import { meanSeries, summarize, type Summary } from '../protocol/stats';
 
 export interface RunRow {
   runId: string;

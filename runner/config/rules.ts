@@ -13,8 +13,8 @@ import type {
   ModelConfig,
   OptimizerConfig,
   SweepConfig,
-} from './types';
-import { isCheckpointTeacher } from './types';
+} from '../protocol/configTypes';
+import { isCheckpointTeacher } from '../protocol/configTypes';
 import {
   ConfigDocument,
   type ConfigProblem,

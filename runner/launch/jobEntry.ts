@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ExperimentConfig } from '../config/types';
+import type { ExperimentConfig } from '../protocol/configTypes';
 import type {
   CheckpointPosition,
   EventPayload,
@@ -24,8 +24,8 @@ import type {
 import { EventLog, readEvents } from '../store/eventLog';
 import { RUN_FILES, readJson, writeJsonAtomic } from '../store/runStore';
 import type { CancelToken } from '../training/phaseTrainer';
-import { humanReporter } from '../cli/humanReporter';
-import { installSignalHandlers } from '../cli/signals';
+import { humanReporter } from '../protocol/format';
+import { installSignalHandlers } from './signals';
 import { isSweepDir, memberRunDir, readManifest } from '../sweep/manifest';
 import {
   cachedTeacherModel,

@@ -13,12 +13,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ExperimentConfig, SlurmLauncher } from '../config/types';
+import type { ExperimentConfig, SlurmLauncher } from '../protocol/configTypes';
 import type { JobInfo, JobStateEvent, RunEvent, RunSummary } from '../protocol/events';
 import { readEvents } from '../store/eventLog';
 import { RUN_FILES, readJson, writeJsonAtomic } from '../store/runStore';
-import { EventTail, appendEvent } from './eventTail';
-import { latestSession, isTerminal, type RunSession, type TerminalEvent } from './sessions';
+import { EventTail, appendEvent } from '../protocol/eventTail';
+import { latestSession, isTerminal, type RunSession, type TerminalEvent } from '../protocol/sessions';
 import { SlurmClient, SlurmError, jobEnded, type JobStatus } from './slurmClient';
 import { sbatchScript, slurmPathPattern } from './slurmScript';
 

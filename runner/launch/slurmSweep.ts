@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ExperimentConfig, LauncherConfig, SlurmLauncher } from '../config/types';
+import type { ExperimentConfig, LauncherConfig, SlurmLauncher } from '../protocol/configTypes';
 import type { RunStartedEvent, RunSummary } from '../protocol/events';
 import type { MemberStatus, SweepEvent, SweepEventPayload } from '../protocol/sweepEvents';
 import { PROTOCOL_VERSION } from '../protocol/events';
@@ -24,9 +24,9 @@ import {
   type SweepMemberEntry,
 } from '../sweep/manifest';
 import { cachedTeacherModel } from '../sweep/teacherCache';
-import { EventTail, appendEvent } from './eventTail';
+import { EventTail, appendEvent } from '../protocol/eventTail';
 import { SlurmClient, SlurmError, jobEnded } from './slurmClient';
-import { latestSession, type RunSession } from './sessions';
+import { latestSession, type RunSession } from '../protocol/sessions';
 import { readEvents } from '../store/eventLog';
 import { sbatchScript, slurmPathPattern } from './slurmScript';
 import {
@@ -38,7 +38,7 @@ import {
   sharedFilesystemHint,
   submitRun,
 } from './slurmRun';
-import { LAUNCH_EXIT, resolveLauncher, slurmErrorMessage, stopRun } from './launchCli';
+import { LAUNCH_EXIT, resolveLauncher, slurmErrorMessage, stopRun } from './runControl';
 
 export const ARRAY_SCRIPT = 'array.sbatch';
 

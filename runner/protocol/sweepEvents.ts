@@ -3,7 +3,7 @@
  * stream `akd sweep --json` writes to stdout. Each member's own run keeps the per-run protocol
  * (events.ts) in its own folder. No TensorFlow import here.
  */
-import type { MethodType } from '../config/types';
+import type { MethodType } from './configTypes';
 import type { RunStatus } from './events';
 import { PROTOCOL_VERSION } from './events';
 

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ExperimentConfig } from '../config/types';
+import type { ExperimentConfig } from '../protocol/configTypes';
 import type { CheckpointPosition, PhaseResult, RunEvent, RunSummary } from '../protocol/events';
 import { readEvents } from './eventLog';
 

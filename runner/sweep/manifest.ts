@@ -7,10 +7,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ExperimentConfig, MethodType } from '../config/types';
+import type { ExperimentConfig, MethodType } from '../protocol/configTypes';
 import { loadDataset } from '../data/dataset';
 import { RUN_FILES, processAlive, readJson, readRun, writeJsonAtomic } from '../store/runStore';
-import { expandSweep, effectiveSweep, type SweepMember, type SweepOverrides } from './expand';
+import { expandSweep, effectiveSweep, type SweepMember, type SweepOverrides } from '../config/sweepExpand';
 import { cachedTeacherDir, cachedTeacherModel, teacherCacheKey, trainedTeacherOf } from './teacherCache';
 
 export const SWEEP_FILES = { manifest: 'sweep.json', events: 'sweep-events.jsonl' } as const;

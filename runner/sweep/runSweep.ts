@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ExperimentConfig } from '../config/types';
+import type { ExperimentConfig } from '../protocol/configTypes';
 import { PROTOCOL_VERSION, parseEventLine, type RunSummary } from '../protocol/events';
 import type { MemberStatus, SweepEvent, SweepEventPayload } from '../protocol/sweepEvents';
 import { RUN_FILES, readJson } from '../store/runStore';

@@ -7,7 +7,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ExperimentConfig, TrainedTeacher } from '../config/types';
+import type { ExperimentConfig, TrainedTeacher } from '../protocol/configTypes';
 import { readJson, writeJsonAtomic } from '../store/runStore';
 
 /** Same file name runExperiment reads beside a checkpoint teacher's model.json. */

@@ -16,7 +16,7 @@
  * reading (averaging) step k. So one barrier per step suffices.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { OptimizerConfig } from '../config/types';
+import type { OptimizerConfig } from '../protocol/configTypes';
 import { gatherBatch, gatherRows, type HostSplit } from './batches';
 import type { PhaseOptimizer } from './optimizers';
 import { applyGradients, computeGradients, type Objective } from './phaseTrainer';

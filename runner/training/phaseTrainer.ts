@@ -9,7 +9,7 @@ import { batchCount, epochOrder, gatherBatch, gatherRows, type HostSplit } from 
 import { accuracy } from './evaluate';
 import { annealingLoss, crossEntropy, kdLoss } from './losses';
 import type { PhaseOptimizer } from './optimizers';
-import { stepForEpoch, type TemperatureStep } from './annealingSchedule';
+import { stepForEpoch, type TemperatureStep } from '../protocol/annealingSchedule';
 import { denseGradients, denseStackOf } from './denseStep';
 import type { PhaseReplicas, TrainingThreads } from './dataParallel';
 

@@ -12,7 +12,7 @@ import {
   type ExperimentConfig,
   type MethodConfig,
   type OptimizerConfig,
-} from '../config/types';
+} from '../protocol/configTypes';
 import type { ActualBackend, ModelInfo, PhaseName, PhaseResult, RunSummary } from '../protocol/events';
 import { selectBackend } from '../backend/selectBackend';
 import { loadDataset, type Dataset } from '../data/dataset';
@@ -27,7 +27,7 @@ import {
   writeCachedLogits,
   writeCachedTestAccuracy,
 } from '../sweep/teacherCache';
-import { annealingSchedule } from './annealingSchedule';
+import { annealingSchedule } from '../protocol/annealingSchedule';
 import { accuracy, predictLogits } from './evaluate';
 import { createOptimizer, type PhaseOptimizer } from './optimizers';
 import {

@@ -6,10 +6,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatProblem, hasErrors, resolveConfigPaths, validateConfigText } from '../../config/validate';
-import { METHOD_TYPES, type ExperimentConfig, type MethodType } from '../../config/types';
+import { METHOD_TYPES, type ExperimentConfig, type MethodType } from '../../protocol/configTypes';
 import type { SweepEvent } from '../../protocol/sweepEvents';
 import { RUN_FILES, readJson, readRun } from '../../store/runStore';
-import { expandSweep, type SweepOverrides } from '../../sweep/expand';
+import { expandSweep, type SweepOverrides } from '../../config/sweepExpand';
 import {
   defaultConcurrency,
   isSweepDir,

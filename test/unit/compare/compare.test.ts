@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { mean, meanSeries, sampleStd, summarize, welchT } from '../../../runner/compare/stats';
+import { mean, meanSeries, sampleStd, summarize, welchT } from '../../../runner/protocol/stats';
 import { collectRuns, compareVariables, groupRuns, bestByValidation } from '../../../runner/compare/collect';
 import { CSV_COLUMNS, csvField, groupsCsv, groupsMarkdown } from '../../../runner/compare/report';
 import { Canvas, crc32, encodePng } from '../../../runner/compare/png';

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { RunEvent } from '../../../runner/protocol';
-import { processAlive } from '../../../extension/runs/processAlive';
+import { processAlive } from '../../../runner/protocol/processAlive';
 import { RunnerProcess, stopPid } from '../../../extension/runs/runnerProcess';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'akd-proc-'));

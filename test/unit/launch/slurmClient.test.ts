@@ -6,8 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { validateConfigText } from '../../../runner/config/validate';
 import type { RunEvent } from '../../../runner/protocol/events';
-import { resolveLauncher } from '../../../runner/launch/launchCli';
-import { latestSession, runSessions } from '../../../runner/launch/sessions';
+import { resolveLauncher } from '../../../runner/launch/runControl';
+import { latestSession, runSessions } from '../../../runner/protocol/sessions';
 import {
   SlurmClient,
   SlurmError,

@@ -1,8 +1,8 @@
 /** Events -> chart series: epoch axis over phases, phase spans, temperature marks, Phi(T), throughput. */
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RunSeries, studentCurve } from '../../../webview/shaping/series';
-import { EventBuilder } from './fixtures';
+import { RunSeries, studentCurve } from '../../../runner/protocol/series';
+import { EventBuilder } from '../../helpers/runEvents';
 
 describe('RunSeries', () => {
   it('puts every epoch of every phase on one axis, with spans and temperature marks', () => {

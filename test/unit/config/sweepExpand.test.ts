@@ -9,7 +9,7 @@ import type {
   TakdMethod,
   AnnealingMethod,
   ScratchMethod,
-} from '../../../runner/config/types';
+} from '../../../runner/protocol/configTypes';
 import { validateConfigText } from '../../../runner/config/validate';
 import {
   annealingSplit,
@@ -21,7 +21,7 @@ import {
   setPath,
   studentEpochBudget,
   valueLabel,
-} from '../../../runner/sweep/expand';
+} from '../../../runner/config/sweepExpand';
 import { canonicalJson, teacherCacheKey } from '../../../runner/sweep/teacherCache';
 
 const adam = (learningRate: number) => ({ type: 'adam' as const, learningRate });

@@ -1,6 +1,6 @@
 /** Reads the events appended to a run's events.jsonl since the last read (polling: works on NFS, where fs.watch does not). */
 import * as fs from 'node:fs';
-import { parseEventLine, type EventPayload, type RunEvent } from '../protocol/events';
+import { parseEventLine, type EventPayload, type RunEvent } from './events';
 import { EventLog } from '../store/eventLog';
 
 export class EventTail {

@@ -5,13 +5,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ExperimentConfig, LauncherConfig, LauncherType, SlurmLauncher } from '../config/types';
+import type { ExperimentConfig, LauncherConfig, LauncherType, SlurmLauncher } from '../protocol/configTypes';
 import type { RunEvent } from '../protocol/events';
-import { humanReporter } from '../cli/humanReporter';
+import { humanReporter } from '../protocol/format';
 import { readEvents } from '../store/eventLog';
 import { RUN_FILES, processAlive, readJson } from '../store/runStore';
-import { EventTail } from './eventTail';
-import { latestSession, type TerminalEvent } from './sessions';
+import { EventTail } from '../protocol/eventTail';
+import { latestSession, type TerminalEvent } from '../protocol/sessions';
 import { SlurmClient, SlurmError, jobEnded } from './slurmClient';
 import { SlurmScriptError } from './slurmScript';
 import { followSlurmRun, reconcileRun, settleEndedJob, sharedFilesystemHint, submitRun } from './slurmRun';

@@ -3,9 +3,9 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { groupRuns, type RunRow } from '../../../runner/compare/collect';
 import type { RunSummary } from '../../../runner/protocol/events';
-import { buildComparison, compactCount, pct } from '../../../webview/shaping/comparison';
-import { metricsCsv } from '../../../webview/shaping/csv';
-import { EventBuilder } from './fixtures';
+import { buildComparison, compactCount, pct } from '../../../runner/compare/comparison';
+import { metricsCsv } from '../../../extension/dashboard/metricsCsv';
+import { EventBuilder } from '../../helpers/runEvents';
 
 function row(runId: string, method: RunRow['method'], seed: number, test: number, sweep?: string): RunRow {
   return {

@@ -3,14 +3,14 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RunEvent, SweepEvent } from '../../../runner/protocol';
 import { hasSweepBlock, launcherArgs } from '../../../extension/runs/launcher';
-import { applyEvents, initialRunState, type RunState } from '../../../extension/runs/runState';
+import { applyEvents, initialRunState, type RunState } from '../../../runner/protocol/runState';
 import {
   applySweepEvents,
   sweepDescription,
   sweepStatus,
   type SweepMember,
   type SweepState,
-} from '../../../extension/runs/sweepState';
+} from '../../../runner/protocol/sweepState';
 
 const T = '2026-01-01T00:00:00.000Z';
 const member = (i: number, method: 'annealing' | 'kd', seed: number): SweepMember => ({

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { RunEvent } from '../../../runner/protocol';
 import { EventFileReader } from '../../../extension/runs/eventFileReader';
-import { applyEvents, initialRunState } from '../../../extension/runs/runState';
+import { applyEvents, initialRunState } from '../../../runner/protocol/runState';
 import { formatAgo, progressText, resultText } from '../../../extension/inline/resultFormat';
 
 const T = '2026-01-01T00:00:00.000Z';

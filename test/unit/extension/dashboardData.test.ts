@@ -10,8 +10,8 @@ import {
   runList,
   thinProgress,
 } from '../../../extension/dashboard/dashboardData';
-import type { RunState } from '../../../extension/runs/runState';
-import { EventBuilder } from './fixtures';
+import type { RunState } from '../../../runner/protocol/runState';
+import { EventBuilder } from '../../helpers/runEvents';
 
 const run = (runId: string, status: RunState['status'], acc?: number): RunState => ({
   runId,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { annealingSchedule, phi, stepForEpoch } from '../../../runner/training/annealingSchedule';
+import { annealingSchedule, phi, stepForEpoch } from '../../../runner/protocol/annealingSchedule';
 
 test('Phi(T) = 1 - (T-1)/tauMax: 1/tauMax at T = tauMax, 1 at T = 1', () => {
   assert.equal(phi(10, 10), 0.1);

@@ -12,8 +12,8 @@ import type {
   ModelConfig,
   OptimizerConfig,
   SweepConfig,
-} from '../config/types';
-import { METHOD_TYPES, isCheckpointTeacher } from '../config/types';
+} from '../protocol/configTypes';
+import { METHOD_TYPES, isCheckpointTeacher } from '../protocol/configTypes';
 
 export interface SweepMember {
   /** Unique, file-name safe, stable for the same sweep: e.g. "kd-temperature2-s3". */

@@ -9,7 +9,7 @@ import {
   type JobSubmittedEvent,
   type RunEvent,
   type RunStartedEvent,
-} from '../protocol/events';
+} from './events';
 
 export type TerminalEvent = Extract<RunEvent, { type: 'run-completed' | 'run-failed' | 'run-cancelled' }>;
 

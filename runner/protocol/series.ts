@@ -6,7 +6,7 @@
  * epochs, each temperature step and fine-tuning sit side by side. x of the time charts: seconds
  * since the run started.
  */
-import type { PhaseName, RunEvent } from '../../runner/protocol/events';
+import type { PhaseName, RunEvent } from './events';
 
 export interface XY {
   x: number;

@@ -2,7 +2,8 @@
  * One run's state as the extension shows it, folded from run events. Pure (no vscode, no fs),
  * so the same reducer serves events read from stdout and from a tailed events.jsonl.
  */
-import type { MethodType, PhaseName, RunEvent, RunStatus, RunSummary } from '../../runner/protocol';
+import type { MethodType } from './configTypes';
+import type { PhaseName, RunEvent, RunStatus, RunSummary } from './events';
 
 /** `interrupted`: no terminal event and the process is gone (killed, crashed, machine restarted). */
 export type RunDisplayStatus = RunStatus | 'starting' | 'interrupted' | 'unknown';

@@ -3,9 +3,10 @@
  * values), the orchestrator's `sweep-events.jsonl`, and each member's own run state. Pure (no
  * vscode, no fs): the run manager reads the files and hands them here.
  */
-import type { MethodType, SweepEvent } from '../../runner/protocol';
-import type { SweepMemberEntry } from '../../runner/sweep/manifest';
-import { mean, sampleStd } from '../../runner/compare/stats';
+import type { MethodType } from './configTypes';
+import type { SweepEvent } from './sweepEvents';
+import type { SweepMemberEntry } from '../sweep/manifest';
+import { mean, sampleStd } from './stats';
 import { isActive, type RunState } from './runState';
 
 /** A sweep.json member as the extension keeps it: the runner's entry with its run folder made absolute. */

@@ -5,9 +5,9 @@
  * extension reads the runs with `collectRuns` and groups them with `groupRuns`; this module only
  * shapes their result for the webview. Pure (no fs, no DOM).
  */
-import type { Group, RunRow } from '../../runner/compare/collect';
-import type { RunEvent, RunSummary } from '../../runner/protocol/events';
-import { studentCurve, STUDENT_PHASES, type XY } from './series';
+import type { Group, RunRow } from './collect';
+import type { RunEvent, RunSummary } from '../protocol/events';
+import { studentCurve, STUDENT_PHASES, type XY } from '../protocol/series';
 
 export interface ComparisonRun {
   dir: string;

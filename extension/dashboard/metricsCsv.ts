@@ -4,7 +4,7 @@
  */
 import { csvField } from '../../runner/compare/report';
 import type { RunEvent } from '../../runner/protocol/events';
-import { RunSeries } from './series';
+import { RunSeries } from '../../runner/protocol/series';
 
 export const METRICS_CSV_COLUMNS = [
   'x',

@@ -1,6 +1,6 @@
 /** Synthetic run events for the dashboard's shaping tests (no runner needed). */
-import type { ExperimentConfig } from '../../../runner/config/types';
-import type { PhaseName, RunEvent } from '../../../runner/protocol/events';
+import type { ExperimentConfig } from '../../runner/protocol/configTypes';
+import type { PhaseName, RunEvent } from '../../runner/protocol/events';
 
 export const annealingConfig: ExperimentConfig = {
   name: 'tiny',

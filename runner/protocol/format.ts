@@ -1,5 +1,5 @@
 /** The human progress lines `akd run` prints when it is not streaming JSON. */
-import type { RunEvent } from '../protocol/events';
+import type { RunEvent } from './events';
 
 const pct = (x: number | null | undefined): string =>
   x === null || x === undefined || Number.isNaN(x) ? '-' : `${(x * 100).toFixed(2)}%`;
