@@ -19,7 +19,8 @@ import type {
   RunListItem,
   WebviewToExtension,
 } from './messages';
-import { compactCount, pct, type ComparisonData } from '../runner/compare/comparison';
+import type { ComparisonData } from '../runner/protocol/comparison';
+import { compactCount, pct } from '../runner/protocol/format';
 import { estimate, formatDuration } from './shaping/eta';
 import { RunSeries, type XY } from '../runner/protocol/series';
 import { phaseTimeline, stepStatusText, type Timeline } from './shaping/timeline';

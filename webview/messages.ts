@@ -10,7 +10,7 @@
  */
 import type { RunEvent } from '../runner/protocol/events';
 import type { RunState } from '../runner/protocol/runState';
-import type { ComparisonData } from '../runner/compare/comparison';
+import type { ComparisonData } from '../runner/protocol/comparison';
 
 /** The charts the webview draws (ids of their canvases are `chart-<id>`). */
 export const CHART_IDS = ['metrics', 'phi', 'throughput', 'compare'] as const;

@@ -1,10 +1,8 @@
 /**
  * A run's metrics as CSV (Export CSV): one row per epoch over all phases, in the order the charts
- * show them. Pure; quoting is `akd compare`'s own (RFC 4180).
+ * show them (the dashboard's own series). Pure; quoting is `akd compare`'s own (RFC 4180).
  */
-import { csvField } from '../../runner/compare/report';
-import type { RunEvent } from '../../runner/protocol/events';
-import { RunSeries } from '../../runner/protocol/series';
+import { csvField, RunSeries, type RunEvent } from '../../runner/protocol';
 
 export const METRICS_CSV_COLUMNS = [
   'x',

@@ -7,29 +7,32 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { RUN_FILES } from '../../runner/store/runStore';
-import type { RunEvent, SweepEvent } from '../../runner/protocol';
-import { EventFileReader } from './eventFileReader';
-import { launcherArgs, type LauncherType } from './launcher';
-import { processAlive } from '../../runner/protocol/processAlive';
-import { RunnerProcess, stopPid, type RunnerCommand } from './runnerProcess';
 import {
   applyEvents,
+  applySweepEvents,
+  EventTail,
+  EXIT,
   initialRunState,
   isActive,
+  isSweepEvent,
   isTerminal,
-  type RunState,
-} from '../../runner/protocol/runState';
-import {
-  applySweepEvents,
+  processAlive,
+  readManifest,
+  RUN_FILES,
+  SWEEP_FILES,
+  SweepEventTail,
   sweepStatus,
+  type ComparisonData,
+  type LauncherType,
+  type RunEvent,
+  type RunState,
+  type StreamEvent,
   type SweepDisplayStatus,
-  type SweepMember,
+  type SweepManifest,
   type SweepState,
-} from '../../runner/protocol/sweepState';
-
-/** runner/sweep/manifest.ts SWEEP_FILES (not imported: that module loads the data readers). */
-const SWEEP_FILES = { manifest: 'sweep.json', events: 'sweep-events.jsonl' } as const;
+} from '../../runner/protocol';
+import { launcherArgs } from './launcher';
+import { RunnerProcess, stopPid, type RunnerCommand } from './runnerProcess';
 
 export interface RunManagerOptions {
   /** `<extension>/bin/akd.js`. */
@@ -45,7 +48,7 @@ export interface RunManagerOptions {
 
 interface SweepEntry {
   state: SweepState;
-  reader: EventFileReader;
+  reader: SweepEventTail;
   /** `akd sweep|resume SWEEP_DIR --json` spawned by this window. */
   process?: RunnerProcess;
 }
@@ -55,7 +58,7 @@ export class RunRefusedError extends Error {}
 
 interface RunEntry {
   state: RunState;
-  reader: EventFileReader;
+  reader: EventTail;
   process?: RunnerProcess;
   /** Seen going, in this window: its end earns a notification. Runs found finished do not. */
   live: boolean;
@@ -255,22 +258,13 @@ export class RunManager implements vscode.Disposable {
   private readSweep(sweepDir: string, seen?: Set<string>): boolean {
     let entry = this.sweeps.get(sweepDir);
     if (!entry) {
-      let manifest: {
-        kind?: string;
-        name?: string;
-        configPath?: string;
-        createdAt?: string;
-        members?: (Omit<SweepMember, 'runDir'> & { runDir: string })[];
-      };
+      let manifest: SweepManifest;
       try {
-        manifest = JSON.parse(
-          fs.readFileSync(path.join(sweepDir, SWEEP_FILES.manifest), 'utf8'),
-        ) as typeof manifest;
+        manifest = readManifest(sweepDir);
       } catch {
         return false;
       }
-      if (manifest.kind !== 'akd-sweep' || !Array.isArray(manifest.members) || !manifest.configPath)
-        return false;
+      if (!manifest.configPath) return false;
       const state: SweepState = {
         sweepDir,
         sweepId: path.basename(sweepDir),
@@ -286,10 +280,10 @@ export class RunManager implements vscode.Disposable {
           runDir: path.resolve(sweepDir, m.runDir),
         })),
       };
-      entry = { state, reader: new EventFileReader(path.join(sweepDir, SWEEP_FILES.events)) };
+      entry = { state, reader: new SweepEventTail(path.join(sweepDir, SWEEP_FILES.events)) };
       this.sweeps.set(sweepDir, entry);
     }
-    entry.state = applySweepEvents(entry.state, entry.reader.readNew() as unknown as SweepEvent[]);
+    entry.state = applySweepEvents(entry.state, entry.reader.readNew());
     for (const m of entry.state.members) {
       if (!fs.existsSync(path.join(m.runDir, RUN_FILES.events))) continue;
       seen?.add(m.runDir);
@@ -305,7 +299,7 @@ export class RunManager implements vscode.Disposable {
     if (!entry) {
       entry = {
         state: { ...initialRunState(path.basename(runDir), runDir), sweepDir },
-        reader: new EventFileReader(path.join(runDir, RUN_FILES.events)),
+        reader: new EventTail(path.join(runDir, RUN_FILES.events)),
         live: false,
       };
       this.runs.set(runDir, entry);
@@ -476,13 +470,14 @@ export class RunManager implements vscode.Disposable {
         ),
         {
           onEvent: (event) => {
+            if (isSweepEvent(event)) return;
             if ((event.type === 'run-started' || event.type === 'job-submitted') && !entry) {
               this.pending.delete(id);
               const runDir = path.resolve(event.runDir);
               const runId = event.type === 'run-started' ? event.runId : path.basename(runDir);
               entry = {
                 state: initialRunState(runId, runDir),
-                reader: new EventFileReader(path.join(runDir, RUN_FILES.events)),
+                reader: new EventTail(path.join(runDir, RUN_FILES.events)),
                 process: proc,
                 live: true,
               };
@@ -514,7 +509,8 @@ export class RunManager implements vscode.Disposable {
         );
         if (entry) this.afterExit(entry);
         else {
-          const why = exit.code === 2 ? 'the config is invalid' : `the runner exited with code ${exit.code}`;
+          const why =
+            exit.code === EXIT.invalid ? 'the config is invalid' : `the runner exited with code ${exit.code}`;
           reject(new RunRefusedError(`Run Experiment: ${why}. ${stderr.slice(-3).join(' ')}`.trim()));
         }
         this.changed.fire();
@@ -552,7 +548,8 @@ export class RunManager implements vscode.Disposable {
     return runDir;
   }
 
-  private onStdoutEvent(entry: RunEntry, event: RunEvent): void {
+  private onStdoutEvent(entry: RunEntry, event: StreamEvent): void {
+    if (isSweepEvent(event)) return;
     if (event.type === 'log') {
       const line = `[${entry.state.runId}] ${event.message}`;
       if (event.level === 'error') this.options.log.error(line);
@@ -673,8 +670,7 @@ export class RunManager implements vscode.Disposable {
       let sweepDir: string | undefined;
       const stderr: string[] = [];
       const proc = new RunnerProcess(this.command(args, path.dirname(configPath)), {
-        onEvent: (raw) => {
-          const event = raw as unknown as SweepEvent;
+        onEvent: (event) => {
           if (event.type === 'sweep-started' && !sweepDir) {
             this.pending.delete(id);
             sweepDir = path.resolve(event.sweepDir);
@@ -721,7 +717,8 @@ export class RunManager implements vscode.Disposable {
           `[${sweepDir ? path.basename(sweepDir) : path.basename(configPath)}] akd sweep exited (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''})`,
         );
         if (!sweepDir) {
-          const why = exit.code === 2 ? 'the config is invalid' : `the runner exited with code ${exit.code}`;
+          const why =
+            exit.code === EXIT.invalid ? 'the config is invalid' : `the runner exited with code ${exit.code}`;
           reject(new RunRefusedError(`${what}: ${why}. ${stderr.slice(-3).join(' ')}`.trim()));
         }
         void this.refresh();
@@ -767,6 +764,44 @@ export class RunManager implements vscode.Disposable {
     this.poll();
     this.changed.fire();
     return this.sweepStatus(sweepDir);
+  }
+
+  /**
+   * `akd compare DIRS --json`: the dashboard's comparison, read and computed by the runner (the
+   * extension bundles no run reader). Only reads the folders' JSON files, so it runs in an
+   * untrusted workspace too, as reading them in the extension host did; the runtime is the
+   * editor's own or annealKd.nodePath, which an untrusted workspace cannot set. Never rejects:
+   * what went wrong is in `errors`.
+   */
+  async compare(dirs: readonly string[]): Promise<ComparisonData> {
+    const failed = (why: string): ComparisonData => ({ runs: [], groups: [], errors: [why] });
+    if (!fs.existsSync(this.options.runnerScript))
+      return failed(`the runner is missing at ${this.options.runnerScript}`);
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const proc = new RunnerProcess(
+      this.command(
+        ['compare', ...dirs.map((d) => path.resolve(d)), '--json'],
+        path.dirname(path.resolve(dirs[0] ?? '.')),
+      ),
+      {
+        onEvent: () => undefined,
+        onOutput: (line, stream) => (stream === 'stdout' ? stdout : stderr).push(line),
+      },
+    );
+    const exit = await proc.exited;
+    try {
+      const data = JSON.parse(stdout.join('\n')) as ComparisonData;
+      if (Array.isArray(data.runs) && Array.isArray(data.groups) && Array.isArray(data.errors)) return data;
+    } catch {
+      /* reported below */
+    }
+    this.options.log.warn(
+      `compare: akd compare exited with code ${exit.code}: ${stderr.slice(-3).join(' ')}`,
+    );
+    return failed(
+      `akd compare exited with code ${exit.code}${stderr.length ? `: ${stderr[stderr.length - 1]}` : ''}`,
+    );
   }
 
   /** `akd compare SWEEP_DIR --md FILE`: resolves with the Markdown file (in the sweep folder). */

@@ -12,14 +12,15 @@ import * as vscode from 'vscode';
 import { formatAccuracy, formatAgo, progressText, resultText } from '../inline/resultFormat';
 import { hasSweepBlock } from '../runs/launcher';
 import { samePath, type RunManager } from '../runs/runManager';
-import type { RunDisplayStatus, RunState } from '../../runner/protocol/runState';
 import {
   groupLabel,
   sweepDescription,
   sweepGroups,
+  type RunDisplayStatus,
+  type RunState,
   type SweepDisplayStatus,
   type SweepState,
-} from '../../runner/protocol/sweepState';
+} from '../../runner/protocol';
 
 export type RunsNode =
   | { kind: 'config'; configPath: string }

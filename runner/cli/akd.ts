@@ -7,16 +7,11 @@ import * as path from 'node:path';
 import { formatProblem, hasErrors, resolveConfigPaths, validateConfigFile } from '../config/validate';
 import type { ExperimentConfig } from '../protocol/configTypes';
 import type { RunEvent, RunStartedEvent } from '../protocol/events';
+import { EXIT, exitCodeForSignal } from '../protocol/exitCodes';
 import { EventLog } from '../store/eventLog';
-import {
-  RUN_FILES,
-  createRunDir,
-  listRuns,
-  processAlive,
-  readRun,
-  runsRootFor,
-  writeJsonAtomic,
-} from '../store/runStore';
+import { createRunDir, listRuns, readRun, runsRootFor, writeJsonAtomic } from '../store/runStore';
+import { RUN_FILES } from '../protocol/files';
+import { processAlive } from '../protocol/processAlive';
 import type { CancelToken } from '../training/phaseTrainer';
 import { humanReporter } from '../protocol/format';
 import { installSignalHandlers } from '../launch/signals';
@@ -31,8 +26,6 @@ import {
   stopRun,
 } from '../launch/runControl';
 import { formatRunList, formatRunDetails } from './format';
-
-export const EXIT = { ok: 0, failed: 1, invalid: 2, usage: 64, sigint: 130, sigterm: 143 } as const;
 
 const USAGE = `akd — Anneal KD: knowledge distillation experiments with TensorFlow.js
 
@@ -137,7 +130,7 @@ export async function execute(
     const outcome = await runExperiment({ config, configPath, runId, runDir, log, cancel, resume });
     if (!json) process.stderr.write(`run folder: ${runDir}\n`);
     if (outcome.status === 'completed') return EXIT.ok;
-    if (outcome.status === 'cancelled') return cancel.signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
+    if (outcome.status === 'cancelled') return exitCodeForSignal(cancel.signal);
     return EXIT.failed;
   } finally {
     log.close();

@@ -8,8 +8,9 @@ import * as path from 'node:path';
 import type { ExperimentConfig, MethodType, ModelConfig } from '../protocol/configTypes';
 import { METHOD_TYPES } from '../protocol/configTypes';
 import type { EpochEndedEvent, RunSummary } from '../protocol/events';
-import { RUN_FILES, listRuns, readRun, type RunRecord } from '../store/runStore';
-import { isSweepDir, memberRunDir, readManifest } from '../sweep/manifest';
+import { RUN_FILES } from '../protocol/files';
+import { isSweepDir, memberRunDir, readManifest } from '../protocol/sweepManifest';
+import { listRuns, readRun, type RunRecord } from '../store/runStore';
 import { meanSeries, summarize, type Summary } from '../protocol/stats';
 
 export interface RunRow {

@@ -1,55 +1,19 @@
 /**
- * The comparison view's data: one row per run (final and best accuracy, sizes, duration, backend,
- * its student curve) and, for runs that repeat a setting (a sweep's seeds), mean ± std per method
- * and setting. The grouping and the statistics are `akd compare`'s own (runner/compare): the
- * extension reads the runs with `collectRuns` and groups them with `groupRuns`; this module only
- * shapes their result for the webview. Pure (no fs, no DOM).
+ * The comparison the dashboard shows and `akd compare --json` prints (protocol/comparison.ts):
+ * one row per run (final and best accuracy, sizes, duration, backend, its student curve) and,
+ * for runs that repeat a setting (a sweep's seeds), mean ± std per method and setting. The rows,
+ * the grouping and the statistics are `akd compare`'s own (collect.ts).
  */
-import type { Group, RunRow } from './collect';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ComparisonData, ComparisonGroup, ComparisonRun } from '../protocol/comparison';
 import type { RunEvent, RunSummary } from '../protocol/events';
-import { studentCurve, STUDENT_PHASES, type XY } from '../protocol/series';
-
-export interface ComparisonRun {
-  dir: string;
-  runId: string;
-  label: string;
-  method: string;
-  status: string;
-  backend: string | null;
-  sweep?: string;
-  seed: number;
-  /** The student's test accuracy at the end (0..1). */
-  finalAccuracy: number | null;
-  /** The student's best validation accuracy over its phases (0..1). */
-  bestAccuracy: number | null;
-  studentParams: number;
-  teacherParams: number;
-  seconds: number;
-  /** Student validation accuracy per student epoch. */
-  curve: XY[];
-}
-
-export interface ComparisonGroup {
-  label: string;
-  method: string;
-  /** Completed runs (seeds) behind the statistics. */
-  n: number;
-  mean: number | null;
-  std: number | null;
-  best: number | null;
-  teacher: number | null;
-  studentParams: number;
-  seconds: number;
-  incomplete: number;
-}
-
-export interface ComparisonData {
-  runs: ComparisonRun[];
-  /** Mean ± std per method and setting; empty when no setting has more than one run. */
-  groups: ComparisonGroup[];
-  /** Folders that could not be read (and why). */
-  errors: string[];
-}
+import { RUN_FILES } from '../protocol/files';
+import { timeOfRunId } from '../protocol/format';
+import { studentCurve, STUDENT_PHASES } from '../protocol/series';
+import { isSweepDir } from '../protocol/sweepManifest';
+import { readRun } from '../store/runStore';
+import { collectRuns, groupRuns, type Group, type RunRow } from './collect';
 
 export interface ComparisonInput {
   row: RunRow;
@@ -90,7 +54,7 @@ export function comparisonRun(input: ComparisonInput): ComparisonRun {
   };
 }
 
-/** Groups (from runner/compare's groupRuns) as rows; only when some setting has several runs. */
+/** Groups (from groupRuns) as rows; only when some setting has several runs. */
 export function comparisonGroups(groups: readonly Group[]): ComparisonGroup[] {
   if (!groups.some((g) => g.runs.length > 1)) return [];
   return groups.map((g) => ({
@@ -115,15 +79,31 @@ export function buildComparison(
   return { runs: inputs.map(comparisonRun), groups: comparisonGroups(groups), errors };
 }
 
-/** 0.9251 -> "92.51"; null -> "–". */
-export function pct(x: number | null | undefined, digits = 2): string {
-  return typeof x === 'number' && Number.isFinite(x) ? (x * 100).toFixed(digits) : '–';
+/** Each row with its run's events, summary and label (a sweep member: its method and grid values). */
+export function comparisonInputs(rows: readonly RunRow[]): ComparisonInput[] {
+  return rows.map((row) => {
+    const record = readRun(row.runDir);
+    const name = record.config?.name ?? row.runId;
+    const label = row.sweep
+      ? `${row.method}${Object.keys(row.variables).length ? ` ${JSON.stringify(row.variables)}` : ''}`
+      : `${name} · ${row.method} · ${timeOfRunId(row.runId)}`;
+    return { row, events: record.events, ...(record.summary ? { summary: record.summary } : {}), label };
+  });
 }
 
-/** 12345 -> "12.3k", 1234567 -> "1.23M". */
-export function compactCount(n: number | null | undefined): string {
-  if (typeof n !== 'number' || !Number.isFinite(n)) return '–';
-  if (n >= 1e6) return `${(n / 1e6).toPrecision(3)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toPrecision(3)}k`;
-  return String(n);
+/** The comparison of run and sweep folders; a folder that is not one is reported in `errors`, not thrown. */
+export function comparisonOf(dirs: readonly string[]): ComparisonData {
+  const errors: string[] = [];
+  const ok = dirs.filter((d) => {
+    if (fs.existsSync(path.join(d, RUN_FILES.events)) || isSweepDir(d)) return true;
+    errors.push(`${path.basename(d)}: not a run or sweep folder`);
+    return false;
+  });
+  let rows: RunRow[] = [];
+  try {
+    rows = collectRuns([...ok]);
+  } catch (e) {
+    errors.push(String((e as Error).message ?? e));
+  }
+  return buildComparison(comparisonInputs(rows), groupRuns(rows), errors);
 }

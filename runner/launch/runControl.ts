@@ -7,16 +7,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ExperimentConfig, LauncherConfig, LauncherType, SlurmLauncher } from '../protocol/configTypes';
 import type { RunEvent } from '../protocol/events';
+import { EXIT, exitCodeForSignal } from '../protocol/exitCodes';
 import { humanReporter } from '../protocol/format';
-import { readEvents } from '../store/eventLog';
-import { RUN_FILES, processAlive, readJson } from '../store/runStore';
+import { readEvents } from '../protocol/eventTail';
+import { readJson } from '../store/runStore';
+import { RUN_FILES } from '../protocol/files';
+import { processAlive } from '../protocol/processAlive';
 import { EventTail } from '../protocol/eventTail';
 import { latestSession, type TerminalEvent } from '../protocol/sessions';
 import { SlurmClient, SlurmError, jobEnded } from './slurmClient';
 import { SlurmScriptError } from './slurmScript';
 import { followSlurmRun, reconcileRun, settleEndedJob, sharedFilesystemHint, submitRun } from './slurmRun';
-
-export const LAUNCH_EXIT = { ok: 0, failed: 1, invalid: 2, sigint: 130, sigterm: 143 } as const;
 
 export class LauncherUsageError extends Error {}
 
@@ -32,38 +33,19 @@ export function resolveLauncher(
   return config.launcher?.type === 'slurm' ? config.launcher : { type: 'slurm' };
 }
 
-/** Words for the job-* events in the human output (the run's own events use humanReporter). */
-export function describeJobEvent(e: RunEvent): string | undefined {
-  if (e.type === 'job-submitted') {
-    return `submitted Slurm job ${e.jobId}${e.dependsOn ? ` (after job ${e.dependsOn.join(', ')})` : ''}; output ${e.output}`;
-  }
-  if (e.type === 'job-state') {
-    if (e.final)
-      return `Slurm job ${e.jobId}: ${e.state}${e.reason ? ` (${e.reason})` : ''}${e.exitCode ? `, exit code ${e.exitCode}` : ''}`;
-    return `Slurm job ${e.jobId}: ${e.state}${e.reason ? ` (${e.reason})` : ''}${e.node ? ` on ${e.node}` : ''}`;
-  }
-  return undefined;
-}
-
 export function eventPrinter(json: boolean): (e: RunEvent) => void {
   if (json)
     return (e) => {
       process.stdout.write(JSON.stringify(e) + '\n');
     };
-  const human = humanReporter(process.stderr);
-  return (e) => {
-    const line = describeJobEvent(e);
-    if (line !== undefined) process.stderr.write(line + '\n');
-    else human(e);
-  };
+  return humanReporter(process.stderr);
 }
 
 export function exitCodeFor(terminal: TerminalEvent | undefined): number {
-  if (!terminal) return LAUNCH_EXIT.failed;
-  if (terminal.type === 'run-completed') return LAUNCH_EXIT.ok;
-  if (terminal.type === 'run-cancelled')
-    return terminal.signal === 'SIGINT' ? LAUNCH_EXIT.sigint : LAUNCH_EXIT.sigterm;
-  return LAUNCH_EXIT.failed;
+  if (!terminal) return EXIT.failed;
+  if (terminal.type === 'run-completed') return EXIT.ok;
+  if (terminal.type === 'run-cancelled') return exitCodeForSignal(terminal.signal);
+  return EXIT.failed;
 }
 
 function warn(message: string): void {
@@ -91,7 +73,7 @@ async function follow(
   const onSignal = (signal: NodeJS.Signals): void => {
     if (cancelling) {
       abort.aborted = true;
-      process.exit(signal === 'SIGINT' ? LAUNCH_EXIT.sigint : LAUNCH_EXIT.sigterm);
+      process.exit(exitCodeForSignal(signal));
     }
     cancelling = true;
     warn(
@@ -152,17 +134,17 @@ export async function launchOnSlurm(o: SlurmLaunchOptions): Promise<number> {
     warn(`could not submit the run to Slurm: ${msg}`);
     // Nothing ran: a fresh run's folder goes away again; a resumed run keeps its history.
     if (!o.resume && !fs.existsSync(eventsFile)) fs.rmSync(o.runDir, { recursive: true, force: true });
-    return LAUNCH_EXIT.failed;
+    return EXIT.failed;
   }
   if (o.detach) {
-    const submitted = new EventTail(eventsFile, fromOffset).read().find((e) => e.type === 'job-submitted');
+    const submitted = new EventTail(eventsFile, fromOffset).readNew().find((e) => e.type === 'job-submitted');
     if (o.json && submitted) process.stdout.write(JSON.stringify(submitted) + '\n');
     else process.stdout.write(`${o.runDir}\t${jobId}\n`);
     if (!o.json)
       warn(
         `submitted Slurm job ${jobId}; follow it with: akd follow ${o.runDir}  (stop: akd stop ${o.runDir})`,
       );
-    return LAUNCH_EXIT.ok;
+    return EXIT.ok;
   }
   return follow(o.runDir, jobId, fromOffset, o.json, client);
 }
@@ -195,7 +177,7 @@ export async function stopRun(runDir: string, opts: { waitMs: number; json: bool
   };
   if (!session || (session.ended && (!session.submitted || session.final))) {
     say(`${runDir}: not running (${session?.ended?.type ?? 'no session'}), nothing to stop`);
-    return LAUNCH_EXIT.ok;
+    return EXIT.ok;
   }
   const deadline = Date.now() + opts.waitMs;
   if (session.submitted) {
@@ -220,7 +202,7 @@ export async function stopRun(runDir: string, opts: { waitMs: number; json: bool
       }
       if (Date.now() > deadline) {
         say(`${runDir}: Slurm job ${jobId} is still ${status.state} after ${opts.waitMs / 1000} s`);
-        return LAUNCH_EXIT.failed;
+        return EXIT.failed;
       }
       await sleep(250);
     }
@@ -230,14 +212,14 @@ export async function stopRun(runDir: string, opts: { waitMs: number; json: bool
       say(
         `${runDir}: its process (pid ${pid ?? '?'}) is gone without an end event; akd resume continues from its last checkpoint`,
       );
-      return LAUNCH_EXIT.ok;
+      return EXIT.ok;
     }
     process.kill(pid, 'SIGTERM');
     say(`sent SIGTERM to pid ${pid}`);
     while (!latestSession(readEvents(file))?.ended) {
       if (Date.now() > deadline) {
         say(`${runDir}: pid ${pid} has not ended the run after ${opts.waitMs / 1000} s`);
-        return LAUNCH_EXIT.failed;
+        return EXIT.failed;
       }
       await sleep(200);
     }
@@ -247,7 +229,7 @@ export async function stopRun(runDir: string, opts: { waitMs: number; json: bool
   say(
     `${runDir}: ${end ? end.type.replace('run-', '') : 'ended'}${end?.type === 'run-cancelled' && end.position ? ` at ${end.position.phase} epoch ${end.position.epoch + 1}, batch ${end.position.batch} (checkpoint saved; akd resume continues)` : ''}`,
   );
-  return LAUNCH_EXIT.ok;
+  return EXIT.ok;
 }
 
 /** `akd follow RUN`: re-attach to a Slurm run (e.g. after --detach) and follow it to its end. */

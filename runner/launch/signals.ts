@@ -1,12 +1,6 @@
 /** How every training process of `akd` (local run, Slurm job) reacts to SIGINT/SIGTERM. */
+import { exitCodeForSignal } from '../protocol/exitCodes';
 import type { CancelToken } from '../training/phaseTrainer';
-
-export const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
-
-/** The exit code of a run stopped by `signal` (128 + signal number, as shells report it). */
-export function exitCodeForSignal(signal: string | undefined): number {
-  return signal === 'SIGINT' ? SIGNAL_EXIT.SIGINT : SIGNAL_EXIT.SIGTERM;
-}
 
 /**
  * Stop at the next batch boundary on the first signal (the run then checkpoints); a second

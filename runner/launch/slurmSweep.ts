@@ -15,19 +15,23 @@ import type { ExperimentConfig, LauncherConfig, SlurmLauncher } from '../protoco
 import type { RunStartedEvent, RunSummary } from '../protocol/events';
 import type { MemberStatus, SweepEvent, SweepEventPayload } from '../protocol/sweepEvents';
 import { PROTOCOL_VERSION } from '../protocol/events';
-import { RUN_FILES, processAlive, readJson, readRun } from '../store/runStore';
+import { EXIT, exitCodeForSignal } from '../protocol/exitCodes';
+import { readJson, readRun } from '../store/runStore';
+import { RUN_FILES } from '../protocol/files';
+import { processAlive } from '../protocol/processAlive';
+import { SWEEP_FILES } from '../protocol/files';
 import {
-  SWEEP_FILES,
   memberRunDir,
   readManifest,
   type SweepManifest,
   type SweepMemberEntry,
-} from '../sweep/manifest';
+} from '../protocol/sweepManifest';
 import { cachedTeacherModel } from '../sweep/teacherCache';
-import { EventTail, appendEvent } from '../protocol/eventTail';
+import { EventTail } from '../protocol/eventTail';
+import { appendEvent } from '../store/eventLog';
 import { SlurmClient, SlurmError, jobEnded } from './slurmClient';
 import { latestSession, type RunSession } from '../protocol/sessions';
-import { readEvents } from '../store/eventLog';
+import { readEvents } from '../protocol/eventTail';
 import { sbatchScript, slurmPathPattern } from './slurmScript';
 import {
   AKD_ENTRY,
@@ -38,7 +42,7 @@ import {
   sharedFilesystemHint,
   submitRun,
 } from './slurmRun';
-import { LAUNCH_EXIT, resolveLauncher, slurmErrorMessage, stopRun } from './runControl';
+import { resolveLauncher, slurmErrorMessage, stopRun } from './runControl';
 
 export const ARRAY_SCRIPT = 'array.sbatch';
 
@@ -207,14 +211,14 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
     const blocker = o.resumed ? await slurmSweepBlocker(sweepDir, manifest) : undefined;
     if (blocker) {
       process.stderr.write(`akd: ${blocker}\n`);
-      return LAUNCH_EXIT.invalid;
+      return EXIT.invalid;
     }
     jobs = await submitSweep(o, client);
   } catch (e) {
     const msg = slurmErrorMessage(e);
     if (!msg) throw e;
     process.stderr.write(`akd: could not submit the sweep to Slurm: ${msg}\n`);
-    return LAUNCH_EXIT.failed;
+    return EXIT.failed;
   }
   emit({
     type: 'sweep-started',
@@ -242,7 +246,7 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
   if (o.detach) {
     for (const s of jobs.submitted) process.stdout.write(`${s.runDir}\t${s.jobId}\n`);
     if (!o.json) process.stderr.write(`follow a member with akd follow RUN; stop one with akd stop RUN\n`);
-    return LAUNCH_EXIT.ok;
+    return EXIT.ok;
   }
 
   // Follow every member; report starts, ends and the teacher the way a local sweep does.
@@ -321,7 +325,7 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
 
   let signal: NodeJS.Signals | undefined;
   const onSignal = (s: NodeJS.Signals): void => {
-    if (signal) process.exit(s === 'SIGINT' ? LAUNCH_EXIT.sigint : LAUNCH_EXIT.sigterm);
+    if (signal) process.exit(exitCodeForSignal(s));
     signal = s;
     const ids = [...jobs.teacherJobs, ...(jobs.arrayJob ? [jobs.arrayJob] : [])];
     emit({
@@ -344,7 +348,7 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
   } catch (e) {
     if (e instanceof SlurmError) {
       process.stderr.write(`akd: ${e.message}\n`);
-      return LAUNCH_EXIT.failed;
+      return EXIT.failed;
     }
     throw e;
   } finally {
@@ -376,9 +380,9 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
         : 'completed';
   emit({ type: 'sweep-ended', status, counts, seconds: (Date.now() - t0) / 1000 });
   if (!o.json) process.stderr.write(`compare: akd compare ${sweepDir}\n`);
-  if (status === 'completed') return LAUNCH_EXIT.ok;
-  if (status === 'cancelled' && signal) return signal === 'SIGINT' ? LAUNCH_EXIT.sigint : LAUNCH_EXIT.sigterm;
-  return LAUNCH_EXIT.failed;
+  if (status === 'completed') return EXIT.ok;
+  if (status === 'cancelled' && signal) return exitCodeForSignal(signal);
+  return EXIT.failed;
 }
 
 /** The launcher of `akd sweep [--resume]`: --launcher, else the config's (a resumed sweep: its members' config.json). */
@@ -444,7 +448,7 @@ export async function stopSweep(sweepDir: string, opts: { waitMs: number; json: 
     process.stderr.write(`stopping the sweep's akd sweep process (pid ${orchestrator})\n`);
     const deadline = Date.now() + opts.waitMs;
     while (processAlive(orchestrator) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    return processAlive(orchestrator) ? LAUNCH_EXIT.failed : LAUNCH_EXIT.ok;
+    return processAlive(orchestrator) ? EXIT.failed : EXIT.ok;
   }
   const client = new SlurmClient();
   const active = await activeSlurmMembers(sweepDir, manifest, client);
@@ -452,13 +456,13 @@ export async function stopSweep(sweepDir: string, opts: { waitMs: number; json: 
     await client.cancel(active.map((a) => a.jobId));
     process.stderr.write(`cancelled Slurm job(s) ${active.map((a) => a.jobId).join(', ')}\n`);
   }
-  let code: number = LAUNCH_EXIT.ok;
+  let code: number = EXIT.ok;
   for (const m of manifest.members) {
     const runDir = memberRunDir(sweepDir, m);
     const session = latestSession(readEvents(path.join(runDir, RUN_FILES.events)));
     if (!session || (session.ended && (!session.submitted || session.final))) continue;
     const c = await stopRun(runDir, opts);
-    if (c !== LAUNCH_EXIT.ok) code = c;
+    if (c !== EXIT.ok) code = c;
   }
   return code;
 }

@@ -25,7 +25,7 @@ export interface RunSession {
   final?: JobStateEvent;
 }
 
-export const isTerminal = (e: RunEvent): e is TerminalEvent => TERMINAL_EVENTS.includes(e.type);
+export const isTerminalEvent = (e: RunEvent): e is TerminalEvent => TERMINAL_EVENTS.includes(e.type);
 
 export function runSessions(events: RunEvent[]): RunSession[] {
   const sessions: RunSession[] = [];
@@ -40,7 +40,7 @@ export function runSessions(events: RunEvent[]): RunSession[] {
         cur = { launcher: 'local', index, started: e };
         sessions.push(cur);
       }
-    } else if (isTerminal(e)) {
+    } else if (isTerminalEvent(e)) {
       if (cur && !cur.ended) cur.ended = e;
     } else if (e.type === 'job-state' && cur?.submitted && e.jobId === cur.submitted.jobId) {
       cur.state = e;

@@ -5,7 +5,7 @@
  */
 import type { MethodType } from './configTypes';
 import type { SweepEvent } from './sweepEvents';
-import type { SweepMemberEntry } from '../sweep/manifest';
+import { type SweepMemberEntry } from './sweepManifest';
 import { mean, sampleStd } from './stats';
 import { isActive, type RunState } from './runState';
 

@@ -20,7 +20,8 @@ import { buildModel } from '../models/buildModel';
 import { countParams } from '../models/paramCount';
 import type { EventLog } from '../store/eventLog';
 import { decodeTensors, encodeTensors, loadModel, saveModel, writeDirAtomic } from '../store/modelFiles';
-import { RUN_FILES, readJson, writeJsonAtomic, type ResumeState } from '../store/runStore';
+import { readJson, writeJsonAtomic, type ResumeState } from '../store/runStore';
+import { RUN_FILES } from '../protocol/files';
 import {
   readCachedLogits,
   readCachedTestAccuracy,

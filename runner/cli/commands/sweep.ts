@@ -7,27 +7,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatProblem, hasErrors, resolveConfigPaths, validateConfigText } from '../../config/validate';
 import { METHOD_TYPES, type ExperimentConfig, type MethodType } from '../../protocol/configTypes';
+import { describeSweepEvent } from '../../protocol/format';
 import type { SweepEvent } from '../../protocol/sweepEvents';
-import { RUN_FILES, readJson, readRun } from '../../store/runStore';
+import { RUN_FILES, akdDirBeside } from '../../protocol/files';
+import { folderStamp, readJson, readRun } from '../../store/runStore';
 import { expandSweep, type SweepOverrides } from '../../config/sweepExpand';
-import {
-  defaultConcurrency,
-  isSweepDir,
-  memberRunDir,
-  memberState,
-  prepareSweep,
-  readManifest,
-  type SweepManifest,
-} from '../../sweep/manifest';
+import { defaultConcurrency, memberState, prepareSweep } from '../../sweep/manifest';
+import { isSweepDir, memberRunDir, readManifest, type SweepManifest } from '../../protocol/sweepManifest';
 import { runSweep } from '../../sweep/runSweep';
-import { EXIT, UsageError, execute, flagString, parseArgs } from '../akd';
-
-const pct = (x: number | null | undefined): string => (x == null ? '-' : `${(x * 100).toFixed(2)}%`);
-
-function stamp(d = new Date()): string {
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
+import { EXIT, exitCodeForSignal } from '../../protocol/exitCodes';
+import { UsageError, execute, flagString, parseArgs } from '../akd';
 
 function parseList(flag: string, value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
@@ -100,41 +89,10 @@ function loadSweepConfig(configPath: string, flags: SweepOverrides): ExperimentC
 function humanSweepReporter(total: number): (e: SweepEvent) => void {
   let ended = 0;
   return (e) => {
-    const w = (s: string): boolean => process.stderr.write(s + '\n');
-    switch (e.type) {
-      case 'sweep-started':
-        w(
-          `sweep ${e.name}: ${e.members} members, ${e.toRun} to run, ${e.concurrency} at a time${e.resumed ? ' (resumed)' : ''}\n  folder ${e.sweepDir}`,
-        );
-        break;
-      case 'teacher-ready':
-        w(
-          `teacher ${e.key} ready (${e.source === 'cache' ? 'from the cache' : 'just trained'}${e.fromRun ? ` by ${e.fromRun}` : ''})`,
-        );
-        break;
-      case 'member-started':
-        w(
-          `  start ${e.id}${e.resumed ? ' (resume)' : ''}${e.trainsTeacher ? ' (trains the shared teacher)' : ''}`,
-        );
-        break;
-      case 'member-ended':
-        ended += 1;
-        w(
-          `  [${ended}/${total}] ${e.id}: ${e.status}${e.status === 'completed' ? `, student ${pct(e.studentTestAccuracy)}` : ''}, ${e.seconds.toFixed(0)} s${e.error ? ` (${e.error})` : ''}`,
-        );
-        break;
-      case 'sweep-log':
-        w(e.message);
-        break;
-      case 'sweep-ended':
-        w(
-          `sweep ${e.status}: ${Object.entries(e.counts)
-            .filter(([, n]) => n > 0)
-            .map(([k, n]) => `${n} ${k}`)
-            .join(', ')} in ${e.seconds.toFixed(0)} s`,
-        );
-        break;
-    }
+    const line = describeSweepEvent(e);
+    if (e.type === 'member-started') process.stderr.write(`  ${line}\n`);
+    else if (e.type === 'member-ended') process.stderr.write(`  [${++ended}/${total}] ${line}\n`);
+    else process.stderr.write(line + '\n');
   };
 }
 
@@ -172,7 +130,7 @@ async function runAndReport(
     if (!json)
       process.stderr.write(`compare: akd compare ${sweepDir}\nresume:  akd sweep --resume ${sweepDir}\n`);
     if (outcome.status === 'completed') return EXIT.ok;
-    if (outcome.status === 'cancelled' && signal) return signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
+    if (outcome.status === 'cancelled' && signal) return exitCodeForSignal(signal);
     return EXIT.failed;
   } finally {
     process.off('SIGINT', onSignal);
@@ -240,7 +198,6 @@ export async function cmdSweep(argv: string[]): Promise<number> {
     return EXIT.invalid;
   }
   const abs = path.resolve(configPath);
-  const configDir = path.dirname(abs);
   if (args.flags.has('dry-run')) {
     // `akd sweep CONFIG --dry-run | head` closes the pipe early: that is not an error.
     process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -255,13 +212,13 @@ export async function cmdSweep(argv: string[]): Promise<number> {
   const out = flagString(args, 'out');
   const sweepDir = out
     ? path.resolve(out)
-    : path.join(configDir, '.akd', 'sweeps', `${stamp()}-${config.name}`);
+    : path.join(akdDirBeside(abs, 'sweeps'), `${folderStamp()}-${config.name}`);
   if (isSweepDir(sweepDir))
     throw new UsageError(
       `${sweepDir} already holds a sweep: resume it with akd sweep --resume ${sweepDir}, or pick another --out`,
     );
   const cacheFlag = flagString(args, 'teacher-cache');
-  const cacheRoot = cacheFlag ? path.resolve(cacheFlag) : path.join(configDir, '.akd', 'teachers');
+  const cacheRoot = cacheFlag ? path.resolve(cacheFlag) : akdDirBeside(abs, 'teachers');
   const slurm = await import('../../launch/slurmSweep');
   const launcher = slurm.sweepLauncher(flagString(args, 'launcher'), config);
   // Members remember it (config.json), so a resume submits them the same way.

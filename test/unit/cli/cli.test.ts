@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunCompletedEvent, RunStartedEvent } from '../../../runner/protocol/events';
 import { countParams } from '../../../runner/models/paramCount';
-import { readEvents } from '../../../runner/store/eventLog';
+import { readEvents } from '../../../runner/protocol/eventTail';
 import { AKD, runAkd, tempDir, writeConfig } from '../../helpers/akdProcess';
 
 /** Official CIFAR-10 binary layout: 5 train batches + test_batch, records of 1 label + 3072 pixels. */

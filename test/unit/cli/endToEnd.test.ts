@@ -14,7 +14,7 @@ import type {
   RunStartedEvent,
 } from '../../../runner/protocol/events';
 import type { RunSummary } from '../../../runner/protocol/events';
-import { readEvents } from '../../../runner/store/eventLog';
+import { readEvents } from '../../../runner/protocol/eventTail';
 import { runAkd, tempDir, writeConfig } from '../../helpers/akdProcess';
 
 const adam = (learningRate: number) => ({ type: 'adam', learningRate });

@@ -1,10 +1,12 @@
 /** The comparison's rows and its mean ± std per method (runner/compare's grouping and statistics). */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { groupRuns, type RunRow } from '../../../runner/compare/collect';
 import type { RunSummary } from '../../../runner/protocol/events';
-import { buildComparison, compactCount, pct } from '../../../runner/compare/comparison';
-import { metricsCsv } from '../../../extension/dashboard/metricsCsv';
+import { buildComparison, comparisonOf } from '../../../runner/compare/comparison';
 import { EventBuilder } from '../../helpers/runEvents';
 
 function row(runId: string, method: RunRow['method'], seed: number, test: number, sweep?: string): RunRow {
@@ -68,20 +70,49 @@ describe('buildComparison', () => {
     assert.ok(Math.abs((kd.std ?? 0) - Math.sqrt(0.005)) < 1e-12, 'sample std (n - 1)');
     assert.equal(kd.best, 0.9);
   });
-
-  it('formats', () => {
-    assert.equal(pct(0.92514), '92.51');
-    assert.equal(pct(null), '–');
-    assert.equal(compactCount(6370), '6.37k');
-    assert.equal(compactCount(1234567), '1.23M');
-  });
 });
 
-describe('metricsCsv', () => {
-  it('one line per epoch with the phase and temperature', () => {
-    const csv = metricsCsv(new EventBuilder().fullAnnealing().events).trim().split('\n');
-    assert.equal(csv.length, 8);
-    assert.match(csv[0], /^x,phase,epoch,epochs,temperature,phi,loss/);
-    assert.match(csv[3], /^3,anneal,1,4,2,0\.5,1,/);
+describe('comparisonOf', () => {
+  it('compares run folders read from disk; a folder that is not a run is reported, not thrown', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'akd-dash-data-'));
+    try {
+      const dir = path.join(root, '20261128-081502-tiny');
+      fs.mkdirSync(dir);
+      const b = new EventBuilder().fullAnnealing();
+      b.events.push({
+        v: 1,
+        time: b.events[b.events.length - 1].time,
+        type: 'run-completed',
+        summary: {
+          runId: '20261128-081502-tiny',
+          name: 'tiny',
+          status: 'completed',
+          backend: 'wasm',
+          method: 'annealing',
+          teacher: { type: 'mlp', params: 25450, source: 'trained', testAccuracy: 0.97 },
+          student: { type: 'mlp', params: 6370, source: 'trained', testAccuracy: 0.91 },
+          compression: 4,
+          phases: [],
+          startedAt: b.events[0].time,
+          seconds: 70,
+        },
+      } as never);
+      fs.writeFileSync(
+        path.join(dir, 'events.jsonl'),
+        b.events.map((e) => JSON.stringify(e)).join('\n') + '\n',
+      );
+      fs.writeFileSync(
+        path.join(dir, 'summary.json'),
+        JSON.stringify((b.events[b.events.length - 1] as { summary: unknown }).summary),
+      );
+      const data = comparisonOf([dir, path.join(root, 'nope')]);
+      assert.equal(data.runs.length, 1);
+      assert.equal(data.runs[0].finalAccuracy, 0.91);
+      assert.equal(data.runs[0].curve.length, 5);
+      assert.equal(data.errors.length, 1);
+      assert.match(data.errors[0], /nope: not a run or sweep folder/);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });

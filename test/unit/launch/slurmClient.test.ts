@@ -17,7 +17,7 @@ import {
   waitStatusToExitCode,
 } from '../../../runner/launch/slurmClient';
 import { SlurmRunFollower, describeJobEnd } from '../../../runner/launch/slurmRun';
-import { readEvents } from '../../../runner/store/eventLog';
+import { readEvents } from '../../../runner/protocol/eventTail';
 import type { JobStatus } from '../../../runner/launch/slurmClient';
 import { tempDir } from '../../helpers/akdProcess';
 

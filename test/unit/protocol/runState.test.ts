@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { RunEvent } from '../../../runner/protocol';
-import { EventFileReader } from '../../../extension/runs/eventFileReader';
+import { EventTail as EventFileReader } from '../../../runner/protocol/eventTail';
 import { applyEvents, initialRunState } from '../../../runner/protocol/runState';
 import { formatAgo, progressText, resultText } from '../../../extension/inline/resultFormat';
 
