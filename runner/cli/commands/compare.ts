@@ -11,7 +11,7 @@ import { renderComparisonPng } from '../../compare/plot';
 import { groupsCsv, groupsMarkdown, groupsTable, runsCsv } from '../../compare/report';
 import { pct, percent } from '../../protocol/format';
 import { EXIT } from '../../protocol/exitCodes';
-import { UsageError, flagString, parseArgs } from '../akd';
+import { UsageError, flagString, parseArgs } from '../args';
 
 function write(file: string, data: string | Buffer): void {
   const abs = path.resolve(file);

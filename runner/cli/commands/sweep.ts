@@ -1,22 +1,21 @@
 /**
- * `akd sweep` (expand a config's grid and run it with a shared teacher), `akd sweep --resume`
- * and the hidden `akd run-member` (one member, run or resumed from its folder: what the sweep
- * starts for each member, and what a cluster job runs).
+ * `akd sweep` (expand a config's grid and run it with a shared teacher) and `akd sweep --resume`.
+ * Each member runs as `akd run-member` (runMember.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatProblem, hasErrors, resolveConfigPaths, validateConfigText } from '../../config/validate';
 import { METHOD_TYPES, type ExperimentConfig, type MethodType } from '../../protocol/configTypes';
+import { expandSweep, type SweepOverrides } from '../../config/sweepExpand';
+import { EXIT, exitCodeForSignal } from '../../protocol/exitCodes';
+import { akdDirBeside } from '../../protocol/files';
 import { describeSweepEvent } from '../../protocol/format';
 import type { SweepEvent } from '../../protocol/sweepEvents';
-import { RUN_FILES, akdDirBeside } from '../../protocol/files';
-import { folderStamp, readJson, readRun } from '../../store/runStore';
-import { expandSweep, type SweepOverrides } from '../../config/sweepExpand';
+import { isSweepDir, readManifest, type SweepManifest } from '../../protocol/sweepManifest';
+import { folderStamp } from '../../store/runStore';
 import { defaultConcurrency, memberState, prepareSweep } from '../../sweep/manifest';
-import { isSweepDir, memberRunDir, readManifest, type SweepManifest } from '../../protocol/sweepManifest';
 import { runSweep } from '../../sweep/runSweep';
-import { EXIT, exitCodeForSignal } from '../../protocol/exitCodes';
-import { UsageError, execute, flagString, parseArgs } from '../akd';
+import { UsageError, flagString, parseArgs, type ParsedArgs } from '../args';
 
 function parseList(flag: string, value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
@@ -28,7 +27,7 @@ function parseList(flag: string, value: string | undefined): string[] | undefine
   return items;
 }
 
-export function parseSweepFlags(args: ReturnType<typeof parseArgs>): SweepOverrides {
+export function parseSweepFlags(args: ParsedArgs): SweepOverrides {
   const seeds = parseList('seeds', flagString(args, 'seeds'))?.map((s) => {
     const n = Number(s);
     if (!Number.isInteger(n) || n < 0 || n > 4294967295)
@@ -242,54 +241,5 @@ export async function cmdSweep(argv: string[]): Promise<number> {
     json,
     false,
     false,
-  );
-}
-
-/**
- * `akd run-member MEMBER_DIR [--json]` or `akd run-member SWEEP_DIR --index N|--member ID`:
- * run the member's config.json in its folder, or resume it if it has started before.
- */
-export async function cmdRunMember(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['index', 'member']);
-  const ref = args.positional[0];
-  if (!ref)
-    throw new UsageError(
-      'akd run-member needs a member folder (or a sweep folder with --index N or --member ID)',
-    );
-  let runDir = path.resolve(ref);
-  if (isSweepDir(runDir)) {
-    const manifest = readManifest(runDir);
-    const index = flagString(args, 'index');
-    const id = flagString(args, 'member');
-    const m =
-      id !== undefined
-        ? manifest.members.find((x) => x.id === id)
-        : index !== undefined
-          ? manifest.members.find((x) => x.index === Number(index))
-          : undefined;
-    if (!m)
-      throw new UsageError(
-        `no such member in ${runDir}: give --index 0..${manifest.members.length - 1} or --member ID`,
-      );
-    runDir = memberRunDir(runDir, m);
-  }
-  const configPath = path.join(runDir, RUN_FILES.config);
-  const config = readJson<ExperimentConfig>(configPath);
-  if (!config) {
-    process.stderr.write(`${runDir}: no readable ${RUN_FILES.config}\n`);
-    return EXIT.failed;
-  }
-  const run = readRun(runDir);
-  if (run.status === 'completed') {
-    process.stderr.write(`${runDir}: already completed\n`);
-    return EXIT.ok;
-  }
-  return execute(
-    config,
-    configPath,
-    path.basename(runDir),
-    runDir,
-    args.flags.has('json'),
-    run.events.length > 0,
   );
 }
