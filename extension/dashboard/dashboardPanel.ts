@@ -26,7 +26,6 @@ import {
   rejectReason,
   parseWebviewMessage,
   type ChartId,
-  type DashboardState,
   type ExtensionToWebview,
   type RunAction,
   type WebviewToExtension,

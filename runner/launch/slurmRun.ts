@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ExperimentConfig, SlurmLauncher } from '../protocol/configTypes';
-import type { JobInfo, JobStateEvent, RunEvent, RunSummary } from '../protocol/events';
+import type { JobInfo, RunEvent, RunSummary } from '../protocol/events';
 import { readEvents } from '../protocol/eventTail';
 import { readJson, writeJsonAtomic } from '../store/runStore';
 import { RUN_FILES } from '../protocol/files';

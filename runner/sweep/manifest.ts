@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ExperimentConfig, MethodType } from '../protocol/configTypes';
+import type { ExperimentConfig } from '../protocol/configTypes';
 import { loadDataset } from '../data/dataset';
 import { RUN_FILES, SWEEP_FILES } from '../protocol/files';
 import { processAlive } from '../protocol/processAlive';

@@ -87,7 +87,7 @@ const VALID = `// a comment
 `;
 const withUnknownKey = VALID.replace('"name": "tiny",', '"name": "tiny",\n  "colour": "blue",');
 const notMultiple = VALID.replace('"phase1": { "epochs": 2,', '"phase1": { "epochs": 3,');
-const noMethod = VALID.replace(/,\n  "method": \{[\s\S]*?\n  \}\n/, '\n');
+const noMethod = VALID.replace(/,\n {2}"method": \{[\s\S]*?\n {2}\}\n/, '\n');
 
 function positionAt(text: string, offset: number): Position {
   const before = text.slice(0, offset).split('\n');
