@@ -1,7 +1,7 @@
 /**
  * A sweep as the extension shows it: its manifest (`sweep.json`: the members and their grid
  * values), the orchestrator's `sweep-events.jsonl`, and each member's own run state. Pure (no
- * vscode, no fs): the run manager reads the files and hands them here.
+ * vscode, no fs): the extension reads the files (extension/runs/runDiscovery.ts) and hands them here.
  */
 import type { MethodType } from './configTypes';
 import type { SweepEvent } from './sweepEvents';
