@@ -105,5 +105,12 @@ export function comparisonOf(dirs: readonly string[]): ComparisonData {
   } catch (e) {
     errors.push(String((e as Error).message ?? e));
   }
-  return buildComparison(comparisonInputs(rows), groupRuns(rows), errors);
+  let groups: Group[] = [];
+  try {
+    groups = groupRuns(rows);
+  } catch (e) {
+    // Runs of different evaluation protocols in one group: say so instead of averaging them.
+    errors.push(String((e as Error).message ?? e));
+  }
+  return buildComparison(comparisonInputs(rows), groups, errors);
 }

@@ -29,6 +29,8 @@ export interface Dataset {
   test: Split;
   /** Identifies the exact data (for caching teachers later): sha256 over source identity + limits + split. */
   fingerprint: string;
+  /** Per channel: the normalised value of a raw 0 (black) pixel, what augmentation's zero padding pads with. */
+  padValues: Float32Array;
 }
 
 export interface LoadDatasetOptions {
@@ -90,6 +92,7 @@ export function loadDataset(data: DataConfig, configDir: string, opts: LoadDatas
     validation: toSplit(raw.train, nTrain, nVal, pixels, raw),
     test: toSplit(raw.test, 0, raw.test.n, pixels, raw),
     fingerprint: fingerprint(raw, data, validationFraction),
+    padValues: Float32Array.from({ length: raw.inputShape[2] }, (_, c) => raw.lut[c * 256]),
   };
 }
 

@@ -2,7 +2,7 @@
  * How numbers and events read as text, the same everywhere: `akd`'s output, a Slurm job's log,
  * the editor's Show Run Log, the dashboard. Pure (no I/O), so the webview imports it too.
  */
-import type { RunEvent } from './events';
+import { REFERENCE_PROTOCOL_LABEL, type RunEvent } from './events';
 import type { SweepEvent } from './sweepEvents';
 
 const finite = (x: number | null | undefined): x is number => typeof x === 'number' && Number.isFinite(x);
@@ -56,7 +56,9 @@ export function describeEvent(e: RunEvent, options: DescribeOptions = {}): strin
         `started run ${e.runId}: ${e.config.method.type}, teacher ${e.teacher.type} (${count(e.teacher.params)} params) -> ` +
         `student ${e.student.type} (${count(e.student.params)} params); data ${e.data.train}/${e.data.validation}/${e.data.test} ` +
         `train/val/test; backend ${e.backend}; pid ${e.pid}` +
-        `${e.resumedFrom ? `; resumed at ${e.resumedFrom.phase} epoch ${e.resumedFrom.epoch + 1}` : ''}`
+        `${e.resumedFrom ? `; resumed at ${e.resumedFrom.phase} epoch ${e.resumedFrom.epoch + 1}` : ''}` +
+        (e.teacherTargets === 'per-batch' ? '; teacher targets per augmented batch' : '') +
+        (e.protocol === 'reference' ? `; ${REFERENCE_PROTOCOL_LABEL}` : '')
       );
     case 'phase-started':
       return e.phase === 'anneal'
@@ -65,7 +67,9 @@ export function describeEvent(e: RunEvent, options: DescribeOptions = {}): strin
     case 'epoch-ended':
       return (
         `[${e.phase}] epoch ${e.epoch}/${e.epochs}${e.temperature !== undefined ? ` T=${e.temperature}` : ''} loss ${e.loss.toFixed(4)} ` +
-        `train ${acc(e.trainAccuracy)} val ${acc(e.valAccuracy)} ${Math.round(e.samplesPerSecond)} samples/s lr ${e.lr}`
+        `train ${acc(e.trainAccuracy)} ${e.testAccuracy !== undefined ? `test ${acc(e.testAccuracy)}` : `val ${acc(e.valAccuracy)}`} ` +
+        `${Math.round(e.samplesPerSecond)} samples/s lr ${e.lr}` +
+        (e.targetSeconds !== undefined ? ` (teacher targets ${e.targetSeconds.toFixed(1)} s)` : '')
       );
     case 'progress':
       return `[${e.phase}] epoch ${e.epoch}/${e.epochs} batch ${e.batch}/${e.batches} loss ${e.loss.toFixed(4)} ${Math.round(e.samplesPerSecond)} samples/s`;
@@ -74,7 +78,10 @@ export function describeEvent(e: RunEvent, options: DescribeOptions = {}): strin
     case 'run-completed':
       return (
         `completed: student ${acc(e.summary.student.testAccuracy)} test accuracy, teacher ${acc(e.summary.teacher.testAccuracy)}; ` +
-        `${e.summary.compression.toFixed(1)}x fewer parameters; ${e.summary.seconds.toFixed(0)} s`
+        `${e.summary.compression.toFixed(1)}x fewer parameters; ${e.summary.seconds.toFixed(0)} s` +
+        (e.summary.protocol === 'reference'
+          ? `; ${REFERENCE_PROTOCOL_LABEL} (last epoch ${acc(e.summary.student.finalTestAccuracy)})`
+          : '')
       );
     case 'run-failed':
       return `failed: ${e.error.message}`;

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ExperimentConfig } from '../protocol/configTypes';
+import { protocolOf, trainingData, type ExperimentConfig } from '../protocol/configTypes';
 import { loadDataset } from '../data/dataset';
 import { RUN_FILES, SWEEP_FILES } from '../protocol/files';
 import { processAlive } from '../protocol/processAlive';
@@ -67,10 +67,11 @@ export function prepareSweep(opts: PrepareOptions): SweepManifest {
   // One data load per distinct data block: the fingerprint identifies the exact samples.
   const fingerprints = new Map<string, string>();
   const fingerprintOf = (c: ExperimentConfig): string => {
-    const k = JSON.stringify(c.data);
+    const data = trainingData(c);
+    const k = JSON.stringify(data);
     let f = fingerprints.get(k);
     if (!f) {
-      f = loadDataset(c.data, path.dirname(opts.configPath)).fingerprint;
+      f = loadDataset(data, path.dirname(opts.configPath)).fingerprint;
       fingerprints.set(k, f);
     }
     return f;
@@ -86,7 +87,10 @@ export function prepareSweep(opts: PrepareOptions): SweepManifest {
     let trainsTeacher = false;
     if (trained) {
       const dataFingerprint = fingerprintOf(memberConfig);
-      teacherKey = teacherCacheKey(trained, memberConfig.batchSize, dataFingerprint);
+      teacherKey = teacherCacheKey(trained, memberConfig.batchSize, dataFingerprint, {
+        augment: memberConfig.data.augment,
+        protocol: protocolOf(memberConfig),
+      });
       let t = teachers.get(teacherKey);
       if (!t) {
         const cached = cachedTeacherModel(cacheRoot, teacherKey) !== undefined;
