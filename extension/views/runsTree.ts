@@ -14,6 +14,8 @@ import { hasSweepBlock } from '../runs/launcher';
 import { samePath, type RunManager } from '../runs/runManager';
 import {
   groupLabel,
+  pct,
+  percent,
   sweepDescription,
   sweepGroups,
   type RunDisplayStatus,
@@ -239,7 +241,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
       tip.appendMarkdown('| method | n | student (mean ± std) |\n|---|---|---|\n');
       for (const g of groups)
         tip.appendMarkdown(
-          `| ${groupLabel(g)} | ${g.accuracies.length} | ${(g.mean * 100).toFixed(2)} ± ${(g.std * 100).toFixed(2)}% |\n`,
+          `| ${groupLabel(g)} | ${g.accuracies.length} | ${pct(g.mean)} ± ${percent(g.std)} |\n`,
         );
     }
     tip.appendMarkdown(`\n\`${sweep.sweepDir}\``);

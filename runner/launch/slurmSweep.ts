@@ -16,6 +16,7 @@ import type { RunStartedEvent, RunSummary } from '../protocol/events';
 import type { MemberStatus, SweepEvent, SweepEventPayload } from '../protocol/sweepEvents';
 import { PROTOCOL_VERSION } from '../protocol/events';
 import { EXIT, exitCodeForSignal } from '../protocol/exitCodes';
+import { humanSweepReporter } from '../protocol/format';
 import { readJson, readRun } from '../store/runStore';
 import { RUN_FILES } from '../protocol/files';
 import { processAlive } from '../protocol/processAlive';
@@ -167,36 +168,10 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
   const client = new SlurmClient();
   const t0 = Date.now();
   const eventsFile = path.join(sweepDir, SWEEP_FILES.events);
+  const human = humanSweepReporter(process.stderr);
   const print = (e: SweepEvent): void => {
-    if (o.json) {
-      process.stdout.write(JSON.stringify(e) + '\n');
-      return;
-    }
-    const w = (s: string): void => {
-      process.stderr.write(s + '\n');
-    };
-    if (e.type === 'sweep-log') w(e.message);
-    else if (e.type === 'member-started')
-      w(
-        `  start ${e.id}${e.pid > 0 ? ` (pid ${e.pid} on its node)` : ''}${e.trainsTeacher ? ' (trains the shared teacher)' : ''}`,
-      );
-    else if (e.type === 'member-ended')
-      w(
-        `  ${e.id}: ${e.status}${e.studentTestAccuracy != null ? `, student ${(e.studentTestAccuracy * 100).toFixed(2)}%` : ''}${e.error ? ` (${e.error.split('\n')[0]})` : ''}`,
-      );
-    else if (e.type === 'teacher-ready')
-      w(`teacher ${e.key} ready (${e.source === 'cache' ? 'from the cache' : 'just trained'})`);
-    else if (e.type === 'sweep-ended')
-      w(
-        `sweep ${e.status}: ${Object.entries(e.counts)
-          .filter(([, n]) => n > 0)
-          .map(([k, n]) => `${n} ${k}`)
-          .join(', ')} in ${e.seconds.toFixed(0)} s`,
-      );
-    else if (e.type === 'sweep-started')
-      w(
-        `sweep ${e.name}: ${e.members} members, ${e.toRun} to run as Slurm jobs, ${e.concurrency} at a time\n  folder ${e.sweepDir}`,
-      );
+    if (o.json) process.stdout.write(JSON.stringify(e) + '\n');
+    else human(e);
   };
   const emit = (payload: SweepEventPayload): void => {
     const event = { v: PROTOCOL_VERSION, time: new Date().toISOString(), ...payload } as SweepEvent;

@@ -108,7 +108,7 @@ export function describeSweepEvent(e: SweepEvent): string {
     case 'member-started':
       return `start ${e.id}${e.resumed ? ' (resume)' : ''}${e.trainsTeacher ? ' (trains the shared teacher)' : ''}`;
     case 'member-ended':
-      return `${e.id}: ${e.status}${e.status === 'completed' ? `, student ${percent(e.studentTestAccuracy, 2, '-')}` : ''}, ${e.seconds.toFixed(0)} s${e.error ? ` (${e.error})` : ''}`;
+      return `${e.id}: ${e.status}${e.status === 'completed' ? `, student ${percent(e.studentTestAccuracy, 2, '-')}` : ''}, ${e.seconds.toFixed(0)} s${e.error ? ` (${e.error.split('\n')[0]})` : ''}`;
     case 'sweep-log':
       return e.message;
     case 'sweep-ended':
@@ -145,5 +145,17 @@ export function humanReporter(out: TextSink): (e: RunEvent) => void {
       pending = false;
     }
     out.write(describeEvent(e) + '\n');
+  };
+}
+
+/** The lines `akd sweep` prints (when it does not stream JSON): members indented, each end counted against `total`. */
+export function humanSweepReporter(out: TextSink, total?: number): (e: SweepEvent) => void {
+  let ended = 0;
+  return (e) => {
+    const line = describeSweepEvent(e);
+    if (e.type === 'member-started') out.write(`  ${line}\n`);
+    else if (e.type === 'member-ended')
+      out.write(`  ${total !== undefined ? `[${++ended}/${total}] ` : ''}${line}\n`);
+    else out.write(line + '\n');
   };
 }

@@ -3,6 +3,7 @@
  * either by `job-submitted` (Slurm) or by a `run-started` with no job before it (local). Stop,
  * resume and follow act on the latest one. No I/O here.
  */
+import type { LauncherType } from './configTypes';
 import {
   TERMINAL_EVENTS,
   type JobStateEvent,
@@ -14,7 +15,7 @@ import {
 export type TerminalEvent = Extract<RunEvent, { type: 'run-completed' | 'run-failed' | 'run-cancelled' }>;
 
 export interface RunSession {
-  launcher: 'local' | 'slurm';
+  launcher: LauncherType;
   /** Index in the events of the event that opened the session. */
   index: number;
   submitted?: JobSubmittedEvent;

@@ -6,6 +6,7 @@
 import type { MethodType } from './configTypes';
 import type { SweepEvent } from './sweepEvents';
 import { type SweepMemberEntry } from './sweepManifest';
+import { pct } from './format';
 import { mean, sampleStd } from './stats';
 import { isActive, type RunState } from './runState';
 
@@ -112,7 +113,6 @@ export function sweepDescription(
   const running = count((s) => isActive(s.status));
   if (running > 0) parts.push(`${running} running`);
   const best = sweepGroups(members, states)[0];
-  if (best)
-    parts.push(`${groupLabel(best)} ${(best.mean * 100).toFixed(1)}±${(best.std * 100).toFixed(1)} best`);
+  if (best) parts.push(`${groupLabel(best)} ${pct(best.mean, 1)}±${pct(best.std, 1)} best`);
   return parts.join(' · ');
 }

@@ -9,8 +9,7 @@ import { METHOD_TYPES, type ExperimentConfig, type MethodType } from '../../prot
 import { expandSweep, type SweepOverrides } from '../../config/sweepExpand';
 import { EXIT, exitCodeForSignal } from '../../protocol/exitCodes';
 import { akdDirBeside } from '../../protocol/files';
-import { describeSweepEvent } from '../../protocol/format';
-import type { SweepEvent } from '../../protocol/sweepEvents';
+import { humanSweepReporter } from '../../protocol/format';
 import { isSweepDir, readManifest, type SweepManifest } from '../../protocol/sweepManifest';
 import { folderStamp } from '../../store/runStore';
 import { defaultConcurrency, memberState, prepareSweep } from '../../sweep/manifest';
@@ -85,16 +84,6 @@ function loadSweepConfig(configPath: string, flags: SweepOverrides): ExperimentC
   return resolveConfigPaths(result.config, abs);
 }
 
-function humanSweepReporter(total: number): (e: SweepEvent) => void {
-  let ended = 0;
-  return (e) => {
-    const line = describeSweepEvent(e);
-    if (e.type === 'member-started') process.stderr.write(`  ${line}\n`);
-    else if (e.type === 'member-ended') process.stderr.write(`  [${++ended}/${total}] ${line}\n`);
-    else process.stderr.write(line + '\n');
-  };
-}
-
 async function runAndReport(
   sweepDir: string,
   manifest: SweepManifest,
@@ -115,7 +104,7 @@ async function runAndReport(
       ? (e) => {
           process.stdout.write(JSON.stringify(e) + '\n');
         }
-      : humanSweepReporter(toRun),
+      : humanSweepReporter(process.stderr, toRun),
   });
   let signal: NodeJS.Signals | undefined;
   const onSignal = (s: NodeJS.Signals): void => {
