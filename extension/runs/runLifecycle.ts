@@ -34,13 +34,9 @@ export class RunLifecycle {
    * Start `akd run CONFIG --json [--launcher local|slurm]`; resolves with the run folder once the
    * runner announced it (run-started, or job-submitted for a Slurm run).
    */
-  start(configPath: string): Promise<string> {
+  async start(configPath: string): Promise<string> {
     configPath = path.resolve(configPath);
-    try {
-      this.akd.assertCanStart('Run Experiment');
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    this.akd.assertCanStart('Run Experiment');
     const log = this.akd.log;
     return this.akd
       .startAnnounced<RunEntry>({

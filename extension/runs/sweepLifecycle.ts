@@ -25,13 +25,9 @@ export class SweepLifecycle {
    * `akd sweep CONFIG --json [--launcher ...]`: resolves with the sweep folder once the
    * orchestrator said sweep-started.
    */
-  start(configPath: string): Promise<string> {
+  async start(configPath: string): Promise<string> {
     configPath = path.resolve(configPath);
-    try {
-      this.akd.assertCanStart('Run Sweep');
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    this.akd.assertCanStart('Run Sweep');
     return this.spawn(
       ['sweep', configPath, '--json', ...this.akd.launcherFor(configPath)],
       configPath,
