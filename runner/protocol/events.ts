@@ -3,7 +3,7 @@
  * stream `akd run --json` writes to stdout. This is the only definition; the runner
  * writes these, the extension and the webview read them. No TensorFlow import here.
  */
-import type { EvaluationProtocol, ExperimentConfig, MethodType } from '../config/types';
+import type { EvaluationProtocol, ExperimentConfig, MethodType } from './configTypes';
 
 export const PROTOCOL_VERSION = 1 as const;
 
