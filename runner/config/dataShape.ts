@@ -5,8 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import type { DataConfig } from './types';
-import { openRegularFile } from './fileAccess';
+import type { DataConfig } from '../protocol/configTypes';
+import { openRegularFile } from '../data/fileAccess';
 
 export interface DataShape {
   shape: [number, number, number];

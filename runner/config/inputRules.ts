@@ -6,8 +6,8 @@
  * model too large for the wasm backend.
  */
 import type { ProblemSpec } from './problems';
-import type { FileKind } from './fileAccess';
-import { notAFileReason } from './fileAccess';
+import type { FileKind } from '../data/fileAccess';
+import { notAFileReason } from '../data/fileAccess';
 import type { IdxHeader } from './dataShape';
 
 export interface Report {

@@ -15,7 +15,7 @@ import {
   type Node,
   type ParseError,
 } from 'jsonc-parser';
-import type { ExperimentConfig } from './types';
+import type { ExperimentConfig } from '../protocol/configTypes';
 import { ConfigDocument, pathToString, type ConfigProblem } from './problems';
 import { schemaProblems } from './schemaProblems';
 import { crossFieldProblems } from './rules';
@@ -28,8 +28,8 @@ import {
   jsonNestingDepth,
   readRegularText,
   type FileKind,
-} from './fileAccess';
-import { expandSweep, gridKeyParts, gridScope } from '../sweep/expand';
+} from '../data/fileAccess';
+import { expandSweep, gridKeyParts, gridScope } from './sweepExpand';
 
 export type { ConfigProblem, Severity, ProblemCode } from './problems';
 export { PROBLEM_CODES } from './problems';

@@ -10,7 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { NotAFileError, openRegularFile } from '../config/fileAccess';
+import { NotAFileError, openRegularFile } from './fileAccess';
 
 /** A data-loading failure that is the user's data's fault (not a bug): shown as-is. */
 export class DataError extends Error {

@@ -3,8 +3,7 @@
  * stream `akd run --json` writes to stdout. This is the only definition; the runner
  * writes these, the extension and the webview read them. No TensorFlow import here.
  */
-import type { EvaluationProtocol, ExperimentConfig, MethodType } from '../config/types';
-import type { ProcessIdentity } from './processIdentity';
+import type { EvaluationProtocol, ExperimentConfig, MethodType } from './configTypes';
 
 export const PROTOCOL_VERSION = 1 as const;
 
@@ -39,6 +38,17 @@ export interface ModelInfo {
   teacherFromRunDir?: string;
   /** A sweep's teacher-cache key (hash of the teacher config and the data), when the checkpoint came from the cache. */
   teacherCacheKey?: string;
+}
+
+/** Who a process is beyond its pid (pids are reused): see processIdentity.ts, which reads and checks it. */
+export interface ProcessIdentity {
+  pid: number;
+  /** os.hostname() of the machine the process runs on. */
+  host: string;
+  /** An opaque start-time stamp ("<boot id>:<ticks>" on Linux); absent where it cannot be read. */
+  startTime?: string;
+  /** Slurm job ("123" or "123_4") the process runs in: on a shared filesystem Slurm decides liveness. */
+  jobId?: string;
 }
 
 export interface RunStartedEvent extends EventBase {

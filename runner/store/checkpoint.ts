@@ -12,8 +12,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
 import { PHASES, type CheckpointPosition } from '../protocol/events';
-import { readEvents } from './eventLog';
-import { RUN_FILES, type ResumeState } from './runStore';
+import { readEvents } from '../protocol/eventTail';
+import { RUN_FILES } from '../protocol/files';
+import type { ResumeState } from './runStore';
 
 export const CHECKSUMS_FILE = 'checksums.json';
 export const PREVIOUS_CHECKPOINT = path.join('checkpoints', 'previous');
@@ -244,13 +245,15 @@ function readCheckpoint(dir: string): ResumeState {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new Error(`${file} ${err.code === 'ENOENT' ? 'is missing' : `cannot be read (${err.message})`}`);
+    throw new Error(`${file} ${err.code === 'ENOENT' ? 'is missing' : `cannot be read (${err.message})`}`, {
+      cause: e,
+    });
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${file} is not valid JSON (${(e as Error).message})`);
+    throw new Error(`${file} is not valid JSON (${(e as Error).message})`, { cause: e });
   }
   const problem = resumeStateProblem(value);
   if (problem) throw new Error(`${file} is not a checkpoint state: ${problem}`);
@@ -292,7 +295,9 @@ export function loadResumeState(runDir: string, opts: LoadStateOptions = {}): Re
     try {
       state = readCheckpoint(previousDir);
     } catch (e) {
-      throw new CheckpointError(`${(e as Error).message}: the previous checkpoint cannot be used either`);
+      throw new CheckpointError(`${(e as Error).message}: the previous checkpoint cannot be used either`, {
+        cause: e,
+      });
     }
     // Keep the refused one for a post-mortem; the previous one becomes latest.
     if (fs.existsSync(latestDir))
@@ -313,6 +318,6 @@ export function loadResumeState(runDir: string, opts: LoadStateOptions = {}): Re
         ? `the previous checkpoint cannot be used either (${(p as Error).message})`
         : 'there is no previous checkpoint';
     }
-    throw new CheckpointError(`${(e as Error).message}; nothing was resumed; ${offer}`);
+    throw new CheckpointError(`${(e as Error).message}; nothing was resumed; ${offer}`, { cause: e });
   }
 }

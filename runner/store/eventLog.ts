@@ -8,16 +8,10 @@
  * skip a torn line and say where it is.
  */
 import * as fs from 'node:fs';
-import {
-  PROTOCOL_VERSION,
-  TERMINAL_EVENTS,
-  parseEventLine,
-  type EventPayload,
-  type RunEvent,
-} from '../protocol/events';
+import { PROTOCOL_VERSION, TERMINAL_EVENTS, type EventPayload, type RunEvent } from '../protocol/events';
+import { currentProcessIdentity } from '../protocol/processIdentity';
 import { storeWriteError } from './storeErrors';
 import { faultPoint } from './faultPoints';
-import { currentProcessIdentity } from '../protocol/processIdentity';
 
 export type EventListener = (event: RunEvent) => void;
 
@@ -89,49 +83,12 @@ export class EventLog {
   }
 }
 
-/** A line of events.jsonl that is not an event: a write cut short by a kill or a full disk. */
-export interface TornLine {
-  /** 1-based line number. */
-  line: number;
-  /** Its first characters. */
-  start: string;
-}
-
-export interface EventsRead {
-  events: RunEvent[];
-  torn: TornLine[];
-  /** Why the file could not be read at all (missing is not a problem: no events yet). */
-  error?: string;
-}
-
-/** Every complete event of a run's events.jsonl, and the lines that are not events. */
-export function readEventsReport(file: string): EventsRead {
-  let text: string;
+/** Append one event to a run's events.jsonl (open, write one line, close). */
+export function appendEvent(file: string, payload: EventPayload): RunEvent {
+  const log = new EventLog(file);
   try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    return { events: [], torn: [], ...(err.code === 'ENOENT' ? {} : { error: `${file}: ${err.message}` }) };
+    return log.emit(payload);
+  } finally {
+    log.close();
   }
-  const events: RunEvent[] = [];
-  const torn: TornLine[] = [];
-  text.split('\n').forEach((line, i) => {
-    const e = parseEventLine(line);
-    if (e) events.push(e);
-    else if (line.trim() !== '') torn.push({ line: i + 1, start: line.slice(0, 60) });
-  });
-  return { events, torn };
-}
-
-/** Read every complete event of a run's events.jsonl (torn lines are skipped). */
-export function readEvents(file: string): RunEvent[] {
-  return readEventsReport(file).events;
-}
-
-/** "events.jsonl line 12 is torn (...)" for people; undefined when there is none. */
-export function describeTornLines(file: string, torn: TornLine[]): string | undefined {
-  if (torn.length === 0) return undefined;
-  const first = torn[0];
-  const more = torn.length > 1 ? ` (and ${torn.length - 1} more)` : '';
-  return `${file}: line ${first.line} is not a complete event (a write cut short by a kill or a full disk), skipped${more}: ${JSON.stringify(first.start)}`;
 }

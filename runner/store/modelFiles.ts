@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CHECKSUMS_FILE, checksumsOf, previousDirOf, verifyChecksums } from './checkpoint';
 import { faultPoint } from './faultPoints';
 import { storeWriteError } from './storeErrors';
-import { NotAFileError, openRegularFile, readRegularText } from '../config/fileAccess';
+import { NotAFileError, openRegularFile, readRegularText } from '../data/fileAccess';
 
 /** A tensor with its name, as optimizers' getWeights()/setWeights() use them. */
 export interface NamedTensor {
@@ -178,8 +178,8 @@ export async function loadModel(modelJsonPath: string): Promise<tf.LayersModel> 
   try {
     json = JSON.parse(readRegularText(modelJsonPath, MAX_MODEL_JSON_BYTES)) as ModelJson;
   } catch (e) {
-    if (e instanceof NotAFileError) throw new Error(e.message);
-    throw new Error(`${modelJsonPath}: cannot read the model: ${(e as Error).message}`);
+    if (e instanceof NotAFileError) throw new Error(e.message, { cause: e });
+    throw new Error(`${modelJsonPath}: cannot read the model: ${(e as Error).message}`, { cause: e });
   }
   const topology = json?.modelTopology as { class_name?: unknown; model_config?: { class_name?: unknown } };
   if (
@@ -245,7 +245,9 @@ export async function loadModel(modelJsonPath: string): Promise<tf.LayersModel> 
       }),
     );
   } catch (e) {
-    throw new Error(`${modelJsonPath}: not a usable TF.js layers model: ${(e as Error).message}`);
+    throw new Error(`${modelJsonPath}: not a usable TF.js layers model: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 

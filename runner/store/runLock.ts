@@ -163,7 +163,7 @@ function safeJson(text: string): object {
 
 /** Temp files of lock takers killed between writing and removing them (a window of microseconds). */
 function removeDeadTemps(runDir: string): void {
-  let names: string[] = [];
+  let names: string[];
   try {
     names = fs.readdirSync(runDir);
   } catch {

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunFailedEvent } from '../../../runner/protocol/events';
 import { loadResumeState, verifyChecksums } from '../../../runner/store/checkpoint';
-import { readEventsReport } from '../../../runner/store/eventLog';
+import { readEventsReport } from '../../../runner/protocol/eventTail';
 import { AKD, runAkd, tempDir } from '../../helpers/akdProcess';
 import { eventsOf, runDirOf, tinyConfig } from './tinyRun';
 import { mountSmallDisk, tempLeftovers } from './tmpfs';

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EventLog, readEventsReport } from '../../../runner/store/eventLog';
+import { readEventsReport } from '../../../runner/protocol/eventTail';
+import { EventLog } from '../../../runner/store/eventLog';
 import { runAkd, tempDir } from '../../helpers/akdProcess';
 import { cancelledRun, eventsOf, tinyConfig } from './tinyRun';
 

@@ -24,7 +24,7 @@ import {
 } from '../../../runner/protocol/events';
 import { RUN_LOCK_FILE } from '../../../runner/protocol/runLock';
 import { loadResumeState } from '../../../runner/store/checkpoint';
-import { readEventsReport } from '../../../runner/store/eventLog';
+import { readEventsReport } from '../../../runner/protocol/eventTail';
 import { AKD, runAkd, tempDir, writeConfig, type AkdResult } from '../../helpers/akdProcess';
 import { mountSmallDisk, tempLeftovers } from './tmpfs';
 

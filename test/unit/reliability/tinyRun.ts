@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunEvent, RunStartedEvent } from '../../../runner/protocol/events';
-import { readEvents } from '../../../runner/store/eventLog';
+import { readEvents } from '../../../runner/protocol/eventTail';
 import { runAkd, writeConfig, type AkdResult } from '../../helpers/akdProcess';
 
 const adam = (learningRate: number): object => ({ type: 'adam', learningRate });
