@@ -14,7 +14,7 @@ import { cancelledRun, eventsOf, runDirOf, tinyConfig } from './tinyRun';
 
 test('defect 1: two akd resume started together: exactly one trains, the other is refused naming the holder', async () => {
   const dir = tempDir('two-resumes');
-  const config = tinyConfig(dir, 'two', { phase1Epochs: 12 });
+  const config = tinyConfig(dir, 'two', { phase1Epochs: 30 });
   const runDir = await cancelledRun(config, path.join(dir, 'runs'));
   const before = eventsOf(runDir).length;
   const [a, b] = await Promise.all([
@@ -119,7 +119,7 @@ test('akd follow on a local run: prints it to its end, and says "crashed" once i
 
 test('two akd sweep --resume at once: one orchestrator runs the members, the other is refused', async () => {
   const dir = tempDir('two-sweeps');
-  const config = tinyConfig(dir, 'sweep', { phase1Epochs: 2 });
+  const config = tinyConfig(dir, 'sweep', { phase1Epochs: 30 });
   const sweepDir = path.join(dir, 'sweep');
   // A sweep killed right after it started: a stale lock and members to run.
   const first = await runAkd(
