@@ -4,6 +4,7 @@
  * writes these, the extension and the webview read them. No TensorFlow import here.
  */
 import type { ExperimentConfig, MethodType } from '../config/types';
+import type { ExportRecord } from './exportEvents';
 
 export const PROTOCOL_VERSION = 1 as const;
 
@@ -248,6 +249,8 @@ export interface RunSummary {
   error?: string;
   /** Runs launched on Slurm: the job of the latest session. */
   job?: JobInfo;
+  /** Files `akd export` wrote from this run, each verified in ONNX Runtime. */
+  exports?: ExportRecord[];
 }
 
 /** Parse one line of events.jsonl; returns undefined for blank or torn (partial) lines. */

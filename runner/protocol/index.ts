@@ -2,3 +2,4 @@
 export * from './events';
 export * from '../config/types';
 export * from './sweepEvents';
+export * from './exportEvents';
