@@ -105,7 +105,6 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
   return type.toObject(type.decode(bytes), {
     longs: Number,
     enums: Number,
-    bytes: Uint8Array as unknown as typeof String,
     defaults: true,
     arrays: true,
   }) as ModelProto;
