@@ -175,6 +175,7 @@ export async function exportRun(req: ExportRequest): Promise<ExportRecord> {
       );
 
     // The fp32 file as it would be written (with its metadata): the output, or the size reference for int8.
+    let calibrationSamples = 0;
     const meta = (p: ExportPrecision, accuracy: number): Record<string, string> =>
       metadata({ run, config, role, precision: p, raw, accuracy, reference, calibrationSamples, modelJson });
     const docString = (p: ExportPrecision): string => describe(role, p, raw, config);
@@ -187,7 +188,6 @@ export async function exportRun(req: ExportRequest): Promise<ExportRecord> {
           producerVersion: version(),
         }),
       );
-    let calibrationSamples = 0;
     let bytes = finalBytes('fp32', fp32.accuracy);
     let quantization: ExportRecord['quantization'];
     if (precision === 'int8') {
