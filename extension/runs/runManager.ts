@@ -436,6 +436,15 @@ export class RunManager implements vscode.Disposable {
     return { node: this.options.node(), script: this.options.runnerScript, args, cwd };
   }
 
+  /** The `akd export ...` command for a run (Export Student); refused where akd may not run. */
+  exportCommand(runDir: string, args: string[]): RunnerCommand {
+    if (!this.options.isTrusted())
+      throw new RunRefusedError('Export Student: this workspace is not trusted; trust it to run akd export.');
+    if (!fs.existsSync(this.options.runnerScript))
+      throw new RunRefusedError(`Export Student: the runner is missing at ${this.options.runnerScript}.`);
+    return this.command(args, path.dirname(runDir));
+  }
+
   /** The launcher flag for a config (see launcherArgs). */
   private launcherFor(configPath: string): string[] {
     let text: string | undefined;

@@ -41,6 +41,8 @@ export function formatEvent(e: RunEvent): string {
       return `${time}  submitted Slurm job ${e.jobId}${e.resume ? ' (resume)' : ''}${e.dependsOn?.length ? `, after ${e.dependsOn.join(', ')}` : ''}; output ${e.output}`;
     case 'job-state':
       return `${time}  Slurm job ${e.jobId}: ${e.state}${e.reason ? ` (${e.reason})` : ''}${e.node ? ` on ${e.node}` : ''}${e.exitCode ? `, exit ${e.exitCode}` : ''}`;
+    case 'exported':
+      return `${time}  exported the ${e.record.model} → ${e.record.file}: ${(e.record.bytes / 1000).toFixed(1)} kB ${e.record.precision}, test ${formatAccuracy(e.record.verification.testAccuracy)} in ${e.record.verification.runtime}`;
   }
 }
 

@@ -15,6 +15,7 @@ import type {
   ExportStep,
   ExportVerification,
 } from '../protocol/exportEvents';
+import { EventLog } from '../store/eventLog';
 import { RUN_FILES, readRun, writeJsonAtomic, type RunRecord } from '../store/runStore';
 import { OPSET, type Graph } from './graph';
 import { BATCH_DIM, INPUT_NAME, OUTPUT_NAME, UnsupportedModelError, layersToOnnx } from './layersToOnnx';
@@ -421,11 +422,20 @@ function writeFileAtomic(file: string, bytes: Uint8Array): void {
   fs.renameSync(tmp, file);
 }
 
-/** summary.json `exports`: the newest record of a file replaces an older one. */
+/**
+ * summary.json `exports` (the newest record of a file replaces an older one), and an `exported`
+ * event in events.jsonl, which an open dashboard is following.
+ */
 function recordExport(runDir: string, record: ExportRecord): void {
-  const file = path.join(runDir, RUN_FILES.summary);
   const run = readRun(runDir);
-  if (!run.summary) return; // a run without a summary (killed mid-run): the file itself carries the metadata
-  const exports = (run.summary.exports ?? []).filter((e) => e.file !== record.file);
-  writeJsonAtomic(file, { ...run.summary, exports: [...exports, record] });
+  if (run.summary) {
+    const exports = (run.summary.exports ?? []).filter((e) => e.file !== record.file);
+    writeJsonAtomic(path.join(runDir, RUN_FILES.summary), { ...run.summary, exports: [...exports, record] });
+  }
+  const log = new EventLog(path.join(runDir, RUN_FILES.events));
+  try {
+    log.emit({ type: 'exported', record });
+  } finally {
+    log.close();
+  }
 }

@@ -5,6 +5,7 @@
  */
 import type { ExperimentConfig, MethodType } from '../config/types';
 import type { ExportRecord } from './exportEvents';
+export type { ExportRecord } from './exportEvents';
 
 export const PROTOCOL_VERSION = 1 as const;
 
@@ -188,6 +189,15 @@ export interface JobStateEvent extends EventBase {
   source: 'job' | 'follower';
 }
 
+/**
+ * `akd export` wrote a verified file from this completed run (appended after its terminal event,
+ * so an open dashboard shows it; summary.json `exports` keeps the same records).
+ */
+export interface ExportedEvent extends EventBase {
+  type: 'exported';
+  record: ExportRecord;
+}
+
 export type RunEvent =
   | RunStartedEvent
   | PhaseStartedEvent
@@ -199,7 +209,8 @@ export type RunEvent =
   | RunCancelledEvent
   | LogEvent
   | JobSubmittedEvent
-  | JobStateEvent;
+  | JobStateEvent
+  | ExportedEvent;
 
 export type RunEventType = RunEvent['type'];
 /** Distributive Omit, so `Omit<RunEvent, 'v'|'time'>` keeps the union. */

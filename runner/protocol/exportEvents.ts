@@ -97,21 +97,24 @@ export interface ExportFailedEvent extends ExportEventBase {
 
 export type ExportEvent = ExportProgressEvent | ExportCompletedEvent | ExportFailedEvent;
 
+/** The value as an export event, or undefined (e.g. a run event read by the same parser). */
+export function asExportEvent(value: unknown): ExportEvent | undefined {
+  const v = value as { v?: unknown; type?: unknown } | null;
+  return typeof v === 'object' &&
+    v !== null &&
+    v.v === PROTOCOL_VERSION &&
+    (v.type === 'export-progress' || v.type === 'export-completed' || v.type === 'export-failed')
+    ? (v as ExportEvent)
+    : undefined;
+}
+
 /** Parse one line of `akd export --json`; undefined for anything else. */
 export function parseExportEventLine(line: string): ExportEvent | undefined {
   const text = line.trim();
   if (!text) return undefined;
   try {
-    const value = JSON.parse(text) as { v?: unknown; type?: unknown };
-    if (
-      value?.v === PROTOCOL_VERSION &&
-      (value.type === 'export-progress' ||
-        value.type === 'export-completed' ||
-        value.type === 'export-failed')
-    )
-      return value as ExportEvent;
+    return asExportEvent(JSON.parse(text));
   } catch {
-    // not one of ours
+    return undefined; // not one of ours
   }
-  return undefined;
 }
