@@ -100,7 +100,7 @@ async function main(): Promise<void> {
       optimizer,
       epochs,
       objective,
-      teacherLogits,
+      targets: teacherLogits ? { kind: 'cached', logits: teacherLogits } : undefined,
       start: { epoch: 0, batch: 0 },
       checkpoint: async () => undefined,
     });

@@ -116,5 +116,12 @@ export function comparisonOf(dirs: readonly string[]): ComparisonData {
       : `${name} · ${row.method} · ${timeOf(row.runId)}`;
     return { row, events: record.events, ...(record.summary ? { summary: record.summary } : {}), label };
   });
-  return buildComparison(inputs, groupRuns(rows), errors);
+  let groups: ReturnType<typeof groupRuns> = [];
+  try {
+    groups = groupRuns(rows);
+  } catch (e) {
+    // Runs of different evaluation protocols in one group: say so instead of averaging them.
+    errors.push(String((e as Error).message ?? e));
+  }
+  return buildComparison(inputs, groups, errors);
 }

@@ -106,6 +106,25 @@ export function quickFixesFor(doc: TextDocument, diagnostic: Diagnostic): CodeAc
       }
       break;
     }
+    case 'augment-flip-digits':
+    case 'protocol-ignores-validation': {
+      const name = String(path[path.length - 1] ?? '');
+      fixes.push(action(doc, `Remove "${name}"`, diagnostic, modify(text, path, undefined, options), true));
+      break;
+    }
+    case 'augment-crop-large': {
+      if (typeof data.suggested === 'number')
+        fixes.push(
+          action(
+            doc,
+            `Set randomCrop to ${data.suggested}`,
+            diagnostic,
+            modify(text, path, data.suggested, options),
+            true,
+          ),
+        );
+      break;
+    }
     case 'unknown-key': {
       // The path names the unknown key itself, or its parent when data names the key.
       const key = keyOf(problem, diagnostic);

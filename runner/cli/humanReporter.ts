@@ -1,5 +1,5 @@
 /** The human progress lines `akd run` prints when it is not streaming JSON. */
-import type { RunEvent } from '../protocol/events';
+import { REFERENCE_PROTOCOL_LABEL as REFERENCE_LABEL, type RunEvent } from '../protocol/events';
 
 const pct = (x: number | null | undefined): string =>
   x === null || x === undefined || Number.isNaN(x) ? '-' : `${(x * 100).toFixed(2)}%`;
@@ -10,7 +10,9 @@ export function describeEvent(e: RunEvent): string | undefined {
       return (
         `Anneal KD run ${e.runId}: ${e.config.method.type}, teacher ${e.teacher.type} (${e.teacher.params.toLocaleString('en-US')} params) -> ` +
         `student ${e.student.type} (${e.student.params.toLocaleString('en-US')} params); data ${e.data.train}/${e.data.validation}/${e.data.test} ` +
-        `train/val/test; backend ${e.backend}${e.resumedFrom ? `; resumed at ${e.resumedFrom.phase} epoch ${e.resumedFrom.epoch + 1}` : ''}`
+        `train/val/test; backend ${e.backend}${e.resumedFrom ? `; resumed at ${e.resumedFrom.phase} epoch ${e.resumedFrom.epoch + 1}` : ''}` +
+        (e.teacherTargets === 'per-batch' ? '; teacher targets per augmented batch' : '') +
+        (e.protocol === 'reference' ? `; ${REFERENCE_LABEL}` : '')
       );
     case 'phase-started':
       return e.phase === 'anneal'
@@ -19,14 +21,19 @@ export function describeEvent(e: RunEvent): string | undefined {
     case 'epoch-ended':
       return (
         `[${e.phase}] epoch ${e.epoch}/${e.epochs}${e.temperature !== undefined ? ` T=${e.temperature}` : ''} loss ${e.loss.toFixed(4)} ` +
-        `train ${pct(e.trainAccuracy)} val ${pct(e.valAccuracy)} ${Math.round(e.samplesPerSecond)} samples/s lr ${e.lr}`
+        `train ${pct(e.trainAccuracy)} ${e.testAccuracy !== undefined ? `test ${pct(e.testAccuracy)}` : `val ${pct(e.valAccuracy)}`} ` +
+        `${Math.round(e.samplesPerSecond)} samples/s lr ${e.lr}` +
+        (e.targetSeconds !== undefined ? ` (teacher targets ${e.targetSeconds.toFixed(1)} s)` : '')
       );
     case 'log':
       return `${e.level === 'info' ? '' : `${e.level}: `}${e.message}`;
     case 'run-completed':
       return (
         `completed: student ${pct(e.summary.student.testAccuracy)} test accuracy, teacher ${pct(e.summary.teacher.testAccuracy)}; ` +
-        `${e.summary.compression.toFixed(1)}x fewer parameters; ${e.summary.seconds.toFixed(0)} s`
+        `${e.summary.compression.toFixed(1)}x fewer parameters; ${e.summary.seconds.toFixed(0)} s` +
+        (e.summary.protocol === 'reference'
+          ? `; ${REFERENCE_LABEL} (last epoch ${pct(e.summary.student.finalTestAccuracy ?? null)})`
+          : '')
       );
     case 'run-failed':
       return `failed: ${e.error.message}`;

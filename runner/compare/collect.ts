@@ -5,9 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ExperimentConfig, MethodType, ModelConfig } from '../config/types';
-import { METHOD_TYPES } from '../config/types';
-import type { EpochEndedEvent, RunSummary } from '../protocol/events';
+import type { EvaluationProtocol, ExperimentConfig, MethodType, ModelConfig } from '../config/types';
+import { METHOD_TYPES, protocolOf } from '../config/types';
+import { REFERENCE_PROTOCOL_LABEL, type EpochEndedEvent, type RunSummary } from '../protocol/events';
 import { RUN_FILES, listRuns, readRun, type RunRecord } from '../store/runStore';
 import { isSweepDir, memberRunDir, readManifest } from '../sweep/manifest';
 import { meanSeries, summarize, type Summary } from './stats';
@@ -22,6 +22,8 @@ export interface RunRow {
   /** Swept values that identify its setting (grid key -> value), without the seed. */
   variables: Record<string, unknown>;
   status: RunRecord['status'];
+  /** How the run selected and reported (a reference-protocol run selected on test and has no validation). */
+  protocol: EvaluationProtocol;
   studentTest: number | null;
   /** Validation accuracy of the final student (the last phase's last epoch): what settings are tuned on. */
   studentVal: number | null;
@@ -76,8 +78,10 @@ function rowFromRun(
     seed: extra.seed ?? config?.seed ?? 0,
     variables: extra.variables ?? {},
     status: run.status,
+    protocol: s?.protocol ?? (config ? protocolOf(config) : 'held-out'),
     studentTest: s?.student.testAccuracy ?? null,
-    studentVal: last ? last.finalValAccuracy : null,
+    // A phase selected on test (reference protocol) has no validation accuracy to tune on.
+    studentVal: last && last.selectedOn !== 'test' ? last.finalValAccuracy : null,
     teacherTest: s?.teacher.testAccuracy ?? null,
     studentParams: s?.student.params ?? 0,
     teacherParams: s?.teacher.params ?? 0,
@@ -156,6 +160,8 @@ export function collectRuns(dirs: string[]): RunRow[] {
 
 export interface Group {
   method: MethodType;
+  /** Every run of a group has the same evaluation protocol (groupRuns refuses to mix them). */
+  protocol: EvaluationProtocol;
   /** The swept values shared by the group's runs. */
   variables: Record<string, unknown>;
   /** "kd temperature=2 alpha=0.5" */
@@ -231,9 +237,21 @@ export function groupRuns(rows: RunRow[]): Group[] {
             }));
           })()
         : undefined;
-    const label = [first.method, variablesLabel(first.variables)].filter(Boolean).join(' ');
+    const protocols = [...new Set(runs.map((r) => r.protocol))];
+    if (protocols.length > 1) {
+      const example = (p: EvaluationProtocol): string => runs.find((r) => r.protocol === p)?.runId ?? '';
+      throw new Error(
+        `${first.method} ${variablesLabel(first.variables)}`.trim() +
+          ` mixes evaluation protocols (${protocols.map((p) => `${p}: ${example(p)}`).join(', ')}): ` +
+          'a reference-protocol run is selected on test and cannot be averaged with held-out runs; compare them separately',
+      );
+    }
+    const label =
+      [first.method, variablesLabel(first.variables)].filter(Boolean).join(' ') +
+      (first.protocol === 'reference' ? ` [${REFERENCE_PROTOCOL_LABEL}]` : '');
     out.push({
       method: first.method,
+      protocol: first.protocol,
       variables: first.variables,
       label,
       test,

@@ -30,6 +30,7 @@ export const CSV_COLUMNS = [
   'seconds',
   'seeds',
   'incomplete',
+  'protocol',
 ] as const;
 
 /** One row per group; accuracies as fractions in [0, 1]; std is the sample std over seeds (n - 1). */
@@ -54,6 +55,7 @@ export function groupsCsv(groups: Group[]): string {
         g.seconds.toFixed(1),
         g.seeds.join(' '),
         String(g.incomplete),
+        g.protocol,
       ]
         .map(csvField)
         .join(','),

@@ -61,6 +61,10 @@ export const PROBLEM_CODES = [
   'no-validation',
   'validation-empty',
   'batch-too-large',
+  // Augmentation and the evaluation protocol
+  'augment-flip-digits',
+  'augment-crop-large',
+  'protocol-ignores-validation',
   // Sweeps
   'sweep-grid-key',
   'sweep-duplicate',

@@ -14,7 +14,7 @@ import type {
   OptimizerConfig,
   SweepConfig,
 } from './types';
-import { isCheckpointTeacher } from './types';
+import { augments, isCheckpointTeacher, milestoneEpoch, protocolOf, trainingData } from './types';
 import {
   ConfigDocument,
   type ConfigProblem,
@@ -65,7 +65,9 @@ export function crossFieldProblems(ctx: RuleContext): ConfigProblem[] {
 
   if (dataOk) {
     checkDataFiles(ctx, config.data, out);
-    checkDataSizes(ctx, config.data, out);
+    checkDataSizes(ctx, trainingData(config), out);
+    checkAugment(config.data, shape, out);
+    if (ctx.isClean('evaluation')) checkProtocol(ctx, out);
   }
 
   let teacherParams: number | undefined;
@@ -401,7 +403,8 @@ function checkDataSizes(ctx: RuleContext, data: DataConfig, out: Reporter): void
   const fraction = data.validationFraction ?? 0.1;
   const train =
     data.trainLimit !== undefined ? Math.min(data.trainLimit, sizes.train ?? Infinity) : sizes.train;
-  if (fraction === 0) {
+  // The reference protocol holds nothing out by design (it selects on the test set).
+  if (fraction === 0 && protocolOf(ctx.config) !== 'reference') {
     out.report({
       severity: 'info',
       code: 'no-validation',
@@ -409,7 +412,7 @@ function checkDataSizes(ctx: RuleContext, data: DataConfig, out: Reporter): void
       message:
         'no validation split: the best epoch (and the best phase-1 model of annealing) is picked by training accuracy',
     });
-  } else if (train !== undefined && train * fraction < 1) {
+  } else if (fraction > 0 && train !== undefined && train * fraction < 1) {
     out.report({
       severity: 'warning',
       code: 'validation-empty',
@@ -429,6 +432,55 @@ function checkDataSizes(ctx: RuleContext, data: DataConfig, out: Reporter): void
         data: { suggested: fitting },
       });
     }
+  }
+}
+
+// ---------------------------------------------------------------- augmentation and protocol
+
+/** Datasets of digits: mirrored, a 2, 3, 4, 5 or 7 is no longer that digit. IDX is the MNIST family's format. */
+function isDigitsData(data: DataConfig): boolean {
+  return 'dataset' in data || data.format === 'idx';
+}
+
+function checkAugment(data: DataConfig, shape: DataShape | undefined, out: Reporter): void {
+  const a = data.augment;
+  if (!augments(a) || !a) return;
+  if (a.horizontalFlip && isDigitsData(data)) {
+    out.report({
+      severity: 'warning',
+      code: 'augment-flip-digits',
+      path: ['data', 'augment', 'horizontalFlip'],
+      message:
+        'horizontalFlip mirrors the training images, which changes digits (a mirrored 2, 3, 4, 5 or 7 is not that digit): ' +
+        'leave it off for MNIST and other IDX digit data (fine for clothes or natural images)',
+      data: { suggested: false },
+    });
+  }
+  const side = shape ? Math.min(shape.shape[0], shape.shape[1]) : undefined;
+  const pad = a.randomCrop ?? 0;
+  if (side !== undefined && pad > side / 4) {
+    out.report({
+      severity: 'warning',
+      code: 'augment-crop-large',
+      path: ['data', 'augment', 'randomCrop'],
+      message: `randomCrop ${pad} shifts ${side}-pixel images by up to ${pad} pixels, more than a quarter of their side: much of the object can fall outside the crop (the reference code pads 32x32 CIFAR by 4)`,
+      data: { suggested: Math.max(1, Math.round(side / 8)) },
+    });
+  }
+}
+
+function checkProtocol(ctx: RuleContext, out: Reporter): void {
+  if (protocolOf(ctx.config) !== 'reference') return;
+  // Only a fraction the user wrote: the schema's default is filled in everywhere.
+  const written = ctx.doc.findNode(['data', 'validationFraction']);
+  const fraction = ctx.config.data.validationFraction ?? 0;
+  if (written && fraction > 0) {
+    out.report({
+      severity: 'warning',
+      code: 'protocol-ignores-validation',
+      path: ['data', 'validationFraction'],
+      message: `the reference protocol trains on every training example and selects on the test set: validationFraction ${fraction} is ignored`,
+    });
   }
 }
 
@@ -637,10 +689,9 @@ function checkOptimizer(at: JsonPath, opt: OptimizerConfig, epochs: number, out:
       data: { suggested: [...new Set(milestones)].sort((a, b) => a - b) },
     });
   } else if (epochs > 0) {
-    // The schedule applies milestone m from epoch round(m * epochs) on (see training/optimizers.ts).
     let previous = -1;
     milestones.forEach((m, i) => {
-      const epoch = Math.round(m * epochs);
+      const epoch = milestoneEpoch(m, epochs);
       const why =
         epoch === 0
           ? 'falls on the first epoch, so the learning rate is lowered from the start'

@@ -57,6 +57,8 @@ export function schemaValidator(): ValidateFunction {
     // strictRequired would reject the `required`-only subschemas of anyOf/if that select a data or teacher form.
     // VS Code's JSON support reads this for pattern messages; ajv only needs to accept it.
     ajv.addKeyword({ keyword: 'patternErrorMessage', schemaType: 'string' });
+    // VS Code's JSON language service shows these beside each enum value in completion.
+    ajv.addKeyword({ keyword: 'enumDescriptions', schemaType: 'array' });
     compiled = ajv.compile(configSchema);
   }
   return compiled;

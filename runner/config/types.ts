@@ -35,6 +35,15 @@ export interface AdamOptimizer {
 
 export type OptimizerConfig = SgdOptimizer | AdamOptimizer;
 
+/**
+ * The 0-based epoch from which a step-schedule milestone (a fraction of the phase's epochs)
+ * applies: floor, as the reference code's `int(epochs / 2)` and `int(3 * epochs / 4)` (the
+ * epsilon keeps e.g. 0.7 * 10 = 7.000000000000001 and 0.57 * 100 = 56.99999999999999 exact).
+ */
+export function milestoneEpoch(milestone: number, epochs: number): number {
+  return Math.floor(milestone * epochs + 1e-9);
+}
+
 export interface MlpModel {
   type: 'mlp';
   hidden: number[];
@@ -66,11 +75,36 @@ export interface CifarData {
   dir: string;
 }
 export type DataSource = EmbeddedData | IdxData | CifarData;
+/** Augmentation of training batches (see schema.json `data.augment`). */
+export interface AugmentConfig {
+  /** Zero-pad (raw pixel value 0) this many pixels each side, crop back at a random offset; 0 or absent: off. */
+  randomCrop?: number;
+  horizontalFlip?: boolean;
+}
 export type DataConfig = DataSource & {
   trainLimit?: number;
   testLimit?: number;
   validationFraction?: number;
+  augment?: AugmentConfig;
 };
+
+/** True when the config augments training batches at all. */
+export function augments(a: AugmentConfig | undefined): boolean {
+  return !!a && ((a.randomCrop ?? 0) > 0 || a.horizontalFlip === true);
+}
+
+/**
+ * "held-out" (default): select on a validation split, report the final test accuracy.
+ * "reference": the Annealing-KD reference code's protocol: whole training set, teacher and
+ * phase-1 checkpoints selected on the test set, the best test epoch of the last phase reported.
+ */
+export type EvaluationProtocol = 'held-out' | 'reference';
+export interface EvaluationConfig {
+  protocol?: EvaluationProtocol;
+}
+export function protocolOf(config: { evaluation?: EvaluationConfig }): EvaluationProtocol {
+  return config.evaluation?.protocol ?? 'held-out';
+}
 
 export interface TrainedTeacher {
   model: ModelConfig;
@@ -205,10 +239,17 @@ export interface ExperimentConfig {
   threads?: 'auto' | number;
   /** Evaluation batch size (forward passes only). */
   evalBatchSize?: number;
+  /** Model selection and what test accuracy is reported (see EvaluationProtocol). */
+  evaluation?: EvaluationConfig;
   /** Where the run trains; default local. `--launcher` overrides the type. */
   launcher?: LauncherConfig;
   /** Expand into a grid of runs (`akd sweep`); ignored by `akd run`. */
   sweep?: SweepConfig;
+}
+
+/** The data a run trains on: under the reference protocol nothing is held out for validation. */
+export function trainingData(config: Pick<ExperimentConfig, 'data' | 'evaluation'>): DataConfig {
+  return protocolOf(config) === 'reference' ? { ...config.data, validationFraction: 0 } : config.data;
 }
 
 export function isCheckpointTeacher(t: TeacherConfig): t is CheckpointTeacher {

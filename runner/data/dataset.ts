@@ -29,6 +29,8 @@ export interface Dataset {
   test: Split;
   /** Identifies the exact data (for caching teachers later): sha256 over source identity + limits + split. */
   fingerprint: string;
+  /** Per channel: the normalised value of a raw 0 (black) pixel, what augmentation's zero padding pads with. */
+  padValues: Float32Array;
 }
 
 export interface LoadDatasetOptions {
@@ -98,6 +100,7 @@ export function loadDataset(data: DataConfig, configDir: string, opts: LoadDatas
     validation: toSplit(raw.train, nTrain, nVal, pixels, raw),
     test: toSplit(raw.test, 0, raw.test.n, pixels, raw),
     fingerprint: fingerprint(raw, data, validationFraction),
+    padValues: normalizePixels(new Uint8Array(raw.inputShape[2]), raw.normalization),
   };
 }
 

@@ -3,11 +3,17 @@
  * stream `akd run --json` writes to stdout. This is the only definition; the runner
  * writes these, the extension and the webview read them. No TensorFlow import here.
  */
-import type { ExperimentConfig, MethodType } from '../config/types';
+import type { EvaluationProtocol, ExperimentConfig, MethodType } from '../config/types';
 import type { ExportRecord } from './exportEvents';
 export type { ExportRecord } from './exportEvents';
 
 export const PROTOCOL_VERSION = 1 as const;
+
+/**
+ * How every view (CLI, Runs view, dashboard, compare) labels a run of the reference evaluation
+ * protocol: its checkpoints were selected, and its accuracy picked, on the test set.
+ */
+export const REFERENCE_PROTOCOL_LABEL = 'reference protocol: selected on test';
 
 /** Phases of a run, in the order they can happen ('assistant': TAKD's assistant, trained with KD from the teacher). */
 export type PhaseName = 'teacher' | 'train' | 'kd' | 'anneal' | 'finetune' | 'assistant';
@@ -58,6 +64,13 @@ export interface RunStartedEvent extends EventBase {
   data: { train: number; validation: number; test: number; inputShape: number[]; classes: number };
   /** Set when this start continues an earlier run (`akd resume`). */
   resumedFrom?: CheckpointPosition;
+  /**
+   * Distillation targets: the teacher's logits computed once per run ("cached"), or the teacher
+   * run on every augmented batch ("per-batch"). Absent when no phase uses a teacher.
+   */
+  teacherTargets?: 'cached' | 'per-batch';
+  /** Evaluation protocol (absent: "held-out"). */
+  protocol?: EvaluationProtocol;
   pid: number;
 }
 
@@ -87,8 +100,12 @@ export interface EpochEndedEvent extends EventBase {
   phi?: number;
   loss: number;
   trainAccuracy: number;
-  /** null when the config has no validation split (validationFraction 0). */
+  /** null when the config has no validation split (validationFraction 0, or the reference protocol). */
   valAccuracy: number | null;
+  /** Reference protocol only: test accuracy after this epoch (what that protocol selects on). */
+  testAccuracy?: number;
+  /** Per-batch teacher targets (augmented runs): seconds the main thread spent on them this epoch. */
+  targetSeconds?: number;
   samplesPerSecond: number;
   lr: number;
   seconds: number;
@@ -227,6 +244,8 @@ export interface PhaseResult {
   finalValAccuracy: number;
   /** anneal: temperature at the best epoch. */
   bestTemperature?: number;
+  /** What bestValAccuracy/finalValAccuracy were measured on when not a held-out validation split. */
+  selectedOn?: 'train' | 'test';
 }
 
 /** A Slurm run's job, in its summary.json. */
@@ -247,9 +266,15 @@ export interface RunSummary {
   backend: ActualBackend;
   method: MethodType;
   teacher: ModelInfo & { testAccuracy: number | null };
-  student: ModelInfo & { testAccuracy: number | null };
+  /**
+   * testAccuracy: the final student's (held-out protocol), or the best test epoch's of the last
+   * phase (reference protocol, which also records the last epoch's as finalTestAccuracy).
+   */
+  student: ModelInfo & { testAccuracy: number | null; finalTestAccuracy?: number };
   /** TAKD only: the assistant. */
   assistant?: ModelInfo & { testAccuracy: number | null };
+  /** Evaluation protocol (absent in runs before it existed: "held-out"). */
+  protocol?: EvaluationProtocol;
   /** teacher params / student params. */
   compression: number;
   phases: PhaseResult[];

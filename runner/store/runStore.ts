@@ -18,6 +18,9 @@ export const RUN_FILES = {
   assistant: 'assistant',
   latest: path.join('checkpoints', 'latest'),
   phase1Best: path.join('checkpoints', 'phase1-best'),
+  /** Reference protocol: the teacher's and the last student phase's best epochs on the test set. */
+  teacherBest: path.join('checkpoints', 'teacher-best'),
+  studentBest: path.join('checkpoints', 'student-best'),
   state: 'state.json',
 } as const;
 

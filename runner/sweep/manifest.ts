@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ExperimentConfig, MethodType } from '../config/types';
+import { protocolOf, trainingData, type ExperimentConfig, type MethodType } from '../config/types';
 import { loadDataset } from '../data/dataset';
 import { RUN_FILES, processAlive, readJson, readRun, writeJsonAtomic } from '../store/runStore';
 import { expandSweep, effectiveSweep, type SweepMember, type SweepOverrides } from './expand';
@@ -110,10 +110,11 @@ export function prepareSweep(opts: PrepareOptions): SweepManifest {
   // One data load per distinct data block: the fingerprint identifies the exact samples.
   const fingerprints = new Map<string, string>();
   const fingerprintOf = (c: ExperimentConfig): string => {
-    const k = JSON.stringify(c.data);
+    const data = trainingData(c);
+    const k = JSON.stringify(data);
     let f = fingerprints.get(k);
     if (!f) {
-      f = loadDataset(c.data, path.dirname(opts.configPath)).fingerprint;
+      f = loadDataset(data, path.dirname(opts.configPath)).fingerprint;
       fingerprints.set(k, f);
     }
     return f;
@@ -129,7 +130,10 @@ export function prepareSweep(opts: PrepareOptions): SweepManifest {
     let trainsTeacher = false;
     if (trained) {
       const dataFingerprint = fingerprintOf(memberConfig);
-      teacherKey = teacherCacheKey(trained, memberConfig.batchSize, dataFingerprint);
+      teacherKey = teacherCacheKey(trained, memberConfig.batchSize, dataFingerprint, {
+        augment: memberConfig.data.augment,
+        protocol: protocolOf(memberConfig),
+      });
       let t = teachers.get(teacherKey);
       if (!t) {
         const cached = cachedTeacherModel(cacheRoot, teacherKey) !== undefined;

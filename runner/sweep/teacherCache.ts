@@ -7,7 +7,13 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ExperimentConfig, TrainedTeacher } from '../config/types';
+import {
+  augments,
+  type AugmentConfig,
+  type EvaluationProtocol,
+  type ExperimentConfig,
+  type TrainedTeacher,
+} from '../config/types';
 import { readJson, writeJsonAtomic } from '../store/runStore';
 
 /** Same file name runExperiment reads beside a checkpoint teacher's model.json. */
@@ -46,8 +52,25 @@ export function trainedTeacherOf(config: ExperimentConfig): TrainedTeacher | und
   return { model: t.model, epochs: t.epochs, optimizer: t.optimizer, seed: t.seed ?? config.seed };
 }
 
-export function teacherCacheKey(teacher: TrainedTeacher, batchSize: number, dataFingerprint: string): string {
-  const text = canonicalJson({ v: KEY_VERSION, teacher, batchSize, data: dataFingerprint });
+/**
+ * `training`: what else changes the teacher's weights: augmentation of its batches, and the
+ * reference protocol (its teacher is the best epoch on test). Only non-defaults enter the key,
+ * so teachers cached before these settings existed keep their keys.
+ */
+export function teacherCacheKey(
+  teacher: TrainedTeacher,
+  batchSize: number,
+  dataFingerprint: string,
+  training: { augment?: AugmentConfig; protocol?: EvaluationProtocol } = {},
+): string {
+  const text = canonicalJson({
+    v: KEY_VERSION,
+    teacher,
+    batchSize,
+    data: dataFingerprint,
+    ...(augments(training.augment) ? { augment: training.augment } : {}),
+    ...(training.protocol && training.protocol !== 'held-out' ? { protocol: training.protocol } : {}),
+  });
   return crypto.createHash('sha256').update(text).digest('hex').slice(0, 20);
 }
 

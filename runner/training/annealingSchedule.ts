@@ -3,10 +3,11 @@
  * teacher's logits scaled by Phi(T) = 1 - (T-1)/tauMax, so the target scale runs
  * 1/tauMax, 2/tauMax, ..., 1.
  *
- * The reference code derives T from the epoch index, which gives zero epochs per step when
- * epochs < tauMax and a scale above 1 when epochs is not a multiple of tauMax. Here every
- * temperature gets floor(epochs/tauMax) epochs and the remainder goes to the last (lowest)
- * temperatures, so T never drops below 1 and Phi never exceeds 1.
+ * The reference code counts T up 1, 2, ... every int(epochs/tauMax) epochs (it asserts
+ * epochs >= tauMax). When epochs is not a multiple of tauMax, T keeps rising past tauMax in
+ * the last epochs, so the target scale T/tauMax passes 1. Here every temperature gets
+ * floor(epochs/tauMax) epochs and the remainder goes to the last (lowest) temperatures, so T
+ * stays in [1, tauMax] and Phi never exceeds 1; epochs < tauMax is a config error, as there.
  */
 
 export interface TemperatureStep {

@@ -40,11 +40,13 @@ import {
   valuesOf,
   type PhaseBuffers,
   type WeightValues,
+  type WireTargets,
   type WorkerMessage,
   type WorkerReply,
 } from './dataParallelShared';
 import type { PhaseOptimizer } from './optimizers';
 import type { Objective } from './phaseTrainer';
+import { ShardSource, type ShardPlan } from './shards';
 
 export type ThreadsSetting = 'auto' | number | undefined;
 
@@ -86,8 +88,16 @@ export function trainingFlopsPerSample(model: tf.LayersModel): number {
  */
 export const AUTO_FLOPS_PER_REPLICA = 200e6;
 
-export function autoReplicas(model: tf.LayersModel, batchSize: number, cores: number): number {
-  const flops = trainingFlopsPerSample(model) * batchSize;
+export function autoReplicas(
+  model: tf.LayersModel,
+  batchSize: number,
+  cores: number,
+  targetModel?: tf.LayersModel,
+): number {
+  // A per-batch teacher's forward pass (a third of its training FLOPs) runs in the same step.
+  const perSample =
+    trainingFlopsPerSample(model) + (targetModel ? trainingFlopsPerSample(targetModel) / 3 : 0);
+  const flops = perSample * batchSize;
   return Math.max(1, Math.min(cores, Math.floor(flops / AUTO_FLOPS_PER_REPLICA) + 1));
 }
 
@@ -111,10 +121,8 @@ export interface PhaseReplicasOptions {
   model: tf.LayersModel;
   optimizer: PhaseOptimizer;
   objective: Objective;
-  train: HostSplit;
-  teacherLogits?: Float32Array;
-  inputShape: number[];
-  classes: number;
+  /** The training split, the distillation targets and the augmentation (shared by every replica). */
+  plan: ShardPlan;
   batchSize: number;
   /** Replicas wanted (main included); capped by the pool and the batch size. */
   replicas: number;
@@ -178,11 +186,11 @@ export class TrainingThreads {
     return n > 1 ? new TrainingThreads(Math.min(n, MAX_REPLICAS), backend, setting ?? 'auto') : undefined;
   }
 
-  /** How many replicas (main included) to use for this model and batch size. */
-  replicasFor(model: tf.LayersModel, batchSize: number): number {
+  /** How many replicas (main included) to use for this model and batch size (and per-batch teacher). */
+  replicasFor(model: tf.LayersModel, batchSize: number, targetModel?: tf.LayersModel): number {
     const want =
       this.setting === 'auto' || this.setting === undefined
-        ? autoReplicas(model, batchSize, this.threads)
+        ? autoReplicas(model, batchSize, this.threads, targetModel)
         : this.threads;
     return Math.max(1, Math.min(want, this.threads, batchSize));
   }
@@ -286,7 +294,7 @@ export class TrainingThreads {
     const P = Replica.gradientFloats(opts.model);
     const b: PhaseBuffers = {
       ctrl: this.ctrl,
-      params: new Float64Array(shared(8)),
+      params: new Float64Array(shared(2 * 8)),
       indices: new Int32Array(shared(opts.batchSize * 4)),
       grads: new Float32Array(shared(2 * replicas * P * 4)),
       stats: new Float64Array(shared(2 * replicas * 2 * 8)),
@@ -294,8 +302,20 @@ export class TrainingThreads {
     };
     for (let r = 0; r < replicas; r++)
       Atomics.store(this.ctrl, CTRL.DONE + r, Atomics.load(this.ctrl, CTRL.SEQ));
-    const train = shareSplit(opts.train);
-    const teacherLogits = opts.teacherLogits ? sharedCopy(opts.teacherLogits) : undefined;
+    const { plan } = opts;
+    const train = shareSplit(plan.train);
+    const targets: WireTargets | undefined =
+      plan.targets?.kind === 'cached'
+        ? { kind: 'cached', logits: sharedCopy(plan.targets.logits) }
+        : plan.targets?.kind === 'per-batch'
+          ? {
+              kind: 'per-batch',
+              modelTopology: plan.targets.model.toJSON(undefined, false),
+              weights: valuesOf(
+                plan.targets.model.weights.map((w) => ({ name: w.originalName, tensor: w.read() })),
+              ),
+            }
+          : undefined;
     const weights = valuesOf(opts.model.weights.map((w) => ({ name: w.originalName, tensor: w.read() })));
     const optimizerState = valuesOf(await opts.optimizer.optimizer.getWeights());
     const modelTopology = opts.model.toJSON(undefined, false);
@@ -310,11 +330,12 @@ export class TrainingThreads {
         optimizer: opts.optimizer.config,
         optimizerState,
         objective: opts.objective,
-        inputShape: opts.inputShape,
-        classes: opts.classes,
+        inputShape: plan.inputShape,
+        classes: plan.classes,
         batchSize: opts.batchSize,
         train,
-        teacherLogits,
+        targets,
+        augment: plan.augment,
         buffers: b,
       });
     }
@@ -325,19 +346,19 @@ export class TrainingThreads {
       opts.model,
       opts.optimizer,
       opts.objective,
-      train,
-      opts.inputShape,
-      opts.classes,
-      teacherLogits,
+      new ShardSource({ ...plan, train }),
+      plan.inputShape,
+      plan.classes,
       b,
     );
     return new PhaseReplicas(this, main, b);
   }
 
   /** @internal Runs a step: publishes the batch, wakes the workers; returns the step's SEQ. */
-  beginStep(b: PhaseBuffers, indices: Int32Array, phi: number): number {
+  beginStep(b: PhaseBuffers, indices: Int32Array, phi: number, epoch: number): number {
     b.indices.set(indices);
     b.params[0] = phi;
+    b.params[1] = epoch;
     Atomics.store(this.ctrl, CTRL.SIZE, indices.length);
     return this.command(KIND.STEP);
   }
@@ -413,8 +434,8 @@ export class PhaseReplicas {
   }
 
   /** One synchronous data-parallel step on the batch `indices` (sample indices into the training split). */
-  async step(indices: Int32Array, phi: number): Promise<{ loss: number; correct: number }> {
-    const seq = this.pool.beginStep(this.b, indices, phi);
+  async step(indices: Int32Array, phi: number, epoch: number): Promise<{ loss: number; correct: number }> {
+    const seq = this.pool.beginStep(this.b, indices, phi, epoch);
     try {
       this.main.computeAndPublish(seq);
       for (let q = 1; q < this.replicas; q++) await this.waitFor(q, seq);

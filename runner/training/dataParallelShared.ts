@@ -6,7 +6,8 @@
  *
  * Protocol (one control block per pool):
  *   ctrl[SEQ]   command counter; workers sleep on it (Atomics.wait) and wake when it changes
- *   ctrl[KIND]  STEP (the batch is in `indices`, its size in ctrl[SIZE], phi in params[0]),
+ *   ctrl[KIND]  STEP (the batch is in `indices`, its size in ctrl[SIZE], phi in params[0], the
+ *               phase's 0-based epoch in params[1]: augmentation draws depend on it),
  *               MESSAGE (read one message synchronously from the worker's port), STOP
  *   ctrl[ABORT] set when the pool is torn down: every wait loop gives up
  *   ctrl[DONE + r]  the last SEQ whose gradients replica r has published
@@ -17,9 +18,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerConfig } from '../config/types';
-import { gatherBatch, gatherRows, type HostSplit } from './batches';
+import type { AugmentSpec } from '../data/augment';
+import type { HostSplit } from './batches';
 import type { PhaseOptimizer } from './optimizers';
 import { applyGradients, computeGradients, type Objective } from './phaseTrainer';
+import type { ShardSource } from './shards';
 
 export const CTRL = { SEQ: 0, KIND: 1, SIZE: 2, ABORT: 3, DONE: 8 } as const;
 export const KIND = { STEP: 1, MESSAGE: 2, STOP: 3 } as const;
@@ -61,9 +64,18 @@ export interface SetupMessage {
   classes: number;
   batchSize: number;
   train: HostSplit;
-  teacherLogits?: Float32Array;
+  targets?: WireTargets;
+  augment?: AugmentSpec;
   buffers: PhaseBuffers;
 }
+
+/**
+ * The distillation targets as a worker receives them: the cached logits on shared memory, or
+ * the teacher (topology and weights) to run on the worker's own shards.
+ */
+export type WireTargets =
+  | { kind: 'cached'; logits: Float32Array }
+  | { kind: 'per-batch'; modelTopology: unknown; weights: WeightValues[] };
 export type WorkerMessage =
   | SetupMessage
   | { type: 'epoch'; epoch: number; epochs: number }
@@ -134,7 +146,6 @@ export class Replica {
   private readonly offsets: number[];
   readonly paramCount: number;
   private readonly avg: Float32Array;
-  private readonly sampleSize: number;
   /** Rows of the step being computed (read once: main may publish the next batch while we average). */
   private stepSize = 0;
 
@@ -144,10 +155,10 @@ export class Replica {
     readonly model: tf.LayersModel,
     readonly optimizer: PhaseOptimizer,
     readonly objective: Objective,
-    readonly train: HostSplit,
+    /** Gathers, augments and labels this replica's shard (its targets too). */
+    readonly source: ShardSource,
     readonly inputShape: number[],
     readonly classes: number,
-    readonly teacherLogits: Float32Array | undefined,
     readonly b: PhaseBuffers,
   ) {
     this.vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -160,7 +171,6 @@ export class Replica {
     }
     this.paramCount = o;
     this.avg = new Float32Array(o);
-    this.sampleSize = inputShape.reduce((p, v) => p * v, 1);
   }
 
   static gradientFloats(model: tf.LayersModel): number {
@@ -181,19 +191,17 @@ export class Replica {
     const size = Atomics.load(ctrl, CTRL.SIZE);
     this.stepSize = size;
     const phiValue = params[0];
+    const epoch = params[1];
     const [start, end] = shardOf(size, this.replica, this.replicas);
     const parity = seq & 1;
     const n = end - start;
     const st = (parity * this.replicas + this.replica) * 2;
     if (n > 0) {
-      const ids = indices.subarray(start, end);
-      const batch = gatherBatch(this.train, this.sampleSize, ids, 0, n);
-      const targets = this.teacherLogits ? gatherRows(this.teacherLogits, this.classes, ids) : undefined;
       const r = computeGradients(
         this.model,
         this.objective,
         this.vars,
-        { x: batch.x, y: batch.y, targets },
+        this.source.gather(indices.subarray(start, end), epoch),
         this.inputShape,
         this.classes,
         phiValue,

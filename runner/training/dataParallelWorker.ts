@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels } from '../backend/wasmKernels';
 import { installFusedAdam } from '../backend/fusedAdam';
 import { installFusedBatchNorm } from '../backend/fusedBatchNorm';
-import { createOptimizer } from './optimizers';
+import { createOptimizer, restoreOptimizerState } from './optimizers';
+import { ShardSource, type TargetSource } from './shards';
 import {
   CTRL,
   ERR_BASE,
@@ -34,6 +35,28 @@ interface Boot {
 const boot = workerData as Boot;
 const { ctrl, port } = boot;
 let current: Replica | undefined;
+/** The per-batch teacher of the current phase (this worker's own copy), if any. */
+let targetModel: tf.LayersModel | undefined;
+
+async function modelFrom(
+  topology: unknown,
+  weights: Parameters<typeof tensorsOf>[0],
+): Promise<tf.LayersModel> {
+  const model = await tf.models.modelFromJSON({ modelTopology: topology } as Parameters<
+    typeof tf.models.modelFromJSON
+  >[0]);
+  const init = tensorsOf(weights);
+  model.setWeights(init.map((w) => w.tensor));
+  tf.dispose(init.map((w) => w.tensor));
+  return model;
+}
+
+function release(): void {
+  current?.dispose();
+  current = undefined;
+  targetModel?.dispose();
+  targetModel = undefined;
+}
 
 function reply(r: WorkerReply): void {
   parentPort!.postMessage(r);
@@ -56,26 +79,32 @@ async function initBackend(): Promise<void> {
 async function handleMessage(msg: WorkerMessage): Promise<WorkerReply> {
   switch (msg.type) {
     case 'setup': {
-      current?.dispose();
-      current = undefined;
-      const model = await tf.models.modelFromJSON({ modelTopology: msg.modelTopology } as Parameters<
-        typeof tf.models.modelFromJSON
-      >[0]);
-      const init = tensorsOf(msg.weights);
-      model.setWeights(init.map((w) => w.tensor));
-      tf.dispose(init.map((w) => w.tensor));
+      release();
+      const model = await modelFrom(msg.modelTopology, msg.weights);
+      let targets: TargetSource | undefined;
+      if (msg.targets?.kind === 'cached') targets = msg.targets;
+      else if (msg.targets?.kind === 'per-batch') {
+        targetModel = await modelFrom(msg.targets.modelTopology, msg.targets.weights);
+        targets = { kind: 'per-batch', model: targetModel };
+      }
       const optimizer = createOptimizer(msg.optimizer);
-      if (msg.optimizerState.length > 0) await optimizer.optimizer.setWeights(tensorsOf(msg.optimizerState));
+      if (msg.optimizerState.length > 0)
+        await restoreOptimizerState(optimizer, tensorsOf(msg.optimizerState));
       current = new Replica(
         msg.replica,
         msg.replicas,
         model,
         optimizer,
         msg.objective,
-        msg.train,
+        new ShardSource({
+          train: msg.train,
+          inputShape: msg.inputShape,
+          classes: msg.classes,
+          targets,
+          augment: msg.augment,
+        }),
         msg.inputShape,
         msg.classes,
-        msg.teacherLogits,
         msg.buffers,
       );
       return { type: 'ok' };
@@ -98,8 +127,7 @@ async function handleMessage(msg: WorkerMessage): Promise<WorkerReply> {
       return { type: 'ok' };
     }
     case 'release':
-      current?.dispose();
-      current = undefined;
+      release();
       return { type: 'ok' };
   }
 }

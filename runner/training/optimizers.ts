@@ -4,7 +4,7 @@
  * Adam treat it the same way PyTorch does (grad += wd * w).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { OptimizerConfig } from '../config/types';
+import { milestoneEpoch, type OptimizerConfig } from '../config/types';
 
 export interface PhaseOptimizer {
   optimizer: tf.Optimizer;
@@ -20,7 +20,7 @@ export function learningRateAt(config: OptimizerConfig, epoch: number, epochs: n
   const schedule = config.schedule;
   if (schedule) {
     for (const m of schedule.milestones) {
-      if (epoch >= Math.round(m * epochs)) lr *= schedule.gamma ?? 0.1;
+      if (epoch >= milestoneEpoch(m, epochs)) lr *= schedule.gamma ?? 0.1;
     }
   }
   return lr;
@@ -60,4 +60,35 @@ export function createOptimizer(config: OptimizerConfig): PhaseOptimizer {
       return lr;
     },
   };
+}
+
+/**
+ * Restores an optimizer's state (from `getWeights()`, e.g. a checkpoint). TF.js's Adam recomputes
+ * its bias-correction powers on restore as pow(beta, t + 1), while training multiplies them in
+ * float32 step by step: the last bits differ, and a resumed run would drift from an uninterrupted
+ * one. Here they are rebuilt the way training builds them, so a resume continues bit for bit.
+ */
+export async function restoreOptimizerState(
+  opt: PhaseOptimizer,
+  weights: Parameters<tf.Optimizer['setWeights']>[0],
+): Promise<void> {
+  await opt.optimizer.setWeights(weights);
+  const adam = opt.optimizer as unknown as {
+    accBeta1?: tf.Variable;
+    accBeta2?: tf.Variable;
+    beta1: number;
+    beta2: number;
+    iterations: number;
+  };
+  if (!(adam.accBeta1 && adam.accBeta2)) return;
+  const running = (beta: number): number => {
+    const b = Math.fround(beta);
+    let acc = b;
+    for (let i = 0; i < adam.iterations; i++) acc = Math.fround(acc * b);
+    return acc;
+  };
+  tf.tidy(() => {
+    adam.accBeta1!.assign(tf.scalar(running(adam.beta1)));
+    adam.accBeta2!.assign(tf.scalar(running(adam.beta2)));
+  });
 }

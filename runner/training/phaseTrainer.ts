@@ -5,13 +5,17 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CheckpointPosition, PhaseName, PhaseResult } from '../protocol/events';
 import type { EventLog } from '../store/eventLog';
-import { batchCount, epochOrder, gatherBatch, gatherRows, type HostSplit } from './batches';
+import type { AugmentConfig } from '../config/types';
+import { batchCount, epochOrder, type HostSplit } from './batches';
 import { accuracy } from './evaluate';
 import { annealingLoss, crossEntropy, kdLoss } from './losses';
 import type { PhaseOptimizer } from './optimizers';
 import { stepForEpoch, type TemperatureStep } from './annealingSchedule';
 import { denseGradients, denseStackOf } from './denseStep';
 import type { PhaseReplicas, TrainingThreads } from './dataParallel';
+import { ShardSource, type HostShard, type ShardPlan, type TargetSource } from './shards';
+
+export type { HostShard } from './shards';
 
 export type Objective =
   | { kind: 'ce' }
@@ -64,6 +68,13 @@ export interface PhaseContext {
    * trains alone. Each phase asks it how many replicas its model is worth.
    */
   threads?: TrainingThreads;
+  /** Augmentation of training batches (data.augment) and the pad value of each channel. */
+  augment?: { config: AugmentConfig; padValues: number[] };
+  /**
+   * The split `validation` holds: "validation" (held-out protocol), or "test" (the reference
+   * protocol selects on the test set; events then report it as testAccuracy).
+   */
+  selectOn?: 'validation' | 'test';
 }
 
 export interface PhaseSpec {
@@ -72,8 +83,8 @@ export interface PhaseSpec {
   optimizer: PhaseOptimizer;
   epochs: number;
   objective: Objective;
-  /** Row-major [n, classes] teacher logits of the training split, computed once per run. */
-  teacherLogits?: Float32Array;
+  /** The distillation targets: teacher logits cached once per run, or the teacher run on every batch. */
+  targets?: TargetSource;
   start: PhaseProgress;
   /** Save the model and the resume state at this position (reason says why). */
   checkpoint(reason: 'epoch' | 'cancel', progress: PhaseProgress): Promise<void>;
@@ -94,13 +105,6 @@ export interface ShardGradients {
   loss: number;
   /** Correct predictions in the shard. */
   correct: number;
-}
-
-/** One batch or data-parallel shard on the host: flattened input rows, labels, teacher logits. */
-export interface HostShard {
-  x: Float32Array;
-  y: Int32Array;
-  targets?: Float32Array;
 }
 
 /**
@@ -197,27 +201,41 @@ export function trainStep(
 
 export async function runPhase(ctx: PhaseContext, spec: PhaseSpec): Promise<PhaseOutcome> {
   const { train } = ctx;
-  const sampleSize = ctx.inputShape.reduce((a, b) => a * b, 1);
   const batches = batchCount(train.n, ctx.batchSize);
   const vars = spec.model.trainableWeights.map((w) => w.read() as tf.Variable);
   const best: BestTracker = spec.start.best ?? { bestValAccuracy: -1, bestEpoch: 0, finalValAccuracy: NaN };
   const steps = spec.objective.kind === 'anneal' ? spec.objective.steps : undefined;
+  const plan: ShardPlan = {
+    train,
+    inputShape: ctx.inputShape,
+    classes: ctx.classes,
+    targets: spec.targets,
+    augment: ctx.augment && {
+      config: ctx.augment.config,
+      padValues: ctx.augment.padValues,
+      inputShape: ctx.inputShape,
+      seed: ctx.seed,
+      phase: spec.phase,
+    },
+  };
 
   const replicas = ctx.threads
     ? await ctx.threads.startPhase({
         model: spec.model,
         optimizer: spec.optimizer,
         objective: spec.objective,
-        train,
-        teacherLogits: spec.teacherLogits,
-        inputShape: ctx.inputShape,
-        classes: ctx.classes,
+        plan,
         batchSize: ctx.batchSize,
-        replicas: ctx.threads.replicasFor(spec.model, ctx.batchSize),
+        replicas: ctx.threads.replicasFor(
+          spec.model,
+          ctx.batchSize,
+          spec.targets?.kind === 'per-batch' ? spec.targets.model : undefined,
+        ),
       })
     : undefined;
+  const source = replicas ? replicas.main.source : new ShardSource(plan);
   try {
-    return await phaseLoop(ctx, spec, vars, batches, sampleSize, best, steps, replicas);
+    return await phaseLoop(ctx, spec, vars, batches, source, best, steps, replicas);
   } finally {
     // A failed step leaves the pool broken: runExperiment closes it; nothing to release then.
     await replicas?.end().catch(() => undefined);
@@ -229,7 +247,7 @@ async function phaseLoop(
   spec: PhaseSpec,
   vars: tf.Variable[],
   batches: number,
-  sampleSize: number,
+  source: ShardSource,
   best: BestTracker,
   steps: TemperatureStep[] | undefined,
   replicas: PhaseReplicas | undefined,
@@ -277,23 +295,17 @@ async function phaseLoop(
       }
       const t0 = process.hrtime.bigint();
       let r: { loss: number; correct: number };
-      let size: number;
+      const indices = order.subarray(b * ctx.batchSize, Math.min(train.n, (b + 1) * ctx.batchSize));
+      const size = indices.length;
       if (replicas) {
-        const indices = order.subarray(b * ctx.batchSize, Math.min(train.n, (b + 1) * ctx.batchSize));
-        size = indices.length;
-        r = await replicas.step(indices, step?.phi ?? 1);
+        r = await replicas.step(indices, step?.phi ?? 1, epoch);
       } else {
-        const batch = gatherBatch(train, sampleSize, order, b, ctx.batchSize);
-        size = batch.size;
-        const targets = spec.teacherLogits
-          ? gatherRows(spec.teacherLogits, ctx.classes, batch.indices)
-          : undefined;
         r = trainStep(
           spec.model,
           spec.objective,
           spec.optimizer,
           vars,
-          { x: batch.x, y: batch.y, targets },
+          source.gather(indices, epoch),
           ctx.inputShape,
           ctx.classes,
           step?.phi ?? 1,
@@ -336,9 +348,11 @@ async function phaseLoop(
 
     await replicas?.syncStatistics();
     const trainAccuracy = acc.correct / acc.seen;
-    const valAccuracy =
+    const heldOut =
       ctx.validation.n > 0 ? accuracy(spec.model, ctx.validation, ctx.inputShape, ctx.evalBatchSize) : null;
-    const selection = valAccuracy ?? trainAccuracy;
+    const onTest = ctx.selectOn === 'test';
+    const selection = heldOut ?? trainAccuracy;
+    const targetSeconds = source.perBatchTargets ? source.takeTargetSeconds() : undefined;
     log.emit({
       type: 'epoch-ended',
       phase: spec.phase,
@@ -347,7 +361,9 @@ async function phaseLoop(
       ...(step ? { temperature: step.temperature, phi: step.phi } : {}),
       loss: acc.lossSum / acc.seen,
       trainAccuracy,
-      valAccuracy,
+      valAccuracy: onTest ? null : heldOut,
+      ...(onTest && heldOut !== null ? { testAccuracy: heldOut } : {}),
+      ...(targetSeconds !== undefined ? { targetSeconds } : {}),
       samplesPerSecond: acc.seen / acc.seconds,
       lr,
       seconds: acc.seconds,
@@ -372,6 +388,12 @@ async function phaseLoop(
       bestEpoch: best.bestEpoch,
       finalValAccuracy: best.finalValAccuracy,
       ...(best.bestTemperature !== undefined ? { bestTemperature: best.bestTemperature } : {}),
+      // Held-out validation is the default and goes unsaid.
+      ...(ctx.validation.n === 0
+        ? { selectedOn: 'train' as const }
+        : ctx.selectOn === 'test'
+          ? { selectedOn: 'test' as const }
+          : {}),
     },
   };
 }

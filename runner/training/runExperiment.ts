@@ -7,8 +7,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
+  augments,
   isCheckpointTeacher,
+  protocolOf,
   takdAssistantSettings,
+  trainingData,
   type ExperimentConfig,
   type MethodConfig,
   type OptimizerConfig,
@@ -29,7 +32,7 @@ import {
 } from '../sweep/teacherCache';
 import { annealingSchedule } from './annealingSchedule';
 import { accuracy, predictLogits } from './evaluate';
-import { createOptimizer, type PhaseOptimizer } from './optimizers';
+import { createOptimizer, restoreOptimizerState, type PhaseOptimizer } from './optimizers';
 import {
   runPhase,
   type CancelToken,
@@ -37,6 +40,7 @@ import {
   type PhaseContext,
   type PhaseProgress,
 } from './phaseTrainer';
+import type { TargetSource } from './shards';
 import { TrainingThreads } from './dataParallel';
 
 export interface RunOptions {
@@ -160,6 +164,10 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
   let assistantInfo: ModelInfo | undefined;
   let assistantTestAccuracy: number | null = null;
   let teacherTestAccuracy: number | null = state?.teacherTestAccuracy ?? null;
+  /** Reference protocol: the last epoch's test accuracy (the reported one is the best epoch's). */
+  let studentFinalTestAccuracy: number | undefined;
+  const protocol = protocolOf(config);
+  const reference = protocol === 'reference';
   const secondsBefore = state?.seconds ?? 0;
   let trainingSeconds = 0;
   const models: tf.LayersModel[] = [];
@@ -182,11 +190,13 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     student: {
       ...(studentInfo ?? { type: config.student.model.type, params: 0, source: 'trained' }),
       testAccuracy: studentTestAccuracy,
+      ...(studentFinalTestAccuracy !== undefined ? { finalTestAccuracy: studentFinalTestAccuracy } : {}),
     },
     ...(assistantInfo ? { assistant: { ...assistantInfo, testAccuracy: assistantTestAccuracy } } : {}),
     compression:
       teacherInfo && studentInfo && studentInfo.params > 0 ? teacherInfo.params / studentInfo.params : 0,
     phases: completed,
+    protocol,
     startedAt,
     endedAt: new Date().toISOString(),
     seconds: secondsBefore + (Date.now() - startClock) / 1000,
@@ -206,7 +216,9 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     const threadsNote = threads
       ? `; data-parallel on up to ${threads.threads} threads (threads: ${JSON.stringify(threads.setting)})`
       : '';
-    const data: Dataset = loadDataset(config.data, path.dirname(opts.configPath));
+    const data: Dataset = loadDataset(trainingData(config), path.dirname(opts.configPath));
+    // With augmentation a sample's image differs every epoch, so its teacher logits do too.
+    const augmenting = augments(config.data.augment);
     const inputShape = data.inputShape;
     const evalBatchSize = config.evalBatchSize ?? 1000;
 
@@ -300,6 +312,10 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
         classes: data.classes,
       },
       ...(state ? { resumedFrom: state.position } : {}),
+      ...(config.method.type !== 'scratch'
+        ? { teacherTargets: augmenting ? ('per-batch' as const) : ('cached' as const) }
+        : {}),
+      protocol,
       pid: process.pid,
     });
     log.emit({ type: 'log', level: 'info', message: `backend: ${choice.note}${threadsNote}` });
@@ -308,7 +324,12 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       log,
       cancel: opts.cancel,
       train: data.train,
-      validation: data.validation,
+      // The reference protocol selects on the test set (and holds nothing out).
+      validation: reference ? data.test : data.validation,
+      selectOn: reference ? 'test' : 'validation',
+      ...(augmenting && config.data.augment
+        ? { augment: { config: config.data.augment, padValues: Array.from(data.padValues) } }
+        : {}),
       inputShape,
       classes: data.classes,
       batchSize: config.batchSize,
@@ -388,8 +409,23 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       const manifest = fs.readFileSync(path.join(dir, 'optimizer.json'), 'utf8');
       const weights = decodeTensors(manifest, fs.readFileSync(path.join(dir, 'optimizer.bin')));
       if (weights.length > 1 || (weights.length === 1 && weights[0].name !== 'iter'))
-        await opt.optimizer.setWeights(weights);
+        await restoreOptimizerState(opt, weights);
     };
+
+    /** onBest of a phase: keep the model of its best epoch in `dir` (a `checkpoint-saved` event says so). */
+    const saveBest =
+      (model: tf.LayersModel, dir: string, phase: PhaseName, role: 'teacher' | 'student') =>
+      async (epoch: number, val: number): Promise<void> => {
+        await saveModel(model, path.join(runDir, dir));
+        log.emit({
+          type: 'checkpoint-saved',
+          path: dir,
+          model: role,
+          reason: 'best',
+          position: { phase, epoch, batch: 0 },
+          valAccuracy: val,
+        });
+      };
 
     const cancelled = (position: ResumeState['position']): RunOutcome => {
       log.emit({ type: 'run-cancelled', signal: opts.cancel.signal ?? 'SIGTERM', position });
@@ -411,12 +447,18 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
           objective: { kind: 'ce' },
           start,
           checkpoint: checkpointer('teacher', teacher, opt, 'teacher'),
+          onBest: reference ? saveBest(teacher, RUN_FILES.teacherBest, 'teacher', 'teacher') : undefined,
         },
       );
       opt.optimizer.dispose();
       trainingSeconds += outcome.seconds;
       if (outcome.status === 'cancelled') return cancelled(outcome.position);
       completed.push(outcome.result);
+      if (reference) {
+        // The reference code distils from the teacher's best epoch on the test set.
+        teacher = await loadModel(path.join(runDir, RUN_FILES.teacherBest, 'model.json'));
+        models.push(teacher);
+      }
       await saveModel(teacher, teacherDir);
       log.emit({
         type: 'checkpoint-saved',
@@ -436,7 +478,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       writeState({ position: { phase: firstPhase, epoch: 0, batch: 0 }, hasModel: false });
     }
 
-    // --- The teacher's logits, once per run (no augmentation, so they never change) ----------
+    // --- The teacher's targets: its logits once per run, or (augmented) the teacher per batch --
     const logitsOf = (model: tf.LayersModel, who: string): Float32Array => {
       const t0 = Date.now();
       const logits = predictLogits(model, data.train, inputShape, data.classes, evalBatchSize);
@@ -447,9 +489,18 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       });
       return logits;
     };
-    let teacherLogits: Float32Array | undefined;
-    if (phases.some((p) => p.needsTeacherLogits && !isDone(p.phase)) || (takd && !isDone('assistant'))) {
-      teacherLogits = teacherCacheDir
+    let teacherTargets: TargetSource | undefined;
+    const teacherNeeded =
+      phases.some((p) => p.needsTeacherLogits && !isDone(p.phase)) || (takd && !isDone('assistant'));
+    if (teacherNeeded && augmenting) {
+      teacherTargets = { kind: 'per-batch', model: teacher };
+      log.emit({
+        type: 'log',
+        level: 'info',
+        message: 'teacher targets computed per batch on the augmented images (teacher in inference mode)',
+      });
+    } else if (teacherNeeded) {
+      let teacherLogits = teacherCacheDir
         ? readCachedLogits(teacherCacheDir, data.fingerprint, data.train.n, data.classes)
         : undefined;
       if (teacherLogits) {
@@ -462,10 +513,11 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
         teacherLogits = logitsOf(teacher, 'teacher');
         if (teacherCacheDir) writeCachedLogits(teacherCacheDir, data.fingerprint, teacherLogits);
       }
+      teacherTargets = { kind: 'cached', logits: teacherLogits };
     }
 
     // --- TAKD: the assistant, trained with KD from the teacher; then its logits, once --------
-    let assistantLogits: Float32Array | undefined;
+    let assistantTargets: TargetSource | undefined;
     if (takd) {
       const assistantDir = path.join(runDir, RUN_FILES.assistant);
       let assistant: tf.LayersModel;
@@ -496,7 +548,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
           optimizer: opt,
           epochs: takd.epochs,
           objective: { kind: 'kd', temperature: takd.temperature, alpha: takd.alpha },
-          teacherLogits,
+          targets: teacherTargets,
           start: progressFor('assistant'),
           checkpoint: checkpointer('assistant', assistant, opt, 'assistant'),
         });
@@ -516,10 +568,28 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       }
       assistantTestAccuracy = accuracy(assistant, data.test, inputShape, evalBatchSize);
       if (phases.some((p) => p.distilFrom === 'assistant' && !isDone(p.phase)))
-        assistantLogits = logitsOf(assistant, 'assistant');
+        assistantTargets = augmenting
+          ? { kind: 'per-batch', model: assistant }
+          : { kind: 'cached', logits: logitsOf(assistant, 'assistant') };
     }
 
     // --- Student phases --------------------------------------------------------------------
+    /** Annealing keeps its best phase-1 student; the reference protocol also the last phase's best (on test). */
+    const bestKeeper = (
+      phase: PhaseName,
+      model: tf.LayersModel,
+      last: boolean,
+    ): ((epoch: number, val: number) => Promise<void>) | undefined => {
+      const keep = [
+        ...(phase === 'anneal' ? [saveBest(model, RUN_FILES.phase1Best, phase, 'student')] : []),
+        ...(reference && last ? [saveBest(model, RUN_FILES.studentBest, phase, 'student')] : []),
+      ];
+      return keep.length === 0
+        ? undefined
+        : async (epoch, val) => {
+            for (const k of keep) await k(epoch, val);
+          };
+    };
     let student: tf.LayersModel | undefined;
     for (const p of phases) {
       if (isDone(p.phase)) continue;
@@ -551,24 +621,11 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
         optimizer: opt,
         epochs: p.epochs,
         objective: p.objective,
-        teacherLogits:
-          p.distilFrom === 'assistant' ? assistantLogits : p.needsTeacherLogits ? teacherLogits : undefined,
+        targets:
+          p.distilFrom === 'assistant' ? assistantTargets : p.needsTeacherLogits ? teacherTargets : undefined,
         start: progressFor(p.phase),
         checkpoint: checkpointer(p.phase, model, opt, 'student'),
-        onBest:
-          p.phase === 'anneal'
-            ? async (epoch, val) => {
-                await saveModel(model, path.join(runDir, RUN_FILES.phase1Best));
-                log.emit({
-                  type: 'checkpoint-saved',
-                  path: RUN_FILES.phase1Best,
-                  model: 'student',
-                  reason: 'best',
-                  position: { phase: 'anneal', epoch, batch: 0 },
-                  valAccuracy: val,
-                });
-              }
-            : undefined,
+        onBest: bestKeeper(p.phase, model, p === phases[phases.length - 1]),
       });
       opt.optimizer.dispose();
       trainingSeconds += outcome.seconds;
@@ -583,6 +640,16 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       models.push(student);
     }
 
+    if (reference) {
+      // The reference protocol reports the last phase's best test epoch: that model is the student.
+      const best = path.join(runDir, RUN_FILES.studentBest, 'model.json');
+      if (fs.existsSync(best)) {
+        student = await loadModel(best);
+        models.push(student);
+      }
+      const lastResult = completed[completed.length - 1];
+      if (lastResult?.selectedOn === 'test') studentFinalTestAccuracy = lastResult.finalValAccuracy;
+    }
     const studentTestAccuracy = accuracy(student, data.test, inputShape, evalBatchSize);
     await saveModel(student, path.join(runDir, RUN_FILES.student));
     const last = phases[phases.length - 1];

@@ -31,7 +31,13 @@ export async function cmdCompare(argv: string[]): Promise<number> {
     process.stderr.write(`akd compare: no runs under ${args.positional.join(', ')}\n`);
     return EXIT.invalid;
   }
-  let groups: Group[] = groupRuns(rows);
+  let groups: Group[];
+  try {
+    groups = groupRuns(rows);
+  } catch (e) {
+    process.stderr.write(`akd compare: ${(e as Error).message}\n`);
+    return EXIT.invalid;
+  }
   const best = bestByValidation(groups);
   if (args.flags.has('best-only')) groups = groups.filter((g) => best.get(g.method) === g);
 

@@ -849,3 +849,66 @@ test('resolveConfigPaths makes data paths and the checkpoint absolute', () => {
   assert.deepEqual(cifar.teacher, { checkpoint: '/home/u/exp/runs/r1/teacher/model.json' });
   assert.deepEqual(resolveConfigPaths(base, configPath), base, 'mnist has no paths');
 });
+
+test('augmentation: horizontalFlip on digits is a warning at its position; fine on CIFAR; a large crop is a warning', () => {
+  const text = variant({ 'data.augment': { randomCrop: 2, horizontalFlip: true } });
+  const result = validate(text);
+  assert.ok(result.config, 'a warning, not an error: the run may start');
+  const p = expectProblem(result, {
+    path: 'data.augment.horizontalFlip',
+    code: 'augment-flip-digits',
+    severity: 'warning',
+    says: ['changes digits'],
+  });
+  const at = positionOf(text, 'true');
+  assert.deepEqual([p.line, p.column], [at.line, at.column]);
+  assert.ok(!result.problems.some((q) => q.code === 'augment-crop-large'), 'a 2-pixel crop on 28x28 is fine');
+  assert.ok(
+    !validate(variant({ 'data.augment': { randomCrop: 2 } })).problems.some((q) =>
+      q.code.startsWith('augment-'),
+    ),
+  );
+  expectProblem(validate(variant({ 'data.augment': { randomCrop: 8 } })), {
+    path: 'data.augment.randomCrop',
+    code: 'augment-crop-large',
+    severity: 'warning',
+    says: ['more than a quarter'],
+  });
+  const cifar = validate(
+    variant({ data: { format: 'cifar10', dir: '.', augment: { randomCrop: 4, horizontalFlip: true } } }),
+  );
+  assert.ok(!cifar.problems.some((q) => q.code.startsWith('augment-')), dump(cifar));
+  expectProblem(validate(variant({ 'data.augment': { randomCrop: 17 } })), {
+    path: 'data.augment.randomCrop',
+    code: 'range',
+    says: ['16'],
+  });
+});
+
+test('the reference protocol: an explicit validationFraction is a warning (it is ignored), no "no-validation" note', () => {
+  const result = validate(variant({ evaluation: { protocol: 'reference' } }));
+  expectProblem(result, {
+    path: 'data.validationFraction',
+    code: 'protocol-ignores-validation',
+    severity: 'warning',
+    says: ['ignored'],
+  });
+  const quiet = validate(
+    variant({ evaluation: { protocol: 'reference' }, 'data.validationFraction': undefined }),
+  );
+  assert.deepEqual(quiet.problems, [], dump(quiet));
+  expectProblem(validate(variant({ evaluation: { protocol: 'paper' } })), {
+    path: 'evaluation.protocol',
+    code: 'enum',
+    says: ['held-out', 'reference'],
+  });
+});
+
+test("the README's CIFAR config validates (its data folder aside), with the reference code's augmentation", () => {
+  const readme = fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', 'README.md'), 'utf8');
+  const block = /```jsonc\n(\{\n {2}"name": "cifar10-resnet110-to-resnet8"[\s\S]*?)```/.exec(readme);
+  assert.ok(block, 'the CIFAR config block is in the README');
+  const result = validate(block[1], { fileExists: () => true, readBytes: () => undefined });
+  assert.ok(!hasErrors(result.problems), dump(result));
+  assert.deepEqual(result.config?.data.augment, { randomCrop: 4, horizontalFlip: true });
+});

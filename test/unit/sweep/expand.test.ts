@@ -249,6 +249,12 @@ test('teacher cache key: same teacher and data, same key, whatever the key order
   assert.notEqual(teacherCacheKey(t, 128, 'f'), teacherCacheKey(t, 64, 'f'));
   assert.notEqual(teacherCacheKey(t, 128, 'f'), teacherCacheKey(t, 128, 'g'));
   assert.notEqual(teacherCacheKey(t, 128, 'f'), teacherCacheKey({ ...t, seed: 2 }, 128, 'f'));
+  // Augmentation and the reference protocol change the teacher's weights; their defaults keep old keys.
+  const base = teacherCacheKey(t, 128, 'f');
+  assert.equal(teacherCacheKey(t, 128, 'f', { augment: { randomCrop: 0 }, protocol: 'held-out' }), base);
+  assert.notEqual(teacherCacheKey(t, 128, 'f', { augment: { randomCrop: 4 } }), base);
+  assert.notEqual(teacherCacheKey(t, 128, 'f', { augment: { horizontalFlip: true } }), base);
+  assert.notEqual(teacherCacheKey(t, 128, 'f', { protocol: 'reference' }), base);
 });
 
 // ---------------------------------------------------------------- validation

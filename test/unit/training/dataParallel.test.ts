@@ -108,10 +108,12 @@ for (const c of cases) {
         model: parallel,
         optimizer: po,
         objective: c.objective,
-        train: data,
-        teacherLogits,
-        inputShape: c.shape,
-        classes,
+        plan: {
+          train: data,
+          targets: teacherLogits ? { kind: 'cached', logits: teacherLogits } : undefined,
+          inputShape: c.shape,
+          classes,
+        },
         batchSize: 40,
         replicas: 2,
       });
@@ -139,7 +141,7 @@ for (const c of cases) {
           classes,
           0.5,
         );
-        const p: { loss: number; correct: number } = await replicas.step(ids, 0.5);
+        const p: { loss: number; correct: number } = await replicas.step(ids, 0.5, 0);
         assert.ok(
           Math.abs(p.loss - s.loss) <= 1e-5 * Math.max(1, Math.abs(s.loss)),
           `step ${i}: loss ${p.loss} vs ${s.loss}`,
@@ -188,9 +190,7 @@ test('ResNet (batchnorm) on 2 replicas: they stay identical; per-shard moving st
       model,
       optimizer,
       objective: { kind: 'ce' },
-      train: data,
-      inputShape: shape,
-      classes,
+      plan: { train: data, inputShape: shape, classes },
       batchSize: 32,
       replicas: 2,
     });
@@ -200,6 +200,7 @@ test('ResNet (batchnorm) on 2 replicas: they stay identical; per-shard moving st
       const r = await replicas.step(
         Int32Array.from({ length: 32 }, (_, j) => (i * 32 + j * 7) % 64),
         1,
+        0,
       );
       assert.ok(Number.isFinite(r.loss), `step ${i}: loss ${r.loss}`);
     }

@@ -15,6 +15,7 @@ function row(runId: string, method: RunRow['method'], seed: number, test: number
     seed,
     variables: {},
     status: 'completed',
+    protocol: 'held-out',
     studentTest: test,
     studentVal: test,
     teacherTest: 0.97,
