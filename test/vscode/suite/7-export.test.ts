@@ -13,7 +13,7 @@ import * as vscode from 'vscode';
 import type { ExportOutcome } from '../../../extension/runs/exportProcess';
 import type { RunSummary } from '../../../runner/protocol';
 import { readEvents } from '../../../runner/store/eventLog';
-import { api, waitUntil } from './helpers';
+import { api, completedRunDir } from './helpers';
 
 suite('export', function () {
   this.timeout(120_000);
@@ -21,13 +21,7 @@ suite('export', function () {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'akd-export-'));
 
   suiteSetup(async () => {
-    const { runs } = await api();
-    await runs.refresh();
-    const done = await waitUntil(
-      () => runs.allRuns().find((r) => r.status === 'completed'),
-      'a completed run (from the runs suite)',
-    );
-    runDir = done.runDir;
+    runDir = await completedRunDir();
   });
 
   suiteTeardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
