@@ -71,8 +71,13 @@ before(async () => {
     batchSize: 64,
   });
   const cnn = await train('cnn', scratch({ type: 'cnn', filters: [8, 16], dense: [32] }, 2));
-  // ResNet-8 at its default width (78k parameters): the student the int8 size goal is about.
-  const resnet = await train('resnet', scratch({ type: 'resnet', depth: 8, width: 16 }, 2));
+  // ResNet-8 at its default width (78k parameters): the student the int8 size goal is about. On
+  // 1,800 images it reached 65% and its int8 drop (1.2 points) was mostly borderline images; on
+  // 2,700 it reaches about 85%, closer to a student one would ship.
+  const resnet = await train('resnet', {
+    ...scratch({ type: 'resnet', depth: 8, width: 16 }, 2),
+    data: { ...data, trainLimit: 3000 },
+  });
   // Stopped in phase 1: its student was never saved.
   const cancelled = await train(
     'cancelled',
