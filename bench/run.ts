@@ -1,15 +1,21 @@
 /**
  * `npm run bench`: the runner against PyTorch (+ OpenBLAS) on the same models, samples, optimizer
- * (Adam), batch size (128) and thread count, back to back; then one full `akd run` of the example.
+ * (Adam), batch size (128) and thread count, back to back; the teacher's inference (its logits of
+ * the training samples) against PyTorch's torch.no_grad() forward on the same threads; then
+ * `npm start` (one full `akd run` of the example), timed, with each phase's first epoch against
+ * its second as the run reports them (cold start).
  *
- *   npm run bench [-- --json FILE] [--threads N] [--models cnn,resnet8,mlp] [--repeat N] [--skip-run] [--skip-torch]
+ *   npm run bench [-- --json FILE] [--threads N] [--models cnn,resnet8,mlp] [--repeat N] [--skip-run]
+ *                 [--skip-torch] [--skip-inference]
  *
  * Each side trains each model in its own process (peak RSS = that process's VmHWM), --repeat times
  * (default 3), the two sides alternating; the table gives each side's median samples/s. The thread
  * count is what the runner's "auto" picks for the model (see runner/training/dataParallel.ts),
- * unless --threads says otherwise; PyTorch gets the same. What PyTorch needs is installed here
- * if missing (Debian python3-torch via apt-get when root; libopenblas0-pthread unpacked into
- * .bench-cache/openblas and loaded for the PyTorch process only), or the bench says what is missing.
+ * unless --threads says otherwise; PyTorch gets the same. Inference: PyTorch gets the threads the
+ * runner's logits pass used. Every figure is printed with the CPU model, its SIMD extensions and
+ * the load average. What PyTorch needs is installed here if missing (Debian python3-torch via
+ * apt-get when root; libopenblas0-pthread unpacked into .bench-cache/openblas and loaded for the
+ * PyTorch process only), or the bench says what is missing.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -20,6 +26,7 @@ import { loadDataset } from '../runner/data/dataset';
 import { buildModel } from '../runner/models/buildModel';
 import { autoReplicas, coreCount } from '../runner/training/dataParallel';
 import { BENCH_MODELS } from './runnerBench';
+import { cpuDescription } from './cpuInfo';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const CACHE = path.join(REPO, '.bench-cache');
@@ -176,26 +183,37 @@ function autoThreads(model: string, shape: [number, number, number]): number {
   return n;
 }
 
-async function timeExampleRun(): Promise<{
+/** One phase's first two epochs as the run reported them (epoch-ended.samplesPerSecond). */
+interface ColdStart {
+  phase: string;
+  threads?: number;
+  epoch1: number;
+  epoch2: number;
+  /** epoch1 / epoch2 (goal: >= 0.8). */
+  ratio: number;
+}
+
+interface NpmStart {
   seconds: number;
   status: number | null;
   studentTestAccuracy?: number;
   teacherTestAccuracy?: number;
-}> {
+  coldStart: ColdStart[];
+  /** The run's own "teacher logits computed once for N training samples in S s" line. */
+  teacherLogits?: { samples: number; seconds: number };
+}
+
+/** `npm start -- --out .bench-cache/runs --json` (akd run of the example), timed from the outside. */
+async function timeNpmStart(): Promise<NpmStart> {
   const out = path.join(CACHE, 'runs');
+  // Under `npm run bench`, npm says where it is; else the npm next to this node.
+  const npmCli = process.env.npm_execpath ?? path.join(path.dirname(process.execPath), 'npm');
+  const [cmd, args] = npmCli.endsWith('.js') ? [process.execPath, [npmCli]] : [npmCli, []];
   const t0 = performance.now();
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(REPO, 'bin', 'akd.js'),
-      'run',
-      path.join(REPO, 'examples', 'mnist-cnn-to-mlp.akd.json'),
-      '--out',
-      out,
-      '--json',
-    ],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const child = spawn(cmd, [...args, 'start', '--silent', '--', '--out', out, '--json'], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let text = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (c: string) => {
@@ -203,23 +221,55 @@ async function timeExampleRun(): Promise<{
   });
   const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
   const seconds = (performance.now() - t0) / 1000;
-  const done = text
+  const events = text
     .split('\n')
-    .filter((l) => l.includes('"run-completed"'))
-    .pop();
-  const summary = done
-    ? (
-        JSON.parse(done) as {
-          summary: { student: { testAccuracy: number }; teacher: { testAccuracy: number } };
-        }
-      ).summary
-    : undefined;
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown> & { type: string });
+  const done = events.filter((e) => e.type === 'run-completed').pop() as
+    { summary: { student: { testAccuracy: number }; teacher: { testAccuracy: number } } } | undefined;
+  const coldStart: ColdStart[] = [];
+  // One row per phase (annealing's phase 1 starts once per temperature: its first start counts).
+  const starts = events.filter((e) => e.type === 'phase-started');
+  for (const started of starts.filter((e, i) => starts.findIndex((f) => f.phase === e.phase) === i)) {
+    const phase = String(started.phase);
+    const epochs = events.filter((e) => e.type === 'epoch-ended' && e.phase === phase) as unknown as Array<{
+      epoch: number;
+      samplesPerSecond: number;
+    }>;
+    const [e1, e2] = [epochs.find((e) => e.epoch === 1), epochs.find((e) => e.epoch === 2)];
+    if (e1 && e2) {
+      coldStart.push({
+        phase,
+        threads: started.threads as number | undefined,
+        epoch1: e1.samplesPerSecond,
+        epoch2: e2.samplesPerSecond,
+        ratio: e1.samplesPerSecond / e2.samplesPerSecond,
+      });
+    }
+  }
+  const logits = events
+    .filter((e) => e.type === 'log')
+    .map((e) =>
+      /teacher logits computed once for (\d+) training samples in ([\d.]+) s/.exec(String(e.message)),
+    )
+    .find((m) => m);
   return {
     seconds,
     status,
-    studentTestAccuracy: summary?.student.testAccuracy,
-    teacherTestAccuracy: summary?.teacher.testAccuracy,
+    studentTestAccuracy: done?.summary.student.testAccuracy,
+    teacherTestAccuracy: done?.summary.teacher.testAccuracy,
+    coldStart,
+    teacherLogits: logits ? { samples: Number(logits[1]), seconds: Number(logits[2]) } : undefined,
   };
+}
+
+interface InferenceResult {
+  model: string;
+  samples: number;
+  runner: Side;
+  pytorch?: Side;
+  ratio?: number;
+  runs: { runner: number[]; pytorch?: number[] };
 }
 
 const fmt = (v: number | undefined, d = 0): string =>
@@ -228,18 +278,59 @@ const fmt = (v: number | undefined, d = 0): string =>
 const spread = (v: number[] | undefined): string =>
   v && v.length > 1 ? ` (${fmt(Math.min(...v))}-${fmt(Math.max(...v))})` : '';
 
+const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+const loadNow = (): string =>
+  os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ');
+
+/** The environment of a PyTorch process: OpenBLAS loaded, `threads` threads. */
+function torchEnv(threads: number): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    LD_LIBRARY_PATH: [OPENBLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
+    OMP_NUM_THREADS: String(threads),
+    OPENBLAS_NUM_THREADS: String(threads),
+    MKL_NUM_THREADS: String(threads),
+  };
+}
+
+/**
+ * The two sides alternate, `repeat` times each, so a burst of load hits both; the medians count.
+ * `torchThreads` picks PyTorch's threads from the runner's run (inference: the threads it used).
+ */
+function alternate(
+  label: string,
+  repeat: number,
+  runnerArgs: string[],
+  torchArgs: ((runner: Side) => string[]) | undefined,
+  torchThreads: (runner: Side) => number,
+): { runners: Side[]; torches: Side[] } {
+  const runners: Side[] = [];
+  const torches: Side[] = [];
+  for (let i = 0; i < repeat; i++) {
+    say(`bench: ${label}: runner [${i + 1}/${repeat}] ...`);
+    const r = runJson(process.execPath, [path.join(__dirname, 'runnerBench.js'), ...runnerArgs], process.env);
+    runners.push(r);
+    if (!torchArgs) continue;
+    const threads = torchThreads(r);
+    say(`bench: ${label}: pytorch (${plural(threads, 'thread')}, OpenBLAS) [${i + 1}/${repeat}] ...`);
+    torches.push(
+      runJson(PY, [path.join(REPO, 'bench', 'torch_bench.py'), ...torchArgs(r)], torchEnv(threads)),
+    );
+  }
+  return { runners, torches };
+}
+
 async function main(): Promise<void> {
   await selectBackend('cpu');
   const models = (flag('models') ?? 'cnn,resnet8,mlp').split(',');
   const threadsFlag = flag('threads');
   const repeat = Math.max(1, Number(flag('repeat') ?? '3'));
   const loadAtStart = os.loadavg();
-  say(
-    `bench: ${os.cpus()[0]?.model ?? 'cpu'}, ${coreCount()} cores; load average ${os
-      .loadavg()
-      .map((v) => v.toFixed(2))
-      .join(' ')}`,
-  );
+  const cpu = cpuDescription();
+  say(`bench: ${cpu.model}, ${plural(coreCount(), 'core')}; ${cpu.simd}; load average ${loadNow()}`);
   const missing = has('skip-torch') ? 'skipped (--skip-torch)' : ensurePytorch();
   if (missing) say(`bench: PyTorch side not run: ${missing}`);
   const data = writeData();
@@ -249,48 +340,16 @@ async function main(): Promise<void> {
     if (!d) throw new Error(`unknown model ${model} (cnn, resnet8, mlp)`);
     const threads = threadsFlag ? Number(threadsFlag) : autoThreads(model, d.shape);
     const common = [
-      '--model',
-      model,
-      '--threads',
-      String(threads),
-      '--data',
-      d.prefix,
-      '--n',
-      String(d.n),
-      '--epochs',
-      String(d.epochs),
+      ...['--model', model, '--threads', String(threads), '--data', d.prefix],
+      ...['--n', String(d.n), '--epochs', String(d.epochs), '--shape', d.shape.join(',')],
     ];
-    const env = {
-      ...process.env,
-      LD_LIBRARY_PATH: [OPENBLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
-      OMP_NUM_THREADS: String(threads),
-      OPENBLAS_NUM_THREADS: String(threads),
-      MKL_NUM_THREADS: String(threads),
-    };
-    // The two sides alternate, `repeat` times each, so a burst of load hits both; the medians count.
-    const runners: Side[] = [];
-    const torches: Side[] = [];
-    for (let i = 0; i < repeat; i++) {
-      say(`bench: ${model}: runner (${threads} thread${threads === 1 ? '' : 's'}) [${i + 1}/${repeat}] ...`);
-      runners.push(
-        runJson(
-          process.execPath,
-          [path.join(__dirname, 'runnerBench.js'), ...common, '--shape', d.shape.join(',')],
-          process.env,
-        ),
-      );
-      if (missing) continue;
-      say(
-        `bench: ${model}: pytorch (${threads} thread${threads === 1 ? '' : 's'}, OpenBLAS) [${i + 1}/${repeat}] ...`,
-      );
-      torches.push(
-        runJson(
-          PY,
-          [path.join(REPO, 'bench', 'torch_bench.py'), ...common, '--shape', d.shape.join(',')],
-          env,
-        ),
-      );
-    }
+    const { runners, torches } = alternate(
+      `${model} training (${plural(threads, 'thread')})`,
+      repeat,
+      common,
+      missing ? undefined : () => common,
+      () => threads,
+    );
     const runner = medianSide(runners);
     const r: ModelResult = { model, runner, runs: { runner: runners.map((x) => x.samplesPerSecond) } };
     if (torches.length > 0) {
@@ -309,9 +368,36 @@ async function main(): Promise<void> {
           : ''),
     );
   }
-  const example = has('skip-run')
+
+  // The teacher's logits of the training samples (what akd run computes before distilling): the
+  // example's CNN teacher on as many MNIST samples as the example trains on.
+  let inference: InferenceResult | undefined;
+  if (!has('skip-inference')) {
+    const d = data.cnn;
+    const samples = 9000;
+    const args = [
+      ...['--model', 'cnn', '--data', d.prefix, '--n', String(samples), '--shape', d.shape.join(',')],
+      '--inference',
+    ];
+    const { runners, torches } = alternate(
+      'cnn teacher logits',
+      repeat,
+      [...args, '--threads', '1'],
+      missing ? undefined : (r) => [...args, '--threads', String(r.threads)],
+      (r) => r.threads,
+    );
+    const runner = medianSide(runners);
+    inference = { model: 'cnn', samples, runner, runs: { runner: runners.map((x) => x.samplesPerSecond) } };
+    if (torches.length > 0) {
+      inference.pytorch = medianSide(torches);
+      inference.runs.pytorch = torches.map((x) => x.samplesPerSecond);
+      inference.ratio = runner.samplesPerSecond / inference.pytorch.samplesPerSecond;
+    }
+  }
+
+  const npmStart = has('skip-run')
     ? undefined
-    : (say('bench: one full akd run of examples/mnist-cnn-to-mlp.akd.json ...'), await timeExampleRun());
+    : (say('bench: npm start (akd run examples/mnist-cnn-to-mlp.akd.json) ...'), await timeNpmStart());
 
   const names: Record<string, string> = {
     cnn: 'CNN teacher (MNIST)',
@@ -319,6 +405,11 @@ async function main(): Promise<void> {
     mlp: 'MLP student, annealing loss',
   };
   const lines = [
+    `${cpu.model}, ${plural(coreCount(), 'core')}; ${cpu.simd}; Node ${process.version}; ` +
+      `load average ${loadAtStart.map((v) => v.toFixed(2)).join(' ')} at the start, ${loadNow()} at the end`,
+    '',
+    'Training (steady: epochs after the first), batch 128, Adam:',
+    '',
     '| model | params | threads | runner samples/s (median, range) | PyTorch samples/s (median, range) | runner/PyTorch | runner peak RSS MiB | PyTorch peak RSS MiB | RSS ratio |',
     '|---|---|---|---|---|---|---|---|---|',
     ...results.map(
@@ -326,18 +417,47 @@ async function main(): Promise<void> {
         `| ${names[r.model]} | ${r.runner.params.toLocaleString('en-US')} | ${r.runner.threads} | ${fmt(r.runner.samplesPerSecond)}${spread(r.runs?.runner)} | ${fmt(r.pytorch?.samplesPerSecond)}${spread(r.runs?.pytorch)} | ${fmt(r.ratio, 2)} | ${fmt(r.runner.peakRssMiB)} | ${fmt(r.pytorch?.peakRssMiB)} | ${fmt(r.rssRatio, 2)} |`,
     ),
   ];
-  process.stdout.write(lines.join('\n') + '\n');
-  if (example) {
-    process.stdout.write(
-      `\nakd run examples/mnist-cnn-to-mlp.akd.json: ${example.seconds.toFixed(1)} s wall (exit ${example.status}; ` +
-        `teacher ${fmt((example.teacherTestAccuracy ?? NaN) * 100, 1)}%, student ${fmt((example.studentTestAccuracy ?? NaN) * 100, 1)}% test accuracy)\n`,
+  if (inference) {
+    const i = inference;
+    lines.push(
+      '',
+      `Teacher inference (the CNN teacher's logits of ${i.samples} training samples, batches of ${String(i.runner.evalBatchSize)}; ` +
+        `runner: predictLogits as akd run calls it; PyTorch: eval mode, torch.no_grad()):`,
+      '',
+      '| threads | runner samples/s (median, range) | runner first pass | PyTorch samples/s (median, range) | runner/PyTorch |',
+      '|---|---|---|---|---|',
+      `| ${i.runner.threads} | ${fmt(i.runner.samplesPerSecond)}${spread(i.runs.runner)} | ${fmt(i.runner.firstPassSamplesPerSecond as number)} | ${fmt(i.pytorch?.samplesPerSecond)}${spread(i.runs.pytorch)} | ${fmt(i.ratio, 2)} |`,
     );
   }
+  if (npmStart) {
+    const e = npmStart;
+    lines.push(
+      '',
+      `npm start (akd run examples/mnist-cnn-to-mlp.akd.json): ${e.seconds.toFixed(1)} s wall (exit ${e.status}; ` +
+        `teacher ${fmt((e.teacherTestAccuracy ?? NaN) * 100, 1)}%, student ${fmt((e.studentTestAccuracy ?? NaN) * 100, 1)}% test accuracy)` +
+        (e.teacherLogits
+          ? `; the run's teacher logits: ${e.teacherLogits.samples} samples in ${e.teacherLogits.seconds.toFixed(1)} s ` +
+            `(${fmt(e.teacherLogits.samples / e.teacherLogits.seconds)} samples/s)`
+          : ''),
+      '',
+      'Cold start: each phase of that run, its first epoch against its second as the run reports them (epoch-ended):',
+      '',
+      '| phase | threads | epoch 1 samples/s | epoch 2 samples/s | epoch 1 / epoch 2 (goal >= 0.8) |',
+      '|---|---|---|---|---|',
+      ...e.coldStart.map(
+        (c) =>
+          `| ${c.phase} | ${c.threads ?? '-'} | ${fmt(c.epoch1)} | ${fmt(c.epoch2)} | ${fmt(c.ratio, 2)} |`,
+      ),
+    );
+  }
+  process.stdout.write(lines.join('\n') + '\n');
   const jsonFile = flag('json');
   if (jsonFile) {
     const doc = {
       machine: {
-        cpu: os.cpus()[0]?.model,
+        cpu: cpu.model,
+        simd: cpu.simd,
+        cpuFlags: cpu.flags,
         cores: coreCount(),
         node: process.version,
         loadAverageAtStart: loadAtStart,
@@ -348,7 +468,8 @@ async function main(): Promise<void> {
       optimizer: 'adam',
       repeat,
       results,
-      exampleRun: example,
+      inference,
+      npmStart,
     };
     fs.writeFileSync(path.resolve(jsonFile), JSON.stringify(doc, null, 2) + '\n');
     say(`bench: figures written to ${path.resolve(jsonFile)}`);

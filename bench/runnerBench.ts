@@ -3,8 +3,11 @@
  * the runner's own phase trainer (`runPhase`: batch gathering, the step, data-parallel workers)
  * on the samples bench/run.ts wrote, and prints one JSON line: samples/s over the measured epochs
  * (wall clock between epoch ends; the first epoch is warm-up), parameters, threads, peak RSS.
+ * With --inference: the teacher's logits of those samples instead, as `akd run` computes them
+ * (predictLogits, batches of evalBatchSize), twice: samples/s of the second pass (the first,
+ * cold one is reported too).
  *
- *   node out/bench/runnerBench.js --model cnn|resnet8|mlp --threads N --data PREFIX --n N --shape H,W,C
+ *   node out/bench/runnerBench.js --model cnn|resnet8|mlp --threads N --data PREFIX --n N --shape H,W,C [--inference]
  */
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
@@ -16,6 +19,7 @@ import type { RunEvent } from '../runner/protocol/events';
 import type { EventLog } from '../runner/store/eventLog';
 import { TrainingThreads } from '../runner/training/dataParallel';
 import { createOptimizer } from '../runner/training/optimizers';
+import { predictLogits } from '../runner/training/evaluate';
 import { runPhase, type Objective, type PhaseContext } from '../runner/training/phaseTrainer';
 
 export const BENCH_MODELS: Record<string, ModelConfig> = {
@@ -64,6 +68,33 @@ async function main(): Promise<void> {
   };
   const classes = 10;
   const m = buildModel(BENCH_MODELS[model], { inputShape: shape, classes, seed: 1, name: model });
+  if (process.argv.includes('--inference')) {
+    const evalBatchSize = Number(arg('eval-batch', '1000'));
+    const pass = (): number => {
+      const t0 = performance.now();
+      predictLogits(m, train, shape, classes, evalBatchSize);
+      return n / ((performance.now() - t0) / 1000);
+    };
+    const first = pass();
+    const steady = pass();
+    process.stdout.write(
+      JSON.stringify({
+        side: 'runner',
+        mode: 'inference',
+        model,
+        // predictLogits runs on the calling (main) thread.
+        threads: 1,
+        params: m.countParams(),
+        samplesPerSecond: steady,
+        firstPassSamplesPerSecond: first,
+        evalBatchSize,
+        peakRssMiB: peakRssMiB(),
+        backend: choice.note,
+      }) + '\n',
+    );
+    m.dispose();
+    return;
+  }
   const optimizer = createOptimizer({ type: 'adam', learningRate: 1e-3 });
   const objective: Objective =
     model === 'mlp'

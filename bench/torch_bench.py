@@ -2,7 +2,9 @@
 """PyTorch side of `npm run bench`: the runner's models, architecturally identical (same
 parameter counts, printed), trained with Adam on the same samples the runner trains on (read from
 the files bench/run.ts writes), batch 128, on the thread count the runner uses. Prints one JSON
-line: samples/s over the measured epochs, parameter count, peak RSS (VmHWM).
+line: samples/s over the measured epochs, parameter count, peak RSS (VmHWM). With --inference: the
+model's logits of the samples in eval mode under torch.no_grad() (the teacher-logits pass the
+runner makes), samples/s of the second of two passes.
 
 Run it through `npm run bench` (which loads OpenBLAS for this process only via LD_LIBRARY_PATH);
 alone: /usr/bin/python3 bench/torch_bench.py --model cnn --threads 2 --data .bench-cache/mnist ...
@@ -86,6 +88,9 @@ def main():
     ap.add_argument('--epochs', type=int, default=3, help='the first is warm-up, the rest are measured')
     ap.add_argument('--batch', type=int, default=128)
     ap.add_argument('--phi', type=float, default=0.5)
+    ap.add_argument('--inference', action='store_true',
+                    help="the model's logits of the samples (eval mode, torch.no_grad()), twice; the second pass counts")
+    ap.add_argument('--eval-batch', type=int, default=1000)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -97,6 +102,24 @@ def main():
     # Counted as Keras' countParams does (the runner's figure): weights plus BatchNorm moving statistics.
     trainable = sum(p.numel() for p in model.parameters())
     params = trainable + sum(b.numel() for name, b in model.named_buffers() if name.endswith(('running_mean', 'running_var')))
+    if a.inference:
+        model.eval()
+
+        def logits_pass():
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                out = torch.empty(a.n, 10)
+                for s in range(0, a.n, a.eval_batch):
+                    out[s:s + a.eval_batch] = model(x[s:s + a.eval_batch])
+            return a.n / (time.perf_counter() - t0)
+
+        first = logits_pass()
+        steady = logits_pass()
+        print(json.dumps({'side': 'pytorch', 'mode': 'inference', 'model': a.model, 'threads': torch.get_num_threads(),
+                          'params': params, 'samplesPerSecond': steady, 'firstPassSamplesPerSecond': first,
+                          'evalBatchSize': a.eval_batch, 'peakRssMiB': peak_rss_mib(), 'torch': torch.__version__,
+                          'blas': blas_name()}))
+        return
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     teacher = None
     if a.model == 'mlp':

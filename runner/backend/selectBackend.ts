@@ -15,6 +15,7 @@ import type { ActualBackend } from '../protocol/events';
 import { registerWasmTrainingKernels } from './wasmKernels';
 import { installFusedAdam } from './fusedAdam';
 import { installFusedBatchNorm } from './fusedBatchNorm';
+import { SimdGemm } from './simd/gemmModule';
 
 export interface BackendChoice {
   backend: ActualBackend;
@@ -73,7 +74,11 @@ async function useTensorflow(): Promise<void> {
   await tfjs.ready();
 }
 
-/** Initializes wasm with the training kernels; returns e.g. "SIMD, 1 thread". */
+/**
+ * Initializes wasm with the training kernels; returns e.g. "SIMD, 1 thread, relaxed-SIMD kernels"
+ * (which build of simd/gemm.c runs: "relaxed-SIMD" with fused multiply-adds, "SIMD", or
+ * "composite" kernels where the module cannot load).
+ */
 async function useWasm(): Promise<string> {
   // In Node the .wasm binaries load from the package's dist/ (no setWasmPaths needed), and the
   // helpers live on the module itself (`tf.wasm` is only defined in the browser bundle).
@@ -86,7 +91,9 @@ async function useWasm(): Promise<string> {
   await tfjs.ready();
   const simd = await tfjs.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threads = wasm.getThreadsCount();
-  return `${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}`;
+  const gemm = SimdGemm.for(tfjs.backend());
+  const kernels = gemm ? (gemm.kernels === 'relaxed-simd' ? 'relaxed-SIMD' : 'SIMD') : 'composite';
+  return `${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}, ${kernels} kernels`;
 }
 
 async function useCpu(): Promise<void> {

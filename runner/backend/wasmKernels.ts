@@ -26,6 +26,7 @@
  */
 import tfjs = require('@tensorflow/tfjs');
 import { SimdGemm } from './simd/gemmModule';
+import { installLazyConvGradient } from './lazyConvGradient';
 
 type TensorInfo = tfjs.TensorInfo;
 type Backend = tfjs.KernelBackend;
@@ -1146,10 +1147,12 @@ export const WASM_TRAINING_KERNELS = [
 ] as const;
 
 /**
- * Registers the training kernels for the 'wasm' backend. Idempotent. Works before or after
- * `tf.setBackend('wasm')`. Loads @tensorflow/tfjs-backend-wasm if it is not loaded yet.
+ * Registers the training kernels for the 'wasm' backend, and skips the input gradient of
+ * convolutions whose input nobody differentiates (lazyConvGradient.ts). Idempotent. Works before
+ * or after `tf.setBackend('wasm')`. Loads @tensorflow/tfjs-backend-wasm if it is not loaded yet.
  */
 export function registerWasmTrainingKernels(): void {
+  installLazyConvGradient();
   if (WASM_TRAINING_KERNELS.every(isOurs)) return;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('@tensorflow/tfjs-backend-wasm');

@@ -38,14 +38,30 @@
 __attribute__((export_name("work_floats"))) int work_floats(void) { return WORK_FLOATS; }
 
 /*
- * The 4x8 register tile every product here is built on: 8 accumulators (4 rows of 2 vectors),
- * 11 of x64's 16 vector registers with the two B vectors and one splat (V8 needs the rest; a 6x8
- * tile spilled and ran at half speed). Always inlined, so the struct lives in registers (build.sh
- * checks no stack frame is ever made).
+ * The 4x8 register tile every product here is built on: 8 accumulators (4 rows of 2 vectors).
+ * It is the widest tile V8 keeps in x64's 16 vector registers (V8's wasm SIMD uses xmm0-15 only,
+ * also on AVX-512 CPUs): TurboFan issues all of an iteration's loads (2 B vectors, one splat per
+ * row) before its arithmetic, so accumulators + loads must fit in 15; 4x8 needs 14. Measured with
+ * fused multiply-adds (no temporary): 5x8 (17) and 6x8 (20) spill accumulators in the inner loop
+ * and run the convolutions at half speed. Always inlined, so the struct lives in registers
+ * (build.sh checks no stack frame is ever made).
  */
 typedef struct { v128_t r0a, r0b, r1a, r1b, r2a, r2b, r3a, r3b; } tile4x8;
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/*
+ * acc + a * b in the products' inner loops: one fused multiply-add (f32x4.relaxed_madd; V8 emits
+ * vfmadd231ps where the CPU has FMA3) in the relaxed-SIMD build (build.sh: -DAKD_RELAXED_SIMD
+ * -mrelaxed-simd), a multiply and an add in the plain one. Only here: every other kernel keeps
+ * separately rounded operations (Adam matches TF.js bit for bit), and -ffp-contract=off stops
+ * the compiler from fusing anything itself.
+ */
+#ifdef AKD_RELAXED_SIMD
+#define MADD(acc, a, b) wasm_f32x4_relaxed_madd(a, b, acc)
+#else
+#define MADD(acc, a, b) wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
+#endif
 
 ALWAYS_INLINE tile4x8 tile_zero(void) {
   const v128_t z = wasm_f32x4_splat(0.0f);
@@ -68,17 +84,17 @@ ALWAYS_INLINE tile4x8 tile_fma(tile4x8 t, const float *p0, const float *p1, cons
     const v128_t b0 = wasm_v128_load(b);
     const v128_t b1 = wasm_v128_load(b + 4);
     v128_t av = wasm_v128_load32_splat(p0);
-    t.r0a = wasm_f32x4_add(t.r0a, wasm_f32x4_mul(av, b0));
-    t.r0b = wasm_f32x4_add(t.r0b, wasm_f32x4_mul(av, b1));
+    t.r0a = MADD(t.r0a, av, b0);
+    t.r0b = MADD(t.r0b, av, b1);
     av = wasm_v128_load32_splat(p1);
-    t.r1a = wasm_f32x4_add(t.r1a, wasm_f32x4_mul(av, b0));
-    t.r1b = wasm_f32x4_add(t.r1b, wasm_f32x4_mul(av, b1));
+    t.r1a = MADD(t.r1a, av, b0);
+    t.r1b = MADD(t.r1b, av, b1);
     av = wasm_v128_load32_splat(p2);
-    t.r2a = wasm_f32x4_add(t.r2a, wasm_f32x4_mul(av, b0));
-    t.r2b = wasm_f32x4_add(t.r2b, wasm_f32x4_mul(av, b1));
+    t.r2a = MADD(t.r2a, av, b0);
+    t.r2b = MADD(t.r2b, av, b1);
     av = wasm_v128_load32_splat(p3);
-    t.r3a = wasm_f32x4_add(t.r3a, wasm_f32x4_mul(av, b0));
-    t.r3b = wasm_f32x4_add(t.r3b, wasm_f32x4_mul(av, b1));
+    t.r3a = MADD(t.r3a, av, b0);
+    t.r3b = MADD(t.r3b, av, b1);
     p0 += as; p1 += as; p2 += as; p3 += as;
     b += NR;
   }
@@ -122,6 +138,32 @@ static void pack_b(int kc, int nc, const float *b, int bks, int bns, float *bp) 
         wasm_v128_store(bp, wasm_v128_load(src));
         wasm_v128_store(bp + 4, wasm_v128_load(src + 4));
         src += bks;
+        bp += NR;
+      }
+    } else if (w == NR && bks == 1) {
+      /* Transposed B (a dense layer's dx = dy . W^T): 8 columns are 8 rows along k; read 4 k of
+         each and transpose two 4x4 blocks in registers (element by element, the CNN's dy . W^T
+         took 4.5 ms instead of 3.9). */
+      int k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        for (int half = 0; half < 2; half++) {
+          const float *r = src + k + 4 * half * bns;
+          const v128_t x0 = wasm_v128_load(r), x1 = wasm_v128_load(r + bns);
+          const v128_t x2 = wasm_v128_load(r + 2 * bns), x3 = wasm_v128_load(r + 3 * bns);
+          const v128_t t0 = wasm_i32x4_shuffle(x0, x1, 0, 4, 1, 5);
+          const v128_t t1 = wasm_i32x4_shuffle(x2, x3, 0, 4, 1, 5);
+          const v128_t t2 = wasm_i32x4_shuffle(x0, x1, 2, 6, 3, 7);
+          const v128_t t3 = wasm_i32x4_shuffle(x2, x3, 2, 6, 3, 7);
+          float *d = bp + 4 * half;
+          wasm_v128_store(d, wasm_i64x2_shuffle(t0, t1, 0, 2));
+          wasm_v128_store(d + NR, wasm_i64x2_shuffle(t0, t1, 1, 3));
+          wasm_v128_store(d + 2 * NR, wasm_i64x2_shuffle(t2, t3, 0, 2));
+          wasm_v128_store(d + 3 * NR, wasm_i64x2_shuffle(t2, t3, 1, 3));
+        }
+        bp += 4 * NR;
+      }
+      for (; k < kc; k++) {
+        for (int c = 0; c < NR; c++) bp[c] = src[k + c * bns];
         bp += NR;
       }
     } else {
@@ -309,7 +351,7 @@ void conv2d_filter_grad(const float *x, const float *dy, float *dw, int N, int H
  * whose B operand is dy (8 channels of a pixel, one vector load each half): micro_4x8's register
  * tile, reduced over the pixels of a chunk and accumulated into dw itself.
  */
-#define FG_CHUNK 12288 /* floats of x rows + dy rows a chunk aims at: about L1 (48 KB) */
+#define FG_CHUNK 8192 /* floats of x rows + dy rows a chunk aims at: a 32 KB L1 (Zen 3/4; 48 KB was 2-7% slower there) */
 #define FG_PIXELS 32   /* least pixels a chunk reduces over, so a large dw is not reloaded too often */
 
 /* The first n (clamped to 0..4) floats at p, zero-extended; reads only those floats. */
@@ -325,8 +367,11 @@ static inline __attribute__((always_inline)) v128_t fg_load(const float *p, int 
 static inline __attribute__((always_inline)) void fg_store(float *p, v128_t v, int n) {
   if (n >= 4) { wasm_v128_store(p, v); return; }
   if (n <= 0) return;
-  if (n == 1) wasm_v128_store32_lane(p, v, 0); else wasm_v128_store64_lane(p, v, 0);
-  if (n == 3) wasm_v128_store32_lane(p + 2, v, 2);
+  if (n == 1) { wasm_v128_store32_lane(p, v, 0); return; }
+  wasm_v128_store64_lane(p, v, 0);
+  /* Lane 2 moved to lane 0 first: clang 19 merged "lane 0 or lane 2" into a store through a
+     stack slot, which this module may not have (build.sh). */
+  if (n == 3) wasm_v128_store32_lane(p + 2, wasm_i64x2_shuffle(v, v, 1, 1), 0);
 }
 
 /*
@@ -357,17 +402,17 @@ static inline __attribute__((always_inline)) void fg_tile(const int contig, cons
         const v128_t b0 = fg_load(d, n0);
         const v128_t b1 = two ? fg_load(d + 4, n1) : z;
         v128_t av = wasm_v128_load32_splat(q0);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(av, b0));
-        if (two) c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(av, b1));
+        c00 = MADD(c00, av, b0);
+        if (two) c01 = MADD(c01, av, b1);
         av = wasm_v128_load32_splat(contig ? q0 + 1 : q1);
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(av, b0));
-        if (two) c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(av, b1));
+        c10 = MADD(c10, av, b0);
+        if (two) c11 = MADD(c11, av, b1);
         av = wasm_v128_load32_splat(contig ? q0 + 2 : q2);
-        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(av, b0));
-        if (two) c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(av, b1));
+        c20 = MADD(c20, av, b0);
+        if (two) c21 = MADD(c21, av, b1);
         av = wasm_v128_load32_splat(contig ? q0 + 3 : q3);
-        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(av, b0));
-        if (two) c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(av, b1));
+        c30 = MADD(c30, av, b0);
+        if (two) c31 = MADD(c31, av, b1);
         q0 += xs;
         if (!contig) { q1 += xs; q2 += xs; q3 += xs; }
         d += CO;

@@ -2,9 +2,14 @@
  * Loads gemm.c's wasm module (see build.sh) into one TF.js wasm backend instance: it imports that
  * instance's memory, so it reads and writes tensors where they live (no copies), and owns a
  * scratch buffer malloc'd once from that heap. One per backend instance, i.e. per thread.
+ *
+ * gemm.c is built twice: with relaxed SIMD (the products' multiply-adds as f32x4.relaxed_madd,
+ * one fused instruction where the CPU has FMA) and on plain wasm SIMD. The relaxed one runs
+ * wherever the engine takes it (relaxedSimd.ts turns Node 20's flag on in-process).
  */
 import tfjs = require('@tensorflow/tfjs');
-import { GEMM_WASM_BASE64 } from './gemmWasm';
+import { GEMM_RELAXED_WASM_BASE64, GEMM_WASM_BASE64 } from './gemmWasm';
+import { relaxedSimdAvailable } from './relaxedSimd';
 
 /** The slice of the WebAssembly API used here (the project's lib has no DOM types). */
 interface WasmMemory {
@@ -207,11 +212,26 @@ export interface Operand {
   colStride: number;
 }
 
+/** Which build of gemm.c runs: relaxed SIMD (fused multiply-adds) or plain wasm SIMD. */
+export type SimdKernels = 'relaxed-simd' | 'simd';
+
+/**
+ * The build SimdGemm.for loads in this process: relaxed SIMD where the engine runs it, unless
+ * AKD_NO_RELAXED_SIMD is set (A/B benchmarks; tests run both); null when AKD_NO_SIMD_GEMM turns
+ * the module off (the composite kernels run).
+ */
+export function simdKernelsWanted(): SimdKernels | null {
+  if (process.env.AKD_NO_SIMD_GEMM) return null;
+  return !process.env.AKD_NO_RELAXED_SIMD && relaxedSimdAvailable() ? 'relaxed-simd' : 'simd';
+}
+
 export class SimdGemm {
   private constructor(
     private readonly backend: WasmBackendInternals,
     private readonly fns: GemmExports,
     private readonly work: number,
+    /** The build of gemm.c this instance runs. */
+    readonly kernels: SimdKernels,
   ) {}
 
   /** Byte address of a tensor's data (plus `floats` floats) in the shared memory. */
@@ -559,29 +579,33 @@ export class SimdGemm {
     );
   }
 
-  private static readonly instances = new WeakMap<object, SimdGemm | null>();
+  private static readonly instances = new WeakMap<object, Map<SimdKernels, SimdGemm | null>>();
 
   /**
    * The module bound to this backend, or null where it cannot run (the multi-threaded wasm build,
-   * whose memory is shared; a TF.js whose internals moved): callers keep their composite kernels.
+   * whose memory is shared; a TF.js whose internals moved; AKD_NO_SIMD_GEMM): callers keep their
+   * composite kernels. The build is simdKernelsWanted()'s, read on every call, so the
+   * environment switches take effect at once (each build is instantiated once per backend).
    */
   static for(backend: tfjs.KernelBackend): SimdGemm | null {
-    // AKD_NO_SIMD_GEMM=1: the composite kernels instead (A/B benchmarks; tests run both paths).
-    if (process.env.AKD_NO_SIMD_GEMM) return null;
-    const known = SimdGemm.instances.get(backend);
+    const kernels = simdKernelsWanted();
+    if (kernels === null) return null;
+    let perBackend = SimdGemm.instances.get(backend);
+    if (!perBackend) SimdGemm.instances.set(backend, (perBackend = new Map()));
+    const known = perBackend.get(kernels);
     if (known !== undefined) return known;
     let made: SimdGemm | null = null;
     const b = backend as unknown as WasmBackendInternals;
     const memory = b.wasm?.asm?.memory;
     if (memory && typeof memory.grow === 'function' && !(memory.buffer instanceof SharedArrayBuffer)) {
-      const bytes = Buffer.from(GEMM_WASM_BASE64, 'base64');
-      const instance = new WASM.Instance(new WASM.Module(bytes), { env: { memory } });
+      const base64 = kernels === 'relaxed-simd' ? GEMM_RELAXED_WASM_BASE64 : GEMM_WASM_BASE64;
+      const instance = new WASM.Instance(new WASM.Module(Buffer.from(base64, 'base64')), { env: { memory } });
       const fns = instance.exports as unknown as GemmExports;
-      // Never freed: one ~330 KB buffer for the backend's lifetime.
+      // Never freed: one ~330 KB buffer per build for the backend's lifetime.
       const work = b.wasm._malloc(4 * fns.work_floats());
-      if (work !== 0) made = new SimdGemm(b, fns, work);
+      if (work !== 0) made = new SimdGemm(b, fns, work, kernels);
     }
-    SimdGemm.instances.set(backend, made);
+    perBackend.set(kernels, made);
     return made;
   }
 }

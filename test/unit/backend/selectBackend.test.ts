@@ -15,7 +15,7 @@ test('auto picks wasm, with the training kernels, and says tfjs-node is missing'
   const choice = await selectBackend('auto');
   assert.equal(choice.backend, 'wasm');
   assert.equal(tf().getBackend(), 'wasm');
-  assert.match(choice.note, /^wasm \((no )?SIMD, \d+ threads?\): /);
+  assert.match(choice.note, /^wasm \((no )?SIMD, \d+ threads?, (relaxed-SIMD|SIMD|composite) kernels\): /);
   assert.match(choice.note, /@tensorflow\/tfjs-node is not installed/);
   assert.ok(tf().getKernel('Conv2DBackpropFilter', 'wasm'), 'training kernels registered');
   // A conv gradient runs (it throws on plain wasm).

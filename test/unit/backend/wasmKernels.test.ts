@@ -153,18 +153,26 @@ const convCases: Array<[number[], number[], number | [number, number], Padding]>
 ];
 
 /**
- * Runs `body` on the SIMD matrix-product path (simd/gemm.c) and again on the composite path
- * (XNNPACK's forward kernels), which stays the fallback where the SIMD module cannot load.
+ * Runs `body` on each path a wasm kernel can take: simd/gemm.c's relaxed-SIMD build (fused
+ * multiply-adds; what runs by default here), its plain SIMD build (AKD_NO_RELAXED_SIMD: engines
+ * without relaxed SIMD), and the composite path (AKD_NO_SIMD_GEMM: XNNPACK's forward kernels),
+ * which stays the fallback where the SIMD module cannot load.
  */
-async function onBothPaths(body: (path: string) => Promise<void>): Promise<void> {
-  assert.ok(SimdGemm.for(tf.findBackend('wasm')!), 'the SIMD GEMM module loads on this wasm backend');
-  await body('simd');
-  process.env.AKD_NO_SIMD_GEMM = '1';
-  try {
-    assert.equal(SimdGemm.for(tf.findBackend('wasm')!), null);
-    await body('composite');
-  } finally {
-    delete process.env.AKD_NO_SIMD_GEMM;
+async function onEveryPath(body: (path: string) => Promise<void>): Promise<void> {
+  const backend = tf.findBackend('wasm')!;
+  assert.equal(SimdGemm.for(backend)?.kernels, 'relaxed-simd', 'the relaxed-SIMD build loads here');
+  await body('relaxed-simd');
+  for (const [path, env] of [
+    ['simd', 'AKD_NO_RELAXED_SIMD'],
+    ['composite', 'AKD_NO_SIMD_GEMM'],
+  ] as const) {
+    process.env[env] = '1';
+    try {
+      assert.equal(SimdGemm.for(backend)?.kernels ?? 'composite', path);
+      await body(path);
+    } finally {
+      delete process.env[env];
+    }
   }
 }
 // (Stride-1 cases use the "x as filter" orientation when x is not larger than dy, the others
@@ -215,10 +223,10 @@ const filterGradCases: Array<[number[], number[], number | [number, number], Pad
   [[2, 9, 10, 1], [3, 3, 1, 3], 1, 'same'],
   [[2, 9, 10, 2], [1, 1, 2, 6], 1, 'valid'],
   [[2, 11, 9, 3], [3, 3, 3, 11], 2, 'valid'],
-  // Chunks of 8 padded rows (the last one 3) and of 11 rows read in place (the last one 10).
+  // Chunks of 5 padded rows (the last one 3) and of 7 rows read in place (the last one 1).
   [[2, 43, 40, 16], [3, 3, 16, 16], 1, 'same'],
   [[1, 45, 40, 16], [3, 3, 16, 8], 1, 'valid'],
-  // Whole images per chunk: 38 padded 4x4 images (then 2), 120 in place (then 30), and 24 1x1
+  // Whole images per chunk: 25 padded 4x4 images (then 15), 80 in place (then 70), and 24 1x1
   // images of 370 channels, as many as the work buffer holds (then 6).
   [[40, 4, 4, 8], [3, 3, 8, 8], 1, 'same'],
   [[150, 5, 5, 2], [3, 3, 2, 8], 1, 'valid'],
@@ -240,8 +248,8 @@ const filterGradCases: Array<[number[], number[], number | [number, number], Pad
   [[2, 3, 3, 200], [3, 3, 200, 192], 1, 'same'],
 ];
 
-test('Conv2DBackpropFilter matches cpu (SIMD and composite paths)', async () =>
-  onBothPaths(async (path) => {
+test('Conv2DBackpropFilter matches cpu (relaxed SIMD, SIMD and composite paths)', async () =>
+  onEveryPath(async (path) => {
     for (const [i, [xs, fs, strides, pad]] of [...convCases, ...filterGradCases].entries()) {
       const x = rand(xs, 10 + i);
       const dy = rand(outShape(xs, fs, strides, pad), 100 + i);
@@ -259,7 +267,14 @@ test('conv2d_filter_grad_direct alone: wide layers, chunks the work buffer bound
   const backend = tf.findBackend('wasm')! as tfjs.KernelBackend & {
     makeOutput(shape: number[], dtype: string, memoryOffset?: number, values?: Float32Array): tfjs.TensorInfo;
   };
-  const gemm = SimdGemm.for(backend)!;
+  const builds = [SimdGemm.for(backend)!];
+  process.env.AKD_NO_RELAXED_SIMD = '1';
+  builds.push(SimdGemm.for(backend)!);
+  delete process.env.AKD_NO_RELAXED_SIMD;
+  assert.deepEqual(
+    builds.map((g) => g.kernels),
+    ['relaxed-simd', 'simd'],
+  );
   const cases: Array<[number[], number[], number, Padding, boolean]> = [
     // Wide (the packed kernel runs these): 3x3x64 -> 512, and 1200 channels in rows of 4 padded
     // pixels: 15 of the 40 output rows per chunk fill the work buffer (then 15, 10).
@@ -299,24 +314,27 @@ test('conv2d_filter_grad_direct alone: wide layers, chunks the work buffer bound
       1,
       pad,
     );
-    const [xt, dyt] = [t(x), t(dy)];
-    const size = fs.reduce((a, b) => a * b, 1);
-    const dw = backend.makeOutput(fs, 'float32', undefined, new Float32Array(size).fill(7));
-    try {
-      assert.equal(gemm.conv2dFilterGradDirect(xt, dyt, dw, info), accepted, `${xs} ${fs}`);
-      const values = backend.readSync(dw.dataId) as Float32Array;
-      if (accepted) {
-        const e = relErr({ shape: fs, values }, ref);
-        assert.ok(e <= 1e-4, `direct dW ${xs} ${fs}: relative error ${e.toExponential(2)}`);
-      } else {
-        assert.ok(
-          values.every((v) => v === 7),
-          `refused ${xs} ${fs} but wrote dw`,
-        );
+    for (const gemm of builds) {
+      const [xt, dyt] = [t(x), t(dy)];
+      const size = fs.reduce((a, b) => a * b, 1);
+      const dw = backend.makeOutput(fs, 'float32', undefined, new Float32Array(size).fill(7));
+      const what = `${gemm.kernels} ${xs} ${fs}`;
+      try {
+        assert.equal(gemm.conv2dFilterGradDirect(xt, dyt, dw, info), accepted, what);
+        const values = backend.readSync(dw.dataId) as Float32Array;
+        if (accepted) {
+          const e = relErr({ shape: fs, values }, ref);
+          assert.ok(e <= 1e-4, `direct dW ${what}: relative error ${e.toExponential(2)}`);
+        } else {
+          assert.ok(
+            values.every((v) => v === 7),
+            `refused ${what} but wrote dw`,
+          );
+        }
+      } finally {
+        backend.disposeData(dw.dataId);
+        tf.dispose([xt, dyt]);
       }
-    } finally {
-      backend.disposeData(dw.dataId);
-      tf.dispose([xt, dyt]);
     }
   }
 });
@@ -362,8 +380,8 @@ const inputGradCases: Array<[number[], number[], number | [number, number], Padd
   [[1, 4, 4, 3], [3, 3, 3, 1200], 1, 'same'],
 ];
 
-test('Conv2DBackpropInput matches cpu (SIMD and composite paths)', async () =>
-  onBothPaths(async (path) => {
+test('Conv2DBackpropInput matches cpu (relaxed SIMD, SIMD and composite paths)', async () =>
+  onEveryPath(async (path) => {
     for (const [i, [xs, fs, strides, pad]] of [...convCases, ...inputGradCases].entries()) {
       const f = rand(fs, 20 + i);
       const dy = rand(outShape(xs, fs, strides, pad), 200 + i);
@@ -377,8 +395,8 @@ test('Conv2DBackpropInput matches cpu (SIMD and composite paths)', async () =>
     }
   }));
 
-test('Conv2D and FusedConv2D match cpu (SIMD and composite paths)', async () =>
-  onBothPaths(async (path) => {
+test('Conv2D and FusedConv2D match cpu (relaxed SIMD, SIMD and composite paths)', async () =>
+  onEveryPath(async (path) => {
     for (const [i, [xs, fs, strides, pad]] of [...convCases, ...inputGradCases].entries()) {
       const x = rand(xs, 30 + i);
       const f = rand(fs, 40 + i);
@@ -494,8 +512,8 @@ test('conv kernels reject NCHW and dilations with a clear error', async () => {
   tf.dispose([x, dy]);
 });
 
-test('BatchMatMul with transposes matches cpu (SIMD and composite paths)', async () =>
-  onBothPaths(async (path) => {
+test('BatchMatMul with transposes matches cpu (relaxed SIMD, SIMD and composite paths)', async () =>
+  onEveryPath(async (path) => {
     const cases: Array<[number[], number[], boolean, boolean]> = [
       [[5, 3], [5, 4], true, false],
       [[3, 5], [4, 5], false, true],
@@ -514,6 +532,8 @@ test('BatchMatMul with transposes matches cpu (SIMD and composite paths)', async
       [[70, 300], [300, 270], false, false],
       [[300, 70], [270, 300], true, true],
       [[3, 1, 300, 13], [1, 2, 300, 9], true, false],
+      // Transposed B packed 4 k at a time (dense dx = dy . W^T): a k tail of 2, an 8-column edge of 5.
+      [[9, 130], [21, 130], false, true],
     ];
     for (const [i, [as, bs, ta, tb]] of cases.entries()) {
       const a = rand(as, 30 + i);
@@ -522,8 +542,8 @@ test('BatchMatMul with transposes matches cpu (SIMD and composite paths)', async
     }
   }));
 
-test('_FusedMatMul (dense layers: bias + activation) matches cpu (SIMD and composite paths)', async () =>
-  onBothPaths(async (path) => {
+test('_FusedMatMul (dense layers: bias + activation) matches cpu (relaxed SIMD, SIMD and composite paths)', async () =>
+  onEveryPath(async (path) => {
     const cases: Array<[number[], number[], boolean, boolean, boolean, 'linear' | 'relu' | 'elu']> = [
       [[128, 78], [78, 32], false, false, true, 'relu'],
       [[7, 5], [5, 10], false, false, true, 'linear'],
@@ -551,8 +571,8 @@ test('_FusedMatMul (dense layers: bias + activation) matches cpu (SIMD and compo
     }
   }));
 
-test('MaxPoolGrad matches cpu (overlapping windows, padding, ties; SIMD and composite paths)', async () =>
-  onBothPaths(async (path) => {
+test('MaxPoolGrad matches cpu (overlapping windows, padding, ties; relaxed SIMD, SIMD and composite paths)', async () =>
+  onEveryPath(async (path) => {
     const cases: Array<[number[], number | [number, number], number | [number, number], 'valid' | 'same']> = [
       [[2, 8, 8, 3], 2, 2, 'valid'],
       [[2, 7, 9, 3], 2, 2, 'valid'],
@@ -578,8 +598,8 @@ test('MaxPoolGrad matches cpu (overlapping windows, padding, ties; SIMD and comp
     }
   }));
 
-test('FusedBatchNorm matches cpu (per-channel operands, offset/scale optional; SIMD and composite paths)', async () =>
-  onBothPaths(async (path) => {
+test('FusedBatchNorm matches cpu (per-channel operands, offset/scale optional; relaxed SIMD, SIMD and composite paths)', async () =>
+  onEveryPath(async (path) => {
     const cases: Array<[number[], boolean, boolean]> = [
       [[4, 5, 6, 8], true, true],
       [[3, 7, 5], true, false],
@@ -807,12 +827,23 @@ async function compareTraining(name: string, make: () => tfjs.LayersModel, xShap
   assert.ok(changed >= w.length / 2, `${name}: only ${changed}/${w.length} weights changed`);
 }
 
-test('tf.layers CNN (conv-relu-conv-relu-maxpool-flatten-dense): optimizer.minimize steps agree with cpu', async () => {
-  await compareTraining('cnn', cnn, [6, 10, 10, 1]);
+/** Runs `body` on the relaxed-SIMD build of simd/gemm.c, then on its plain SIMD build. */
+async function onBothBuilds(body: (build: string) => Promise<void>): Promise<void> {
+  await body('relaxed-simd');
+  process.env.AKD_NO_RELAXED_SIMD = '1';
+  try {
+    await body('simd');
+  } finally {
+    delete process.env.AKD_NO_RELAXED_SIMD;
+  }
+}
+
+test('tf.layers CNN (conv-relu-conv-relu-maxpool-flatten-dense): optimizer.minimize steps agree with cpu (both builds)', async () => {
+  await onBothBuilds((build) => compareTraining(`cnn ${build}`, cnn, [6, 10, 10, 1]));
 });
 
-test('tf.layers ResNet block (batchnorm, 3x3/2 max pool, stride 2, 1x1 shortcut, avg pools) agrees with cpu', async () => {
-  await compareTraining('resnet', resnetBlock, [4, 12, 12, 3]);
+test('tf.layers ResNet block (batchnorm, 3x3/2 max pool, stride 2, 1x1 shortcut, avg pools) agrees with cpu (both builds)', async () => {
+  await onBothBuilds((build) => compareTraining(`resnet ${build}`, resnetBlock, [4, 12, 12, 3]));
 });
 
 test('no leaks: tensors, bytes and wasm data ids flat over 50 training steps', async () => {

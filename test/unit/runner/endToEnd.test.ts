@@ -95,6 +95,8 @@ test('annealing run on MNIST: event sequence, temperatures tauMax..1, Phi rising
 
   const started = r.events[0] as RunStartedEvent;
   assert.equal(started.backend, 'wasm');
+  // bin/akd.js, started without flags, runs the relaxed-SIMD (fused multiply-add) kernels.
+  assert.match(started.backendNote ?? '', /^wasm \(SIMD, 1 thread, relaxed-SIMD kernels\)/);
   assert.equal(started.student.params, 784 * 16 + 16 + 16 * 10 + 10);
   assert.deepEqual(started.data, {
     train: 2700,
