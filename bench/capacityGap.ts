@@ -21,7 +21,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bestByValidation, collectRuns, groupRuns, type Group } from '../runner/compare/collect';
-import { welchTest } from '../runner/compare/stats';
+import { welchTest } from '../runner/protocol/stats';
 import type {
   AugmentConfig,
   DataConfig,
@@ -29,7 +29,7 @@ import type {
   MethodConfig,
   ModelConfig,
   OptimizerConfig,
-} from '../runner/config/types';
+} from '../runner/protocol/configTypes';
 import { readJson, readRun } from '../runner/store/runStore';
 import { convert as convertFashionMnist } from './datasets/fashionMnist';
 

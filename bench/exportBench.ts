@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ExportRecord } from '../runner/protocol/exportEvents';
-import type { ExperimentConfig } from '../runner/config/types';
+import type { ExperimentConfig } from '../runner/protocol/configTypes';
 import { parseExportEventLine } from '../runner/protocol/exportEvents';
 
 const REPO = path.resolve(__dirname, '..', '..');

@@ -21,7 +21,7 @@
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../runner/backend/selectBackend';
-import type { BackendName } from '../runner/config/types';
+import type { BackendName } from '../runner/protocol/configTypes';
 import { buildModel } from '../runner/models/buildModel';
 import { createOptimizer } from '../runner/training/optimizers';
 import { trainStep, type Objective } from '../runner/training/phaseTrainer';

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../runner/backend/selectBackend';
 import { uninstallFusedAdam } from '../runner/backend/fusedAdam';
-import type { BackendName, ModelConfig } from '../runner/config/types';
+import type { BackendName, ModelConfig } from '../runner/protocol/configTypes';
 import { buildModel } from '../runner/models/buildModel';
 import type { RunEvent } from '../runner/protocol/events';
 import type { EventLog } from '../runner/store/eventLog';

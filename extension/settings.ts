@@ -1,5 +1,6 @@
 /** Typed access to the `annealKd.*` settings (package.json `contributes.configuration`). */
 import * as vscode from 'vscode';
+import type { LauncherType } from '../runner/protocol';
 
 export interface AkdSettings {
   maxConcurrentRuns: number;
@@ -11,7 +12,7 @@ export interface AkdSettings {
   notificationsEnabled: boolean;
   validationEnabled: boolean;
   /** Where runs and sweeps start when their config has no `launcher` block. */
-  launcher: 'local' | 'slurm';
+  launcher: LauncherType;
 }
 
 export function readSettings(): AkdSettings {

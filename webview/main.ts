@@ -6,7 +6,7 @@
  */
 import './dashboard.css';
 import type { RunEvent, RunStartedEvent, RunSummary } from '../runner/protocol/events';
-import type { RunState } from '../extension/runs/runState';
+import type { RunState } from '../runner/protocol/runState';
 import { LiveChart, type SeriesSpec } from './charts/liveChart';
 import { phasePlugin } from './charts/phasePlugin';
 import { readTheme, watchTheme, type ChartTheme } from './charts/theme';
@@ -19,10 +19,11 @@ import type {
   RunListItem,
   WebviewToExtension,
 } from './messages';
-import { compactCount, pct, type ComparisonData } from './shaping/comparison';
+import type { ComparisonData } from '../runner/protocol/comparison';
+import { compactCount, pct } from '../runner/protocol/format';
 import { estimate, formatDuration } from './shaping/eta';
 import { exportLine, exportsOf } from './shaping/exports';
-import { RunSeries, type XY } from './shaping/series';
+import { RunSeries, type XY } from '../runner/protocol/series';
 import { phaseTimeline, stepStatusText, type Timeline } from './shaping/timeline';
 
 interface VsCodeApi {

@@ -9,8 +9,8 @@
  * No runtime imports: this module is bundled into the webview too.
  */
 import type { RunEvent } from '../runner/protocol/events';
-import type { RunState } from '../extension/runs/runState';
-import type { ComparisonData } from './shaping/comparison';
+import type { RunState } from '../runner/protocol/runState';
+import type { ComparisonData } from '../runner/protocol/comparison';
 
 /** The charts the webview draws (ids of their canvases are `chart-<id>`). */
 export const CHART_IDS = ['metrics', 'phi', 'throughput', 'compare'] as const;

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { runLabel } from '../views/runsTree';
-import type { RunState } from '../runs/runState';
+import type { RunState } from '../../runner/protocol';
 import type { Ctx } from '../context';
 
 function record(value: unknown): Record<string, unknown> | undefined {

@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import type { Ctx } from '../context';
 import { RunRefusedError } from '../runs/runManager';
-import { isActive, type RunState } from '../runs/runState';
+import { isActive, type RunState } from '../../runner/protocol';
 import { configFrom, runFromArgOrPick } from './args';
 
 /**

@@ -2,9 +2,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Ctx } from '../context';
-import { RUN_FILES } from '../../runner/store/runStore';
 import { runLogUri } from '../views/runLogDocument';
-import { isActive } from '../runs/runState';
+import { isActive, RUN_FILES } from '../../runner/protocol';
 import { runFromArgOrPick } from './args';
 import { reportRefusal } from './runCommands';
 

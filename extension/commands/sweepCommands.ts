@@ -5,8 +5,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Ctx } from '../context';
-import { isActive, type RunState } from '../runs/runState';
-import type { SweepDisplayStatus, SweepState } from '../runs/sweepState';
+import { isActive, type RunState, type SweepDisplayStatus, type SweepState } from '../../runner/protocol';
 import { configHasSweep } from '../views/runsTree';
 import { configFrom, runDirFrom, runFromArgOrPick } from './args';
 import { reportRefusal } from './runCommands';

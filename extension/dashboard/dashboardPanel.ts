@@ -14,29 +14,25 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { readEvents } from '../../runner/store/eventLog';
-import { RUN_FILES } from '../../runner/store/runStore';
-import type { RunEvent } from '../../runner/protocol';
+import {
+  EventTail,
+  isActive,
+  readEvents,
+  RUN_FILES,
+  type RunEvent,
+  type RunState,
+} from '../../runner/protocol';
 import {
   rejectReason,
   parseWebviewMessage,
   type ChartId,
-  type DashboardState,
   type ExtensionToWebview,
   type RunAction,
   type WebviewToExtension,
 } from '../../webview/messages';
-import { metricsCsv } from '../../webview/shaping/csv';
+import { metricsCsv } from './metricsCsv';
 import type { RunManager } from '../runs/runManager';
-import { isActive, type RunState } from '../runs/runState';
-import {
-  comparisonOf,
-  defaultComparison,
-  findSweeps,
-  RunFollower,
-  runList,
-  thinProgress,
-} from './dashboardData';
+import { defaultComparison, findSweeps, runList, thinProgress } from './dashboardData';
 
 export const DASHBOARD_VIEW_TYPE = 'annealKd.dashboard';
 export const COMPARE_COMMAND = 'annealKd.compareInDashboard';
@@ -71,7 +67,10 @@ export class DashboardPanel implements vscode.Disposable {
   private compare: string[] | undefined;
   /** The user ticked runs and pressed Compare (or a restored panel had a choice): no more defaults. */
   private compareChosen = false;
-  private follower: RunFollower | undefined;
+  /** The selected run's events.jsonl, read from its start at `init`, then what was appended. */
+  private follower: EventTail | undefined;
+  /** Bumped per comparison asked for: a slower, older answer is dropped. */
+  private comparisonSeq = 0;
   private ready = false;
   private lastRunJson = '';
   private lastListJson = '';
@@ -210,7 +209,7 @@ export class DashboardPanel implements vscode.Disposable {
     const run = this.currentRun() ?? null;
     let events: RunEvent[] = [];
     if (this.runDir) {
-      this.follower = new RunFollower(this.runDir);
+      this.follower = new EventTail(path.join(this.runDir, RUN_FILES.events));
       events = thinProgress(this.follower.readNew());
     }
     const runs = this.items();
@@ -222,12 +221,16 @@ export class DashboardPanel implements vscode.Disposable {
     this.updatePolling();
   }
 
+  /** `akd compare DIRS --json`: the CLI's own reading and statistics (no run reader in the extension). */
   private postComparison(dirs: string[]): void {
     if (dirs.length === 0) return;
+    const seq = ++this.comparisonSeq;
     const t0 = Date.now();
-    const data = comparisonOf(dirs);
-    this.options.log.info(`dashboard: compared ${data.runs.length} run(s) in ${Date.now() - t0} ms`);
-    this.post({ type: 'comparison', data });
+    void this.runs.compare(dirs).then((data) => {
+      if (seq !== this.comparisonSeq) return;
+      this.options.log.info(`dashboard: compared ${data.runs.length} run(s) in ${Date.now() - t0} ms`);
+      this.post({ type: 'comparison', data });
+    });
   }
 
   private scheduleFlush(): void {
@@ -331,9 +334,10 @@ export class DashboardPanel implements vscode.Disposable {
         const unknown = message.dirs.filter((d) => !allowed.has(path.resolve(d)));
         if (unknown.length > 0) return this.reject(message, `compare: ${unknown.length} unknown folder(s)`);
         this.compare = message.dirs;
-        if (message.dirs.length === 0)
+        if (message.dirs.length === 0) {
+          this.comparisonSeq++;
           this.post({ type: 'comparison', data: { runs: [], groups: [], errors: [] } });
-        else this.postComparison(message.dirs);
+        } else this.postComparison(message.dirs);
         return;
       }
       case 'action': {

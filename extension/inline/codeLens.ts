@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import { hasSweepBlock } from '../runs/launcher';
 import type { RunManager } from '../runs/runManager';
-import { isActive } from '../runs/runState';
+import { isActive } from '../../runner/protocol';
 import { resultText } from './resultFormat';
 
 export class ConfigCodeLensProvider implements vscode.CodeLensProvider, vscode.Disposable {

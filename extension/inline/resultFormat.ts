@@ -2,10 +2,11 @@
  * How a run reads in one line: CodeLens, tree descriptions, the status bar and notifications all
  * use these, so a result looks the same everywhere. Pure functions.
  */
-import type { RunState } from '../runs/runState';
+import { percent, type RunState } from '../../runner/protocol';
 
+/** 0.9712 -> "97.1%"; "–" when not known. */
 export function formatAccuracy(value: number | null | undefined): string {
-  return typeof value === 'number' ? `${(value * 100).toFixed(1)}%` : '–';
+  return percent(value, 1);
 }
 
 export function formatAgo(iso: string | undefined, now: number = Date.now()): string {

@@ -3,12 +3,11 @@
  * decides the `--launcher` flag) and its `sweep` block (Run Sweep is offered only then). Pure.
  */
 import { parse as parseJsonc } from 'jsonc-parser';
-
-export type LauncherType = 'local' | 'slurm';
+import type { LauncherType } from '../../runner/protocol';
 
 /**
  * The `--launcher` to pass for a config: the setting, unless the config has its own `launcher`
- * block. akd lets `--launcher` override the block's type (runner/launch/launchCli.ts
+ * block. akd lets `--launcher` override the block's type (runner/launch/runControl.ts
  * resolveLauncher), so the flag is left out when the block is there and the block wins.
  */
 export function launcherArgs(configText: string | undefined, setting: LauncherType | undefined): string[] {

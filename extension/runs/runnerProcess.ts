@@ -1,12 +1,11 @@
 /**
  * One `akd` child process and everything it owns: the spawn (an argv, never a shell string),
- * line reading of stdout (run events) and stderr (human lines), and stopping with SIGTERM and a
+ * line reading of stdout (run and sweep events) and stderr (human lines), and stopping with SIGTERM and a
  * SIGKILL fallback. No vscode import: the run manager adapts it to the editor.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as readline from 'node:readline';
-import { parseEventLine, type RunEvent } from '../../runner/protocol';
-import { processAlive } from './processAlive';
+import { parseStreamLine, processAlive, type StreamEvent } from '../../runner/protocol';
 
 export interface RunnerCommand {
   /** Node executable: the editor's own runtime (with ELECTRON_RUN_AS_NODE=1) or a configured one. */
@@ -25,7 +24,8 @@ export interface RunnerExit {
 }
 
 export interface RunnerListeners {
-  onEvent(event: RunEvent): void;
+  /** Run events (`akd run|resume|run-member --json`), and sweep events from `akd sweep --json`. */
+  onEvent(event: StreamEvent): void;
   /** stderr lines, and stdout lines that are not events. */
   onOutput(line: string, stream: 'stdout' | 'stderr'): void;
 }
@@ -61,7 +61,7 @@ export class RunnerProcess {
     });
     if (this.child.stdout) {
       readline.createInterface({ input: this.child.stdout, crlfDelay: Infinity }).on('line', (line) => {
-        const event = parseEventLine(line);
+        const event = parseStreamLine(line);
         if (event) listeners.onEvent(event);
         else if (line.trim()) listeners.onOutput(line, 'stdout');
       });

@@ -1,6 +1,6 @@
 /**
  * The Anneal KD language server's features, wired onto any connection (stdio/IPC in the editor,
- * in-memory streams in test/unit/server). Like lsp-sample, it looks at the client's capabilities:
+ * in-memory streams in test/unit/extension/akdServer.test.ts). Like lsp-sample, it looks at the client's capabilities:
  * pull diagnostics when the client asks for them, else a debounced push on every change.
  */
 import {

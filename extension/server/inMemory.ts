@@ -1,6 +1,6 @@
 /**
  * The server on in-memory streams, with a JSON-RPC client on the other end: what
- * test/unit/server drives. (The tests bundle this file with esbuild because the LSP packages
+ * test/unit/extension/akdServer.test.ts drives. (The tests bundle this file with esbuild because the LSP packages
  * resolve through package.json "exports", which the root tsconfig's resolution does not read.)
  */
 import { PassThrough } from 'node:stream';

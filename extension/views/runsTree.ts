@@ -12,14 +12,17 @@ import * as vscode from 'vscode';
 import { formatAccuracy, formatAgo, progressText, resultText } from '../inline/resultFormat';
 import { hasSweepBlock } from '../runs/launcher';
 import { samePath, type RunManager } from '../runs/runManager';
-import type { RunDisplayStatus, RunState } from '../runs/runState';
 import {
   groupLabel,
+  pct,
+  percent,
   sweepDescription,
   sweepGroups,
+  type RunDisplayStatus,
+  type RunState,
   type SweepDisplayStatus,
   type SweepState,
-} from '../runs/sweepState';
+} from '../../runner/protocol';
 
 export type RunsNode =
   | { kind: 'config'; configPath: string }
@@ -238,7 +241,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
       tip.appendMarkdown('| method | n | student (mean ± std) |\n|---|---|---|\n');
       for (const g of groups)
         tip.appendMarkdown(
-          `| ${groupLabel(g)} | ${g.accuracies.length} | ${(g.mean * 100).toFixed(2)} ± ${(g.std * 100).toFixed(2)}% |\n`,
+          `| ${groupLabel(g)} | ${g.accuracies.length} | ${pct(g.mean)} ± ${percent(g.std)} |\n`,
         );
     }
     tip.appendMarkdown(`\n\`${sweep.sweepDir}\``);

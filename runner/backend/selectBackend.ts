@@ -10,7 +10,7 @@
  * could not safely mix with, so we report the mismatch in the note.
  */
 import tfjs = require('@tensorflow/tfjs');
-import type { BackendName } from '../config/types';
+import type { BackendName } from '../protocol/configTypes';
 import type { ActualBackend } from '../protocol/events';
 import { registerWasmTrainingKernels } from './wasmKernels';
 import { installFusedAdam } from './fusedAdam';

@@ -1,9 +1,7 @@
 /** Plain-text tables for `akd list` and `akd show`. */
+import { percent } from '../protocol/format';
+import { latestSession } from '../protocol/sessions';
 import type { RunRecord } from '../store/runStore';
-import { latestSession } from '../launch/sessions';
-
-const pct = (x: number | null | undefined): string =>
-  x === null || x === undefined ? '-' : `${(x * 100).toFixed(2)}%`;
 
 /** A run's status, with its Slurm job's queue state while it has not started (e.g. "queued (Priority)"). */
 export function statusText(r: RunRecord): string {
@@ -35,8 +33,8 @@ export function formatRunList(runs: RunRecord[], root: string): string {
       r.runId,
       statusText(r),
       s?.method ?? r.config?.method.type ?? '-',
-      pct(s?.student.testAccuracy),
-      pct(s?.teacher.testAccuracy),
+      percent(s?.student.testAccuracy, 2, '-'),
+      percent(s?.teacher.testAccuracy, 2, '-'),
       s?.backend ?? '-',
       s ? s.seconds.toFixed(0) : '-',
     ]);
@@ -60,15 +58,15 @@ export function formatRunDetails(r: RunRecord): string {
   if (s) {
     lines.push(`method   ${s.method}`, `backend  ${s.backend}`);
     lines.push(
-      `teacher  ${s.teacher.type}, ${s.teacher.params.toLocaleString('en-US')} params, test ${pct(s.teacher.testAccuracy)}`,
+      `teacher  ${s.teacher.type}, ${s.teacher.params.toLocaleString('en-US')} params, test ${percent(s.teacher.testAccuracy, 2, '-')}`,
     );
     lines.push(
-      `student  ${s.student.type}, ${s.student.params.toLocaleString('en-US')} params, test ${pct(s.student.testAccuracy)}`,
+      `student  ${s.student.type}, ${s.student.params.toLocaleString('en-US')} params, test ${percent(s.student.testAccuracy, 2, '-')}`,
     );
     lines.push(`compression ${s.compression.toFixed(1)}x, ${s.seconds.toFixed(0)} s`);
     for (const p of s.phases) {
       lines.push(
-        `  ${p.phase.padEnd(8)} ${p.epochs} epochs, best val ${pct(p.bestValAccuracy)} (epoch ${p.bestEpoch}${p.bestTemperature !== undefined ? `, T=${p.bestTemperature}` : ''}), final ${pct(p.finalValAccuracy)}`,
+        `  ${p.phase.padEnd(8)} ${p.epochs} epochs, best val ${percent(p.bestValAccuracy, 2, '-')} (epoch ${p.bestEpoch}${p.bestTemperature !== undefined ? `, T=${p.bestTemperature}` : ''}), final ${percent(p.finalValAccuracy, 2, '-')}`,
       );
     }
     if (s.error) lines.push(`error    ${s.error}`);

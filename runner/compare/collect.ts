@@ -5,12 +5,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { EvaluationProtocol, ExperimentConfig, MethodType, ModelConfig } from '../config/types';
-import { METHOD_TYPES, protocolOf } from '../config/types';
+import type { EvaluationProtocol, ExperimentConfig, MethodType, ModelConfig } from '../protocol/configTypes';
+import { METHOD_TYPES, protocolOf } from '../protocol/configTypes';
 import { REFERENCE_PROTOCOL_LABEL, type EpochEndedEvent, type RunSummary } from '../protocol/events';
-import { RUN_FILES, listRuns, readRun, type RunRecord } from '../store/runStore';
-import { isSweepDir, memberRunDir, readManifest } from '../sweep/manifest';
-import { meanSeries, summarize, type Summary } from './stats';
+import { RUN_FILES } from '../protocol/files';
+import { meanSeries, summarize, type Summary } from '../protocol/stats';
+import { isSweepDir, memberRunDir, readManifest } from '../protocol/sweepManifest';
+import { listRuns, readRun, type RunRecord } from '../store/runStore';
 
 export interface RunRow {
   runId: string;

@@ -3,6 +3,7 @@
  * mean ± std over seeds with each seed's value, (bottom) the mean phase-1 validation curves of
  * the annealing groups, with the temperature of each step.
  */
+import { pct, percent } from '../protocol/format';
 import type { Group } from './collect';
 import { Canvas, GLYPH_H, type Rgb } from './png';
 
@@ -42,7 +43,7 @@ export function niceTicks(lo: number, hi: number, target = 6): number[] {
 
 function fmtPct(v: number, step: number): string {
   const digits = step * 100 >= 1 ? 0 : step * 100 >= 0.1 ? 1 : 2;
-  return `${(v * 100).toFixed(digits)}`;
+  return pct(v, digits);
 }
 
 export interface PlotOptions {
@@ -71,7 +72,7 @@ export function renderComparisonPng(groups: Group[], opts: PlotOptions = {}): Bu
   c.text(
     20,
     16 + lineH + 8,
-    `dots: single seeds${teacher !== null ? `   teacher: ${(teacher * 100).toFixed(2)}%` : ''}`,
+    `dots: single seeds${teacher !== null ? `   teacher: ${percent(teacher)}` : ''}`,
     LIGHT,
     S,
   );

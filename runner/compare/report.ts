@@ -1,17 +1,11 @@
 /** The comparison as text, CSV and Markdown: pure functions of the groups. */
+import { csvField, pct } from '../protocol/format';
 import type { Group, RunRow } from './collect';
 import { variablesLabel } from './collect';
 
-const pct = (x: number | null | undefined, digits = 2): string =>
-  x == null || !Number.isFinite(x) ? '-' : (x * 100).toFixed(digits);
 const num = (x: number | null | undefined, digits = 6): string =>
   x == null || !Number.isFinite(x) ? '' : x.toFixed(digits);
 const int = (n: number | undefined): string => (n === undefined ? '' : n.toLocaleString('en-US'));
-
-/** Quote a CSV field when it needs it (RFC 4180). */
-export function csvField(v: string): string {
-  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-}
 
 export const CSV_COLUMNS = [
   'method',
@@ -112,11 +106,11 @@ function cellsOf(g: Group): Cell[] {
     { text: g.method },
     { text: variablesLabel(g.variables) || '-' },
     { text: String(g.test.n), right: true },
-    { text: g.test.n > 0 ? `${pct(g.test.mean)} ± ${pct(g.test.std)}` : '-', right: true },
-    { text: pct(g.test.best), right: true },
-    { text: g.val.n > 0 ? pct(g.val.mean) : '-', right: true },
-    { text: pct(g.teacherTest), right: true },
-    { text: g.gap !== null ? pct(g.gap) : '-', right: true },
+    { text: g.test.n > 0 ? `${pct(g.test.mean, 2, '-')} ± ${pct(g.test.std, 2, '-')}` : '-', right: true },
+    { text: pct(g.test.best, 2, '-'), right: true },
+    { text: g.val.n > 0 ? pct(g.val.mean, 2, '-') : '-', right: true },
+    { text: pct(g.teacherTest, 2, '-'), right: true },
+    { text: g.gap !== null ? pct(g.gap, 2, '-') : '-', right: true },
     { text: int(g.studentParams), right: true },
     { text: int(g.teacherParams), right: true },
     { text: g.seconds.toFixed(0), right: true },

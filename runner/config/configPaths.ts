@@ -3,8 +3,8 @@
  * relative to the folder of the config file.
  */
 import * as path from 'node:path';
-import type { DataConfig, ExperimentConfig } from './types';
-import { isCheckpointTeacher } from './types';
+import type { DataConfig, ExperimentConfig } from '../protocol/configTypes';
+import { isCheckpointTeacher } from '../protocol/configTypes';
 
 /** A path from the config as an absolute path, relative to the config file's folder. */
 export function resolveFromConfig(p: string, configPath: string): string {

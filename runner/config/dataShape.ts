@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import type { DataConfig } from './types';
+import type { DataConfig } from '../protocol/configTypes';
 
 export interface DataShape {
   shape: [number, number, number];

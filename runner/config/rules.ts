@@ -13,8 +13,14 @@ import type {
   ModelConfig,
   OptimizerConfig,
   SweepConfig,
-} from './types';
-import { augments, isCheckpointTeacher, milestoneEpoch, protocolOf, trainingData } from './types';
+} from '../protocol/configTypes';
+import {
+  augments,
+  isCheckpointTeacher,
+  milestoneEpoch,
+  protocolOf,
+  trainingData,
+} from '../protocol/configTypes';
 import {
   ConfigDocument,
   type ConfigProblem,

@@ -15,12 +15,12 @@ import {
   type Node,
   type ParseError,
 } from 'jsonc-parser';
-import type { ExperimentConfig } from './types';
+import type { ExperimentConfig } from '../protocol/configTypes';
 import { ConfigDocument, pathToString, type ConfigProblem } from './problems';
 import { schemaProblems } from './schemaProblems';
 import { crossFieldProblems } from './rules';
 import { readFileStart, type ReadBytes } from './dataShape';
-import { expandSweep, gridKeyParts, gridScope } from '../sweep/expand';
+import { expandSweep, gridKeyParts, gridScope } from './sweepExpand';
 
 export type { ConfigProblem, Severity, ProblemCode } from './problems';
 export { PROBLEM_CODES } from './problems';

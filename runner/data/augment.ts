@@ -7,7 +7,7 @@
  * data-parallel training see the same images and a resumed run replays the same batches.
  * No TensorFlow import: it works in place on the host-side batch (NHWC, channel fastest).
  */
-import { augments, type AugmentConfig } from '../config/types';
+import { augments, type AugmentConfig } from '../protocol/configTypes';
 
 export interface AugmentSpec {
   config: AugmentConfig;

@@ -8,7 +8,7 @@
 
 import * as crypto from 'crypto';
 import * as path from 'path';
-import type { DataConfig, IdxData, CifarData } from '../config/types';
+import type { DataConfig, IdxData, CifarData } from '../protocol/configTypes';
 import { DataError, idxBaseName, readIdx, type IdxArray } from './idxReader';
 import { CIFAR_CHANNELS, CIFAR_SIDE, cifarClasses, readCifar, type CifarKind } from './cifarReader';
 

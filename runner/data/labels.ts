@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { DataConfig } from '../config/types';
+import type { DataConfig } from '../protocol/configTypes';
 
 const CIFAR10_NAMES = [
   'airplane',

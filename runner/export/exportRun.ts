@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isCheckpointTeacher, type ExperimentConfig } from '../config/types';
+import { isCheckpointTeacher, type ExperimentConfig } from '../protocol/configTypes';
 import { DataError, loadRaw, normalizePixels, validationCount, type RawData } from '../data/dataset';
 import { classLabels } from '../data/labels';
 import type {
@@ -16,7 +16,8 @@ import type {
   ExportVerification,
 } from '../protocol/exportEvents';
 import { EventLog } from '../store/eventLog';
-import { RUN_FILES, readRun, writeJsonAtomic, type RunRecord } from '../store/runStore';
+import { RUN_FILES } from '../protocol/files';
+import { readRun, writeJsonAtomic, type RunRecord } from '../store/runStore';
 import { OPSET, type Graph } from './graph';
 import { BATCH_DIM, INPUT_NAME, OUTPUT_NAME, UnsupportedModelError, layersToOnnx } from './layersToOnnx';
 import { encodeModel } from './onnxProto';

@@ -21,6 +21,7 @@ export function ort(): typeof Ort {
     const first = String((e as Error).message).split('\n')[0];
     throw new Error(
       `onnxruntime-node cannot load, so the export cannot be verified (${first}); reinstall it with npm ci`,
+      { cause: e },
     );
   }
   return ortModule;

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ExperimentConfig } from '../config/types';
+import type { ExperimentConfig } from '../protocol/configTypes';
 import type {
   CheckpointPosition,
   EventPayload,
@@ -21,12 +21,15 @@ import type {
   RunEvent,
   RunSummary,
 } from '../protocol/events';
-import { EventLog, readEvents } from '../store/eventLog';
-import { RUN_FILES, readJson, writeJsonAtomic } from '../store/runStore';
+import { EventLog } from '../store/eventLog';
+import { readEvents } from '../protocol/eventTail';
+import { readJson, writeJsonAtomic } from '../store/runStore';
+import { RUN_FILES } from '../protocol/files';
+import { EXIT, exitCodeForSignal } from '../protocol/exitCodes';
 import type { CancelToken } from '../training/phaseTrainer';
-import { humanReporter } from '../cli/humanReporter';
-import { installSignalHandlers } from '../cli/signals';
-import { isSweepDir, memberRunDir, readManifest } from '../sweep/manifest';
+import { humanReporter } from '../protocol/format';
+import { installSignalHandlers } from './signals';
+import { isSweepDir, memberRunDir, readManifest } from '../protocol/sweepManifest';
 import {
   cachedTeacherModel,
   publishTeacher,
@@ -35,8 +38,6 @@ import {
 } from '../sweep/teacherCache';
 import { SLURM_KILLED, parseScontrolJob, type JobStatus } from './slurmClient';
 import { describeJobEnd } from './slurmRun';
-
-const EXIT = { ok: 0, failed: 1, sigint: 130, sigterm: 143, cantCreate: 73, noInput: 66 } as const;
 
 /** This job's id as akd writes it: "123", or "123_4" for an array task. */
 export function currentJobId(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -202,7 +203,7 @@ export async function runJob(folder: string): Promise<number> {
     } satisfies RunSummary);
     process.stderr.write(`run folder: ${runDir}\n`);
     if (slurmEnd || outcome.status === 'failed') return EXIT.failed;
-    if (outcome.status === 'cancelled') return cancel.signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
+    if (outcome.status === 'cancelled') return exitCodeForSignal(cancel.signal);
     return EXIT.ok;
   } finally {
     log.close();

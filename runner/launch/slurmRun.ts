@@ -13,12 +13,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ExperimentConfig, SlurmLauncher } from '../config/types';
-import type { JobInfo, JobStateEvent, RunEvent, RunSummary } from '../protocol/events';
-import { readEvents } from '../store/eventLog';
-import { RUN_FILES, readJson, writeJsonAtomic } from '../store/runStore';
-import { EventTail, appendEvent } from './eventTail';
-import { latestSession, isTerminal, type RunSession, type TerminalEvent } from './sessions';
+import type { ExperimentConfig, SlurmLauncher } from '../protocol/configTypes';
+import type { JobInfo, RunEvent, RunSummary } from '../protocol/events';
+import { readEvents } from '../protocol/eventTail';
+import { readJson, writeJsonAtomic } from '../store/runStore';
+import { RUN_FILES } from '../protocol/files';
+import { EventTail } from '../protocol/eventTail';
+import { appendEvent } from '../store/eventLog';
+import { latestSession, isTerminalEvent, type RunSession, type TerminalEvent } from '../protocol/sessions';
 import { SlurmClient, SlurmError, jobEnded, type JobStatus } from './slurmClient';
 import { sbatchScript, slurmPathPattern } from './slurmScript';
 
@@ -231,9 +233,9 @@ export class SlurmRunFollower {
 
   /** Print (onEvent) what was appended since the last call. */
   read(): void {
-    for (const e of this.tail.read()) {
+    for (const e of this.tail.readNew()) {
       this.onEvent(e);
-      if (isTerminal(e)) {
+      if (isTerminalEvent(e)) {
         this.terminal = e;
         this.terminalAt ??= Date.now();
       }

@@ -7,7 +7,7 @@
  * bash, where every value is single-quoted. A newline (or NUL) cannot be expressed in an `#SBATCH`
  * line at all, so values carrying one are rejected rather than guessed at.
  */
-import type { SlurmLauncher } from '../config/types';
+import type { SlurmLauncher } from '../protocol/configTypes';
 
 export class SlurmScriptError extends Error {}
 

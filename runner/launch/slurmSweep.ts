@@ -11,23 +11,28 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ExperimentConfig, LauncherConfig, SlurmLauncher } from '../config/types';
+import type { ExperimentConfig, LauncherConfig, SlurmLauncher } from '../protocol/configTypes';
 import type { RunStartedEvent, RunSummary } from '../protocol/events';
 import type { MemberStatus, SweepEvent, SweepEventPayload } from '../protocol/sweepEvents';
 import { PROTOCOL_VERSION } from '../protocol/events';
-import { RUN_FILES, processAlive, readJson, readRun } from '../store/runStore';
+import { EXIT, exitCodeForSignal } from '../protocol/exitCodes';
+import { humanSweepReporter } from '../protocol/format';
+import { readJson, readRun } from '../store/runStore';
+import { RUN_FILES } from '../protocol/files';
+import { processAlive } from '../protocol/processAlive';
+import { SWEEP_FILES } from '../protocol/files';
 import {
-  SWEEP_FILES,
   memberRunDir,
   readManifest,
   type SweepManifest,
   type SweepMemberEntry,
-} from '../sweep/manifest';
+} from '../protocol/sweepManifest';
 import { cachedTeacherModel } from '../sweep/teacherCache';
-import { EventTail, appendEvent } from './eventTail';
+import { EventTail } from '../protocol/eventTail';
+import { appendEvent } from '../store/eventLog';
 import { SlurmClient, SlurmError, jobEnded } from './slurmClient';
-import { latestSession, type RunSession } from './sessions';
-import { readEvents } from '../store/eventLog';
+import { latestSession, type RunSession } from '../protocol/sessions';
+import { readEvents } from '../protocol/eventTail';
 import { sbatchScript, slurmPathPattern } from './slurmScript';
 import {
   AKD_ENTRY,
@@ -38,7 +43,7 @@ import {
   sharedFilesystemHint,
   submitRun,
 } from './slurmRun';
-import { LAUNCH_EXIT, resolveLauncher, slurmErrorMessage, stopRun } from './launchCli';
+import { resolveLauncher, slurmErrorMessage, stopRun } from './runControl';
 
 export const ARRAY_SCRIPT = 'array.sbatch';
 
@@ -163,36 +168,10 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
   const client = new SlurmClient();
   const t0 = Date.now();
   const eventsFile = path.join(sweepDir, SWEEP_FILES.events);
+  const human = humanSweepReporter(process.stderr);
   const print = (e: SweepEvent): void => {
-    if (o.json) {
-      process.stdout.write(JSON.stringify(e) + '\n');
-      return;
-    }
-    const w = (s: string): void => {
-      process.stderr.write(s + '\n');
-    };
-    if (e.type === 'sweep-log') w(e.message);
-    else if (e.type === 'member-started')
-      w(
-        `  start ${e.id}${e.pid > 0 ? ` (pid ${e.pid} on its node)` : ''}${e.trainsTeacher ? ' (trains the shared teacher)' : ''}`,
-      );
-    else if (e.type === 'member-ended')
-      w(
-        `  ${e.id}: ${e.status}${e.studentTestAccuracy != null ? `, student ${(e.studentTestAccuracy * 100).toFixed(2)}%` : ''}${e.error ? ` (${e.error.split('\n')[0]})` : ''}`,
-      );
-    else if (e.type === 'teacher-ready')
-      w(`teacher ${e.key} ready (${e.source === 'cache' ? 'from the cache' : 'just trained'})`);
-    else if (e.type === 'sweep-ended')
-      w(
-        `sweep ${e.status}: ${Object.entries(e.counts)
-          .filter(([, n]) => n > 0)
-          .map(([k, n]) => `${n} ${k}`)
-          .join(', ')} in ${e.seconds.toFixed(0)} s`,
-      );
-    else if (e.type === 'sweep-started')
-      w(
-        `sweep ${e.name}: ${e.members} members, ${e.toRun} to run as Slurm jobs, ${e.concurrency} at a time\n  folder ${e.sweepDir}`,
-      );
+    if (o.json) process.stdout.write(JSON.stringify(e) + '\n');
+    else human(e);
   };
   const emit = (payload: SweepEventPayload): void => {
     const event = { v: PROTOCOL_VERSION, time: new Date().toISOString(), ...payload } as SweepEvent;
@@ -207,14 +186,14 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
     const blocker = o.resumed ? await slurmSweepBlocker(sweepDir, manifest) : undefined;
     if (blocker) {
       process.stderr.write(`akd: ${blocker}\n`);
-      return LAUNCH_EXIT.invalid;
+      return EXIT.invalid;
     }
     jobs = await submitSweep(o, client);
   } catch (e) {
     const msg = slurmErrorMessage(e);
     if (!msg) throw e;
     process.stderr.write(`akd: could not submit the sweep to Slurm: ${msg}\n`);
-    return LAUNCH_EXIT.failed;
+    return EXIT.failed;
   }
   emit({
     type: 'sweep-started',
@@ -242,7 +221,7 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
   if (o.detach) {
     for (const s of jobs.submitted) process.stdout.write(`${s.runDir}\t${s.jobId}\n`);
     if (!o.json) process.stderr.write(`follow a member with akd follow RUN; stop one with akd stop RUN\n`);
-    return LAUNCH_EXIT.ok;
+    return EXIT.ok;
   }
 
   // Follow every member; report starts, ends and the teacher the way a local sweep does.
@@ -321,7 +300,7 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
 
   let signal: NodeJS.Signals | undefined;
   const onSignal = (s: NodeJS.Signals): void => {
-    if (signal) process.exit(s === 'SIGINT' ? LAUNCH_EXIT.sigint : LAUNCH_EXIT.sigterm);
+    if (signal) process.exit(exitCodeForSignal(s));
     signal = s;
     const ids = [...jobs.teacherJobs, ...(jobs.arrayJob ? [jobs.arrayJob] : [])];
     emit({
@@ -344,7 +323,7 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
   } catch (e) {
     if (e instanceof SlurmError) {
       process.stderr.write(`akd: ${e.message}\n`);
-      return LAUNCH_EXIT.failed;
+      return EXIT.failed;
     }
     throw e;
   } finally {
@@ -376,9 +355,9 @@ export async function launchSweepOnSlurm(o: SlurmSweepOptions): Promise<number> 
         : 'completed';
   emit({ type: 'sweep-ended', status, counts, seconds: (Date.now() - t0) / 1000 });
   if (!o.json) process.stderr.write(`compare: akd compare ${sweepDir}\n`);
-  if (status === 'completed') return LAUNCH_EXIT.ok;
-  if (status === 'cancelled' && signal) return signal === 'SIGINT' ? LAUNCH_EXIT.sigint : LAUNCH_EXIT.sigterm;
-  return LAUNCH_EXIT.failed;
+  if (status === 'completed') return EXIT.ok;
+  if (status === 'cancelled' && signal) return exitCodeForSignal(signal);
+  return EXIT.failed;
 }
 
 /** The launcher of `akd sweep [--resume]`: --launcher, else the config's (a resumed sweep: its members' config.json). */
@@ -444,7 +423,7 @@ export async function stopSweep(sweepDir: string, opts: { waitMs: number; json: 
     process.stderr.write(`stopping the sweep's akd sweep process (pid ${orchestrator})\n`);
     const deadline = Date.now() + opts.waitMs;
     while (processAlive(orchestrator) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    return processAlive(orchestrator) ? LAUNCH_EXIT.failed : LAUNCH_EXIT.ok;
+    return processAlive(orchestrator) ? EXIT.failed : EXIT.ok;
   }
   const client = new SlurmClient();
   const active = await activeSlurmMembers(sweepDir, manifest, client);
@@ -452,13 +431,13 @@ export async function stopSweep(sweepDir: string, opts: { waitMs: number; json: 
     await client.cancel(active.map((a) => a.jobId));
     process.stderr.write(`cancelled Slurm job(s) ${active.map((a) => a.jobId).join(', ')}\n`);
   }
-  let code: number = LAUNCH_EXIT.ok;
+  let code: number = EXIT.ok;
   for (const m of manifest.members) {
     const runDir = memberRunDir(sweepDir, m);
     const session = latestSession(readEvents(path.join(runDir, RUN_FILES.events)));
     if (!session || (session.ended && (!session.submitted || session.final))) continue;
     const c = await stopRun(runDir, opts);
-    if (c !== LAUNCH_EXIT.ok) code = c;
+    if (c !== EXIT.ok) code = c;
   }
   return code;
 }

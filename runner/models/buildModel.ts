@@ -4,7 +4,7 @@
  * the run checks the two agree and fails loudly if they drift apart.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ModelConfig, CnnModel, MlpModel, ResnetModel } from '../config/types';
+import type { ModelConfig, CnnModel, MlpModel, ResnetModel } from '../protocol/configTypes';
 
 export interface BuildOptions {
   inputShape: [number, number, number];

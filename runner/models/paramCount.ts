@@ -24,7 +24,7 @@
  *   -> global average pooling -> dense(classes, bias).
  *   (With the stem at w filters, only the first blocks of stages 2 and 3 have projections.)
  */
-import type { ModelConfig, MlpModel, CnnModel, ResnetModel } from '../config/types';
+import type { ModelConfig, MlpModel, CnnModel, ResnetModel } from '../protocol/configTypes';
 
 export type InputShape = [number, number, number];
 

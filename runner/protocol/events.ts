@@ -3,9 +3,9 @@
  * stream `akd run --json` writes to stdout. This is the only definition; the runner
  * writes these, the extension and the webview read them. No TensorFlow import here.
  */
-import type { EvaluationProtocol, ExperimentConfig, MethodType } from '../config/types';
-import type { ExportRecord } from './exportEvents';
-export type { ExportRecord } from './exportEvents';
+import type { EvaluationProtocol, ExperimentConfig, MethodType } from './configTypes';
+import type { ExportRecord } from './exportRecord';
+export type { ExportRecord } from './exportRecord';
 
 export const PROTOCOL_VERSION = 1 as const;
 

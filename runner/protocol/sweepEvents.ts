@@ -3,9 +3,9 @@
  * stream `akd sweep --json` writes to stdout. Each member's own run keeps the per-run protocol
  * (events.ts) in its own folder. No TensorFlow import here.
  */
-import type { MethodType } from '../config/types';
+import type { MethodType } from './configTypes';
 import type { RunStatus } from './events';
-import { PROTOCOL_VERSION } from './events';
+import { PROTOCOL_VERSION, parseEventLine } from './events';
 
 interface SweepEventBase {
   v: typeof PROTOCOL_VERSION;
@@ -83,14 +83,21 @@ export type SweepEvent =
   | SweepLogEvent;
 export type SweepEventPayload<E = SweepEvent> = E extends SweepEvent ? Omit<E, 'v' | 'time'> : never;
 
+export const SWEEP_EVENT_TYPES: readonly SweepEvent['type'][] = [
+  'sweep-started',
+  'teacher-ready',
+  'member-started',
+  'member-ended',
+  'sweep-ended',
+  'sweep-log',
+];
+
+export function isSweepEvent(e: { type: string }): e is SweepEvent {
+  return (SWEEP_EVENT_TYPES as readonly string[]).includes(e.type);
+}
+
+/** One line of sweep-events.jsonl; undefined for blank, torn or non-sweep lines. */
 export function parseSweepEventLine(line: string): SweepEvent | undefined {
-  const text = line.trim();
-  if (!text) return undefined;
-  try {
-    const value = JSON.parse(text) as { v?: unknown; type?: unknown };
-    if (value && value.v === PROTOCOL_VERSION && typeof value.type === 'string') return value as SweepEvent;
-  } catch {
-    // torn last line
-  }
-  return undefined;
+  const e: { type: string } | undefined = parseEventLine(line);
+  return e && isSweepEvent(e) ? e : undefined;
 }

@@ -3,7 +3,7 @@
  * descriptor (no buffering in this process), so a killed run leaves every event it emitted.
  */
 import * as fs from 'node:fs';
-import { PROTOCOL_VERSION, parseEventLine, type EventPayload, type RunEvent } from '../protocol/events';
+import { PROTOCOL_VERSION, type EventPayload, type RunEvent } from '../protocol/events';
 
 export type EventListener = (event: RunEvent) => void;
 
@@ -34,18 +34,12 @@ export class EventLog {
   }
 }
 
-/** Read every complete event of a run's events.jsonl (a torn last line is skipped). */
-export function readEvents(file: string): RunEvent[] {
-  let text: string;
+/** Append one event to a run's events.jsonl (open, write one line, close). */
+export function appendEvent(file: string, payload: EventPayload): RunEvent {
+  const log = new EventLog(file);
   try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return [];
+    return log.emit(payload);
+  } finally {
+    log.close();
   }
-  const events: RunEvent[] = [];
-  for (const line of text.split('\n')) {
-    const e = parseEventLine(line);
-    if (e) events.push(e);
-  }
-  return events;
 }

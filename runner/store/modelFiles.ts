@@ -77,7 +77,7 @@ export async function loadModel(modelJsonPath: string): Promise<tf.LayersModel> 
   try {
     json = JSON.parse(fs.readFileSync(modelJsonPath, 'utf8')) as ModelJson;
   } catch (e) {
-    throw new Error(`${modelJsonPath}: cannot read the model: ${(e as Error).message}`);
+    throw new Error(`${modelJsonPath}: cannot read the model: ${(e as Error).message}`, { cause: e });
   }
   if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
     throw new Error(

@@ -1,35 +1,22 @@
 /**
  * The run store: `.akd/runs/<id>/` folders holding config.json, events.jsonl, summary.json,
- * the models and the resume checkpoint. Reading helpers here are plain fs + JSON, usable by the
- * CLI and (through the protocol types) by the extension.
+ * the models and the resume checkpoint (file names: protocol/files.ts). Reading helpers here are
+ * plain fs + JSON, for the CLI, the launchers and the sweeps.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ExperimentConfig } from '../config/types';
+import type { ExperimentConfig } from '../protocol/configTypes';
 import type { CheckpointPosition, PhaseResult, RunEvent, RunSummary } from '../protocol/events';
-import { readEvents } from './eventLog';
-
-export const RUN_FILES = {
-  config: 'config.json',
-  events: 'events.jsonl',
-  summary: 'summary.json',
-  teacher: 'teacher',
-  student: 'student',
-  assistant: 'assistant',
-  latest: path.join('checkpoints', 'latest'),
-  phase1Best: path.join('checkpoints', 'phase1-best'),
-  /** Reference protocol: the teacher's and the last student phase's best epochs on the test set. */
-  teacherBest: path.join('checkpoints', 'teacher-best'),
-  studentBest: path.join('checkpoints', 'student-best'),
-  state: 'state.json',
-} as const;
+import { readEvents } from '../protocol/eventTail';
+import { RUN_FILES, akdDirBeside } from '../protocol/files';
 
 /** The runs folder for a config: `.akd/runs` beside it, unless `--out` names another. */
 export function runsRootFor(configPath: string, out?: string): string {
-  return out ? path.resolve(out) : path.join(path.dirname(path.resolve(configPath)), '.akd', 'runs');
+  return out ? path.resolve(out) : akdDirBeside(configPath, 'runs');
 }
 
-function stamp(d: Date): string {
+/** `yyyymmdd-hhmmss` in local time: the start of run and sweep folder names. */
+export function folderStamp(d: Date = new Date()): string {
   const p = (n: number): string => String(n).padStart(2, '0');
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
@@ -41,7 +28,7 @@ export function createRunDir(
   now = new Date(),
 ): { runId: string; runDir: string } {
   fs.mkdirSync(root, { recursive: true });
-  const base = `${stamp(now)}-${name}`;
+  const base = `${folderStamp(now)}-${name}`;
   for (let k = 0; ; k++) {
     const runId = k === 0 ? base : `${base}-${k + 1}`;
     const runDir = path.join(root, runId);
@@ -51,16 +38,6 @@ export function createRunDir(
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-  }
-}
-
-/** Whether a process with this pid (from a run-started or sweep-started event) is still alive. */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -7,48 +7,19 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { protocolOf, trainingData, type ExperimentConfig, type MethodType } from '../config/types';
+import { protocolOf, trainingData, type ExperimentConfig } from '../protocol/configTypes';
 import { loadDataset } from '../data/dataset';
-import { RUN_FILES, processAlive, readJson, readRun, writeJsonAtomic } from '../store/runStore';
-import { expandSweep, effectiveSweep, type SweepMember, type SweepOverrides } from './expand';
+import { RUN_FILES, SWEEP_FILES } from '../protocol/files';
+import { processAlive } from '../protocol/processAlive';
+import {
+  memberRunDir,
+  type SweepManifest,
+  type SweepMemberEntry,
+  type SweepTeacherEntry,
+} from '../protocol/sweepManifest';
+import { readRun, writeJsonAtomic } from '../store/runStore';
+import { expandSweep, effectiveSweep, type SweepOverrides } from '../config/sweepExpand';
 import { cachedTeacherDir, cachedTeacherModel, teacherCacheKey, trainedTeacherOf } from './teacherCache';
-
-export const SWEEP_FILES = { manifest: 'sweep.json', events: 'sweep-events.jsonl' } as const;
-
-/** A member as sweep.json records it: the expanded member plus where it runs and its teacher. */
-export interface SweepMemberEntry extends Omit<SweepMember, 'config'> {
-  /** Its run folder, relative to the sweep folder. */
-  runDir: string;
-  /** The shared teacher it uses (absent when the config's teacher is a checkpoint already). */
-  teacherKey?: string;
-  /** This member trains the shared teacher; the others with the same key wait for it and load it. */
-  trainsTeacher: boolean;
-}
-
-export interface SweepTeacherEntry {
-  key: string;
-  cacheDir: string;
-  /** The member that trains it, or absent when the cache already held it at creation. */
-  trainedBy?: string;
-  /** Fingerprint of the data it is trained on (runner/data/dataset.ts). */
-  dataFingerprint: string;
-}
-
-export interface SweepManifest {
-  v: 1;
-  kind: 'akd-sweep';
-  name: string;
-  createdAt: string;
-  configPath: string;
-  cacheRoot: string;
-  concurrency: number;
-  seeds: number[];
-  methods: MethodType[];
-  /** Grid keys, in order. */
-  grid: string[];
-  teachers: SweepTeacherEntry[];
-  members: SweepMemberEntry[];
-}
 
 export type MemberState = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'crashed';
 
@@ -57,20 +28,6 @@ export function defaultConcurrency(): number {
     1,
     typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length,
   );
-}
-
-export function isSweepDir(dir: string): boolean {
-  return fs.existsSync(path.join(dir, SWEEP_FILES.manifest));
-}
-
-export function readManifest(sweepDir: string): SweepManifest {
-  const m = readJson<SweepManifest>(path.join(sweepDir, SWEEP_FILES.manifest));
-  if (!m || m.kind !== 'akd-sweep') throw new Error(`${sweepDir}: no readable ${SWEEP_FILES.manifest}`);
-  return m;
-}
-
-export function memberRunDir(sweepDir: string, m: SweepMemberEntry): string {
-  return path.resolve(sweepDir, m.runDir);
 }
 
 /** Where a member stands, from its run folder alone. */

@@ -10,18 +10,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ExperimentConfig } from '../config/types';
+import type { ExperimentConfig } from '../protocol/configTypes';
 import { PROTOCOL_VERSION, parseEventLine, type RunSummary } from '../protocol/events';
 import type { MemberStatus, SweepEvent, SweepEventPayload } from '../protocol/sweepEvents';
-import { RUN_FILES, readJson } from '../store/runStore';
-import {
-  SWEEP_FILES,
-  memberRunDir,
-  memberState,
-  type MemberState,
-  type SweepManifest,
-  type SweepMemberEntry,
-} from './manifest';
+import { readJson } from '../store/runStore';
+import { RUN_FILES } from '../protocol/files';
+import { memberState, type MemberState } from './manifest';
+import { SWEEP_FILES } from '../protocol/files';
+import { memberRunDir, type SweepManifest, type SweepMemberEntry } from '../protocol/sweepManifest';
 import {
   cachedTeacherModel,
   publishTeacher,

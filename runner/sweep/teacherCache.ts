@@ -13,7 +13,7 @@ import {
   type EvaluationProtocol,
   type ExperimentConfig,
   type TrainedTeacher,
-} from '../config/types';
+} from '../protocol/configTypes';
 import { readJson, writeJsonAtomic } from '../store/runStore';
 
 /** Same file name runExperiment reads beside a checkpoint teacher's model.json. */

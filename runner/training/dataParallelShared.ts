@@ -17,7 +17,7 @@
  * reading (averaging) step k. So one barrier per step suffices.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { OptimizerConfig } from '../config/types';
+import type { OptimizerConfig } from '../protocol/configTypes';
 import type { AugmentSpec } from '../data/augment';
 import type { HostSplit } from './batches';
 import type { PhaseOptimizer } from './optimizers';

@@ -4,7 +4,7 @@
  * Adam treat it the same way PyTorch does (grad += wd * w).
  */
 import * as tf from '@tensorflow/tfjs';
-import { milestoneEpoch, type OptimizerConfig } from '../config/types';
+import { milestoneEpoch, type OptimizerConfig } from '../protocol/configTypes';
 
 export interface PhaseOptimizer {
   optimizer: tf.Optimizer;

@@ -5,12 +5,12 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CheckpointPosition, PhaseName, PhaseResult } from '../protocol/events';
 import type { EventLog } from '../store/eventLog';
-import type { AugmentConfig } from '../config/types';
+import type { AugmentConfig } from '../protocol/configTypes';
 import { batchCount, epochOrder, type HostSplit } from './batches';
 import { accuracy } from './evaluate';
 import { annealingLoss, crossEntropy, kdLoss } from './losses';
 import type { PhaseOptimizer } from './optimizers';
-import { stepForEpoch, type TemperatureStep } from './annealingSchedule';
+import { stepForEpoch, type TemperatureStep } from '../protocol/annealingSchedule';
 import { denseGradients, denseStackOf } from './denseStep';
 import type { PhaseReplicas, TrainingThreads } from './dataParallel';
 import { ShardSource, type HostShard, type ShardPlan, type TargetSource } from './shards';

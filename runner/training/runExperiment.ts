@@ -15,7 +15,7 @@ import {
   type ExperimentConfig,
   type MethodConfig,
   type OptimizerConfig,
-} from '../config/types';
+} from '../protocol/configTypes';
 import type { ActualBackend, ModelInfo, PhaseName, PhaseResult, RunSummary } from '../protocol/events';
 import { selectBackend } from '../backend/selectBackend';
 import { loadDataset, type Dataset } from '../data/dataset';
@@ -23,14 +23,15 @@ import { buildModel } from '../models/buildModel';
 import { countParams } from '../models/paramCount';
 import type { EventLog } from '../store/eventLog';
 import { decodeTensors, encodeTensors, loadModel, saveModel, writeDirAtomic } from '../store/modelFiles';
-import { RUN_FILES, readJson, writeJsonAtomic, type ResumeState } from '../store/runStore';
+import { readJson, writeJsonAtomic, type ResumeState } from '../store/runStore';
+import { RUN_FILES } from '../protocol/files';
 import {
   readCachedLogits,
   readCachedTestAccuracy,
   writeCachedLogits,
   writeCachedTestAccuracy,
 } from '../sweep/teacherCache';
-import { annealingSchedule } from './annealingSchedule';
+import { annealingSchedule } from '../protocol/annealingSchedule';
 import { accuracy, predictLogits } from './evaluate';
 import { createOptimizer, restoreOptimizerState, type PhaseOptimizer } from './optimizers';
 import {

@@ -20,7 +20,7 @@ import {
   type Plugin,
 } from 'chart.js';
 import { pointBudget, shapeForChart } from '../shaping/decimate';
-import type { XY } from '../shaping/series';
+import type { XY } from '../../runner/protocol/series';
 import type { ChartTheme } from './theme';
 
 Chart.register(

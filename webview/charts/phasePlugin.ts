@@ -3,7 +3,7 @@
  * anneal, finetune, ...) and marks where each temperature step starts (a dashed line, "T=3").
  */
 import type { Chart, Plugin } from 'chart.js';
-import type { PhaseSpan, TemperatureMark } from '../shaping/series';
+import type { PhaseSpan, TemperatureMark } from '../../runner/protocol/series';
 import type { ChartTheme } from './theme';
 
 export interface PhaseDecor {

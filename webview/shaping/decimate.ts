@@ -3,7 +3,7 @@
  * long series with `threshold` points, so a chart of 10,000 epochs or progress samples draws as
  * fast as one of a few hundred. Pure; points with y === null (gaps) are dropped first.
  */
-import type { XY } from './series';
+import type { XY } from '../../runner/protocol/series';
 
 export interface Point {
   x: number;

@@ -3,10 +3,10 @@
  * kd | anneal T = tauMax ... 1 -> finetune), each done / running (epoch x of y) / pending, folded
  * from the run's events. Pure (no DOM); the temperature schedule is the runner's own.
  */
-import type { ExperimentConfig } from '../../runner/config/types';
-import { takdAssistantSettings } from '../../runner/config/types';
+import type { ExperimentConfig } from '../../runner/protocol/configTypes';
+import { takdAssistantSettings } from '../../runner/protocol/configTypes';
 import type { PhaseName, RunEvent } from '../../runner/protocol/events';
-import { annealingSchedule, phi as phiOf } from '../../runner/training/annealingSchedule';
+import { annealingSchedule, phi as phiOf } from '../../runner/protocol/annealingSchedule';
 
 export type StepState = 'done' | 'running' | 'pending' | 'stopped' | 'failed';
 

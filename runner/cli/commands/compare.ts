@@ -1,13 +1,17 @@
 /**
  * `akd compare RUN_OR_SWEEP_DIR... [--csv FILE] [--md FILE] [--png FILE] [--runs-csv FILE] [--best-only]`:
  * student test accuracy per method and swept setting, mean ± std over seeds, and the plot.
+ * `--json`: the comparison the dashboard shows (protocol/comparison.ts), one JSON object.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bestByValidation, collectRuns, groupRuns, type Group } from '../../compare/collect';
+import { comparisonOf } from '../../compare/comparison';
 import { renderComparisonPng } from '../../compare/plot';
 import { groupsCsv, groupsMarkdown, groupsTable, runsCsv } from '../../compare/report';
-import { EXIT, UsageError, flagString, parseArgs } from '../akd';
+import { pct, percent } from '../../protocol/format';
+import { EXIT } from '../../protocol/exitCodes';
+import { UsageError, flagString, parseArgs } from '../args';
 
 function write(file: string, data: string | Buffer): void {
   const abs = path.resolve(file);
@@ -20,6 +24,12 @@ export async function cmdCompare(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['csv', 'md', 'png', 'runs-csv', 'title']);
   if (args.positional.length === 0)
     throw new UsageError('akd compare needs at least one run or sweep folder');
+  if (args.flags.has('json')) {
+    // What the dashboard shows: a folder that cannot be read is listed in `errors`, the rest compared.
+    const data = comparisonOf(args.positional);
+    process.stdout.write(JSON.stringify(data) + '\n');
+    return data.runs.length > 0 ? EXIT.ok : EXIT.invalid;
+  }
   let rows;
   try {
     rows = collectRuns(args.positional);
@@ -41,33 +51,23 @@ export async function cmdCompare(argv: string[]): Promise<number> {
   const best = bestByValidation(groups);
   if (args.flags.has('best-only')) groups = groups.filter((g) => best.get(g.method) === g);
 
-  if (args.flags.has('json')) {
+  process.stdout.write(groupsTable(groups) + '\n');
+  const varied = groups.some((g) => Object.keys(g.variables).length > 0);
+  if (varied && best.size > 0) {
     process.stdout.write(
-      JSON.stringify(
-        groups.map(({ runs, ...g }) => ({ ...g, runs: runs.map((r) => r.runId) })),
-        null,
-        2,
-      ) + '\n',
+      '\nbest setting per method by mean validation accuracy (pick settings on this, report test):\n',
     );
-  } else {
-    process.stdout.write(groupsTable(groups) + '\n');
-    const varied = groups.some((g) => Object.keys(g.variables).length > 0);
-    if (varied && best.size > 0) {
+    for (const [method, g] of best) {
       process.stdout.write(
-        '\nbest setting per method by mean validation accuracy (pick settings on this, report test):\n',
+        `  ${method.padEnd(9)} ${g.label}: val ${percent(g.val.mean)}, test ${pct(g.test.mean)} ± ${percent(g.test.std)} (n=${g.test.n})\n`,
       );
-      for (const [method, g] of best) {
-        process.stdout.write(
-          `  ${method.padEnd(9)} ${g.label}: val ${(g.val.mean * 100).toFixed(2)}%, test ${(g.test.mean * 100).toFixed(2)} ± ${(g.test.std * 100).toFixed(2)}% (n=${g.test.n})\n`,
-        );
-      }
     }
-    const incomplete = rows.filter((r) => r.status !== 'completed');
-    if (incomplete.length > 0)
-      process.stdout.write(
-        `\n${incomplete.length} run(s) not completed and left out: ${incomplete.map((r) => `${r.runId} (${r.status})`).join(', ')}\n`,
-      );
   }
+  const incomplete = rows.filter((r) => r.status !== 'completed');
+  if (incomplete.length > 0)
+    process.stdout.write(
+      `\n${incomplete.length} run(s) not completed and left out: ${incomplete.map((r) => `${r.runId} (${r.status})`).join(', ')}\n`,
+    );
   const csv = flagString(args, 'csv');
   if (csv) write(csv, groupsCsv(groups));
   const md = flagString(args, 'md');

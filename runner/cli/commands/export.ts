@@ -6,7 +6,8 @@
 import * as path from 'node:path';
 import { PROTOCOL_VERSION } from '../../protocol/events';
 import type { ExportEvent, ExportModelRole, ExportRecord } from '../../protocol/exportEvents';
-import { EXIT, UsageError, findRunDir, flagString, parseArgs } from '../akd';
+import { EXIT } from '../../protocol/exitCodes';
+import { UsageError, findRunDir, flagString, parseArgs } from '../args';
 
 type ExportPayload = ExportEvent extends infer E
   ? E extends ExportEvent

@@ -1,33 +1,20 @@
 /**
- * `akd sweep` (expand a config's grid and run it with a shared teacher), `akd sweep --resume`
- * and the hidden `akd run-member` (one member, run or resumed from its folder: what the sweep
- * starts for each member, and what a cluster job runs).
+ * `akd sweep` (expand a config's grid and run it with a shared teacher) and `akd sweep --resume`.
+ * Each member runs as `akd run-member` (runMember.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatProblem, hasErrors, resolveConfigPaths, validateConfigText } from '../../config/validate';
-import { METHOD_TYPES, type ExperimentConfig, type MethodType } from '../../config/types';
-import type { SweepEvent } from '../../protocol/sweepEvents';
-import { RUN_FILES, readJson, readRun } from '../../store/runStore';
-import { expandSweep, type SweepOverrides } from '../../sweep/expand';
-import {
-  defaultConcurrency,
-  isSweepDir,
-  memberRunDir,
-  memberState,
-  prepareSweep,
-  readManifest,
-  type SweepManifest,
-} from '../../sweep/manifest';
+import { METHOD_TYPES, type ExperimentConfig, type MethodType } from '../../protocol/configTypes';
+import { expandSweep, type SweepOverrides } from '../../config/sweepExpand';
+import { EXIT, exitCodeForSignal } from '../../protocol/exitCodes';
+import { akdDirBeside } from '../../protocol/files';
+import { humanSweepReporter } from '../../protocol/format';
+import { isSweepDir, readManifest, type SweepManifest } from '../../protocol/sweepManifest';
+import { folderStamp } from '../../store/runStore';
+import { defaultConcurrency, memberState, prepareSweep } from '../../sweep/manifest';
 import { runSweep } from '../../sweep/runSweep';
-import { EXIT, UsageError, execute, flagString, parseArgs } from '../akd';
-
-const pct = (x: number | null | undefined): string => (x == null ? '-' : `${(x * 100).toFixed(2)}%`);
-
-function stamp(d = new Date()): string {
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
+import { UsageError, flagString, parseArgs, type ParsedArgs } from '../args';
 
 function parseList(flag: string, value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
@@ -39,7 +26,7 @@ function parseList(flag: string, value: string | undefined): string[] | undefine
   return items;
 }
 
-export function parseSweepFlags(args: ReturnType<typeof parseArgs>): SweepOverrides {
+export function parseSweepFlags(args: ParsedArgs): SweepOverrides {
   const seeds = parseList('seeds', flagString(args, 'seeds'))?.map((s) => {
     const n = Number(s);
     if (!Number.isInteger(n) || n < 0 || n > 4294967295)
@@ -97,47 +84,6 @@ function loadSweepConfig(configPath: string, flags: SweepOverrides): ExperimentC
   return resolveConfigPaths(result.config, abs);
 }
 
-function humanSweepReporter(total: number): (e: SweepEvent) => void {
-  let ended = 0;
-  return (e) => {
-    const w = (s: string): boolean => process.stderr.write(s + '\n');
-    switch (e.type) {
-      case 'sweep-started':
-        w(
-          `sweep ${e.name}: ${e.members} members, ${e.toRun} to run, ${e.concurrency} at a time${e.resumed ? ' (resumed)' : ''}\n  folder ${e.sweepDir}`,
-        );
-        break;
-      case 'teacher-ready':
-        w(
-          `teacher ${e.key} ready (${e.source === 'cache' ? 'from the cache' : 'just trained'}${e.fromRun ? ` by ${e.fromRun}` : ''})`,
-        );
-        break;
-      case 'member-started':
-        w(
-          `  start ${e.id}${e.resumed ? ' (resume)' : ''}${e.trainsTeacher ? ' (trains the shared teacher)' : ''}`,
-        );
-        break;
-      case 'member-ended':
-        ended += 1;
-        w(
-          `  [${ended}/${total}] ${e.id}: ${e.status}${e.status === 'completed' ? `, student ${pct(e.studentTestAccuracy)}` : ''}, ${e.seconds.toFixed(0)} s${e.error ? ` (${e.error})` : ''}`,
-        );
-        break;
-      case 'sweep-log':
-        w(e.message);
-        break;
-      case 'sweep-ended':
-        w(
-          `sweep ${e.status}: ${Object.entries(e.counts)
-            .filter(([, n]) => n > 0)
-            .map(([k, n]) => `${n} ${k}`)
-            .join(', ')} in ${e.seconds.toFixed(0)} s`,
-        );
-        break;
-    }
-  };
-}
-
 async function runAndReport(
   sweepDir: string,
   manifest: SweepManifest,
@@ -158,7 +104,7 @@ async function runAndReport(
       ? (e) => {
           process.stdout.write(JSON.stringify(e) + '\n');
         }
-      : humanSweepReporter(toRun),
+      : humanSweepReporter(process.stderr, toRun),
   });
   let signal: NodeJS.Signals | undefined;
   const onSignal = (s: NodeJS.Signals): void => {
@@ -172,7 +118,7 @@ async function runAndReport(
     if (!json)
       process.stderr.write(`compare: akd compare ${sweepDir}\nresume:  akd sweep --resume ${sweepDir}\n`);
     if (outcome.status === 'completed') return EXIT.ok;
-    if (outcome.status === 'cancelled' && signal) return signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
+    if (outcome.status === 'cancelled' && signal) return exitCodeForSignal(signal);
     return EXIT.failed;
   } finally {
     process.off('SIGINT', onSignal);
@@ -240,7 +186,6 @@ export async function cmdSweep(argv: string[]): Promise<number> {
     return EXIT.invalid;
   }
   const abs = path.resolve(configPath);
-  const configDir = path.dirname(abs);
   if (args.flags.has('dry-run')) {
     // `akd sweep CONFIG --dry-run | head` closes the pipe early: that is not an error.
     process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -255,13 +200,13 @@ export async function cmdSweep(argv: string[]): Promise<number> {
   const out = flagString(args, 'out');
   const sweepDir = out
     ? path.resolve(out)
-    : path.join(configDir, '.akd', 'sweeps', `${stamp()}-${config.name}`);
+    : path.join(akdDirBeside(abs, 'sweeps'), `${folderStamp()}-${config.name}`);
   if (isSweepDir(sweepDir))
     throw new UsageError(
       `${sweepDir} already holds a sweep: resume it with akd sweep --resume ${sweepDir}, or pick another --out`,
     );
   const cacheFlag = flagString(args, 'teacher-cache');
-  const cacheRoot = cacheFlag ? path.resolve(cacheFlag) : path.join(configDir, '.akd', 'teachers');
+  const cacheRoot = cacheFlag ? path.resolve(cacheFlag) : akdDirBeside(abs, 'teachers');
   const slurm = await import('../../launch/slurmSweep');
   const launcher = slurm.sweepLauncher(flagString(args, 'launcher'), config);
   // Members remember it (config.json), so a resume submits them the same way.
@@ -285,54 +230,5 @@ export async function cmdSweep(argv: string[]): Promise<number> {
     json,
     false,
     false,
-  );
-}
-
-/**
- * `akd run-member MEMBER_DIR [--json]` or `akd run-member SWEEP_DIR --index N|--member ID`:
- * run the member's config.json in its folder, or resume it if it has started before.
- */
-export async function cmdRunMember(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['index', 'member']);
-  const ref = args.positional[0];
-  if (!ref)
-    throw new UsageError(
-      'akd run-member needs a member folder (or a sweep folder with --index N or --member ID)',
-    );
-  let runDir = path.resolve(ref);
-  if (isSweepDir(runDir)) {
-    const manifest = readManifest(runDir);
-    const index = flagString(args, 'index');
-    const id = flagString(args, 'member');
-    const m =
-      id !== undefined
-        ? manifest.members.find((x) => x.id === id)
-        : index !== undefined
-          ? manifest.members.find((x) => x.index === Number(index))
-          : undefined;
-    if (!m)
-      throw new UsageError(
-        `no such member in ${runDir}: give --index 0..${manifest.members.length - 1} or --member ID`,
-      );
-    runDir = memberRunDir(runDir, m);
-  }
-  const configPath = path.join(runDir, RUN_FILES.config);
-  const config = readJson<ExperimentConfig>(configPath);
-  if (!config) {
-    process.stderr.write(`${runDir}: no readable ${RUN_FILES.config}\n`);
-    return EXIT.failed;
-  }
-  const run = readRun(runDir);
-  if (run.status === 'completed') {
-    process.stderr.write(`${runDir}: already completed\n`);
-    return EXIT.ok;
-  }
-  return execute(
-    config,
-    configPath,
-    path.basename(runDir),
-    runDir,
-    args.flags.has('json'),
-    run.events.length > 0,
   );
 }

@@ -874,6 +874,5 @@ test('no leaks: tensors, bytes and wasm data ids flat over 50 training steps', a
 });
 
 test.after(() => {
-  // eslint-disable-next-line no-console
   console.log(`# largest relative error wasm vs cpu: ${worst.toExponential(2)}`);
 });

@@ -4,13 +4,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { mean, meanSeries, sampleStd, summarize, welchT } from '../../../runner/compare/stats';
+import { mean, meanSeries, sampleStd, summarize, welchT } from '../../../runner/protocol/stats';
 import { collectRuns, compareVariables, groupRuns, bestByValidation } from '../../../runner/compare/collect';
-import { CSV_COLUMNS, csvField, groupsCsv, groupsMarkdown } from '../../../runner/compare/report';
+import { CSV_COLUMNS, groupsCsv, groupsMarkdown } from '../../../runner/compare/report';
+import { csvField } from '../../../runner/protocol/format';
 import { Canvas, crc32, encodePng } from '../../../runner/compare/png';
 import { niceTicks, renderComparisonPng } from '../../../runner/compare/plot';
 import type { RunSummary } from '../../../runner/protocol/events';
-import type { SweepManifest } from '../../../runner/sweep/manifest';
+import { type SweepManifest } from '../../../runner/protocol/sweepManifest';
 import { runAkd, tempDir } from '../../helpers/akdProcess';
 
 const close = (a: number, b: number, eps = 1e-9): void => assert.ok(Math.abs(a - b) < eps, `${a} != ${b}`);

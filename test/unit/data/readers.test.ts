@@ -7,7 +7,7 @@ import * as zlib from 'zlib';
 import { DataError, readIdx } from '../../../runner/data/idxReader';
 import { readCifar, cifarFileNames, type CifarKind } from '../../../runner/data/cifarReader';
 import { loadDataset } from '../../../runner/data/dataset';
-import type { DataConfig } from '../../../runner/config/types';
+import type { DataConfig } from '../../../runner/protocol/configTypes';
 
 // ---- fixture helpers ----
 

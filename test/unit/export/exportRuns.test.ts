@@ -18,7 +18,7 @@ import {
 import { decodeModel } from '../../../runner/export/onnxProto';
 import { loadRaw, normalizePixels } from '../../../runner/data/dataset';
 import { loadModel } from '../../../runner/store/modelFiles';
-import type { ExperimentConfig } from '../../../runner/config/types';
+import type { ExperimentConfig } from '../../../runner/protocol/configTypes';
 import { runAkd, tempDir, writeConfig, type AkdResult } from '../../helpers/akdProcess';
 import { argmaxRows, optimizedOpTypes, relErr, runOnnx } from '../../helpers/onnx';
 

@@ -89,10 +89,12 @@ test('an export reports its steps in order, then the verified record; the dashbo
 
 test('a cancelled export writes nothing', async () => {
   const out = path.join(dir, 'cancelled.int8.onnx');
-  let job: ReturnType<typeof startExport> | undefined;
-  job = startExport(command(runDir, { precision: 'int8', out }), (step) => {
-    if (step === 'convert') job?.cancel();
-  });
+  const job: ReturnType<typeof startExport> = startExport(
+    command(runDir, { precision: 'int8', out }),
+    (step) => {
+      if (step === 'convert') job.cancel();
+    },
+  );
   const outcome = await job.outcome;
   assert.deepEqual(outcome, { ok: false, error: 'cancelled: nothing was written', cancelled: true });
   assert.equal(fs.existsSync(out), false);

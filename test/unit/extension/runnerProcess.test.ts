@@ -5,8 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { RunEvent } from '../../../runner/protocol';
-import { processAlive } from '../../../extension/runs/processAlive';
+import type { StreamEvent } from '../../../runner/protocol';
+import { processAlive } from '../../../runner/protocol/processAlive';
 import { RunnerProcess, stopPid } from '../../../extension/runs/runnerProcess';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'akd-proc-'));
@@ -30,11 +30,11 @@ function fakeRunner(ignoreTerm: boolean): string {
 
 function start(ignoreTerm: boolean): {
   proc: RunnerProcess;
-  events: RunEvent[];
+  events: StreamEvent[];
   lines: string[];
   ready: Promise<void>;
 } {
-  const events: RunEvent[] = [];
+  const events: StreamEvent[] = [];
   const lines: string[] = [];
   let done: () => void = () => {};
   const ready = new Promise<void>((r) => {

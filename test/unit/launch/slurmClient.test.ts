@@ -6,8 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { validateConfigText } from '../../../runner/config/validate';
 import type { RunEvent } from '../../../runner/protocol/events';
-import { resolveLauncher } from '../../../runner/launch/launchCli';
-import { latestSession, runSessions } from '../../../runner/launch/sessions';
+import { resolveLauncher } from '../../../runner/launch/runControl';
+import { latestSession, runSessions } from '../../../runner/protocol/sessions';
 import {
   SlurmClient,
   SlurmError,
@@ -17,7 +17,7 @@ import {
   waitStatusToExitCode,
 } from '../../../runner/launch/slurmClient';
 import { SlurmRunFollower, describeJobEnd } from '../../../runner/launch/slurmRun';
-import { readEvents } from '../../../runner/store/eventLog';
+import { readEvents } from '../../../runner/protocol/eventTail';
 import type { JobStatus } from '../../../runner/launch/slurmClient';
 import { tempDir } from '../../helpers/akdProcess';
 

@@ -15,7 +15,7 @@ import type {
   RunStartedEvent,
   RunSummary,
 } from '../../../runner/protocol/events';
-import { readEvents } from '../../../runner/store/eventLog';
+import { readEvents } from '../../../runner/protocol/eventTail';
 import { AKD, runAkd, tempDir, writeConfig } from '../../helpers/akdProcess';
 import { SlurmCluster, slurmUnavailable } from '../../helpers/slurmCluster';
 

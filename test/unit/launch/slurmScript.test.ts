@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import type { SlurmLauncher } from '../../../runner/config/types';
+import type { SlurmLauncher } from '../../../runner/protocol/configTypes';
 import {
   SlurmScriptError,
   checkSlurmLauncher,

@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunEvent, RunSummary } from '../../../runner/protocol/events';
 import type { MemberEndedEvent, SweepEndedEvent, SweepEvent } from '../../../runner/protocol/sweepEvents';
-import type { SweepManifest } from '../../../runner/sweep/manifest';
-import { readEvents } from '../../../runner/store/eventLog';
+import { type SweepManifest } from '../../../runner/protocol/sweepManifest';
+import { readEvents } from '../../../runner/protocol/eventTail';
 import { runAkd, tempDir, writeConfig } from '../../helpers/akdProcess';
 
 const adam = (learningRate: number) => ({ type: 'adam', learningRate });

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../../runner/backend/selectBackend';
 import { Augmenter, sampleDraw, type AugmentSpec } from '../../../runner/data/augment';
 import { buildModel } from '../../../runner/models/buildModel';
-import type { ExperimentConfig } from '../../../runner/config/types';
+import type { ExperimentConfig } from '../../../runner/protocol/configTypes';
 import type { EpochEndedEvent, RunEvent, RunStartedEvent } from '../../../runner/protocol/events';
 import { EventLog } from '../../../runner/store/eventLog';
 import { createRunDir } from '../../../runner/store/runStore';

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../../runner/backend/selectBackend';
 import { fusedBatchNormInstalled } from '../../../runner/backend/fusedBatchNorm';
 import { buildModel } from '../../../runner/models/buildModel';
-import type { ModelConfig } from '../../../runner/config/types';
+import type { ModelConfig } from '../../../runner/protocol/configTypes';
 import { createOptimizer } from '../../../runner/training/optimizers';
 import { trainStep, type Objective } from '../../../runner/training/phaseTrainer';
 import { TrainingThreads, autoReplicas } from '../../../runner/training/dataParallel';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../../runner/backend/selectBackend';
 import { buildModel } from '../../../runner/models/buildModel';
-import type { ModelConfig } from '../../../runner/config/types';
+import type { ModelConfig } from '../../../runner/protocol/configTypes';
 import { computeGradients, tapeGradients, type Objective } from '../../../runner/training/phaseTrainer';
 import { denseStackOf } from '../../../runner/training/denseStep';
 

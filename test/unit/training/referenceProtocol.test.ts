@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { ExperimentConfig } from '../../../runner/config/types';
+import type { ExperimentConfig } from '../../../runner/protocol/configTypes';
 import type { EpochEndedEvent, RunEvent, RunStartedEvent, RunSummary } from '../../../runner/protocol/events';
 import { collectRuns, groupRuns } from '../../../runner/compare/collect';
 import { EventLog } from '../../../runner/store/eventLog';

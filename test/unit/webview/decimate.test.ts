@@ -2,7 +2,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { lttb, pointBudget, shapeForChart } from '../../../webview/shaping/decimate';
-import type { XY } from '../../../webview/shaping/series';
+import type { XY } from '../../../runner/protocol/series';
 
 const wave = (n: number): XY[] =>
   Array.from({ length: n }, (_, i) => ({ x: i, y: Math.sin(i / 50) + (i === 7777 ? 5 : 0) }));

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { elapsedSeconds, estimate, formatDuration } from '../../../webview/shaping/eta';
 import { phaseTimeline } from '../../../webview/shaping/timeline';
-import { EventBuilder } from './fixtures';
+import { EventBuilder } from '../../helpers/runEvents';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 

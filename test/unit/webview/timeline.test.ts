@@ -1,9 +1,9 @@
 /** The phase timeline: planned steps from the config, states folded from events. */
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ExperimentConfig } from '../../../runner/config/types';
+import type { ExperimentConfig } from '../../../runner/protocol/configTypes';
 import { phaseTimeline, planSteps, stepStatusText } from '../../../webview/shaping/timeline';
-import { annealingConfig, EventBuilder } from './fixtures';
+import { annealingConfig, EventBuilder } from '../../helpers/runEvents';
 
 const states = (events: EventBuilder): string =>
   phaseTimeline(events.events)

@@ -72,6 +72,8 @@ async function main(): Promise<number> {
     );
     console.log(`exported with the installed runner: ${exported.split('\n')[0]}`);
     ok = true;
+  } catch (e) {
+    console.log(`vsix check: ${(e as Error).message}`);
   } finally {
     await browser.close();
     await server.stop();

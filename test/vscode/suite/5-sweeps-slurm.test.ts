@@ -52,7 +52,7 @@ async function labelled<T>(what: string, p: Thenable<T>): Promise<T> {
   try {
     return await p;
   } catch (e) {
-    throw new Error(`${what}: ${String((e as Error)?.message ?? e)}`);
+    throw new Error(`${what}: ${String((e as Error)?.message ?? e)}`, { cause: e });
   }
 }
 
@@ -389,7 +389,7 @@ suite('sweeps, Slurm, re-attach', function () {
       // A few seconds of training: the sweep test's config, run once.
       const doc = await openConfig(
         'reattach.akd.json',
-        SWEEP_CONFIG.replace('"sweepy"', '"reattach"').replace(/,\n  "sweep": .*\n/, '\n'),
+        SWEEP_CONFIG.replace('"sweepy"', '"reattach"').replace(/,\n {2}"sweep": .*\n/, '\n'),
       );
       const runDir = await first.start(doc.uri.fsPath);
       await waitUntil(() => first.get(runDir)?.phase, 'the first phase', 60_000);

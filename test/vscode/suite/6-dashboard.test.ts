@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { comparisonOf, findSweeps } from '../../../extension/dashboard/dashboardData';
+import { findSweeps } from '../../../extension/dashboard/dashboardData';
 import { api, completedRunDir } from './helpers';
 
 // A 1x1 PNG.
@@ -70,7 +70,8 @@ suite('dashboard', function () {
     const sweeps = findSweeps(runs.configs);
     const sweep = sweeps.find((d) => path.basename(d).includes('sweepy')) ?? sweeps[0];
     if (!sweep) this.skip(); // the sweeps suite did not run (AKD_TEST_GREP)
-    const data = comparisonOf([sweep!]);
+    // What the dashboard shows: `akd compare --json`, spawned by the run manager.
+    const data = await runs.compare([sweep!]);
     assert.deepEqual(data.errors, []);
     assert.equal(data.runs.length, 2, 'both seeds');
     assert.ok(data.runs.every((r) => r.curve.length > 0 && r.finalAccuracy !== null));

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExportOutcome } from '../../../extension/runs/exportProcess';
 import type { RunSummary } from '../../../runner/protocol';
-import { readEvents } from '../../../runner/store/eventLog';
+import { readEvents } from '../../../runner/protocol';
 import { api, completedRunDir } from './helpers';
 
 suite('export', function () {

@@ -1,0 +1,219 @@
+/**
+ * Run lifecycle: start (`akd run CONFIG --json`), resume, stop, delete. A run this window starts
+ * is followed through the runner's stdout while its process lives, then reconciled with its
+ * events.jsonl (the source of truth); a Slurm run found going with nothing following its job
+ * gets an `akd follow`, so it cannot stay "running" forever.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  applyEvents,
+  EventTail,
+  initialRunState,
+  isActive,
+  isSweepEvent,
+  isTerminal,
+  RUN_FILES,
+  type RunState,
+  type StreamEvent,
+} from '../../runner/protocol';
+import { RunRefusedError, type AkdSpawner } from './akdSpawner';
+import type { RunDiscovery, RunEntry } from './runDiscovery';
+import { stopPid, type RunnerProcess } from './runnerProcess';
+
+export class RunLifecycle {
+  /** `akd follow RUN` started for Slurm runs found going with no process of ours (one try each). */
+  private readonly followers = new Map<string, RunnerProcess>();
+
+  constructor(
+    private readonly known: RunDiscovery,
+    private readonly akd: AkdSpawner,
+  ) {}
+
+  /**
+   * Start `akd run CONFIG --json [--launcher local|slurm]`; resolves with the run folder once the
+   * runner announced it (run-started, or job-submitted for a Slurm run).
+   */
+  async start(configPath: string): Promise<string> {
+    configPath = path.resolve(configPath);
+    this.akd.assertCanStart('Run Experiment');
+    const log = this.akd.log;
+    return this.akd
+      .startAnnounced<RunEntry>({
+        what: 'Run Experiment',
+        args: ['run', configPath, '--json', ...this.akd.launcherFor(configPath)],
+        configPath,
+        announce: (event, process) => {
+          if (event.type !== 'run-started' && event.type !== 'job-submitted') return undefined;
+          const runDir = path.resolve(event.runDir);
+          const runId = event.type === 'run-started' ? event.runId : path.basename(runDir);
+          const entry: RunEntry = {
+            state: initialRunState(runId, runDir),
+            reader: new EventTail(path.join(runDir, RUN_FILES.events)),
+            process,
+            live: true,
+          };
+          this.known.runs.set(runDir, entry);
+          log.info(
+            event.type === 'run-started'
+              ? `[${runId}] started (pid ${event.pid}, backend ${event.backend})`
+              : `[${runId}] submitted as Slurm job ${event.jobId}`,
+          );
+          return entry;
+        },
+        onEvent: (event, entry) => this.onStdoutEvent(entry, event),
+        label: (entry) => entry?.state.runId ?? path.basename(configPath),
+        onExit: (entry) => {
+          if (entry) this.afterExit(entry);
+          this.known.fire();
+        },
+      })
+      .then((entry) => entry.state.runDir);
+  }
+
+  /** `akd resume RUN --json`, into the same run folder. */
+  async resume(runDir: string): Promise<string> {
+    runDir = path.resolve(runDir);
+    const entry = this.known.runs.get(runDir);
+    if (!entry) throw new RunRefusedError(`Resume Run: no run at ${runDir}`);
+    if (entry.state.status === 'completed')
+      throw new RunRefusedError('Resume Run: this run has completed; nothing to resume.');
+    if (isActive(entry.state.status)) throw new RunRefusedError('Resume Run: this run is still going.');
+    this.akd.assertCanStart('Resume Run');
+    const log = this.akd.log;
+    // Events before the resume are already folded in; from here on stdout is the source.
+    entry.reader.readNew();
+    entry.live = true;
+    entry.state = { ...entry.state, status: 'starting' };
+    const process = this.akd.spawn(['resume', runDir, '--json'], path.dirname(runDir), entry.state.runId, {
+      event: (event) => this.onStdoutEvent(entry, event),
+    });
+    entry.process = process;
+    log.info(`[${entry.state.runId}] resuming (pid ${process.pid ?? '?'})`);
+    this.known.fire();
+    void process.exited.then((exit) => {
+      log.info(
+        `[${entry.state.runId}] runner exited (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''})`,
+      );
+      this.afterExit(entry);
+      this.known.fire();
+    });
+    return runDir;
+  }
+
+  private onStdoutEvent(entry: RunEntry, event: StreamEvent): void {
+    if (isSweepEvent(event)) return;
+    if (event.type === 'log') {
+      const line = `[${entry.state.runId}] ${event.message}`;
+      if (event.level === 'error') this.akd.log.error(line);
+      else if (event.level === 'warning') this.akd.log.warn(line);
+      else this.akd.log.info(line);
+    }
+    this.known.apply(entry, [event]);
+    this.known.fire();
+  }
+
+  /** The process is gone: reconcile with the file (the source of truth) and settle the status. */
+  private afterExit(entry: RunEntry): void {
+    entry.process = undefined;
+    entry.reader.reset();
+    const fromDisk = applyEvents(
+      { ...initialRunState(entry.state.runId, entry.state.runDir), sweepDir: entry.state.sweepDir },
+      entry.reader.readNew(),
+    );
+    const before = entry.state.status;
+    if (fromDisk.job && isActive(fromDisk.status)) {
+      // Our `akd run --launcher slurm` stopped following a job that is still queued or running:
+      // the job goes on without it; `akd follow` takes over so its end gets written.
+      entry.state = fromDisk;
+      this.ensureSlurmFollower(entry);
+      this.known.schedulePolling();
+      return;
+    }
+    entry.state =
+      fromDisk.status === 'running' || fromDisk.status === 'unknown'
+        ? { ...fromDisk, status: 'interrupted' }
+        : fromDisk;
+    if (entry.live && !isTerminal(before) && isTerminal(entry.state.status)) this.known.finish(entry.state);
+    if (entry.live && entry.state.status === 'interrupted') this.known.finish(entry.state);
+    entry.live = false;
+    this.known.schedulePolling();
+  }
+
+  /**
+   * A Slurm run found going with no process of this window following it (submitted with
+   * --detach, or its `akd run` follower is gone): `akd follow RUN` asks Slurm and settles the job
+   * when it ends, so the run cannot stay "running" forever. It keeps going after a reload; if
+   * the `akd run` of an earlier window still follows too, the runner settles the job once
+   * (runner/launch/slurmRun.ts: an O_EXCL marker).
+   */
+  ensureSlurmFollower(entry: RunEntry): void {
+    const runDir = entry.state.runDir;
+    if (
+      this.followers.has(runDir) ||
+      entry.process?.running ||
+      !this.akd.options.isTrusted() ||
+      !fs.existsSync(this.akd.options.runnerScript)
+    )
+      return;
+    const log = this.akd.log;
+    const follower = this.akd.spawn(['follow', runDir], path.dirname(runDir), `${entry.state.runId} follow`);
+    this.followers.set(runDir, follower);
+    log.info(
+      `[${entry.state.runId}] following Slurm job ${entry.state.job?.id ?? '?'} (akd follow, pid ${follower.pid ?? '?'})`,
+    );
+    void follower.exited.then((exit) => log.info(`[${entry.state.runId} follow] exited (code ${exit.code})`));
+  }
+
+  /** SIGTERM, then SIGKILL after annealKd.stopTimeoutSeconds. Resolves when the process is gone. */
+  async stop(runDir: string): Promise<RunState | undefined> {
+    runDir = path.resolve(runDir);
+    const entry = this.known.runs.get(runDir);
+    if (!entry) return undefined;
+    const timeout = this.akd.options.stopTimeoutMs();
+    if (entry.state.job) {
+      // A Slurm job: its pid belongs to a compute node, so never signal a local process with that
+      // number; `akd stop` cancels the job (scancel), waits for its checkpoint (Slurm's KillWait
+      // is 30 s by default) and settles it. Our own follower, if any, then ends by itself.
+      this.akd.log.info(`[${entry.state.runId}] stopping Slurm job ${entry.state.job.id} (akd stop)`);
+      const stopper = this.akd.spawn(
+        ['stop', runDir, '--wait', String(Math.max(60, Math.ceil(timeout / 1000)))],
+        path.dirname(runDir),
+        entry.state.runId,
+      );
+      await stopper.exited;
+      this.known.readFromDisk(runDir);
+      this.known.poll();
+      this.known.fire();
+      return this.known.runs.get(runDir)?.state;
+    }
+    this.akd.log.info(`[${entry.state.runId}] stopping (SIGTERM, SIGKILL after ${timeout / 1000} s)`);
+    if (entry.process?.running) {
+      await entry.process.stop(timeout);
+      await new Promise((r) => setTimeout(r, 50)); // let the exit handler reconcile
+    } else if (entry.state.pid && entry.state.status === 'running') {
+      await stopPid(entry.state.pid, timeout);
+      this.known.readFromDisk(runDir);
+      this.known.poll();
+    }
+    this.known.fire();
+    return this.known.runs.get(runDir)?.state;
+  }
+
+  async delete(runDir: string): Promise<void> {
+    runDir = path.resolve(runDir);
+    const entry = this.known.runs.get(runDir);
+    if (entry && isActive(entry.state.status)) throw new RunRefusedError('Delete Run: stop the run first.');
+    // Its last event is written just before the process exits: let it finish closing files.
+    if (entry?.process?.running)
+      await Promise.race([entry.process.exited, new Promise((r) => setTimeout(r, 5000))]);
+    await fs.promises.rm(runDir, { recursive: true, force: true });
+    this.known.runs.delete(runDir);
+    this.known.fire();
+  }
+
+  dispose(): void {
+    // `akd follow` goes on after the window: it settles the job when Slurm ends it.
+    for (const f of this.followers.values()) if (f.running) f.detach();
+  }
+}

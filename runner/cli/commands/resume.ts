@@ -1,0 +1,61 @@
+/** `akd resume RUN [--json] [--launcher ...]` (a sweep folder: `akd sweep --resume SWEEP_DIR`). */
+import * as path from 'node:path';
+import { runLocally } from '../../launch/localRun';
+import { launchOnSlurm, resolveLauncher, slurmResumeBlocker } from '../../launch/runControl';
+import type { RunStartedEvent } from '../../protocol/events';
+import { EXIT } from '../../protocol/exitCodes';
+import { RUN_FILES } from '../../protocol/files';
+import { processAlive } from '../../protocol/processAlive';
+import { isSweepDir } from '../../protocol/sweepManifest';
+import { readRun } from '../../store/runStore';
+import { UsageError, findRunDir, flagString, parseArgs } from '../args';
+import { cmdSweep } from './sweep';
+
+export async function cmdResume(argv: string[]): Promise<number> {
+  if (argv[0] && isSweepDir(path.resolve(argv[0]))) return cmdSweep(['--resume', ...argv]);
+  const args = parseArgs(argv, ['launcher']);
+  const ref = args.positional[0];
+  if (!ref) throw new UsageError('akd resume needs a RUN folder or id');
+  const runDir = findRunDir(ref);
+  // A Slurm session: settle it if Slurm already ended its job; refuse while it is queued or running.
+  const blocker = await slurmResumeBlocker(runDir);
+  if (blocker) {
+    process.stderr.write(blocker + '\n');
+    return EXIT.invalid;
+  }
+  const run = readRun(runDir);
+  if (run.status === 'completed') {
+    process.stderr.write(`${runDir}: already completed, nothing to resume\n`);
+    return EXIT.invalid;
+  }
+  const started = [...run.events].reverse().find((e): e is RunStartedEvent => e.type === 'run-started');
+  if (run.status === 'running' && started && processAlive(started.pid) && started.pid !== process.pid) {
+    process.stderr.write(`${runDir}: still running (pid ${started.pid})\n`);
+    return EXIT.invalid;
+  }
+  if (!run.config) {
+    process.stderr.write(`${runDir}: ${RUN_FILES.config} is missing or unreadable\n`);
+    return EXIT.failed;
+  }
+  const configPath = started?.configPath ?? path.join(runDir, RUN_FILES.config);
+  const launcher = resolveLauncher(run.config, flagString(args, 'launcher'));
+  if (launcher.type === 'slurm') {
+    return launchOnSlurm({
+      config: run.config,
+      configPath,
+      runDir,
+      launcher,
+      json: args.flags.has('json'),
+      detach: args.flags.has('detach'),
+      resume: true,
+    });
+  }
+  return runLocally({
+    config: run.config,
+    configPath,
+    runId: run.runId,
+    runDir,
+    json: args.flags.has('json'),
+    resume: true,
+  });
+}
