@@ -4,7 +4,10 @@
  * kernels (QLinearConv, QGemm, QLinearAdd, QLinearGlobalAveragePool, 8-bit MaxPool, Reshape and
  * Transpose), and TensorRT and OpenVINO read the same form.
  *
- * - Weights: int8, symmetric, one scale per output channel (zero point 0, range -127..127).
+ * - Weights: int8, symmetric, one scale per output channel (zero point 0), in 7 bits (-63..63,
+ *   ONNX Runtime's "reduce_range"): on x86 CPUs without VNNI the runtime multiplies uint8 x int8
+ *   pairs with vpmaddubsw, whose int16 sums saturate when 255 x 127 x 2 > 32767; with 7-bit
+ *   weights they cannot (255 x 63 x 2 = 32130), so a file gives the same answers on every x86 CPU.
  * - Biases: int32 with scale = input scale x weight scale (what the integer kernels add).
  * - Activations: uint8, asymmetric, one scale per tensor, from the min/max each tensor took on
  *   the calibration images (the range always includes 0). After a ReLU the range starts at 0, so
@@ -42,7 +45,8 @@ const SAME_SCALE_OPS = new Set(['MaxPool', 'Reshape', 'Transpose']);
 /** Ops with a weight (input 1) and an optional bias (input 2). */
 const WEIGHTED_OPS = new Set(['Conv', 'Gemm']);
 
-const INT8_MAX = 127;
+/** The weights' largest magnitude: 7 bits (see above). */
+const INT8_MAX = 63;
 const UINT8_MAX = 255;
 
 interface QParams {
