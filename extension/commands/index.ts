@@ -7,6 +7,7 @@ import { newExperiment } from './newExperiment';
 import { resumeRun, runExperiment, stopRun } from './runCommands';
 import { deleteRun, revealRunFolder, showRunLog } from './runFolderCommands';
 import { cancelSlurmJob, compareSweep, resumeSweep, runSweep, stopSweep } from './sweepCommands';
+import { exportStudent } from './exportCommands';
 
 export const COMMAND_IDS = [
   'annealKd.newExperiment',
@@ -23,6 +24,7 @@ export const COMMAND_IDS = [
   'annealKd.resumeSweep',
   'annealKd.compareSweep',
   'annealKd.cancelSlurmJob',
+  'annealKd.exportStudent',
 ] as const;
 
 function openDashboard(ctx: Ctx, dashboard: DashboardPanel) {
@@ -50,6 +52,7 @@ export function registerCommands(ctx: Ctx, dashboard: DashboardPanel): void {
     'annealKd.resumeSweep': resumeSweep(ctx),
     'annealKd.compareSweep': compareSweep(ctx),
     'annealKd.cancelSlurmJob': cancelSlurmJob(ctx),
+    'annealKd.exportStudent': exportStudent(ctx),
   };
   for (const [id, handler] of Object.entries(factories)) {
     ctx.push(vscode.commands.registerCommand(id, handler as (...args: unknown[]) => unknown));
