@@ -117,16 +117,17 @@ test('akd follow on a local run: prints it to its end, and says "crashed" once i
   assert.equal(again.events[again.events.length - 1].type, 'run-completed');
 });
 
-test('two akd sweep --resume at once: one orchestrator runs the members, the other is refused', async () => {
+test("two akd sweep --resume at once while a killed sweep's member still trains: one orchestrator waits for it, the other is refused, each member completes once", async () => {
   const dir = tempDir('two-sweeps');
   const config = tinyConfig(dir, 'sweep', { phase1Epochs: 30 });
   const sweepDir = path.join(dir, 'sweep');
-  // A sweep killed right after it started: a stale lock and members to run.
+  // A sweep killed once its first member started: a stale sweep lock, and that member lives on
+  // (members run in their own process group) holding its run's lock.
   const first = await runAkd(
     ['sweep', config, '--seeds', '1,2', '--methods', 'scratch', '--out', sweepDir, '--json'],
     {
       onEvent: (e, child) => {
-        if ((e as { type: string }).type === 'sweep-started') child.kill('SIGKILL');
+        if ((e as { type: string }).type === 'member-started') child.kill('SIGKILL');
       },
     },
   );
@@ -140,4 +141,15 @@ test('two akd sweep --resume at once: one orchestrator runs the members, the oth
     (a.code === 75 ? a : b).stderr,
     /is already being run, nothing was started: akd sweep, pid \d+/,
   );
+  const runDirs = fs
+    .readdirSync(sweepDir)
+    .map((d) => path.join(sweepDir, d))
+    .filter((d) => fs.existsSync(path.join(d, 'events.jsonl')));
+  assert.equal(runDirs.length, 2);
+  for (const d of runDirs)
+    assert.equal(
+      eventsOf(d).filter((e) => e.type === 'run-completed').length,
+      1,
+      `${d}: exactly one run-completed`,
+    );
 });
