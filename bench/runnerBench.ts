@@ -20,7 +20,8 @@ import type { EventLog } from '../runner/store/eventLog';
 import { TrainingThreads } from '../runner/training/dataParallel';
 import { createOptimizer } from '../runner/training/optimizers';
 import { predictLogits } from '../runner/training/evaluate';
-import { runPhase, type Objective, type PhaseContext } from '../runner/training/phaseTrainer';
+import type { Objective } from '../runner/training/objective';
+import { runPhase, type PhaseContext } from '../runner/training/phaseTrainer';
 
 export const BENCH_MODELS: Record<string, ModelConfig> = {
   cnn: { type: 'cnn', filters: [32, 64], dense: [128] },

@@ -40,13 +40,23 @@ function attachOutput(log: EventLog, json: boolean): void {
 export async function runLocally(o: LocalRunOptions): Promise<number> {
   // Loaded lazily: `akd validate/list/show` must not pay for TensorFlow.js.
   const { runExperiment } = await import('../training/runExperiment');
+  const { teacherResultsCache: teacherCache } = await import('../sweep/teacherCache');
   const cancel: CancelToken = { cancelled: false };
   const removeHandlers = installSignalHandlers(cancel);
   const log = new EventLog(path.join(o.runDir, RUN_FILES.events));
   attachOutput(log, o.json);
   try {
     const { config, configPath, runId, runDir, resume } = o;
-    const outcome = await runExperiment({ config, configPath, runId, runDir, log, cancel, resume });
+    const outcome = await runExperiment({
+      config,
+      configPath,
+      runId,
+      runDir,
+      log,
+      cancel,
+      resume,
+      teacherCache,
+    });
     if (!o.json) process.stderr.write(`run folder: ${runDir}\n`);
     if (outcome.status === 'completed') return EXIT.ok;
     if (outcome.status === 'cancelled') return exitCodeForSignal(cancel.signal);

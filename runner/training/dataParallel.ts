@@ -32,7 +32,6 @@ import {
   ERR_TEXT_BYTES,
   KIND,
   MAX_REPLICAS,
-  Replica,
   ReplicaFailure,
   failureOf,
   recordFailure,
@@ -43,9 +42,10 @@ import {
   type WireTargets,
   type WorkerMessage,
   type WorkerReply,
-} from './dataParallelShared';
+} from './sharedMemoryProtocol';
+import type { Objective } from './objective';
 import type { PhaseOptimizer } from './optimizers';
-import type { Objective } from './phaseTrainer';
+import { Replica } from './replica';
 import { ShardSource, type ShardPlan } from './shards';
 
 export type ThreadsSetting = 'auto' | number | undefined;

@@ -2,7 +2,7 @@
  * A data-parallel training worker: its own TF.js instance (wasm with the training kernels, or
  * cpu), a replica of the phase's model and its own optimizer. It sleeps on the shared control
  * block (Atomics.wait) and runs what the main thread asks: a training step on its shard of the
- * batch (see dataParallelShared.ts), or a message (setup, epoch, weights, release) read
+ * batch (replica.ts, over the protocol of sharedMemoryProtocol.ts), or a message (setup, epoch, weights, release) read
  * synchronously from its port. Started by dataParallel.ts; never imported by anything else.
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
@@ -16,13 +16,13 @@ import {
   CTRL,
   ERR_BASE,
   KIND,
-  Replica,
   recordFailure,
   tensorsOf,
   valuesOf,
   type WorkerMessage,
   type WorkerReply,
-} from './dataParallelShared';
+} from './sharedMemoryProtocol';
+import { Replica } from './replica';
 
 interface Boot {
   ctrl: Int32Array;

@@ -28,23 +28,13 @@ import { RUN_FILES } from '../protocol/files';
 import { loadResumeState } from '../store/checkpoint';
 import { StoreWriteError } from '../store/storeErrors';
 import { failureMessage } from './failureMessage';
-import {
-  readCachedLogits,
-  readCachedTestAccuracy,
-  writeCachedLogits,
-  writeCachedTestAccuracy,
-} from '../sweep/teacherCache';
 import { annealingSchedule } from '../protocol/annealingSchedule';
 import { accuracy, predictLogits } from './evaluate';
 import { createOptimizer, restoreOptimizerState, type PhaseOptimizer } from './optimizers';
-import {
-  runPhase,
-  type CancelToken,
-  type Objective,
-  type PhaseContext,
-  type PhaseProgress,
-} from './phaseTrainer';
+import { runPhase, type CancelToken, type PhaseContext, type PhaseProgress } from './phaseTrainer';
+import type { Objective } from './objective';
 import type { TargetSource } from './shards';
+import type { TeacherResultsCache } from './teacherResults';
 import { TrainingThreads } from './dataParallel';
 
 export interface RunOptions {
@@ -60,6 +50,11 @@ export interface RunOptions {
   progressIntervalMs?: number;
   /** Overrides the config's `threads` (akd run --threads N). */
   threads?: 'auto' | number;
+  /**
+   * Where a cached (sweep) teacher's logits and test accuracy on this data are shared between
+   * runs (runner/sweep/teacherCache.ts, passed in by the launch layer); absent: computed here.
+   */
+  teacherCache?: TeacherResultsCache;
 }
 
 export type RunOutcome = { status: 'completed' | 'cancelled' | 'failed'; summary: RunSummary };
@@ -252,7 +247,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
         ...(provenance?.key ? { teacherCacheKey: provenance.key } : {}),
       };
       // A cached (sweep) teacher: its logits and test accuracy on this exact data are shared files.
-      if (provenance) teacherCacheDir = path.dirname(config.teacher.checkpoint);
+      if (provenance && opts.teacherCache) teacherCacheDir = path.dirname(config.teacher.checkpoint);
       if (
         teacherTestAccuracy === null &&
         provenance?.testAccuracy !== undefined &&
@@ -261,7 +256,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
         teacherTestAccuracy = provenance.testAccuracy;
       }
       if (teacherTestAccuracy === null && teacherCacheDir)
-        teacherTestAccuracy = readCachedTestAccuracy(teacherCacheDir, data.fingerprint) ?? null;
+        teacherTestAccuracy = opts.teacherCache?.readTestAccuracy(teacherCacheDir, data.fingerprint) ?? null;
     } else {
       if (isDone('teacher')) teacher = await loadModel(path.join(teacherDir, 'model.json'));
       else if (state?.position.phase === 'teacher' && state.hasModel)
@@ -478,7 +473,8 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     }
     if (teacherTestAccuracy === null) {
       teacherTestAccuracy = accuracy(teacher, data.test, inputShape, evalBatchSize);
-      if (teacherCacheDir) writeCachedTestAccuracy(teacherCacheDir, data.fingerprint, teacherTestAccuracy);
+      if (teacherCacheDir)
+        opts.teacherCache?.writeTestAccuracy(teacherCacheDir, data.fingerprint, teacherTestAccuracy);
     }
     // Record "teacher done" unless a resume is already past it (its checkpoint must survive).
     const firstPhase: PhaseName | undefined = takd ? 'assistant' : phases[0]?.phase;
@@ -509,7 +505,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       });
     } else if (teacherNeeded) {
       let teacherLogits = teacherCacheDir
-        ? readCachedLogits(teacherCacheDir, data.fingerprint, data.train.n, data.classes)
+        ? opts.teacherCache?.readLogits(teacherCacheDir, data.fingerprint, data.train.n, data.classes)
         : undefined;
       if (teacherLogits) {
         log.emit({
@@ -519,7 +515,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
         });
       } else {
         teacherLogits = logitsOf(teacher, 'teacher');
-        if (teacherCacheDir) writeCachedLogits(teacherCacheDir, data.fingerprint, teacherLogits);
+        if (teacherCacheDir) opts.teacherCache?.writeLogits(teacherCacheDir, data.fingerprint, teacherLogits);
       }
       teacherTargets = { kind: 'cached', logits: teacherLogits };
     }

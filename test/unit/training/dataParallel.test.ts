@@ -12,7 +12,8 @@ import { fusedBatchNormInstalled } from '../../../runner/backend/fusedBatchNorm'
 import { buildModel } from '../../../runner/models/buildModel';
 import type { ModelConfig } from '../../../runner/protocol/configTypes';
 import { createOptimizer } from '../../../runner/training/optimizers';
-import { trainStep, type Objective } from '../../../runner/training/phaseTrainer';
+import type { Objective } from '../../../runner/training/objective';
+import { trainStep } from '../../../runner/training/stepGradients';
 import { TrainingThreads, autoReplicas } from '../../../runner/training/dataParallel';
 import { gatherBatch, gatherRows, type HostSplit } from '../../../runner/training/batches';
 import type { RunCompletedEvent, RunStartedEvent } from '../../../runner/protocol/events';
