@@ -11,7 +11,8 @@ import { registerWasmTrainingKernels } from '../backend/wasmKernels';
 import { installFusedAdam } from '../backend/fusedAdam';
 import { installFusedBatchNorm } from '../backend/fusedBatchNorm';
 import { createOptimizer, restoreOptimizerState } from './optimizers';
-import { ShardSource, type TargetSource } from './shards';
+import { ShardSource, predictRows, type TargetSource } from './shards';
+import { warmUp } from './warmUp';
 import {
   CTRL,
   ERR_BASE,
@@ -129,6 +130,24 @@ async function handleMessage(msg: WorkerMessage): Promise<WorkerReply> {
     case 'release':
       release();
       return { type: 'ok' };
+    case 'predict': {
+      const model = await modelFrom(msg.modelTopology, msg.weights);
+      try {
+        const size = msg.inputShape.reduce((a, b) => a * b, 1);
+        for (const [start, end] of msg.batches) {
+          const rows = predictRows(
+            model,
+            msg.x.subarray(start * size, end * size),
+            end - start,
+            msg.inputShape,
+          );
+          msg.out.set(rows, start * msg.classes);
+        }
+      } finally {
+        model.dispose();
+      }
+      return { type: 'ok' };
+    }
   }
 }
 
@@ -178,6 +197,8 @@ async function loop(seenAtStart: number): Promise<void> {
   const t0 = Date.now();
   try {
     await initBackend();
+    // Started at run start: this overlaps the main thread's data loading.
+    warmUp();
   } catch (e) {
     recordFailure(ctrl, boot.errText, boot.replica, (e as Error).message);
     reply({ type: 'error', message: (e as Error).message });

@@ -253,7 +253,11 @@ async function phaseLoop(
     await replicas?.syncStatistics();
     const trainAccuracy = acc.correct / acc.seen;
     const heldOut =
-      ctx.validation.n > 0 ? accuracy(spec.model, ctx.validation, ctx.inputShape, ctx.evalBatchSize) : null;
+      ctx.validation.n === 0
+        ? null
+        : ctx.threads
+          ? await ctx.threads.accuracy(spec.model, ctx.validation, ctx.inputShape, ctx.evalBatchSize)
+          : accuracy(spec.model, ctx.validation, ctx.inputShape, ctx.evalBatchSize);
     const onTest = ctx.selectOn === 'test';
     const selection = heldOut ?? trainAccuracy;
     const targetSeconds = source.perBatchTargets ? source.takeTargetSeconds() : undefined;

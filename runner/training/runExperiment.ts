@@ -33,6 +33,7 @@ import { accuracy, predictLogits } from './evaluate';
 import { createOptimizer, restoreOptimizerState, type PhaseOptimizer } from './optimizers';
 import { runPhase, type CancelToken, type PhaseContext, type PhaseProgress } from './phaseTrainer';
 import type { Objective } from './objective';
+import type { HostSplit } from './batches';
 import type { TargetSource } from './shards';
 import type { TeacherResultsCache } from './teacherResults';
 import { TrainingThreads } from './dataParallel';
@@ -148,6 +149,35 @@ function paramsOf(model: tf.LayersModel): number {
   return model.countParams();
 }
 
+/**
+ * Whether a run will want its worker threads, known before its data is read (so they can start
+ * at once): a number of threads was asked for; or some model it trains or runs is not a plain
+ * MLP (conv models, and a checkpoint teacher's logits, pay for every thread under "auto"). An
+ * all-MLP run under "auto" starts them lazily, if a phase wants them.
+ */
+function workersLikelyUsed(config: ExperimentConfig, threads: TrainingThreads): boolean {
+  if (typeof threads.setting === 'number') return threads.setting > 1;
+  const types = [
+    isCheckpointTeacher(config.teacher) ? 'checkpoint' : config.teacher.model.type,
+    config.student.model.type,
+    ...(config.method.type === 'takd' ? [takdAssistantSettings(config.method).model.type] : []),
+  ];
+  return types.some((t) => t !== 'mlp');
+}
+
+/** Test or held-out accuracy, on the run's threads when it has them. */
+async function accuracyOn(
+  threads: TrainingThreads | undefined,
+  model: tf.LayersModel,
+  split: HostSplit,
+  inputShape: number[],
+  batchSize: number,
+): Promise<number> {
+  return threads
+    ? threads.accuracy(model, split, inputShape, batchSize)
+    : accuracy(model, split, inputShape, batchSize);
+}
+
 function checkParams(role: string, model: tf.LayersModel, expected: number): void {
   if (paramsOf(model) !== expected)
     throw new Error(
@@ -248,6 +278,8 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     backend = choice.backend;
     // Data-parallel worker threads (wasm/cpu only); RunOptions.threads (CLI --threads) wins over the config.
     threads = TrainingThreads.forRun(opts.threads ?? config.threads, backend);
+    // Started now, once for the whole run: they boot and warm up while the data loads.
+    if (threads && workersLikelyUsed(config, threads)) threads.prestart();
     const threadsNote = threads
       ? `; data-parallel on up to ${threads.threads} threads (threads: ${JSON.stringify(threads.setting)})`
       : '';
@@ -544,7 +576,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     }
     const teacherModel = teacher;
     if (teacherTestAccuracy === null) {
-      teacherTestAccuracy = accuracy(teacherModel, data.test, inputShape, evalBatchSize);
+      teacherTestAccuracy = await accuracyOn(threads, teacherModel, data.test, inputShape, evalBatchSize);
       if (teacherCacheDir)
         opts.teacherCache?.writeTestAccuracy(teacherCacheDir, data.fingerprint, teacherTestAccuracy);
     }
@@ -555,13 +587,15 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     }
 
     // --- The teacher's targets: its logits once per run, or (augmented) the teacher per batch --
-    const logitsOf = (model: tf.LayersModel, who: string): Float32Array => {
+    const logitsOf = async (model: tf.LayersModel, who: string): Promise<Float32Array> => {
       const t0 = Date.now();
-      const logits = predictLogits(model, data.train, inputShape, data.classes, evalBatchSize);
+      const { logits, threads: used } = threads
+        ? await threads.predictLogits(model, data.train, inputShape, data.classes, evalBatchSize)
+        : { logits: predictLogits(model, data.train, inputShape, data.classes, evalBatchSize), threads: 1 };
       log.emit({
         type: 'log',
         level: 'info',
-        message: `${who} logits computed once for ${data.train.n} training samples in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+        message: `${who} logits computed once for ${data.train.n} training samples in ${((Date.now() - t0) / 1000).toFixed(1)} s on ${used} thread${used === 1 ? '' : 's'}`,
       });
       return logits;
     };
@@ -586,7 +620,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
           message: `teacher logits for ${data.train.n} training samples read from the teacher cache`,
         });
       } else {
-        teacherLogits = logitsOf(teacherModel, 'teacher');
+        teacherLogits = await logitsOf(teacherModel, 'teacher');
         if (teacherCacheDir) opts.teacherCache?.writeLogits(teacherCacheDir, data.fingerprint, teacherLogits);
       }
       teacherTargets = { kind: 'cached', logits: teacherLogits };
@@ -622,11 +656,11 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
         if (trained.status === 'cancelled') return trained.outcome;
         assistant = trained.model;
       }
-      assistantTestAccuracy = accuracy(assistant, data.test, inputShape, evalBatchSize);
+      assistantTestAccuracy = await accuracyOn(threads, assistant, data.test, inputShape, evalBatchSize);
       if (phases.some((p) => p.distilFrom === 'assistant' && !isDone(p.phase)))
         assistantTargets = augmenting
           ? { kind: 'per-batch', model: assistant }
-          : { kind: 'cached', logits: logitsOf(assistant, 'assistant') };
+          : { kind: 'cached', logits: await logitsOf(assistant, 'assistant') };
     }
 
     // --- Student phases --------------------------------------------------------------------
@@ -692,7 +726,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       const lastResult = completed[completed.length - 1];
       if (lastResult?.selectedOn === 'test') studentFinalTestAccuracy = lastResult.finalValAccuracy;
     }
-    const studentTestAccuracy = accuracy(student, data.test, inputShape, evalBatchSize);
+    const studentTestAccuracy = await accuracyOn(threads, student, data.test, inputShape, evalBatchSize);
     await saveModel(student, path.join(runDir, RUN_FILES.student));
     const last = phases[phases.length - 1];
     log.emit({

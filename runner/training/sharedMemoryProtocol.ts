@@ -80,7 +80,24 @@ export type WorkerMessage =
   | { type: 'epoch'; epoch: number; epochs: number }
   | { type: 'get-weights'; trainable: boolean }
   | { type: 'set-statistics'; values: WeightValues[] }
-  | { type: 'release' };
+  | { type: 'release' }
+  | PredictMessage;
+
+/**
+ * Inference on a worker (teacher logits, evaluation): run the model in inference mode on whole
+ * batches of rows [start, end) of `x` (shared), each written to `out` (shared) at row start, the
+ * same batches the main thread would run alone, so the logits are the same numbers.
+ */
+export interface PredictMessage {
+  type: 'predict';
+  modelTopology: unknown;
+  weights: WeightValues[];
+  x: Float32Array;
+  inputShape: number[];
+  classes: number;
+  batches: Array<[number, number]>;
+  out: Float32Array;
+}
 
 export type WorkerReply =
   | { type: 'ready'; ms: number }
