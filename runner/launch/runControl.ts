@@ -109,6 +109,8 @@ export interface SlurmLaunchOptions {
   json: boolean;
   detach: boolean;
   resume: boolean;
+  /** `--set` values of a fresh run (recorded in job-submitted, so the job's summary has them). */
+  overrides?: Record<string, unknown>;
 }
 
 /** Submit one session of a run (its folder and config.json exist) and follow it, or return at once with --detach. */
@@ -127,6 +129,7 @@ export async function launchOnSlurm(o: SlurmLaunchOptions): Promise<number> {
       launcher: o.launcher,
       resume: o.resume,
       client,
+      ...(o.overrides ? { overrides: o.overrides } : {}),
     });
   } catch (e) {
     const msg = slurmErrorMessage(e);

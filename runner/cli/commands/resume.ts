@@ -8,13 +8,17 @@ import { RUN_FILES } from '../../protocol/files';
 import { processAlive } from '../../protocol/processAlive';
 import { isSweepDir } from '../../protocol/sweepManifest';
 import { readRun } from '../../store/runStore';
-import { UsageError, findRunDir, flagString, parseArgs } from '../args';
+import { UsageError, findRunDir, flagString, type ParsedArgs } from '../args';
 import { cmdSweep } from './sweep';
 
-export async function cmdResume(argv: string[]): Promise<number> {
-  if (argv[0] && isSweepDir(path.resolve(argv[0]))) return cmdSweep(['--resume', ...argv]);
-  const args = parseArgs(argv, ['launcher']);
+export async function cmdResume(args: ParsedArgs): Promise<number> {
   const ref = args.positional[0];
+  // A sweep folder: akd sweep --resume SWEEP_DIR, with the same options.
+  if (ref && isSweepDir(path.resolve(ref)))
+    return cmdSweep({
+      positional: args.positional.slice(1),
+      flags: new Map([...args.flags, ['resume', ref]]),
+    });
   if (!ref) throw new UsageError('akd resume needs a RUN folder or id');
   const runDir = findRunDir(ref);
   // A Slurm session: settle it if Slurm already ended its job; refuse while it is queued or running.
