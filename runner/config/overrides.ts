@@ -141,7 +141,10 @@ export function validateWithOverrides(
     .filter((p) => !ownKeys.has(`${p.path}|${p.code}|${p.message}`))
     .map((problem) => {
       // The most specific override that relates to the problem's path (the last one given wins ties).
-      const hit = [...keys].reverse().find((k) => relates(problem.path, k.path));
+      // A rule across keys broken elsewhere (phase1.epochs < a new tauMax): with one override, that one.
+      const hit =
+        [...keys].reverse().find((k) => relates(problem.path, k.path)) ??
+        (keys.length === 1 ? keys[0] : undefined);
       return { key: hit?.key ?? '', problem };
     });
   return {

@@ -196,8 +196,8 @@ function finish(q: QueueState, entry: QueueEntry, outcome: QueueOutcome, error?:
   return done;
 }
 
-/** Put an entry back at the front of the queue, keeping its run folder (the next claim resumes it). */
-function requeue(q: QueueState, entry: QueueEntry, why: string): void {
+/** An entry taken out of the queue to go back to its front, keeping its run folder (the next claim resumes it). */
+function takeBack(q: QueueState, entry: QueueEntry, why: string): QueueEntry {
   q.entries = q.entries.filter((e) => e !== entry);
   const back: QueueEntry = { ...entry, state: 'queued', returned: why };
   delete back.claim;
@@ -206,7 +206,7 @@ function requeue(q: QueueState, entry: QueueEntry, why: string): void {
     removeUnstartedRunDir(back.runDir);
     delete back.runDir;
   }
-  q.entries.unshift(back);
+  return back;
 }
 
 /** A run folder a claimer made but never started a run in: only its config.json, if anything. */
@@ -228,6 +228,7 @@ function removeUnstartedRunDir(runDir: string): void {
  */
 export function recoverStale(q: QueueState): string[] {
   const notes: string[] = [];
+  const back: QueueEntry[] = [];
   for (const entry of [...q.entries]) {
     if (entry.state !== 'running' || claimStatus(entry) !== 'dead') continue;
     const who = entry.claim ? describeIdentity(entry.claim) : 'no claimer';
@@ -238,11 +239,13 @@ export function recoverStale(q: QueueState): string[] {
       notes.push(`entry ${entry.id}: its claimer (${who}) is gone; the run had ${probe.status}`);
       continue;
     }
-    requeue(q, entry, `its claimer (${who}) was gone`);
+    back.push(takeBack(q, entry, `its claimer (${who}) was gone`));
     notes.push(
       `entry ${entry.id}: its claimer (${who}) is gone; back at the front of the queue${entry.runDir && probe?.started ? ` (resumes ${entry.runDir})` : ''}`,
     );
   }
+  // In their order, ahead of everything queued: they were started first.
+  q.entries.unshift(...back);
   return notes;
 }
 
