@@ -13,6 +13,9 @@ import { identityStatus, type IdentityStatus, type ProcessIdentity } from './pro
 
 export const QUEUE_FILE = 'queue.json';
 
+/** The exit code of `akd queue next` when it found nothing to claim (the queue is empty, or the rest is claimed). */
+export const QUEUE_NOTHING_TO_RUN = 3;
+
 /** ROOT/.akd/queue.json. */
 export function queueFile(root: string): string {
   return path.join(path.resolve(root), '.akd', QUEUE_FILE);

@@ -41,6 +41,11 @@ export function parseRunMeta(value: unknown): RunMeta {
   return out;
 }
 
+/** The fields a run's state and its comparison row carry (none when unset). */
+export function metaFields(meta: RunMeta): { starred?: true; note?: string } {
+  return { ...(meta.starred ? { starred: true as const } : {}), ...(meta.note ? { note: meta.note } : {}) };
+}
+
 /** Folded into one line for tables and tree items ("…" when cut). */
 export function noteLine(note: string | undefined, max = 60): string {
   if (!note) return '';

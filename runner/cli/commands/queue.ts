@@ -15,6 +15,7 @@ import { EXIT, exitCodeForSignal } from '../../protocol/exitCodes';
 import { RUN_FILES } from '../../protocol/files';
 import { noteLine } from '../../protocol/runMeta';
 import {
+  QUEUE_NOTHING_TO_RUN as NOTHING_TO_RUN,
   claimableCount,
   queueFile,
   queuePosition,
@@ -37,9 +38,6 @@ import {
 import { createRunDir, readRun, runsRootFor, writeJsonAtomic } from '../../store/runStore';
 import { OptionError, UsageError, flagList, flagString, type ParsedArgs } from '../args';
 import { loadRunConfig, setOverrides } from './run';
-
-/** `akd queue next` found nothing to claim (the queue is empty, or the rest is claimed). */
-export const NOTHING_TO_RUN = 3;
 
 function rootOf(args: ParsedArgs): string {
   return path.resolve(flagString(args, 'root') ?? '.');
