@@ -6,6 +6,9 @@ import { runDirFrom } from './args';
 import { newExperiment } from './newExperiment';
 import { resumeRun, runExperiment, stopRun } from './runCommands';
 import { deleteRun, revealRunFolder, showRunLog } from './runFolderCommands';
+import { cleanUpRuns, deleteSweep, editRunNote, starRun, unstarRun } from './manageCommands';
+import { modifyAndQueue, modifyAndRun } from './modifyCommands';
+import { cancelQueued, moveQueuedDown, moveQueuedUp, queueExperiment } from './queueCommands';
 import { cancelSlurmJob, compareSweep, resumeSweep, runSweep, stopSweep } from './sweepCommands';
 
 export const COMMAND_IDS = [
@@ -23,6 +26,17 @@ export const COMMAND_IDS = [
   'annealKd.resumeSweep',
   'annealKd.compareSweep',
   'annealKd.cancelSlurmJob',
+  'annealKd.queueExperiment',
+  'annealKd.cancelQueued',
+  'annealKd.moveQueuedUp',
+  'annealKd.moveQueuedDown',
+  'annealKd.modifyAndRun',
+  'annealKd.modifyAndQueue',
+  'annealKd.starRun',
+  'annealKd.unstarRun',
+  'annealKd.editRunNote',
+  'annealKd.deleteSweep',
+  'annealKd.cleanUpRuns',
 ] as const;
 
 function openDashboard(ctx: Ctx, dashboard: DashboardPanel) {
@@ -50,6 +64,17 @@ export function registerCommands(ctx: Ctx, dashboard: DashboardPanel): void {
     'annealKd.resumeSweep': resumeSweep(ctx),
     'annealKd.compareSweep': compareSweep(ctx),
     'annealKd.cancelSlurmJob': cancelSlurmJob(ctx),
+    'annealKd.queueExperiment': queueExperiment(ctx),
+    'annealKd.cancelQueued': cancelQueued(ctx),
+    'annealKd.moveQueuedUp': moveQueuedUp(ctx),
+    'annealKd.moveQueuedDown': moveQueuedDown(ctx),
+    'annealKd.modifyAndRun': modifyAndRun(ctx),
+    'annealKd.modifyAndQueue': modifyAndQueue(ctx),
+    'annealKd.starRun': starRun(ctx),
+    'annealKd.unstarRun': unstarRun(ctx),
+    'annealKd.editRunNote': editRunNote(ctx),
+    'annealKd.deleteSweep': deleteSweep(ctx),
+    'annealKd.cleanUpRuns': cleanUpRuns(ctx),
   };
   for (const [id, handler] of Object.entries(factories)) {
     ctx.push(vscode.commands.registerCommand(id, handler as (...args: unknown[]) => unknown));
