@@ -34,11 +34,12 @@ export function revealRunFolder(ctx: Ctx) {
 /**
  * Delete Run: the run named (or picked), or every run selected in the Runs view (the view passes
  * the selection as the second argument). Runs still going are left out and said so. Optional
- * second argument for tests and scripts: `{ confirm: false }` skips the modal question.
+ * last argument for tests and scripts: `{ confirm: false }` skips the modal question.
  */
 export function deleteRun(ctx: Ctx) {
-  return async (arg?: unknown, second?: unknown): Promise<boolean> => {
-    const options = !Array.isArray(second) ? (second as { confirm?: boolean } | undefined) : undefined;
+  return async (arg?: unknown, second?: unknown, third?: { confirm?: boolean }): Promise<boolean> => {
+    // From the view: (node, selection); from tests and scripts: (run, options) or (node, selection, options).
+    const options = Array.isArray(second) ? third : (second as { confirm?: boolean } | undefined);
     const selected = Array.isArray(second) && second.length > 1 ? second : undefined;
     let runs: RunState[];
     if (selected) {
