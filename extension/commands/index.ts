@@ -10,6 +10,7 @@ import { cleanUpRuns, deleteSweep, editRunNote, starRun, unstarRun } from './man
 import { modifyAndQueue, modifyAndRun } from './modifyCommands';
 import { cancelQueued, moveQueuedDown, moveQueuedUp, queueExperiment } from './queueCommands';
 import { cancelSlurmJob, compareSweep, resumeSweep, runSweep, stopSweep } from './sweepCommands';
+import { exportStudent } from './exportCommands';
 
 export const COMMAND_IDS = [
   'annealKd.newExperiment',
@@ -37,6 +38,7 @@ export const COMMAND_IDS = [
   'annealKd.editRunNote',
   'annealKd.deleteSweep',
   'annealKd.cleanUpRuns',
+  'annealKd.exportStudent',
 ] as const;
 
 function openDashboard(ctx: Ctx, dashboard: DashboardPanel) {
@@ -75,6 +77,7 @@ export function registerCommands(ctx: Ctx, dashboard: DashboardPanel): void {
     'annealKd.editRunNote': editRunNote(ctx),
     'annealKd.deleteSweep': deleteSweep(ctx),
     'annealKd.cleanUpRuns': cleanUpRuns(ctx),
+    'annealKd.exportStudent': exportStudent(ctx),
   };
   for (const [id, handler] of Object.entries(factories)) {
     ctx.push(vscode.commands.registerCommand(id, handler as (...args: unknown[]) => unknown));

@@ -20,6 +20,7 @@ const HANDLERS: Record<string, () => Promise<Command>> = {
   sweep: async () => (await import('./commands/sweep')).cmdSweep,
   'run-member': async () => (await import('./commands/runMember')).cmdRunMember,
   compare: async () => (await import('./commands/compare')).cmdCompare,
+  export: async () => (await import('./commands/export')).cmdExport,
   stop: async () => (await import('./commands/stop')).cmdStop,
   follow: async () => (await import('./commands/follow')).cmdFollow,
   '_run-job': async () => {

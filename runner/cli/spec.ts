@@ -159,6 +159,48 @@ object: {runs, groups, errors}.`,
     },
   },
   {
+    name: 'export',
+    args: 'RUN',
+    positional: 'run',
+    summary: "The run's student (or teacher) as ONNX, verified in ONNX Runtime before it is written.",
+    details: `Raw float32 pixels 0..255 NHWC [N,H,W,C] in, logits out, batchnorm folded; default
+RUN/export/student.onnx (student.int8.onnx). fp32 must match the run's test accuracy within 0.1
+point and its logits within 1e-4; int8 (static, calibrated on N training images) at most --max-drop
+points below fp32. Recorded in the run's summary.json "exports".`,
+    options: {
+      format: { type: 'string', value: 'FORMAT', choices: ['onnx'], help: 'the file format (onnx)' },
+      quantize: {
+        type: 'string',
+        value: 'TYPE',
+        choices: ['int8'],
+        help: 'quantize the weights and activations',
+      },
+      model: {
+        type: 'string',
+        value: 'ROLE',
+        choices: ['student', 'teacher'],
+        help: 'which model of the run (default student)',
+      },
+      out: {
+        type: 'string',
+        value: 'FILE',
+        complete: 'file',
+        help: 'where to write it (default RUN/export/)',
+      },
+      json: json('stream the progress and the result as JSON lines'),
+      'max-drop': {
+        type: 'string',
+        value: 'POINTS',
+        help: 'int8: the most test accuracy it may lose against fp32 (default 1.5)',
+      },
+      'calibration-images': {
+        type: 'string',
+        value: 'N',
+        help: 'int8: training images to calibrate the activations on (default 500)',
+      },
+    },
+  },
+  {
     name: 'stop',
     args: 'RUN|SWEEP_DIR',
     positional: 'run',

@@ -4,6 +4,8 @@
  * writes these, the extension and the webview read them. No TensorFlow import here.
  */
 import type { EvaluationProtocol, ExperimentConfig, MethodType } from './configTypes';
+import type { ExportRecord } from './exportRecord';
+export type { ExportRecord } from './exportRecord';
 
 export const PROTOCOL_VERSION = 1 as const;
 
@@ -208,6 +210,15 @@ export interface JobStateEvent extends EventBase {
   source: 'job' | 'follower';
 }
 
+/**
+ * `akd export` wrote a verified file from this completed run (appended after its terminal event,
+ * so an open dashboard shows it; summary.json `exports` keeps the same records).
+ */
+export interface ExportedEvent extends EventBase {
+  type: 'exported';
+  record: ExportRecord;
+}
+
 export type RunEvent =
   | RunStartedEvent
   | PhaseStartedEvent
@@ -219,7 +230,8 @@ export type RunEvent =
   | RunCancelledEvent
   | LogEvent
   | JobSubmittedEvent
-  | JobStateEvent;
+  | JobStateEvent
+  | ExportedEvent;
 
 export type RunEventType = RunEvent['type'];
 /** Distributive Omit, so `Omit<RunEvent, 'v'|'time'>` keeps the union. */
@@ -279,6 +291,8 @@ export interface RunSummary {
   job?: JobInfo;
   /** `akd run CONFIG --set KEY=VALUE...`: the values set on top of the config file (config.json has the result). */
   overrides?: Record<string, unknown>;
+  /** Files `akd export` wrote from this run, each verified in ONNX Runtime. */
+  exports?: ExportRecord[];
 }
 
 /** The `--set` overrides a run was started with: the first session that recorded them. */
