@@ -7,6 +7,9 @@
 import * as path from 'node:path';
 import { LauncherUsageError, slurmErrorMessage } from '../launch/runControl';
 import { EXIT } from '../protocol/exitCodes';
+import { CheckpointError } from '../store/checkpoint';
+import { RunLockedError } from '../store/runLock';
+import { StoreWriteError, storeWriteError } from '../store/storeErrors';
 import { OptionError, UsageError, parseCommandArgs, type ParsedArgs } from './args';
 import { COMMANDS, findCommand, type CommandSpec } from './spec';
 import { commandUsage, overviewUsage, synopsis } from './usage';
@@ -112,6 +115,21 @@ export async function main(argv: string[]): Promise<number> {
       await load()
     )(args);
   } catch (e) {
+    // Refusals and faults are one line each for people, never a stack trace.
+    if (e instanceof RunLockedError) {
+      process.stderr.write(`akd: ${e.message}\n`);
+      return EXIT.locked;
+    }
+    if (e instanceof CheckpointError) {
+      process.stderr.write(`akd: ${e.message}\n`);
+      return EXIT.failed;
+    }
+    // A full disk or a folder it may not write, outside a run (creating the run folder, its lock...).
+    const store = storeWriteError(e, (e as NodeJS.ErrnoException).path ?? 'the run folder');
+    if (store instanceof StoreWriteError) {
+      process.stderr.write(`akd: ${store.message}\n`);
+      return EXIT.failed;
+    }
     if (e instanceof UsageError || e instanceof LauncherUsageError) {
       const where = target ? `\nUsage: ${synopsis(target.spec, target.parent)} (akd help ${target.key})` : '';
       const message = e.message.startsWith('akd') ? e.message : `akd: ${e.message}`;

@@ -47,6 +47,8 @@ export interface RunListEntry {
   /** `--set` values it ran with. */
   overrides: Record<string, unknown> | null;
   error: string | null;
+  /** What is wrong with the run's files (a torn event line, a damaged checkpoint...), one line each. */
+  problems: string[];
   /** A Slurm run: its latest job. */
   job?: { jobId: string; state: string | null };
 }
@@ -78,6 +80,7 @@ export function runListEntry(r: RunRecord): { record: RunRecord; entry: RunListE
       note: meta.note ?? null,
       overrides: s?.overrides ?? recordedOverrides(r.events) ?? null,
       error: s?.error ?? null,
+      problems: r.problems,
       ...(job ? { job } : {}),
     },
   };
@@ -100,7 +103,7 @@ export function formatRunList(runs: { record: RunRecord; entry: RunListEntry }[]
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  return rows
+  const table = rows
     .map((row) =>
       row
         .map((c, i) => c.padEnd(widths[i]))
@@ -108,6 +111,9 @@ export function formatRunList(runs: { record: RunRecord; entry: RunListEntry }[]
         .trimEnd(),
     )
     .join('\n');
+  // What is wrong with a run's files, one line each, after the table (the run itself is listed).
+  const problems = runs.flatMap(({ record: r }) => r.problems.map((p) => `${r.runId}: ${p}`));
+  return problems.length > 0 ? `${table}\n\n${problems.join('\n')}` : table;
 }
 
 export function formatRunDetails(r: RunRecord): string {
@@ -143,5 +149,6 @@ export function formatRunDetails(r: RunRecord): string {
   if (meta.note) lines.push(`note     ${meta.note}`);
   const last = r.events[r.events.length - 1];
   if (last) lines.push(`last event ${last.type} at ${last.time}`);
+  for (const p of r.problems) lines.push(`problem  ${p}`);
   return lines.join('\n');
 }

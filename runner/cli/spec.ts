@@ -102,6 +102,12 @@ trains it here instead). A sweep folder: the same as akd sweep --resume SWEEP_DI
       detach: { type: 'boolean', help: 'Slurm: return after submitting' },
       concurrency: { type: 'string', value: 'N', help: 'a sweep: members at a time' },
       'retry-failed': { type: 'boolean', help: 'a sweep: run failed members again' },
+      from: {
+        type: 'string',
+        value: 'CHECKPOINT',
+        choices: ['latest', 'previous'],
+        help: 'a run: continue from the latest checkpoint (default) or the one before it, when the latest is damaged (akd says so)',
+      },
     },
   },
   {
@@ -215,7 +221,8 @@ points below fp32. Recorded in the run's summary.json "exports".`,
     name: 'follow',
     args: 'RUN',
     positional: 'run',
-    summary: 'Re-attach to a Slurm run (e.g. after --detach) and follow it to its end.',
+    summary: 'Re-attach to a run (a Slurm job, or a local run started elsewhere) and follow it to its end.',
+    details: 'A local run whose process died is reported as crashed (akd resume continues it).',
     options: { json: json("stream the run's events as JSON lines") },
   },
   {

@@ -66,6 +66,7 @@ export function overviewUsage(): string {
     '',
     "akd help COMMAND (or akd COMMAND --help) prints one command's usage and options.",
     'Exit codes: 0 ok, 1 failed, 2 invalid config or option (nothing was run), 64 wrong arguments,',
+    '75 another process is writing that run (run.lock; nothing was done),',
     '130/143 stopped by SIGINT/SIGTERM (the run checkpointed; akd resume continues it).',
   ].join('\n');
 }

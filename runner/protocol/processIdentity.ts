@@ -10,16 +10,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import type { ProcessIdentity } from './events';
 
-export interface ProcessIdentity {
-  pid: number;
-  /** os.hostname() of the machine the process runs on. */
-  host: string;
-  /** An opaque start-time stamp ("<boot id>:<ticks>" on Linux); absent where it cannot be read. */
-  startTime?: string;
-  /** Slurm job ("123" or "123_4") the process runs in: on a shared filesystem Slurm decides liveness. */
-  jobId?: string;
-}
+export type { ProcessIdentity } from './events';
 
 /** alive: that very process runs; dead: it does not (or the pid is another process now); unknown: cannot tell from here. */
 export type IdentityStatus = 'alive' | 'dead' | 'unknown';

@@ -11,9 +11,6 @@ import { identityStatus, type IdentityStatus, type ProcessIdentity } from './pro
 
 export const RUN_LOCK_FILE = 'run.lock';
 
-/** The exit code of an akd command refused because another process holds the run's lock (EX_TEMPFAIL). */
-export const RUN_LOCKED_EXIT = 75;
-
 export interface RunLockHolder extends ProcessIdentity {
   v: 1;
   /** What the holder does: run, resume, run-member, job, stop... */

@@ -292,6 +292,21 @@ export function claimNext(root: string, opts: { drainer?: string } = {}): ClaimR
   });
 }
 
+/**
+ * Give a claimed entry back (to the front, unclaimed): its run folder turned out to be written by
+ * another process between the claim and the claimer taking the run's lock. The next claim skips
+ * it while that writer lives, then resumes or finishes it as for any returned entry.
+ */
+export function returnEntry(root: string, id: string, why: string): void {
+  mutateQueue(root, (q) => {
+    const entry = find(q, id, root);
+    q.entries = [entry, ...q.entries.filter((e) => e !== entry)];
+    entry.state = 'queued';
+    delete entry.claim;
+    entry.returned = why;
+  });
+}
+
 /** Record the run folder the claimer made for its entry (before the run starts in it). */
 export function setEntryRunDir(root: string, id: string, runDir: string): void {
   mutateQueue(root, (q) => {

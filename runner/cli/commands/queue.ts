@@ -32,9 +32,12 @@ import {
   moveEntry,
   removeEntries,
   requeueCancelled,
+  returnEntry,
   setEntryRunDir,
   type MoveTarget,
 } from '../../store/queueStore';
+import { CheckpointError, loadResumeState } from '../../store/checkpoint';
+import { RunLockedError, acquireRunLock, type RunLock } from '../../store/runLock';
 import { createRunDir, readRun, runsRootFor, writeJsonAtomic } from '../../store/runStore';
 import { OptionError, UsageError, flagList, flagString, type ParsedArgs } from '../args';
 import { loadRunConfig, setOverrides } from './run';
@@ -207,18 +210,34 @@ export async function cmdQueueNext(args: ParsedArgs): Promise<number> {
       process.stderr.write(`akd queue: ${label}: ${entry.runDir} has no readable ${RUN_FILES.config}\n`);
       return EXIT.failed;
     }
-    process.stderr.write(`akd queue: resuming ${label} in ${entry.runDir}\n`);
-    const started = run.events.find((e): e is RunStartedEvent => e.type === 'run-started');
-    const code = await runLocally({
-      config: run.config,
-      configPath: started?.configPath ?? entry.configPath,
-      runId: path.basename(entry.runDir),
-      runDir: entry.runDir,
-      json,
-      resume: true,
-    });
-    finishEntry(root, entry.id, outcomeOf(entry.runDir));
-    return code;
+    const lock = lockRun(root, entry.id, label, entry.runDir);
+    if (!lock) return EXIT.locked;
+    try {
+      // A damaged checkpoint ends the entry as failed (akd resume --from previous can still try):
+      // never retrained from scratch, nor claimed again and again.
+      try {
+        loadResumeState(entry.runDir, { runRef: entry.runDir });
+      } catch (e) {
+        if (!(e instanceof CheckpointError)) throw e;
+        finishEntry(root, entry.id, 'failed', e.message);
+        process.stderr.write(`akd queue: ${label}: ${e.message}\n`);
+        return EXIT.failed;
+      }
+      process.stderr.write(`akd queue: resuming ${label} in ${entry.runDir}\n`);
+      const started = run.events.find((e): e is RunStartedEvent => e.type === 'run-started');
+      const code = await runLocally({
+        config: run.config,
+        configPath: started?.configPath ?? entry.configPath,
+        runId: path.basename(entry.runDir),
+        runDir: entry.runDir,
+        json,
+        resume: true,
+      });
+      finishEntry(root, entry.id, outcomeOf(entry.runDir));
+      return code;
+    } finally {
+      lock.release();
+    }
   }
   const problems: string[] = [];
   let loaded;
@@ -248,20 +267,43 @@ export async function cmdQueueNext(args: ParsedArgs): Promise<number> {
   let runId: string;
   if (runDir && fs.existsSync(runDir)) runId = path.basename(runDir);
   else ({ runId, runDir } = createRunDir(runsRootFor(entry.configPath, entry.out), config.name));
-  writeJsonAtomic(path.join(runDir, RUN_FILES.config), config);
-  setEntryRunDir(root, entry.id, runDir);
-  process.stderr.write(`akd queue: starting ${label} in ${runDir}\n`);
-  const code = await runLocally({
-    config,
-    configPath: entry.configPath,
-    runId,
-    runDir,
-    json,
-    resume: false,
-    ...(loaded.overrides ? { overrides: loaded.overrides } : {}),
-  });
-  finishEntry(root, entry.id, outcomeOf(runDir));
-  return code;
+  // The run folder's one writer from its first file on, as for akd run.
+  const lock = lockRun(root, entry.id, label, runDir);
+  if (!lock) return EXIT.locked;
+  try {
+    writeJsonAtomic(path.join(runDir, RUN_FILES.config), config);
+    setEntryRunDir(root, entry.id, runDir);
+    process.stderr.write(`akd queue: starting ${label} in ${runDir}\n`);
+    const code = await runLocally({
+      config,
+      configPath: entry.configPath,
+      runId,
+      runDir,
+      json,
+      resume: false,
+      ...(loaded.overrides ? { overrides: loaded.overrides } : {}),
+    });
+    finishEntry(root, entry.id, outcomeOf(runDir));
+    return code;
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * The run folder's lock (store/runLock.ts), or undefined when another process took it between
+ * the claim (which skips runs being written) and now, e.g. an akd resume by hand: the entry goes
+ * back to the front, to be claimed once that writer is done, never run twice at once.
+ */
+function lockRun(root: string, id: string, label: string, runDir: string): RunLock | undefined {
+  try {
+    return acquireRunLock(runDir, { command: 'queue' });
+  } catch (e) {
+    if (!(e instanceof RunLockedError)) throw e;
+    returnEntry(root, id, `its run folder is being written by another process (${e.message})`);
+    process.stderr.write(`akd queue: ${label}: ${e.message}; back at the front of the queue\n`);
+    return undefined;
+  }
 }
 
 /** The entry script `akd queue start` starts its claimers with: this process's own (bin/akd.js). */

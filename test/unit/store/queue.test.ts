@@ -22,6 +22,7 @@ import {
   removeEntries,
   QueueError,
 } from '../../../runner/store/queueStore';
+import { acquireRunLock } from '../../../runner/store/runLock';
 import { AKD, REPO, runAkd, tempDir, writeConfig } from '../../helpers/akdProcess';
 
 const STORE = path.join(REPO, 'out', 'runner', 'store', 'queueStore.js');
@@ -357,6 +358,33 @@ test('a drainer killed mid-run (SIGKILL, with its run): the next drain resumes t
   assert.ok(sessions[1].resumedFrom, 'the second session resumed from the checkpoint');
   assert.equal(eventsOf(runDir).filter((e) => e.type === 'run-completed').length, 1);
   assert.equal(runFolders(root).length, 2, 'no second run folder for the killed entry');
+});
+
+test('an entry whose run folder another process writes (its run.lock) waits: not claimed until that writer is done', async () => {
+  const root = tempDir('queue-locked');
+  addEntry(root, { configPath: tinyConfig(root), set: [] });
+  // A returned entry with its run folder, which a person meanwhile resumed by hand (that akd holds the lock).
+  const runDir = path.join(root, '.akd', 'runs', 'held');
+  fs.mkdirSync(runDir, { recursive: true });
+  mutateQueue(root, (q) => {
+    q.entries[0].runDir = runDir;
+  });
+  const lock = acquireRunLock(runDir, { command: 'resume' });
+  try {
+    const r = await runAkd(['queue', 'next', '--root', root]);
+    assert.match(r.stderr, /nothing to run/);
+    assert.equal(readQueue(root).entries[0]?.state, 'queued', 'still queued, not claimed');
+    assert.deepEqual(fs.readdirSync(runDir), ['run.lock'], 'nothing of the run written by the queue');
+  } finally {
+    lock.release();
+  }
+  // The writer is done (it left nothing to resume): now the queue runs it, once.
+  const r = await runAkd(['queue', 'next', '--root', root], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const q = readQueue(root);
+  assert.deepEqual(q.entries, []);
+  assert.equal(q.finished[0].outcome, 'completed');
+  assert.equal(eventsOf(runDir).filter((e) => e.type === 'run-started').length, 1);
 });
 
 test('a drainer killed alone (SIGKILL): its run goes on in its own process and finishes the entry once', async () => {
