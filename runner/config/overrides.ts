@@ -5,12 +5,17 @@
  * a bare word taken as a string (`method.type=kd`). The changed config is validated exactly like
  * the file (validate.ts); a problem an override brings is reported naming its key.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getNodeValue, parseTree } from 'jsonc-parser';
 import { pathToString, type ConfigProblem, type JsonPath } from './problems';
 import { setPath } from './sweepExpand';
-import { formatProblem, hasErrors, validateConfigText, type ValidationResult } from './validate';
+import {
+  formatProblem,
+  hasErrors,
+  readConfigText,
+  validateConfigText,
+  type ValidationResult,
+} from './validate';
 
 export interface ConfigOverride {
   /** As written: "student.model.hidden". */
@@ -173,24 +178,12 @@ export function validateFileWithOverrides(
   shownAs: string = configPath,
 ): OverriddenValidation {
   const abs = path.resolve(configPath);
-  let text: string;
-  try {
-    text = fs.readFileSync(abs, 'utf8');
-  } catch (e) {
-    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    const problem: ConfigProblem = {
-      severity: 'error',
-      path: '',
-      offset: 0,
-      length: 0,
-      line: 1,
-      column: 1,
-      code: missing ? 'file-missing' : 'file-unreadable',
-      message: missing ? `config file not found: ${abs}` : `cannot read ${abs}: ${(e as Error).message}`,
-    };
-    report(formatProblem(shownAs, problem));
-    return { problems: [problem], fileProblems: [problem], overrideProblems: [] };
+  const read = readConfigText(abs);
+  if ('problem' in read) {
+    report(formatProblem(shownAs, read.problem));
+    return { problems: [read.problem], fileProblems: [read.problem], overrideProblems: [] };
   }
+  const text = read.text;
   const result = validateWithOverrides(text, abs, overrides);
   for (const p of result.fileProblems) report(formatProblem(shownAs, p));
   for (const p of result.overrideProblems) report(`${shownAs}: ${formatOverrideProblem(p)}`);
