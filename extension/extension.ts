@@ -8,6 +8,7 @@ import type { LanguageClient } from 'vscode-languageclient/node';
 import { registerCommands } from './commands';
 import type { Ctx } from './context';
 import { DashboardPanel } from './dashboard/dashboardPanel';
+import { ExperimentsPanel } from './experiments/experimentsPanel';
 import { ConfigCodeLensProvider } from './inline/codeLens';
 import { ResultsHoverProvider } from './inline/resultsHover';
 import { formatAccuracy } from './inline/resultFormat';
@@ -24,6 +25,7 @@ export interface AnnealKdApi {
   tree: RunsTreeProvider;
   statusBar: RunStatusBar;
   dashboard: DashboardPanel;
+  experiments: ExperimentsPanel;
   /** Resolves once the language client is running (rejects if it failed to start). */
   clientReady: Promise<void>;
 }
@@ -60,11 +62,21 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
     treeDataProvider: tree,
     showCollapseAll: true,
   });
-  const codeLens = new ConfigCodeLensProvider(runs, () => settings.codeLensEnabled);
+  const codeLens = new ConfigCodeLensProvider(
+    runs,
+    () => settings.codeLensEnabled,
+    () => settings.codeLensExperiments,
+  );
   const statusBar = new RunStatusBar(runs, () => settings.statusBarEnabled);
   const dashboard = new DashboardPanel(runs, {
     extensionUri: context.extensionUri,
     log,
+    testHooks: context.extensionMode !== vscode.ExtensionMode.Production,
+  });
+  const experiments = new ExperimentsPanel(runs, {
+    extensionUri: context.extensionUri,
+    log,
+    workspaceState: context.workspaceState,
     testHooks: context.extensionMode !== vscode.ExtensionMode.Production,
   });
   const selector: vscode.DocumentSelector = { language: AKD_LANGUAGE_ID };
@@ -74,6 +86,7 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
     codeLens,
     statusBar,
     dashboard,
+    experiments,
     vscode.languages.registerCodeLensProvider(selector, codeLens),
     vscode.languages.registerHoverProvider(
       selector,
@@ -81,7 +94,7 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
     ),
     vscode.workspace.registerTextDocumentContentProvider(RUN_LOG_SCHEME, new RunLogDocumentProvider(runs)),
   );
-  registerCommands(ctx, dashboard);
+  registerCommands(ctx, dashboard, experiments);
 
   ctx.push(
     vscode.workspace.onDidChangeConfiguration((e) => {
@@ -131,7 +144,7 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
   clientReady.catch(() => {
     /* reported above; the API caller may still await it */
   });
-  return { runs, tree, statusBar, dashboard, clientReady };
+  return { runs, tree, statusBar, dashboard, experiments, clientReady };
 }
 
 export async function deactivate(): Promise<void> {

@@ -1,7 +1,9 @@
 /** Every contributed command, registered from its small factory. Ids match package.json. */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Ctx } from '../context';
 import type { DashboardPanel } from '../dashboard/dashboardPanel';
+import type { ExperimentsPanel } from '../experiments/experimentsPanel';
 import { runDirFrom } from './args';
 import { newExperiment } from './newExperiment';
 import { resumeRun, runExperiment, stopRun } from './runCommands';
@@ -23,6 +25,7 @@ export const COMMAND_IDS = [
   'annealKd.resumeSweep',
   'annealKd.compareSweep',
   'annealKd.cancelSlurmJob',
+  'annealKd.showExperiments',
 ] as const;
 
 function openDashboard(ctx: Ctx, dashboard: DashboardPanel) {
@@ -34,7 +37,24 @@ function openDashboard(ctx: Ctx, dashboard: DashboardPanel) {
   };
 }
 
-export function registerCommands(ctx: Ctx, dashboard: DashboardPanel): void {
+/**
+ * The experiments table; from a config (CodeLens, editor or explorer menu) it opens filtered to
+ * that config's name.
+ */
+function showExperiments(experiments: ExperimentsPanel) {
+  return (arg?: unknown): boolean => {
+    const config =
+      arg instanceof vscode.Uri
+        ? arg.fsPath
+        : typeof arg === 'string' && arg.endsWith('.akd.json')
+          ? arg
+          : undefined;
+    experiments.show(config ? path.basename(config).replace(/\.akd\.json$/, '') : undefined);
+    return true;
+  };
+}
+
+export function registerCommands(ctx: Ctx, dashboard: DashboardPanel, experiments: ExperimentsPanel): void {
   const factories: Record<(typeof COMMAND_IDS)[number], (...args: never[]) => unknown> = {
     'annealKd.newExperiment': newExperiment(),
     'annealKd.runExperiment': runExperiment(ctx),
@@ -50,6 +70,7 @@ export function registerCommands(ctx: Ctx, dashboard: DashboardPanel): void {
     'annealKd.resumeSweep': resumeSweep(ctx),
     'annealKd.compareSweep': compareSweep(ctx),
     'annealKd.cancelSlurmJob': cancelSlurmJob(ctx),
+    'annealKd.showExperiments': showExperiments(experiments),
   };
   for (const [id, handler] of Object.entries(factories)) {
     ctx.push(vscode.commands.registerCommand(id, handler as (...args: unknown[]) => unknown));

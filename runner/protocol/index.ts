@@ -21,3 +21,4 @@ export * from './format';
 export * from './series';
 export * from './stats';
 export * from './annealingSchedule';
+export * from './experiments';
