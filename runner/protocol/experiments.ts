@@ -299,7 +299,10 @@ export function cellValue(row: ExperimentRow, id: string): CellValue {
 /** "running · anneal T=3 · 2/4" while it trains; the status otherwise. */
 export function statusText(row: ExperimentRow): string {
   if (row.status !== 'running' && row.status !== 'starting') return row.status;
-  const phase = [row.phase, row.temperature !== undefined && row.phase === 'anneal' ? `T=${row.temperature}` : '']
+  const phase = [
+    row.phase,
+    row.temperature !== undefined && row.phase === 'anneal' ? `T=${row.temperature}` : '',
+  ]
     .filter(Boolean)
     .join(' ');
   const epoch = row.epoch !== undefined && row.epochs ? `${row.epoch}/${row.epochs}` : '';
