@@ -48,8 +48,12 @@ export interface LoadProgress {
 export class ExperimentRows {
   private readonly cache = new Map<string, Cached>();
   private rows = new Map<string, ExperimentRow>();
-  /** JSON of each row as last handed out: what changed since. */
-  private sent = new Map<string, string>();
+  /** Rows built or rebuilt since the last `changes()`. */
+  private dirty = new Set<string>();
+  /** Runs handed out so far (to tell removals). */
+  private sent = new Set<string>();
+  /** The run state each row was built from: a run manager state is replaced, never changed, when its run moves on. */
+  private builtFrom = new Map<string, RunState>();
   private loading: Promise<void> | undefined;
   /** Longest time one batch kept the event loop (ms): the host tests check it stays short. */
   maxBatchMs = 0;
@@ -86,12 +90,12 @@ export class ExperimentRows {
       if (!known.has(dir)) {
         this.rows.delete(dir);
         this.cache.delete(dir);
+        this.builtFrom.delete(dir);
       }
     }
     const stale = states.filter((s) => this.cache.get(s.runDir)?.readAt !== readKey(s));
-    const fresh = states.filter((s) => !stale.includes(s));
-    // Live rows without a read: state only.
-    for (const s of fresh) this.rows.set(s.runDir, this.row(s));
+    // Runs not read yet show at once from their state (name, method, status); their files follow.
+    for (const s of stale) if (!this.rows.has(s.runDir)) this.setRow(s);
     let loaded = 0;
     for (let i = 0; i < stale.length; i += BATCH) {
       const batch = stale.slice(i, i + BATCH);
@@ -111,7 +115,7 @@ export class ExperimentRows {
           ...(summary ? { summary } : {}),
           readAt: readKey(s),
         });
-        this.rows.set(s.runDir, this.row(s));
+        this.setRow(s);
       }
       loaded += batch.length;
       this.maxBatchMs = Math.max(this.maxBatchMs, Date.now() - b0);
@@ -134,25 +138,35 @@ export class ExperimentRows {
     });
   }
 
-  /** Rows that changed since the last call (live state included), and rows gone. */
+  private setRow(state: RunState): void {
+    this.rows.set(state.runDir, this.row(state));
+    this.builtFrom.set(state.runDir, state);
+    this.dirty.add(state.runDir);
+  }
+
+  /**
+   * Rows that changed since the last call, and rows gone. A row is rebuilt only when its run's
+   * state object changed (the run manager replaces it on every event), so a call costs an
+   * identity check per run, not a rebuild.
+   */
   changes(): { upsert: ExperimentRow[]; remove: string[] } {
-    for (const s of this.runs.allRuns()) if (this.cache.has(s.runDir)) this.rows.set(s.runDir, this.row(s));
-    const upsert: ExperimentRow[] = [];
-    for (const [dir, row] of this.rows) {
-      const json = JSON.stringify(row);
-      if (this.sent.get(dir) !== json) {
-        this.sent.set(dir, json);
-        upsert.push(row);
-      }
+    for (const s of this.runs.allRuns()) {
+      if (this.rows.has(s.runDir) && this.builtFrom.get(s.runDir) !== s) this.setRow(s);
     }
-    const remove = [...this.sent.keys()].filter((d) => !this.rows.has(d));
+    const upsert = [...this.dirty]
+      .map((d) => this.rows.get(d))
+      .filter((r): r is ExperimentRow => r !== undefined);
+    for (const r of upsert) this.sent.add(r.runDir);
+    this.dirty.clear();
+    const remove = [...this.sent].filter((d) => !this.rows.has(d));
     for (const d of remove) this.sent.delete(d);
     return { upsert, remove };
   }
 
   /** Everything counts as sent (after an `init` carried all rows). */
   markSent(): void {
-    this.sent = new Map([...this.rows].map(([d, r]) => [d, JSON.stringify(r)]));
+    this.sent = new Set(this.rows.keys());
+    this.dirty.clear();
   }
 }
 

@@ -32,6 +32,8 @@ import { ExperimentRows } from './experimentRows';
 export const EXPERIMENTS_VIEW_TYPE = 'annealKd.experiments';
 const STATE_KEY = 'annealKd.experiments.view';
 const FLUSH_MS = 300;
+/** While reading: rows posted at most this often. */
+const LOAD_POST_MS = 250;
 
 export interface ExperimentsOptions {
   extensionUri: vscode.Uri;
@@ -144,8 +146,12 @@ export class ExperimentsPanel implements vscode.Disposable {
     this.rows.markSent();
     this.post({ type: 'init', rows: this.rows.all(), state: this.viewState, loading: true });
     this.timings.initMs = Date.now() - this.openedAt;
+    let lastPost = 0;
     void this.rows
       .update((p) => {
+        // Rows go to the page a few times a second while folders are read, not after every batch.
+        if (p.ms - lastPost < LOAD_POST_MS) return;
+        lastPost = p.ms;
         this.post({ type: 'progress', loaded: p.loaded, total: p.total, ms: p.ms });
         this.flush();
       })

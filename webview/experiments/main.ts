@@ -67,12 +67,15 @@ const vscode = acquireVsCodeApi();
 
 const ROW_H = 26;
 const OVERSCAN = 12;
+const PLOT_DELAY_MS = 150;
 
 // ---- state -----------------------------------------------------------------------------------
 
 let view: ExperimentsViewState = vscode.getState() ?? DEFAULT_VIEW_STATE;
 const rows = new Map<string, ExperimentRow>();
 let columns: ColumnDef[] = [];
+/** Every column the rows offer (recomputed once per render). */
+let allCols: ColumnDef[] = [];
 let items: DisplayItem[] = [];
 const selected = new Set<string>();
 let anchor: number | undefined;
@@ -324,7 +327,7 @@ function togglePopover(kind: 'columns' | 'group'): void {
   popoverKind = kind;
   $(`${kind}-button`).setAttribute('aria-expanded', 'true');
   const rowList = [...rows.values()];
-  const all = allColumns(rowList);
+  const all = allCols;
   const chosen = new Set(kind === 'columns' ? visibleColumns(rowList, view).map((c) => c.id) : view.groupBy);
   const candidates =
     kind === 'columns'
@@ -416,6 +419,7 @@ function queueRender(): void {
 function render(): void {
   const t0 = performance.now();
   const rowList = [...rows.values()];
+  allCols = allColumns(rowList);
   columns = visibleColumns(rowList, view);
   items = displayItems(rowList, view, columns, expanded);
   active.col = Math.min(active.col, Math.max(0, columns.length - 1));
@@ -426,9 +430,7 @@ function render(): void {
   renderChips();
   renderCounts();
   renderActions();
-  renderPlotControls();
-  drawScatter();
-  drawParallel();
+  schedulePlots();
   document.body.dataset.renderMs = String(Math.round(performance.now() - t0));
   document.body.dataset.rows = String(rows.size);
   document.body.dataset.items = String(items.length);
@@ -445,6 +447,19 @@ function widths(): number[] {
         ? 150
         : Math.max(64, Math.min(150, 18 + 7.5 * c.label.length)),
   );
+}
+
+let plotTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** The plots follow the table a moment later: a burst of rows (a first read, live runs) redraws them once. */
+function schedulePlots(): void {
+  if (plotTimer) clearTimeout(plotTimer);
+  plotTimer = setTimeout(() => {
+    plotTimer = undefined;
+    renderPlotControls();
+    drawScatter();
+    drawParallel();
+  }, PLOT_DELAY_MS);
 }
 
 function template(): string {
@@ -589,8 +604,7 @@ function renderItem(item: DisplayItem, i: number): HTMLElement {
 function renderChips(): void {
   const chips: HTMLElement[] = [];
   for (const r of view.ranges) {
-    const c =
-      columns.find((x) => x.id === r.column) ?? allColumns([...rows.values()]).find((x) => x.id === r.column);
+    const c = columns.find((x) => x.id === r.column) ?? allCols.find((x) => x.id === r.column);
     const label = `${c?.label ?? r.column} ${r.min !== null ? `≥ ${toDisplay(r.column, r.min)}` : ''}${r.min !== null && r.max !== null ? ' and ' : ''}${r.max !== null ? `≤ ${toDisplay(r.column, r.max)}` : ''}`;
     chips.push(
       el(
@@ -605,9 +619,7 @@ function renderChips(): void {
     );
   }
   if (view.groupBy.length > 0) {
-    const labels = view.groupBy.map(
-      (id) => allColumns([...rows.values()]).find((c) => c.id === id)?.label ?? id,
-    );
+    const labels = view.groupBy.map((id) => allCols.find((c) => c.id === id)?.label ?? id);
     chips.push(
       el(
         'span',
@@ -622,7 +634,7 @@ function renderChips(): void {
   }
   $('chips').replaceChildren(...chips);
   const select = $('range-column') as HTMLSelectElement;
-  const numeric = allColumns([...rows.values()]).filter(isNumeric);
+  const numeric = allCols.filter(isNumeric);
   const current = select.value;
   select.replaceChildren(
     ...numeric.map((c) => el('option', { value: c.id }, c.id.startsWith('config:') ? c.title : c.label)),
@@ -632,11 +644,11 @@ function renderChips(): void {
 
 /** Percent columns are typed in percent (92.5), stored as fractions. */
 function fromDisplay(column: string, v: number): number {
-  const c = allColumns([...rows.values()]).find((x) => x.id === column);
+  const c = allCols.find((x) => x.id === column);
   return c?.kind === 'percent' ? v / 100 : v;
 }
 function toDisplay(column: string, v: number): string {
-  const c = allColumns([...rows.values()]).find((x) => x.id === column);
+  const c = allCols.find((x) => x.id === column);
   return c?.kind === 'percent' ? `${Number((v * 100).toFixed(2))}%` : String(Number(v.toPrecision(4)));
 }
 
@@ -862,11 +874,11 @@ function shownRows(): ExperimentRow[] {
 }
 
 function numericConfigColumns(): ColumnDef[] {
-  return allColumns([...rows.values()]).filter((c) => c.id.startsWith('config:') && isNumeric(c));
+  return allCols.filter((c) => c.id.startsWith('config:') && isNumeric(c));
 }
 
 function renderPlotControls(): void {
-  const metrics = allColumns([...rows.values()]).filter((c) => c.id.startsWith('metric:') && isNumeric(c));
+  const metrics = allCols.filter((c) => c.id.startsWith('metric:') && isNumeric(c));
   const keys = numericConfigColumns();
   const varying = new Set(columns.map((c) => c.id));
   const xs = [...keys].sort((a, b) => Number(varying.has(b.id)) - Number(varying.has(a.id)));
@@ -887,7 +899,7 @@ function renderPlotControls(): void {
 function drawScatter(): void {
   const x = ($('plot-x') as HTMLSelectElement).value;
   const y = view.plot.y;
-  const all = allColumns([...rows.values()]);
+  const all = allCols;
   const xc = all.find((c) => c.id === x);
   const yc = all.find((c) => c.id === y);
   const points = shownRows()
@@ -940,7 +952,7 @@ function drawParallel(): void {
     ...columns.filter((c) => c.id.startsWith('config:') && isNumeric(c)).map((c) => c.id),
     view.plot.y,
   ];
-  const all = allColumns(data);
+  const all = allCols;
   axes = ids.map((id, i) => {
     const vals = data.map((r) => cellValue(r, id)).filter((v): v is number => typeof v === 'number');
     const c = all.find((x) => x.id === id);

@@ -13,6 +13,8 @@ import { startCodeServer, type CodeServer } from './codeServer';
 import { installCodeServer } from './installCodeServer';
 import { reloadChecks } from './reloadCheck';
 import { dashboardChecks } from './dashboardChecks';
+import { experimentsChecks } from './experimentsChecks';
+import { removeManyRuns, writeManyRuns } from '../../helpers/manyRuns';
 import { screenshotChecks, untrustedChecks, waitForWorkbench, type UiResult } from './uiChecks';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
@@ -102,6 +104,14 @@ async function main(): Promise<number> {
     'dashboard-high-contrast.png',
     'dashboard-narrow-dark.png',
     'dashboard-10000-epochs.png',
+    'experiments-dark.png',
+    'experiments-light.png',
+    'experiments-group-dark.png',
+    'experiments-group-light.png',
+    'experiments-plot-dark.png',
+    'experiments-parallel-dark.png',
+    'experiments-parallel-light.png',
+    'experiments-scale.json',
   ])
     fs.rmSync(path.join(RESULTS, f), { force: true });
 
@@ -174,6 +184,23 @@ async function main(): Promise<number> {
       })),
     );
     console.log(`ui (dashboard): ${seconds(t2b)}`);
+    // 2b'. The experiments table: the suites' runs plus 2,000 written before the window loads.
+    const t2e = Date.now();
+    const scaleDir = path.join(WORKSPACE, 'scale');
+    const SCALE_RUNS = 2000;
+    writeManyRuns({ dir: scaleDir, count: SCALE_RUNS });
+    try {
+      ui.push(
+        ...(await runUi(server, async (page) => {
+          await waitForWorkbench(page);
+          return experimentsChecks(page, { workspace: WORKSPACE, results: RESULTS }, SCALE_RUNS);
+        })),
+      );
+    } finally {
+      removeManyRuns({ dir: scaleDir });
+      fs.rmSync(scaleDir, { recursive: true, force: true });
+    }
+    console.log(`ui (experiments): ${seconds(t2e)}`);
     // 2c. A real window reload while a run trains: the runner goes on, the new window re-attaches.
     const t2c = Date.now();
     ui.push(...(await runUi(server, (page) => reloadChecks(page, WORKSPACE))));
