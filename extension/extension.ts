@@ -18,6 +18,7 @@ import { readSettings } from './settings';
 import { RUN_LOG_SCHEME, RunLogDocumentProvider } from './views/runLogDocument';
 import { RunsTreeProvider } from './views/runsTree';
 import { RunStatusBar } from './views/statusBar';
+import { Walkthrough } from './walkthrough';
 
 /** What activate() returns: for the host test suites and other extensions. */
 export interface AnnealKdApi {
@@ -26,6 +27,7 @@ export interface AnnealKdApi {
   statusBar: RunStatusBar;
   dashboard: DashboardPanel;
   experiments: ExperimentsPanel;
+  walkthrough: Walkthrough;
   /** Resolves once the language client is running (rejects if it failed to start). */
   clientReady: Promise<void>;
 }
@@ -68,14 +70,17 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
     () => settings.codeLensExperiments,
   );
   const statusBar = new RunStatusBar(runs, () => settings.statusBarEnabled);
+  const walkthrough = new Walkthrough(runs);
   const dashboard = new DashboardPanel(runs, {
     extensionUri: context.extensionUri,
     log,
+    onDidOpen: () => walkthrough.set('dashboardOpened'),
     testHooks: context.extensionMode !== vscode.ExtensionMode.Production,
   });
   const experiments = new ExperimentsPanel(runs, {
     extensionUri: context.extensionUri,
     log,
+    onDidOpen: () => walkthrough.set('experimentsOpened'),
     workspaceState: context.workspaceState,
     testHooks: context.extensionMode !== vscode.ExtensionMode.Production,
   });
@@ -87,6 +92,7 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
     statusBar,
     dashboard,
     experiments,
+    walkthrough,
     vscode.languages.registerCodeLensProvider(selector, codeLens),
     vscode.languages.registerHoverProvider(
       selector,
@@ -144,7 +150,7 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
   clientReady.catch(() => {
     /* reported above; the API caller may still await it */
   });
-  return { runs, tree, statusBar, dashboard, experiments, clientReady };
+  return { runs, tree, statusBar, dashboard, experiments, walkthrough, clientReady };
 }
 
 export async function deactivate(): Promise<void> {

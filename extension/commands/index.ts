@@ -9,6 +9,7 @@ import { newExperiment } from './newExperiment';
 import { resumeRun, runExperiment, stopRun } from './runCommands';
 import { deleteRun, revealRunFolder, showRunLog } from './runFolderCommands';
 import { cancelSlurmJob, compareSweep, resumeSweep, runSweep, stopSweep } from './sweepCommands';
+import { openExample } from '../walkthrough';
 
 export const COMMAND_IDS = [
   'annealKd.newExperiment',
@@ -26,6 +27,7 @@ export const COMMAND_IDS = [
   'annealKd.compareSweep',
   'annealKd.cancelSlurmJob',
   'annealKd.showExperiments',
+  'annealKd.openExample',
 ] as const;
 
 function openDashboard(ctx: Ctx, dashboard: DashboardPanel) {
@@ -71,6 +73,7 @@ export function registerCommands(ctx: Ctx, dashboard: DashboardPanel, experiment
     'annealKd.compareSweep': compareSweep(ctx),
     'annealKd.cancelSlurmJob': cancelSlurmJob(ctx),
     'annealKd.showExperiments': showExperiments(experiments),
+    'annealKd.openExample': openExample(ctx.runs),
   };
   for (const [id, handler] of Object.entries(factories)) {
     ctx.push(vscode.commands.registerCommand(id, handler as (...args: unknown[]) => unknown));

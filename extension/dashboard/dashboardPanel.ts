@@ -54,6 +54,8 @@ const FLUSH_MS = 200;
 const POLL_MS = 500;
 
 export interface DashboardOptions {
+  /** The panel opened (or was restored): the walkthrough's step completes. */
+  onDidOpen?: () => void;
   extensionUri: vscode.Uri;
   log: vscode.LogOutputChannel;
   /** Outside production (tests, F5): the page exposes a hook to post arbitrary messages. */
@@ -167,6 +169,7 @@ export class DashboardPanel implements vscode.Disposable {
   private attach(panel: vscode.WebviewPanel): void {
     this.panel = panel;
     this.ready = false;
+    this.options.onDidOpen?.();
     panel.iconPath = vscode.Uri.joinPath(this.options.extensionUri, 'extension', 'media', 'anneal-kd.svg');
     panel.webview.html = this.html(panel.webview);
     this.panelDisposables.push(

@@ -36,6 +36,8 @@ const FLUSH_MS = 300;
 const LOAD_POST_MS = 250;
 
 export interface ExperimentsOptions {
+  /** The panel opened (or was restored): the walkthrough's step completes. */
+  onDidOpen?: () => void;
   extensionUri: vscode.Uri;
   log: vscode.LogOutputChannel;
   workspaceState: vscode.Memento;
@@ -118,6 +120,7 @@ export class ExperimentsPanel implements vscode.Disposable {
   private attach(panel: vscode.WebviewPanel): void {
     this.panel = panel;
     this.ready = false;
+    this.options.onDidOpen?.();
     panel.iconPath = vscode.Uri.joinPath(this.options.extensionUri, 'extension', 'media', 'anneal-kd.svg');
     panel.webview.html = this.html(panel.webview);
     this.panelDisposables.push(
