@@ -383,7 +383,10 @@ export async function dashboardChecks(page: Page, o: DashboardCheckOptions): Pro
           'document.documentElement.scrollWidth - document.documentElement.clientWidth',
         );
         if (Number(overflow) > 1) throw new Error(`the page scrolls sideways by ${String(overflow)} px`);
-        const widths = await f.$$eval('canvas', (cs) => cs.map((c) => c.getBoundingClientRect().width));
+        // Charts shown (the per-method chart's card is hidden while the comparison has no groups).
+        const widths = await f.$$eval('canvas', (cs) =>
+          cs.filter((c) => !c.closest('[hidden]')).map((c) => c.getBoundingClientRect().width),
+        );
         const page0 = Number(await f.evaluate('document.documentElement.clientWidth'));
         if (widths.some((w) => w > page0 || w < page0 * 0.6))
           throw new Error(`chart widths ${widths.join(', ')} in a ${page0} px page`);
