@@ -11,7 +11,7 @@ const RUNNER_LAYERS = [
   ['models', 'data', 'backend', 'store'],
   ['config'],
   ['training'],
-  ['sweep', 'compare'],
+  ['sweep', 'compare', 'export'],
   ['launch'],
   ['cli'],
 ];

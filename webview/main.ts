@@ -36,6 +36,7 @@ import type {
 import type { ComparisonData } from '../runner/protocol/comparison';
 import { compactCount, pct } from '../runner/protocol/format';
 import { estimate, formatDuration } from './shaping/eta';
+import { exportLine, exportsOf } from './shaping/exports';
 import { RunSeries, type XY } from '../runner/protocol/series';
 import { phaseTimeline, stepStatusText, type Timeline } from './shaping/timeline';
 
@@ -102,6 +103,11 @@ const ACTIONS: { action: RunAction; label: string; title: string }[] = [
   { action: 'revealRunFolder', label: 'Reveal Folder', title: 'Reveal the run folder in the explorer' },
   { action: 'showRunLog', label: 'Show Log', title: "Show the run's events as a log" },
   { action: 'exportCsv', label: 'Export CSV', title: 'Save the metrics per epoch as CSV' },
+  {
+    action: 'exportStudent',
+    label: 'Export Student…',
+    title: 'Export the student as ONNX (fp32 or int8), verified in ONNX Runtime',
+  },
 ];
 
 function chartCard(id: ChartId, title: string, description: string): HTMLElement {
@@ -185,6 +191,7 @@ function buildPage(): void {
       { id: 'summary', 'aria-label': 'Summary' },
       el('h2', {}, 'Summary'),
       el('dl', { class: 'facts', id: 'summary-facts' }),
+      el('ul', { class: 'exports', id: 'exports', 'aria-label': 'Exported files' }),
       actions,
     ),
     el(
@@ -518,7 +525,16 @@ function renderSummary(): void {
     revealRunFolder: Boolean(run),
     showRunLog: Boolean(run),
     exportCsv: events.length > 0,
+    exportStudent: status === 'completed',
   };
+  const exported = exportsOf(events, s);
+  const list = $('exports');
+  list.replaceChildren(
+    ...exported.map((r) =>
+      el('li', { title: `${r.file}: ${r.verification.checks.join('; ')}` }, exportLine(r)),
+    ),
+  );
+  list.hidden = exported.length === 0;
   for (const a of ACTIONS) setDisabled($(`action-${a.action}`), !enabled[a.action]);
 }
 

@@ -25,6 +25,7 @@ export const RUN_ACTIONS = [
   'showRunLog',
   'revealRunFolder',
   'exportCsv',
+  'exportStudent',
 ] as const;
 export type RunAction = (typeof RUN_ACTIONS)[number];
 

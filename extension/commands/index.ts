@@ -10,6 +10,7 @@ import { resumeRun, runExperiment, stopRun } from './runCommands';
 import { deleteRun, revealRunFolder, showRunLog } from './runFolderCommands';
 import { cancelSlurmJob, compareSweep, resumeSweep, runSweep, stopSweep } from './sweepCommands';
 import { openExample } from '../walkthrough';
+import { exportStudent } from './exportCommands';
 
 export const COMMAND_IDS = [
   'annealKd.newExperiment',
@@ -28,6 +29,7 @@ export const COMMAND_IDS = [
   'annealKd.cancelSlurmJob',
   'annealKd.showExperiments',
   'annealKd.openExample',
+  'annealKd.exportStudent',
 ] as const;
 
 function openDashboard(ctx: Ctx, dashboard: DashboardPanel) {
@@ -74,6 +76,7 @@ export function registerCommands(ctx: Ctx, dashboard: DashboardPanel, experiment
     'annealKd.cancelSlurmJob': cancelSlurmJob(ctx),
     'annealKd.showExperiments': showExperiments(experiments),
     'annealKd.openExample': openExample(ctx.runs),
+    'annealKd.exportStudent': exportStudent(ctx),
   };
   for (const [id, handler] of Object.entries(factories)) {
     ctx.push(vscode.commands.registerCommand(id, handler as (...args: unknown[]) => unknown));

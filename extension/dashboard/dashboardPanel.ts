@@ -385,6 +385,7 @@ export class DashboardPanel implements vscode.Disposable {
       case 'resumeRun':
       case 'showRunLog':
       case 'revealRunFolder':
+      case 'exportStudent':
         await vscode.commands.executeCommand(`annealKd.${action}`, run.runDir);
         this.scheduleFlush();
         return;

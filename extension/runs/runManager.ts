@@ -4,10 +4,12 @@
  * disk, followed), the run lifecycle (runLifecycle.ts: start, resume, stop, delete) and sweeps
  * (sweepLifecycle.ts), which start `akd` through one spawner (akdSpawner.ts).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import type { ComparisonData, RunState, SweepDisplayStatus, SweepState } from '../../runner/protocol';
-import { AkdSpawner, type AkdOptions } from './akdSpawner';
+import { AkdSpawner, RunRefusedError, type AkdOptions } from './akdSpawner';
+import type { RunnerCommand } from './runnerProcess';
 import { RunDiscovery, type RunFinished } from './runDiscovery';
 import { RunLifecycle } from './runLifecycle';
 import { SweepLifecycle } from './sweepLifecycle';
@@ -130,6 +132,17 @@ export class RunManager implements vscode.Disposable {
   /** `akd compare DIRS --json`: the dashboard's comparison; never rejects (see `errors`). */
   compare(dirs: readonly string[]): Promise<ComparisonData> {
     return this.sweeps.compare(dirs);
+  }
+
+  // ---- export --------------------------------------------------------------------------------
+
+  /** The `akd export ...` command for a run (Export Student); refused where akd may not run. */
+  exportCommand(runDir: string, args: string[]): RunnerCommand {
+    if (!this.akd.options.isTrusted())
+      throw new RunRefusedError('Export Student: this workspace is not trusted; trust it to run akd export.');
+    if (!fs.existsSync(this.akd.options.runnerScript))
+      throw new RunRefusedError(`Export Student: the runner is missing at ${this.akd.options.runnerScript}.`);
+    return this.akd.command(args, path.dirname(runDir));
   }
 
   /** Resolves when the run reaches one of the statuses (for commands that wait, and tests). */

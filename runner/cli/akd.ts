@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   // Hidden: one sweep member, run or resumed from its folder (what a sweep starts for each).
   'run-member': async () => (await import('./commands/runMember')).cmdRunMember,
   compare: async () => (await import('./commands/compare')).cmdCompare,
+  export: async () => (await import('./commands/export')).cmdExport,
   stop: async () => (await import('./commands/stop')).cmdStop,
   follow: async () => (await import('./commands/follow')).cmdFollow,
   // Hidden: what a Slurm job runs on its compute node (one session of an existing run folder).

@@ -35,5 +35,12 @@ Usage:
       The comparison the editor's dashboard shows, as one JSON object: {runs (one per run: final and
       best accuracy, sizes, seconds, backend, student curve), groups (mean ± std per method and
       setting when a setting has several runs), errors (folders that could not be read)}.
+  akd export RUN [--format onnx] [--quantize int8] [--model student|teacher] [--out FILE] [--json]
+                 [--max-drop POINTS] [--calibration-images N]
+      The run's student (or teacher) as ONNX: raw float32 pixels 0..255 NHWC [N,H,W,C] in, logits
+      out, batchnorm folded; default RUN/export/student.onnx (student.int8.onnx). Verified in ONNX
+      Runtime before it is written: fp32 within 0.1 point of the run's test accuracy and 1e-4 of its
+      logits; int8 (static, calibrated on N training images, default 500) at most POINTS (1.5)
+      below fp32. Recorded in the run's summary.json "exports".
 
 Signals: SIGINT/SIGTERM stop at the next batch boundary, write a checkpoint and exit 130/143.`;

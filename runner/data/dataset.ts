@@ -48,13 +48,22 @@ const CIFAR_STATS: Record<CifarKind, { mean: number[]; std: number[] }> = {
   cifar100: { mean: [0.5071, 0.4865, 0.4409], std: [0.2673, 0.2564, 0.2762] },
 };
 
+/**
+ * What the pipeline does to a pixel of channel c: (v / 255 - mean[c]) / std[c]. The one definition:
+ * training reads it through a lookup table, `akd export` builds it into the ONNX graph.
+ */
+export interface PixelNormalization {
+  mean: number[];
+  std: number[];
+}
+
 /** Decoded but not yet normalized data. */
-interface RawSplit {
+export interface RawSplit {
   images: Uint8Array;
   labels: Int32Array;
   n: number;
 }
-interface RawData {
+export interface RawData {
   name: string;
   /** Stable identity of the source kind (not its path: moved files keep their fingerprint). */
   source: string;
@@ -62,8 +71,7 @@ interface RawData {
   classes: number;
   train: RawSplit;
   test: RawSplit;
-  /** 256 entries per channel: uint8 value -> normalized float. */
-  lut: Float32Array;
+  normalization: PixelNormalization;
 }
 
 export function loadDataset(data: DataConfig, configDir: string, opts: LoadDatasetOptions = {}): Dataset {
@@ -72,7 +80,7 @@ export function loadDataset(data: DataConfig, configDir: string, opts: LoadDatas
   checkOptions(data, validationFraction);
 
   const raw = loadRaw(data, configDir, progress);
-  const nVal = Math.round(raw.train.n * validationFraction);
+  const nVal = validationCount(raw.train.n, validationFraction);
   const nTrain = raw.train.n - nVal;
   if (nTrain < 1) {
     throw new DataError(
@@ -92,7 +100,7 @@ export function loadDataset(data: DataConfig, configDir: string, opts: LoadDatas
     validation: toSplit(raw.train, nTrain, nVal, pixels, raw),
     test: toSplit(raw.test, 0, raw.test.n, pixels, raw),
     fingerprint: fingerprint(raw, data, validationFraction),
-    padValues: Float32Array.from({ length: raw.inputShape[2] }, (_, c) => raw.lut[c * 256]),
+    padValues: normalizePixels(new Uint8Array(raw.inputShape[2]), raw.normalization),
   };
 }
 
@@ -108,7 +116,13 @@ function checkOptions(data: DataConfig, validationFraction: number): void {
   }
 }
 
-function loadRaw(data: DataConfig, configDir: string, progress: (msg: string) => void): RawData {
+/** The last `validationCount` samples of the (limited) training set are the validation split. */
+export function validationCount(trainSamples: number, validationFraction: number): number {
+  return Math.round(trainSamples * validationFraction);
+}
+
+/** The decoded uint8 images and labels, before normalization (`akd export` feeds raw pixels). */
+export function loadRaw(data: DataConfig, configDir: string, progress: (msg: string) => void): RawData {
   if ('dataset' in data) return loadMnist(data, progress);
   if (data.format === 'idx') return loadIdxFiles(data, configDir, progress);
   return loadCifar(data, configDir, progress);
@@ -168,7 +182,7 @@ function loadIdxFiles(
     classes,
     train: train.split,
     test: test.split,
-    lut: scaleLut(channels),
+    normalization: { mean: new Array<number>(channels).fill(0), std: new Array<number>(channels).fill(1) },
   };
 }
 
@@ -233,21 +247,14 @@ function loadCifar(
     classes: cifarClasses(kind),
     train,
     test,
-    lut: standardizeLut(CIFAR_STATS[kind]),
+    normalization: CIFAR_STATS[kind],
   };
 }
 
 // ---- normalization ----
 
-/** x / 255 for every channel (exact: computed once per byte value). */
-function scaleLut(channels: number): Float32Array {
-  const lut = new Float32Array(256 * channels);
-  for (let i = 0; i < lut.length; i++) lut[i] = (i % 256) / 255;
-  return lut;
-}
-
-/** (x / 255 - mean[c]) / std[c]. */
-function standardizeLut(stats: { mean: number[]; std: number[] }): Float32Array {
+/** 256 entries per channel: uint8 value -> (v / 255 - mean[c]) / std[c] (computed in double, once per byte value). */
+function normalizationLut(stats: PixelNormalization): Float32Array {
   const lut = new Float32Array(256 * stats.mean.length);
   for (let c = 0; c < stats.mean.length; c++) {
     for (let v = 0; v < 256; v++) lut[c * 256 + v] = (v / 255 - stats.mean[c]) / stats.std[c];
@@ -255,12 +262,11 @@ function standardizeLut(stats: { mean: number[]; std: number[] }): Float32Array 
   return lut;
 }
 
-/** Converts samples [start, start+count) of a raw split into a normalized split (HWC: channel is the fastest axis). */
-function toSplit(raw: RawSplit, start: number, count: number, pixels: number, data: RawData): Split {
-  const channels = data.inputShape[2];
-  const src = raw.images.subarray(start * pixels, (start + count) * pixels);
+/** Raw HWC pixels (channel fastest) -> the normalized floats the models see. */
+export function normalizePixels(src: Uint8Array, normalization: PixelNormalization): Float32Array {
+  const channels = normalization.mean.length;
+  const lut = normalizationLut(normalization);
   const x = new Float32Array(src.length);
-  const lut = data.lut;
   if (channels === 1) {
     for (let i = 0; i < src.length; i++) x[i] = lut[src[i]];
   } else {
@@ -268,7 +274,13 @@ function toSplit(raw: RawSplit, start: number, count: number, pixels: number, da
       for (let c = 0; c < channels; c++) x[i + c] = lut[c * 256 + src[i + c]];
     }
   }
-  return { x, y: raw.labels.slice(start, start + count), n: count };
+  return x;
+}
+
+/** Converts samples [start, start+count) of a raw split into a normalized split. */
+function toSplit(raw: RawSplit, start: number, count: number, pixels: number, data: RawData): Split {
+  const src = raw.images.subarray(start * pixels, (start + count) * pixels);
+  return { x: normalizePixels(src, data.normalization), y: raw.labels.slice(start, start + count), n: count };
 }
 
 // ---- fingerprint ----

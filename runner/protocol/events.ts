@@ -4,6 +4,8 @@
  * writes these, the extension and the webview read them. No TensorFlow import here.
  */
 import type { EvaluationProtocol, ExperimentConfig, MethodType } from './configTypes';
+import type { ExportRecord } from './exportRecord';
+export type { ExportRecord } from './exportRecord';
 
 export const PROTOCOL_VERSION = 1 as const;
 
@@ -204,6 +206,15 @@ export interface JobStateEvent extends EventBase {
   source: 'job' | 'follower';
 }
 
+/**
+ * `akd export` wrote a verified file from this completed run (appended after its terminal event,
+ * so an open dashboard shows it; summary.json `exports` keeps the same records).
+ */
+export interface ExportedEvent extends EventBase {
+  type: 'exported';
+  record: ExportRecord;
+}
+
 export type RunEvent =
   | RunStartedEvent
   | PhaseStartedEvent
@@ -215,7 +226,8 @@ export type RunEvent =
   | RunCancelledEvent
   | LogEvent
   | JobSubmittedEvent
-  | JobStateEvent;
+  | JobStateEvent
+  | ExportedEvent;
 
 export type RunEventType = RunEvent['type'];
 /** Distributive Omit, so `Omit<RunEvent, 'v'|'time'>` keeps the union. */
@@ -273,6 +285,8 @@ export interface RunSummary {
   error?: string;
   /** Runs launched on Slurm: the job of the latest session. */
   job?: JobInfo;
+  /** Files `akd export` wrote from this run, each verified in ONNX Runtime. */
+  exports?: ExportRecord[];
 }
 
 /** Parse one line of events.jsonl; returns undefined for blank or torn (partial) lines. */

@@ -95,6 +95,11 @@ export function describeEvent(e: RunEvent, options: DescribeOptions = {}): strin
       return e.final
         ? `Slurm job ${e.jobId}: ${e.state}${e.reason ? ` (${e.reason})` : ''}${e.exitCode ? `, exit code ${e.exitCode}` : ''}`
         : `Slurm job ${e.jobId}: ${e.state}${e.reason ? ` (${e.reason})` : ''}${e.node ? ` on ${e.node}` : ''}`;
+    case 'exported':
+      return (
+        `exported the ${e.record.model} -> ${e.record.file}: ${(e.record.bytes / 1000).toFixed(1)} kB ${e.record.precision}, ` +
+        `test ${acc(e.record.verification.testAccuracy)} in ${e.record.verification.runtime}`
+      );
   }
 }
 

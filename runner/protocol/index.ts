@@ -22,3 +22,4 @@ export * from './series';
 export * from './stats';
 export * from './annealingSchedule';
 export * from './experiments';
+export * from './exportEvents';

@@ -2,7 +2,8 @@
  * `npm run test:vsix`: the packaged extension as a user gets it. Installs anneal-kd.vsix into a
  * fresh code-server (`--install-extension`), opens a workspace with a config, checks that the
  * extension activated (its CodeLens appears), clicks `Run` and waits for the result: the runner
- * shipped inside the .vsix (bin/akd.js, out/runner, node_modules) trained a model.
+ * shipped inside the .vsix (bin/akd.js, out/runner, node_modules) trained a model; then that
+ * runner exports it to int8 ONNX (onnxruntime-node's binary and ONNX's schema ship too).
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -61,6 +62,15 @@ async function main(): Promise<number> {
     await result.waitFor({ timeout: 120_000 });
     console.log(`ran from the installed extension: "${(await result.innerText()).replace(/\s+/g, ' ')}"`);
     await page.screenshot({ path: path.join(ROOT, '.test-results', 'vsix.png') });
+    // The runner inside the .vsix exports that run: ONNX Runtime's binary and ONNX's schema ship too.
+    const runs = path.join(workspace, '.akd', 'runs');
+    const runDir = path.join(runs, fs.readdirSync(runs)[0]);
+    const exported = execFileSync(
+      process.execPath,
+      [path.join(data, 'ext', installed, 'bin', 'akd.js'), 'export', runDir, '--quantize', 'int8'],
+      { encoding: 'utf8' },
+    );
+    console.log(`exported with the installed runner: ${exported.split('\n')[0]}`);
     ok = true;
   } catch (e) {
     console.log(`vsix check: ${(e as Error).message}`);

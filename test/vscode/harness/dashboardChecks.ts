@@ -375,6 +375,38 @@ export async function dashboardChecks(page: Page, o: DashboardCheckOptions): Pro
 
     await check(
       results,
+      'dashboard: Export Student… (int8) from the summary: the dialogs, the verified result, the file listed',
+      async () => {
+        const target = path.join(runDir, 'export', 'student.int8.onnx');
+        await f.locator('#action-exportStudent').click();
+        const input = page.locator('.quick-input-widget input');
+        await input.waitFor({ timeout: 15_000 });
+        await input.fill('int8'); // the QuickPick: ONNX, int8 (static)
+        await page.keyboard.press('Enter');
+        await page.waitForTimeout(1000); // then the save dialog, at <run>/export/student.int8.onnx
+        await page.keyboard.press('Enter');
+        await until(async () => fs.existsSync(target), 'student.int8.onnx on disk', 90_000, 500);
+        await page
+          .locator('.notifications-toasts', { hasText: 'exported student.int8.onnx' })
+          .first()
+          .waitFor({ timeout: 30_000 });
+        const listed = await until(
+          async () => {
+            const text = (await f.textContent('#exports')) ?? '';
+            return /student\.int8\.onnx · [\d.]+ kB · int8 \(0\.\d\d× fp32\) · test/.test(text) && text;
+          },
+          'the export in the dashboard summary',
+          30_000,
+        );
+        console.log(`    listed: ${listed}`);
+        await f.evaluate('document.getElementById("summary").scrollIntoView()');
+        await shoot(page, shot('dashboard-export-dark.png'));
+        await f.evaluate('window.scrollTo(0, 0)');
+      },
+    );
+
+    await check(
+      results,
       'dashboard: readable in a narrow editor column (one column, no sideways scrolling)',
       async () => {
         await page.setViewportSize({ width: 560, height: 1050 });

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { findSweeps } from '../../../extension/dashboard/dashboardData';
-import { api, waitUntil } from './helpers';
+import { api, completedRunDir } from './helpers';
 
 // A 1x1 PNG.
 const PNG_BASE64 =
@@ -22,13 +22,7 @@ suite('dashboard', function () {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'akd-dashboard-'));
 
   suiteSetup(async () => {
-    const { runs } = await api();
-    await runs.refresh();
-    const done = await waitUntil(
-      () => runs.allRuns().find((r) => r.status === 'completed'),
-      'a completed run (from the runs suite)',
-    );
-    runDir = done.runDir;
+    runDir = await completedRunDir();
   });
 
   suiteTeardown(async () => {

@@ -42,6 +42,17 @@ export async function waitUntil<T>(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
+/** The folder of a completed run (the runs suite leaves some). */
+export async function completedRunDir(): Promise<string> {
+  const { runs } = await api();
+  await runs.refresh();
+  const done = await waitUntil(
+    () => runs.allRuns().find((r) => r.status === 'completed'),
+    'a completed run (from the runs suite)',
+  );
+  return done.runDir;
+}
+
 /** Write a file into the test workspace and open it in an editor. */
 export async function openConfig(name: string, text: string): Promise<vscode.TextDocument> {
   const file = path.join(workspaceDir(), name);
