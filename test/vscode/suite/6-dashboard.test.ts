@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { findSweeps } from '../../../extension/dashboard/dashboardData';
-import { api, completedRunDir } from './helpers';
+import { api, completedRunDir, waitUntil } from './helpers';
 
 // A 1x1 PNG.
 const PNG_BASE64 =
