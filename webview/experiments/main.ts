@@ -434,6 +434,8 @@ function render(): void {
   document.body.dataset.renderMs = String(Math.round(performance.now() - t0));
   document.body.dataset.rows = String(rows.size);
   document.body.dataset.items = String(items.length);
+  // Runs that pass the filters (in groups too): what a brush or a filter changes.
+  document.body.dataset.matching = String(shownRows().length);
 }
 
 /** Column widths in px: the run and the status wide, the rest by their header. */

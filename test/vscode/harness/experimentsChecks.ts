@@ -202,7 +202,10 @@ export async function experimentsChecks(
       );
       if (stats.lastIndex !== total) throw new Error(`the last row is ${stats.lastIndex}, expected ${total}`);
       if (stats.dom > 120) throw new Error(`${stats.dom} rows in the DOM`);
-      if (stats.median > 50) throw new Error(`median frame ${stats.median} ms`);
+      // 50 ms on an idle machine; on a shared one the budget grows by load/cores (as the open time's).
+      const budget = 50 * Math.max(1, os.loadavg()[0] / os.cpus().length);
+      if (stats.median > budget)
+        throw new Error(`median frame ${stats.median} ms (budget ${Math.round(budget)} ms at ${cpuLine()})`);
       await f.evaluate("document.getElementById('viewport').scrollTop = 0");
     },
   );
@@ -283,7 +286,8 @@ export async function experimentsChecks(
   );
 
   await check(results, 'experiments: brushing a parallel-coordinates axis filters the table', async () => {
-    const before = Number(await attr(f, 'body', 'data-items'));
+    // Runs that pass the filters (the table is grouped here: group rows can stay while their runs go).
+    const before = Number(await attr(f, 'body', 'data-matching'));
     const canvas = f.locator('#chart-parallel');
     const box = await canvas.boundingBox();
     if (!box) throw new Error('no canvas');
@@ -294,8 +298,8 @@ export async function experimentsChecks(
     await page.mouse.move(x, box.y + box.height * 0.5, { steps: 5 });
     await page.mouse.up();
     await until(async () => (await f.$$('#chips [data-range]')).length > 0, 'a range chip', 5000);
-    const after = Number(await attr(f, 'body', 'data-items'));
-    if (!(after < before)) throw new Error(`items ${before} -> ${after}`);
+    const after = Number(await attr(f, 'body', 'data-matching'));
+    if (!(after < before)) throw new Error(`runs shown ${before} -> ${after}`);
     await shoot(page, shot('experiments-parallel-dark.png'));
   });
 
@@ -338,7 +342,7 @@ export async function experimentsChecks(
         20_000,
       );
       const lines = fs.readFileSync(target, 'utf8').trim().split('\n');
-      if (!lines[0].startsWith('run_dir,name,status,method,finalTest'))
+      if (!/^run_dir,name,status,method,.*\bfinalTest\b/.test(lines[0]))
         throw new Error(`header ${lines[0].slice(0, 80)}`);
       if (lines.length < scaleRuns + 1) throw new Error(`${lines.length - 1} rows`);
     },

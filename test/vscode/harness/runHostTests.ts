@@ -180,6 +180,8 @@ async function main(): Promise<number> {
     if (want('dashboard'))
       ui.push(
         ...(await runUi(server, async (page) => {
+          // Dark from the start: its first check needs no theme switch on a busy machine.
+          await page.emulateMedia({ colorScheme: 'dark', forcedColors: 'none' });
           await waitForWorkbench(page);
           return dashboardChecks(page, {
             workspace: WORKSPACE,

@@ -199,7 +199,10 @@ suite('experiments', function () {
         `    2,000 runs: written in ${writeMs} ms; run discovery ${discoveryMs} ms; panel ready after ${initMs} ms, then every row read in ${readMs} ms; longest batch ${experiments.rows.maxBatchMs} ms; worst event-loop lag ${lag} ms; load ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} CPUs`,
       );
       assert.ok(readMs < 2000, `read in ${readMs} ms`);
-      assert.ok(lag < 250, `the extension host stalled ${lag} ms`);
+      // 250 ms on an idle machine. On a shared one (load above the core count) the host gets about
+      // cores/load of a core, so a CPU-bound stall stretches by load/cores: so does the budget.
+      const budget = 250 * Math.max(1, os.loadavg()[0] / os.cpus().length);
+      assert.ok(lag < budget, `the extension host stalled ${lag} ms (budget ${Math.round(budget)} ms)`);
     } finally {
       experiments.webviewPanel?.dispose();
       removeManyRuns({ dir });
