@@ -263,9 +263,9 @@ export async function experimentsChecks(
     if (!/^\d+\.\d\d ± \d+\.\d\d$/.test(text ?? '')) throw new Error(`group cell "${text}"`);
     const n = Number(await attr(f, '#body .row.group', 'data-n'));
     if (!(n >= 2)) throw new Error(`n=${n}`);
-    // Unfold the first group: its runs follow it.
-    await f.locator('#body .row.group').first().click();
-    await until(async () => (await f.$$('#body .row.member')).length > 0, 'the group unfolded', 5000);
+    // Unfold the first group by its twisty cell (column 1): its runs follow it.
+    await f.locator('#body .row.group').first().locator('.cell.sel').click();
+    await until(async () => (await f.$$('#body .row.member')).length > 0, 'the group unfolded', 20_000);
     await shoot(page, shot('experiments-group-dark.png'));
   });
 
