@@ -16,8 +16,8 @@ import {
   initialRunState,
   isActive,
   isTerminal,
-  processAlive,
   readManifest,
+  runWriterAlive,
   RUN_FILES,
   SWEEP_FILES,
   SweepEventTail,
@@ -158,7 +158,11 @@ export class RunDiscovery implements vscode.Disposable {
 
   orchestratorAlive(entry: SweepEntry): boolean {
     if (entry.process?.running) return true;
-    return entry.state.orchestratorPid !== undefined && processAlive(entry.state.orchestratorPid);
+    // The orchestrator holds the sweep folder's lock (pid and start time); older sweeps: the pid.
+    return (
+      entry.state.orchestratorPid !== undefined &&
+      runWriterAlive(entry.state.sweepDir, entry.state.orchestratorPid)
+    );
   }
 
   sweepStatus(sweepDir: string): SweepDisplayStatus | undefined {
@@ -318,7 +322,8 @@ export class RunDiscovery implements vscode.Disposable {
    */
   private withLiveness(state: RunState): RunState {
     if (state.job) return state;
-    return state.status === 'running' && !processAlive(state.pid)
+    // The run's lock names its writer by pid AND start time: a reused pid is not the run.
+    return state.status === 'running' && !runWriterAlive(state.runDir, state.pid)
       ? { ...state, status: 'interrupted' }
       : state;
   }

@@ -8,6 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   applyEvents,
+  describeHolder,
+  runWriter,
   EventTail,
   initialRunState,
   isActive,
@@ -79,26 +81,58 @@ export class RunLifecycle {
     if (entry.state.status === 'completed')
       throw new RunRefusedError('Resume Run: this run has completed; nothing to resume.');
     if (isActive(entry.state.status)) throw new RunRefusedError('Resume Run: this run is still going.');
+    // One writer per run folder: another process (a terminal's akd resume, another window) may hold it.
+    const writer = runWriter(runDir);
+    if (writer.state === 'writing')
+      throw new RunRefusedError(
+        `Resume Run: ${entry.state.runId} is being written by ${describeHolder(writer.holder)}; stop it or wait for it to end.`,
+      );
     this.akd.assertCanStart('Resume Run');
     const log = this.akd.log;
     // Events before the resume are already folded in; from here on stdout is the source.
     entry.reader.readNew();
     entry.live = true;
     entry.state = { ...entry.state, status: 'starting' };
-    const process = this.akd.spawn(['resume', runDir, '--json'], path.dirname(runDir), entry.state.runId, {
-      event: (event) => this.onStdoutEvent(entry, event),
-    });
-    entry.process = process;
-    log.info(`[${entry.state.runId}] resuming (pid ${process.pid ?? '?'})`);
-    this.known.fire();
-    void process.exited.then((exit) => {
-      log.info(
-        `[${entry.state.runId}] runner exited (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''})`,
-      );
-      this.afterExit(entry);
+    // Resolves at the session's first event; a runner that refuses (its lock taken meanwhile, a
+    // damaged checkpoint) exits before one, and its own one-line reason becomes the refusal.
+    return new Promise<string>((resolve, reject) => {
+      let started = false;
+      const stderr: string[] = [];
+      const process = this.akd.spawn(['resume', runDir, '--json'], path.dirname(runDir), entry.state.runId, {
+        event: (event) => {
+          if (!started) {
+            started = true;
+            resolve(runDir);
+          }
+          this.onStdoutEvent(entry, event);
+        },
+        line: (line, stream) => {
+          if (stream === 'stderr') stderr.push(line);
+        },
+      });
+      entry.process = process;
+      log.info(`[${entry.state.runId}] resuming (pid ${process.pid ?? '?'})`);
       this.known.fire();
+      void process.exited.then((exit) => {
+        log.info(
+          `[${entry.state.runId}] runner exited (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''})`,
+        );
+        if (!started) entry.live = false; // nothing ran: no "interrupted" notification for it
+        this.afterExit(entry);
+        this.known.fire();
+        if (!started) {
+          const why = stderr
+            .filter((l) => l.startsWith('akd: '))
+            .map((l) => l.slice(5))
+            .pop();
+          reject(
+            new RunRefusedError(
+              `Resume Run: ${why ?? `the runner exited with code ${exit.code}. ${stderr.slice(-2).join(' ')}`.trim()}`,
+            ),
+          );
+        }
+      });
     });
-    return runDir;
   }
 
   private onStdoutEvent(entry: RunEntry, event: StreamEvent): void {
@@ -191,8 +225,14 @@ export class RunLifecycle {
     if (entry.process?.running) {
       await entry.process.stop(timeout);
       await new Promise((r) => setTimeout(r, 50)); // let the exit handler reconcile
-    } else if (entry.state.pid && entry.state.status === 'running') {
-      await stopPid(entry.state.pid, timeout);
+    } else if (entry.state.status === 'running') {
+      // Re-attached: signal the run lock's holder, and only while it is still that process (pid and start time).
+      const writer = runWriter(runDir);
+      if (writer.state === 'writing' && writer.certain) await stopPid(writer.holder, timeout);
+      else if (writer.state === 'writing')
+        throw new RunRefusedError(
+          `Stop Run: ${entry.state.runId} is written by ${describeHolder(writer.holder)}, not on this machine; stop it there.`,
+        );
       this.known.readFromDisk(runDir);
       this.known.poll();
     }

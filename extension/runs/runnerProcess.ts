@@ -5,7 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as readline from 'node:readline';
-import { parseStreamLine, processAlive, type StreamEvent } from '../../runner/protocol';
+import {
+  parseStreamLine,
+  identityStatus,
+  processAlive,
+  type ProcessIdentity,
+  type StreamEvent,
+} from '../../runner/protocol';
 
 export interface RunnerCommand {
   /** Node executable: the editor's own runtime (with ELECTRON_RUN_AS_NODE=1) or a configured one. */
@@ -106,13 +112,20 @@ export class RunnerProcess {
   }
 }
 
-/** Stop a run this window did not start (re-attached after a reload): by pid, same escalation. */
+/**
+ * Stop a run this window did not start (re-attached after a reload): SIGTERM, SIGKILL after the
+ * timeout, each only while the process is still the one named (pid and start time: a pid read
+ * from a file may belong to another process by now). A bare pid is trusted as is (sweeps' orchestrators).
+ */
 export async function stopPid(
-  pid: number,
+  target: number | ProcessIdentity,
   timeoutMs: number,
   pollMs = 200,
 ): Promise<'terminated' | 'killed' | 'gone'> {
-  if (!processAlive(pid)) return 'gone';
+  const pid = typeof target === 'number' ? target : target.pid;
+  const same = (): boolean =>
+    typeof target === 'number' ? processAlive(pid) : identityStatus(target) === 'alive';
+  if (!same()) return 'gone';
   try {
     process.kill(pid, 'SIGTERM');
   } catch {
@@ -121,10 +134,10 @@ export async function stopPid(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, pollMs));
-    if (!processAlive(pid)) return 'terminated';
+    if (!same()) return 'terminated';
   }
   try {
-    process.kill(pid, 'SIGKILL');
+    if (same()) process.kill(pid, 'SIGKILL');
   } catch {
     /* exited in between */
   }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   describeSweepEvent,
-  processAlive,
+  runWriter,
   type ComparisonData,
   type SweepDisplayStatus,
 } from '../../runner/protocol';
@@ -99,9 +99,14 @@ export class SweepLifecycle {
         `[${entry.state.sweepId}] stopping the sweep (SIGTERM to akd sweep, pid ${entry.process.pid ?? '?'})`,
       );
       await entry.process.stop(orchestratorTimeout);
-    } else if (entry.state.orchestratorPid !== undefined && processAlive(entry.state.orchestratorPid)) {
+    } else if (entry.state.orchestratorPid !== undefined && this.known.orchestratorAlive(entry)) {
       log.info(`[${entry.state.sweepId}] stopping the sweep (SIGTERM to pid ${entry.state.orchestratorPid})`);
-      await stopPid(entry.state.orchestratorPid, orchestratorTimeout);
+      // Its identity from the sweep folder's lock (pid and start time); older sweeps: the pid.
+      const writer = runWriter(sweepDir);
+      await stopPid(
+        writer.state === 'writing' ? writer.holder : entry.state.orchestratorPid,
+        orchestratorTimeout,
+      );
     } else {
       log.info(`[${entry.state.sweepId}] stopping the sweep's members (akd stop)`);
       const stopper = this.akd.spawn(

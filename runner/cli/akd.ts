@@ -6,6 +6,9 @@
 import * as path from 'node:path';
 import { LauncherUsageError, slurmErrorMessage } from '../launch/runControl';
 import { EXIT } from '../protocol/exitCodes';
+import { CheckpointError } from '../store/checkpoint';
+import { RunLockedError } from '../store/runLock';
+import { StoreWriteError, storeWriteError } from '../store/storeErrors';
 import { UsageError } from './args';
 import { USAGE } from './usage';
 
@@ -46,6 +49,21 @@ export async function main(argv: string[]): Promise<number> {
       await load()
     )(rest);
   } catch (e) {
+    // Refusals and faults are one line each for people, never a stack trace.
+    if (e instanceof RunLockedError) {
+      process.stderr.write(`akd: ${e.message}\n`);
+      return EXIT.locked;
+    }
+    if (e instanceof CheckpointError) {
+      process.stderr.write(`akd: ${e.message}\n`);
+      return EXIT.failed;
+    }
+    // A full disk or a folder it may not write, outside a run (creating the run folder, its lock...).
+    const store = storeWriteError(e, (e as NodeJS.ErrnoException).path ?? 'the run folder');
+    if (store instanceof StoreWriteError) {
+      process.stderr.write(`akd: ${store.message}\n`);
+      return EXIT.failed;
+    }
     if (e instanceof UsageError || e instanceof LauncherUsageError) {
       process.stderr.write(`akd: ${e.message}\n\n${USAGE}\n`);
       return EXIT.usage;

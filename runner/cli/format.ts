@@ -40,7 +40,7 @@ export function formatRunList(runs: RunRecord[], root: string): string {
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  return rows
+  const table = rows
     .map((row) =>
       row
         .map((c, i) => c.padEnd(widths[i]))
@@ -48,6 +48,9 @@ export function formatRunList(runs: RunRecord[], root: string): string {
         .trimEnd(),
     )
     .join('\n');
+  // What is wrong with a run's files, one line each, after the table (the run itself is listed).
+  const problems = runs.flatMap((r) => r.problems.map((p) => `${r.runId}: ${p}`));
+  return problems.length > 0 ? `${table}\n\n${problems.join('\n')}` : table;
 }
 
 export function formatRunDetails(r: RunRecord): string {
@@ -73,5 +76,6 @@ export function formatRunDetails(r: RunRecord): string {
   }
   const last = r.events[r.events.length - 1];
   if (last) lines.push(`last event ${last.type} at ${last.time}`);
+  for (const p of r.problems) lines.push(`problem  ${p}`);
   return lines.join('\n');
 }

@@ -6,7 +6,9 @@ Usage:
       Train the config's teacher and student; the run goes to .akd/runs/<id>/ beside CONFIG
       (or under DIR). --json streams the run's events to stdout, one JSON object per line.
       --threads: data-parallel training threads on wasm/cpu (overrides the config's "threads").
-  akd resume RUN [--json]      Continue a cancelled or crashed run from its last checkpoint.
+  akd resume RUN [--json] [--from previous]
+      Continue a cancelled or crashed run from its last checkpoint (--from previous: from the one
+      before it, when the last one is damaged; akd says so).
   akd run CONFIG --launcher slurm [--detach] ...   (also: akd resume RUN, akd sweep CONFIG|--resume DIR)
       Submit the run as a Slurm batch job (a sweep: a teacher job, then one job array; settings: the
       config's "launcher" block) and follow it like a local run; --detach returns after submitting
@@ -14,7 +16,8 @@ Usage:
       nodes share. --launcher local overrides a config's slurm block.
   akd stop RUN|SWEEP_DIR [--wait SECONDS]  Stop a run or a sweep's running members (Slurm: scancel; local:
       SIGTERM): each checkpoints and ends cancelled.
-  akd follow RUN [--json]      Re-attach to a Slurm run (e.g. after --detach) and follow it to its end.
+  akd follow RUN [--json]      Re-attach to a run (a Slurm job, e.g. after --detach, or a local run
+      started elsewhere) and follow it to its end; a local run whose process died says "crashed".
   akd validate CONFIG...       Check configs: exit 0 if valid, 2 if not; one line per problem.
   akd list [DIR]               The runs under DIR (default: ./.akd/runs).
   akd show RUN                 One run's summary. RUN is a run folder or an id under ./.akd/runs.

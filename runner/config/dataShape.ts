@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import type { DataConfig } from '../protocol/configTypes';
+import { openRegularFile } from '../data/fileAccess';
 
 export interface DataShape {
   shape: [number, number, number];
@@ -18,7 +19,7 @@ export type ReadBytes = (absPath: string, length: number) => Uint8Array | undefi
 export const readFileStart: ReadBytes = (absPath, length) => {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(absPath, 'r');
+    fd = openRegularFile(absPath).fd; // never a FIFO or a device: it would block or never end
     const buf = Buffer.alloc(length);
     const n = fs.readSync(fd, buf, 0, length, 0);
     return buf.subarray(0, n);

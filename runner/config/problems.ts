@@ -27,6 +27,9 @@ export interface ConfigProblem {
 export const PROBLEM_CODES = [
   // The file itself
   'file-unreadable',
+  'file-not-regular',
+  'file-too-large',
+  'json-too-deep',
   'json-syntax',
   'duplicate-key',
   // Schema
@@ -47,6 +50,7 @@ export const PROBLEM_CODES = [
   'input-too-small',
   'student-not-smaller',
   'assistant-size',
+  'model-large-for-wasm',
   // Methods and optimizers
   'epochs-lt-taumax',
   'epochs-not-multiple',
@@ -58,6 +62,7 @@ export const PROBLEM_CODES = [
   'lr-high',
   // Data sizes
   'limit-exceeds-dataset',
+  'no-training-data',
   'no-validation',
   'validation-empty',
   'batch-too-large',

@@ -41,6 +41,14 @@ import {
   type ReadBytes,
 } from './dataShape';
 import { cnnMinInputSize, cnnOutputSize, countParams, resnetBlocksPerStage } from '../models/paramCount';
+import {
+  checkIdxSize,
+  checkRegularFile,
+  checkTrainingLeft,
+  checkWasmModelSize,
+  checkpointContentProblem,
+  type InputContext,
+} from './inputRules';
 
 export interface RuleContext {
   doc: ConfigDocument;
@@ -50,6 +58,11 @@ export interface RuleContext {
   fileExists(absPath: string): boolean;
   readFile(absPath: string): string | undefined;
   readBytes: ReadBytes;
+  /** What is at a path, and a file's size (input checks; absent: not checked). */
+  fileKind?: InputContext['fileKind'];
+  fileSize?: InputContext['fileSize'];
+  /** Whether @tensorflow/tfjs-node is installed (then "backend": "auto" is not wasm). */
+  nativeBackend?: boolean;
   /** True when the schema found nothing wrong at or below this path ("" is the root). */
   isClean(path: string): boolean;
 }
@@ -87,15 +100,25 @@ export function crossFieldProblems(ctx: RuleContext): ConfigProblem[] {
   const studentParams = ctx.isClean('student')
     ? checkModel(['student', 'model'], config.student.model, shape, out)
     : undefined;
+  let assistantParams: number | undefined;
   if (ctx.isClean('method') && config.method.type === 'takd') {
-    const assistantParams = checkModel(
-      ['method', 'assistant', 'model'],
-      config.method.assistant.model,
-      shape,
-      out,
-    );
+    assistantParams = checkModel(['method', 'assistant', 'model'], config.method.assistant.model, shape, out);
     checkAssistantSize(assistantParams, teacherParams, studentParams, out);
   }
+  checkWasmModelSize(
+    ctx.isClean('backend') ? config.backend : undefined,
+    ctx.nativeBackend ?? false,
+    [
+      {
+        at: ['teacher'],
+        role: 'teacher',
+        params: ctx.isClean('teacher') && !isCheckpointTeacher(config.teacher) ? teacherParams : undefined,
+      },
+      { at: ['student', 'model'], role: 'student', params: studentParams },
+      { at: ['method', 'assistant', 'model'], role: 'assistant', params: assistantParams },
+    ],
+    out,
+  );
   if (teacherParams !== undefined && studentParams !== undefined && studentParams >= teacherParams) {
     out.report({
       severity: 'warning',
@@ -137,7 +160,7 @@ function relativeNote(written: string, ctx: RuleContext): string {
 /** Reports a missing file; returns whether it exists. Suggests the .gz name (or the plain one) when that exists. */
 function checkFile(ctx: RuleContext, at: JsonPath, written: string, what: string, out: Reporter): boolean {
   const abs = resolveFromConfig(written, ctx.configPath);
-  if (ctx.fileExists(abs)) return true;
+  if (ctx.fileExists(abs)) return checkRegularFile(ctx, at, abs, what, out);
   const alternative = isGzip(written) ? written.slice(0, -3) : `${written}.gz`;
   const altExists = ctx.fileExists(resolveFromConfig(alternative, ctx.configPath));
   out.report({
@@ -185,6 +208,7 @@ function checkIdxHeaders(ctx: RuleContext, data: IdxData, out: Reporter): void {
       });
       return;
     }
+    checkIdxSize(ctx, ['data', key], abs, isGzip(abs), header, out);
     headers[key] = header;
   }
   const { trainImages, trainLabels, testImages, testLabels } = headers as Record<
@@ -224,10 +248,23 @@ function checkCifarDir(ctx: RuleContext, data: CifarData, out: Reporter): void {
     });
     return;
   }
+  const kind = ctx.fileKind?.(abs) ?? 'directory';
+  if (kind !== 'directory' && kind !== 'missing') {
+    out.report({
+      code: 'file-not-regular',
+      path: at,
+      message: `${abs} is not a folder`,
+      data: { path: abs },
+    });
+    return;
+  }
   const spec = CIFAR_FILES[data.format];
   const expected = [...spec.train, ...spec.test];
   const missing = expected.filter((f) => !ctx.fileExists(path.join(abs, f)));
-  if (missing.length === 0) return;
+  if (missing.length === 0) {
+    for (const f of expected) checkRegularFile(ctx, at, path.join(abs, f), `${data.format} file`, out);
+    return;
+  }
   // A common slip: pointing at the folder the archive was extracted into, one level too high.
   const inSubfolder = expected.every((f) => ctx.fileExists(path.join(abs, spec.folder, f)));
   const suggested = inSubfolder ? path.posix.join(data.dir.replace(/\\/g, '/'), spec.folder) : undefined;
@@ -306,6 +343,13 @@ function checkCheckpoint(
       }
     }
   }
+  const content = checkpointContentProblem(
+    ctx,
+    json.modelTopology,
+    json.weightsManifest as { paths: unknown[]; weights: unknown[] }[],
+    (p) => path.join(path.dirname(abs), p),
+  );
+  if (content) return invalid(content);
   const inputShape = findInputShape(json.modelTopology);
   if (
     shape &&
@@ -410,6 +454,7 @@ function checkDataSizes(ctx: RuleContext, data: DataConfig, out: Reporter): void
   const train =
     data.trainLimit !== undefined ? Math.min(data.trainLimit, sizes.train ?? Infinity) : sizes.train;
   // The reference protocol holds nothing out by design (it selects on the test set).
+  if (protocolOf(ctx.config) !== 'reference' && !checkTrainingLeft(train, fraction, out)) return;
   if (fraction === 0 && protocolOf(ctx.config) !== 'reference') {
     out.report({
       severity: 'info',

@@ -20,6 +20,15 @@ import { ConfigDocument, pathToString, type ConfigProblem } from './problems';
 import { schemaProblems } from './schemaProblems';
 import { crossFieldProblems } from './rules';
 import { readFileStart, type ReadBytes } from './dataShape';
+import {
+  MAX_CONFIG_BYTES,
+  MAX_JSON_DEPTH,
+  NotAFileError,
+  fileKind,
+  jsonNestingDepth,
+  readRegularText,
+  type FileKind,
+} from '../data/fileAccess';
 import { expandSweep, gridKeyParts, gridScope } from './sweepExpand';
 
 export type { ConfigProblem, Severity, ProblemCode } from './problems';
@@ -38,15 +47,75 @@ export interface ValidateOptions {
   readFile?: (absPath: string) => string | undefined;
   /** The first bytes of a binary file (IDX headers), or undefined (default: fs). */
   readBytes?: ReadBytes;
+  /** What is at a path: a regular file, a folder, something else (a FIFO, a device) or nothing (default: fs.stat). */
+  fileKind?: (absPath: string) => FileKind;
+  /** A file's size in bytes, or undefined (default: fs.stat). */
+  fileSize?: (absPath: string) => number | undefined;
+  /** Whether @tensorflow/tfjs-node is installed (default: resolvable from here). */
+  nativeBackend?: boolean;
 }
+
+let nativeInstalled: boolean | undefined;
+function nativeBackendInstalled(): boolean {
+  if (nativeInstalled === undefined) {
+    try {
+      require.resolve('@tensorflow/tfjs-node');
+      nativeInstalled = true;
+    } catch {
+      nativeInstalled = false;
+    }
+  }
+  return nativeInstalled;
+}
+
+/** A checkpoint's model.json may be large (a converted Keras model), never unbounded. */
+const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
 const defaultReadFile = (absPath: string): string | undefined => {
   try {
-    return fs.readFileSync(absPath, 'utf8');
+    return readRegularText(absPath, MAX_MODEL_JSON_BYTES);
   } catch {
     return undefined;
   }
 };
+
+const defaultFileSize = (absPath: string): number | undefined => {
+  try {
+    return fs.statSync(absPath).size;
+  } catch {
+    return undefined;
+  }
+};
+
+/** A text too large or too deeply nested for the parser (it recurses: a 2,000-deep document overflows the stack). */
+function inputLimitProblem(text: string): ConfigProblem | undefined {
+  const doc = new ConfigDocument(text, undefined);
+  if (text.length > MAX_CONFIG_BYTES) {
+    return {
+      severity: 'error',
+      path: '',
+      offset: 0,
+      length: 0,
+      line: 1,
+      column: 1,
+      code: 'file-too-large',
+      message: `the config is ${text.length.toLocaleString('en-US')} characters, larger than the ${MAX_CONFIG_BYTES.toLocaleString('en-US')} a config may be`,
+    };
+  }
+  const nesting = jsonNestingDepth(text, MAX_JSON_DEPTH);
+  if (nesting.depth > MAX_JSON_DEPTH) {
+    return {
+      severity: 'error',
+      path: '',
+      offset: nesting.offset,
+      length: 1,
+      ...doc.position(nesting.offset),
+      code: 'json-too-deep',
+      message: `objects and arrays nest more than ${MAX_JSON_DEPTH} levels deep here; a config needs far fewer`,
+    };
+  }
+  return undefined;
+}
 
 /**
  * text: the file's contents (JSON with comments and trailing commas allowed); configPath: absolute
@@ -58,6 +127,8 @@ export function validateConfigText(
   configPath: string,
   options: ValidateOptions = {},
 ): ValidationResult {
+  const limit = inputLimitProblem(text);
+  if (limit) return { problems: [limit] };
   const errors: ParseError[] = [];
   // A byte-order mark is not JSON; blank it out (same length, so offsets stay right).
   const source = text.charCodeAt(0) === 0xfeff ? ` ${text.slice(1)}` : text;
@@ -85,6 +156,9 @@ export function validateConfigText(
         fileExists: options.fileExists ?? fs.existsSync,
         readFile: options.readFile ?? defaultReadFile,
         readBytes: options.readBytes ?? readFileStart,
+        fileKind: options.fileKind ?? fileKind,
+        fileSize: options.fileSize ?? defaultFileSize,
+        nativeBackend: options.nativeBackend ?? nativeBackendInstalled(),
         isClean,
       }),
     );
@@ -161,10 +235,17 @@ export function validateConfigFile(configPath: string): ValidationResult {
   const abs = path.resolve(configPath);
   let text: string;
   try {
-    text = fs.readFileSync(abs, 'utf8');
+    // Only a regular file, of bounded size: /dev/zero never ends, a FIFO blocks the open.
+    text = readRegularText(abs, MAX_CONFIG_BYTES);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const missing = err.code === 'ENOENT';
+    const code =
+      e instanceof NotAFileError
+        ? (e.code ?? 'file-not-regular')
+        : missing
+          ? 'file-missing'
+          : 'file-unreadable';
     return {
       problems: [
         {
@@ -174,8 +255,13 @@ export function validateConfigFile(configPath: string): ValidationResult {
           length: 0,
           line: 1,
           column: 1,
-          code: missing ? 'file-missing' : 'file-unreadable',
-          message: missing ? `config file not found: ${abs}` : `cannot read ${abs}: ${err.message}`,
+          code,
+          message:
+            e instanceof NotAFileError
+              ? e.message
+              : missing
+                ? `config file not found: ${abs}`
+                : `cannot read ${abs}: ${err.message}`,
           data: { path: abs },
         },
       ],

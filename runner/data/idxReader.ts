@@ -10,6 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
+import { NotAFileError, openRegularFile } from './fileAccess';
 
 /** A data-loading failure that is the user's data's fault (not a bug): shown as-is. */
 export class DataError extends Error {
@@ -166,13 +167,10 @@ function checkLimit(file: string, limit: number | undefined): void {
 
 function openFile(file: string): number {
   try {
-    const fd = fs.openSync(file, 'r');
-    if (fs.fstatSync(fd).isDirectory()) {
-      fs.closeSync(fd);
-      throw new DataError(file, 'is a directory, expected a file');
-    }
-    return fd;
+    // Regular files only, opened without blocking: a FIFO would hang the open, a device never end.
+    return openRegularFile(file).fd;
   } catch (err) {
+    if (err instanceof NotAFileError) throw new DataError(file, err.reason);
     throw fsError(file, err);
   }
 }

@@ -26,6 +26,7 @@ import { readEvents } from '../protocol/eventTail';
 import { readJson, writeJsonAtomic } from '../store/runStore';
 import { RUN_FILES } from '../protocol/files';
 import { EXIT, exitCodeForSignal } from '../protocol/exitCodes';
+import { RunLockedError, acquireRunLock, type RunLock } from '../store/runLock';
 import type { CancelToken } from '../training/phaseTrainer';
 import { humanReporter } from '../protocol/format';
 import { installSignalHandlers } from './signals';
@@ -169,8 +170,19 @@ export async function runJob(folder: string): Promise<number> {
     .find((e): e is JobSubmittedEvent => e.type === 'job-submitted');
   const jobId = currentJobId() ?? submitted?.jobId ?? 'unknown';
   const configPath = submitted?.configPath ?? path.join(runDir, RUN_FILES.config);
-  const resume = fs.existsSync(path.join(runDir, RUN_FILES.latest, RUN_FILES.state));
+  // Always "resume": the run continues from its checkpoint, or starts if it never saved one (a damaged
+  // or missing checkpoint of a run that did is an error, never a silent restart).
+  const resume = true;
 
+  // The run folder's one writer while the job runs (its submitter may still be recording it: wait for that).
+  let lock: RunLock;
+  try {
+    lock = acquireRunLock(runDir, { command: 'job', waitMs: 60_000 });
+  } catch (e) {
+    if (!(e instanceof RunLockedError)) throw e;
+    process.stderr.write(`akd: ${e.message}\n`);
+    return EXIT.locked;
+  }
   const log = new SlurmJobLog(eventsFile, jobId);
   log.onEvent(humanReporter(process.stderr));
   const publish = teacherPublisher(runDir);
@@ -208,5 +220,6 @@ export async function runJob(folder: string): Promise<number> {
   } finally {
     log.close();
     removeHandlers();
+    lock.release();
   }
 }

@@ -12,9 +12,11 @@ import { humanReporter } from '../protocol/format';
 import { readEvents } from '../protocol/eventTail';
 import { readJson } from '../store/runStore';
 import { RUN_FILES } from '../protocol/files';
-import { processAlive } from '../protocol/processAlive';
 import { EventTail } from '../protocol/eventTail';
 import { latestSession, type TerminalEvent } from '../protocol/sessions';
+import type { RunLock } from '../store/runLock';
+import { runWriter, runWriterAlive } from '../protocol/runLock';
+import { describeIdentity } from '../protocol/processIdentity';
 import { SlurmClient, SlurmError, jobEnded } from './slurmClient';
 import { SlurmScriptError } from './slurmScript';
 import { followSlurmRun, reconcileRun, settleEndedJob, sharedFilesystemHint, submitRun } from './slurmRun';
@@ -109,6 +111,8 @@ export interface SlurmLaunchOptions {
   json: boolean;
   detach: boolean;
   resume: boolean;
+  /** The run's lock, held while submitting: released once the job is submitted (the job takes it). */
+  lock?: RunLock;
 }
 
 /** Submit one session of a run (its folder and config.json exist) and follow it, or return at once with --detach. */
@@ -129,6 +133,7 @@ export async function launchOnSlurm(o: SlurmLaunchOptions): Promise<number> {
       client,
     });
   } catch (e) {
+    o.lock?.release();
     const msg = slurmErrorMessage(e);
     if (!msg) throw e;
     warn(`could not submit the run to Slurm: ${msg}`);
@@ -136,6 +141,7 @@ export async function launchOnSlurm(o: SlurmLaunchOptions): Promise<number> {
     if (!o.resume && !fs.existsSync(eventsFile)) fs.rmSync(o.runDir, { recursive: true, force: true });
     return EXIT.failed;
   }
+  o.lock?.release();
   if (o.detach) {
     const submitted = new EventTail(eventsFile, fromOffset).readNew().find((e) => e.type === 'job-submitted');
     if (o.json && submitted) process.stdout.write(JSON.stringify(submitted) + '\n');
@@ -207,18 +213,35 @@ export async function stopRun(runDir: string, opts: { waitMs: number; json: bool
       await sleep(250);
     }
   } else {
-    const pid = session.started?.pid;
-    if (!pid || !processAlive(pid)) {
+    // Signal only the process that holds the run's lock and is still the one that took it (pid
+    // and start time): a pid written in a file may belong to someone else by now.
+    const writer = runWriter(runDir);
+    if (writer.state !== 'writing') {
+      const who =
+        writer.state === 'gone' ? describeIdentity(writer.holder) : `pid ${session.started?.pid ?? '?'}`;
       say(
-        `${runDir}: its process (pid ${pid ?? '?'}) is gone without an end event; akd resume continues from its last checkpoint`,
+        `${runDir}: its process (${who}) is gone without an end event (crashed); akd resume continues from its last checkpoint`,
       );
       return EXIT.ok;
     }
+    if (!writer.certain) {
+      say(
+        `${runDir}: it is written by ${describeIdentity(writer.holder)}, which is not on this machine: stop it there (akd stop on ${writer.holder.host})`,
+      );
+      return EXIT.failed;
+    }
+    const pid = writer.holder.pid;
     process.kill(pid, 'SIGTERM');
     say(`sent SIGTERM to pid ${pid}`);
     while (!latestSession(readEvents(file))?.ended) {
       if (Date.now() > deadline) {
         say(`${runDir}: pid ${pid} has not ended the run after ${opts.waitMs / 1000} s`);
+        return EXIT.failed;
+      }
+      if (runWriter(runDir).state !== 'writing' && !latestSession(readEvents(file))?.ended) {
+        say(
+          `${runDir}: pid ${pid} ended without an end event (crashed); akd resume continues from its last checkpoint`,
+        );
         return EXIT.failed;
       }
       await sleep(200);
@@ -237,10 +260,7 @@ export async function followRun(runDir: string, json: boolean): Promise<number> 
   const file = path.join(runDir, RUN_FILES.events);
   const events = readEvents(file);
   const session = latestSession(events);
-  if (!session?.submitted)
-    throw new LauncherUsageError(
-      `${runDir}: its latest session is not a Slurm job (akd follow is for runs launched with --launcher slurm)`,
-    );
+  if (!session?.submitted) return followLocal(runDir, json);
   const print = eventPrinter(json);
   // Print this session's events so far, then follow from the end of the file.
   for (const e of events.slice(session.index)) print(e);
@@ -255,6 +275,37 @@ export async function followRun(runDir: string, json: boolean): Promise<number> 
     warn,
   });
   return exitCodeFor(terminal ?? latestSession(readEvents(file))?.ended);
+}
+
+/**
+ * `akd follow RUN` for a run trained on this machine: its latest session's events so far, then new
+ * ones until its end. When its writer (the run lock's holder, by pid and start time) is gone
+ * without an end event, the run crashed: said so, exit 1.
+ */
+async function followLocal(runDir: string, json: boolean): Promise<number> {
+  const file = path.join(runDir, RUN_FILES.events);
+  const print = eventPrinter(json);
+  const tail = new EventTail(file, 0);
+  const all = tail.readNew();
+  let session = latestSession(all);
+  for (const e of all.slice(session?.index ?? all.length)) print(e);
+  for (;;) {
+    if (session?.ended) return exitCodeFor(session.ended);
+    if (!runWriterAlive(runDir, session?.started?.pid)) {
+      session = latestSession(readEvents(file)); // it may have ended just now
+      if (session?.ended) {
+        for (const e of tail.readNew()) print(e);
+        return exitCodeFor(session.ended);
+      }
+      warn(
+        `${runDir}: crashed: its process (pid ${session?.started?.pid ?? '?'}) is gone without an end event; akd resume continues from its last checkpoint`,
+      );
+      return EXIT.failed;
+    }
+    await sleep(200);
+    for (const e of tail.readNew()) print(e);
+    session = latestSession(readEvents(file));
+  }
 }
 
 /** The effective launcher of an existing run (for resume): its config.json's block. */

@@ -21,6 +21,7 @@ import { RUN_FILES } from '../protocol/files';
 import { EventTail } from '../protocol/eventTail';
 import { appendEvent } from '../store/eventLog';
 import { latestSession, isTerminalEvent, type RunSession, type TerminalEvent } from '../protocol/sessions';
+import { RunLockedError, acquireRunLock, type RunLock } from '../store/runLock';
 import { SlurmClient, SlurmError, jobEnded, type JobStatus } from './slurmClient';
 import { sbatchScript, slurmPathPattern } from './slurmScript';
 
@@ -143,6 +144,27 @@ export function settleEndedJob(
   status: JobStatus,
 ): TerminalEvent | undefined {
   const jobId = session.submitted!.jobId;
+  // Slurm says the job ended, so its lock (if it left one) is stale; a live writer (a local resume) keeps it.
+  let lock: RunLock;
+  try {
+    lock = acquireRunLock(runDir, { command: 'settle' });
+  } catch (e) {
+    if (e instanceof RunLockedError) return undefined;
+    throw e;
+  }
+  try {
+    return settleLocked(runDir, session, status, jobId);
+  } finally {
+    lock.release();
+  }
+}
+
+function settleLocked(
+  runDir: string,
+  session: RunSession,
+  status: JobStatus,
+  jobId: string,
+): TerminalEvent | undefined {
   try {
     fs.closeSync(fs.openSync(path.join(runDir, `.job-${jobId}.settled`), 'wx'));
   } catch {

@@ -21,6 +21,7 @@ import { readJson, readRun } from '../store/runStore';
 import { RUN_FILES } from '../protocol/files';
 import { processAlive } from '../protocol/processAlive';
 import { SWEEP_FILES } from '../protocol/files';
+import { runWriter } from '../protocol/runLock';
 import {
   memberRunDir,
   readManifest,
@@ -444,6 +445,11 @@ export async function stopSweep(sweepDir: string, opts: { waitMs: number; json: 
 
 /** The pid of this sweep's `akd sweep` process, if its latest session has not ended and it lives. */
 function liveOrchestratorPid(sweepDir: string): number | undefined {
+  // A local orchestrator holds the sweep folder's lock: its pid counts only with its start time.
+  const writer = runWriter(sweepDir);
+  if (writer.state === 'writing')
+    return writer.certain && writer.holder.pid !== process.pid ? writer.holder.pid : undefined;
+  if (writer.state === 'gone') return undefined;
   let text: string;
   try {
     text = fs.readFileSync(path.join(sweepDir, SWEEP_FILES.events), 'utf8');

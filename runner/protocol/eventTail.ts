@@ -10,6 +10,8 @@ import { parseSweepEventLine, type SweepEvent } from './sweepEvents';
 /** Follows one JSONL file: each readNew() returns what was appended since the last one. */
 export class JsonlTail<E> {
   private partial = '';
+  /** Complete lines that were not events (a write cut short by a kill or a full disk), skipped so far. */
+  torn = 0;
 
   constructor(
     readonly file: string,
@@ -55,7 +57,9 @@ export class JsonlTail<E> {
     }
     const lines = text.split('\n');
     this.partial = lines.pop() ?? '';
-    return parseLines(lines, this.parse);
+    const out = parseLines(lines, this.parse);
+    this.torn += out.torn.length;
+    return out.events;
   }
 }
 
@@ -73,22 +77,56 @@ export class SweepEventTail extends JsonlTail<SweepEvent> {
   }
 }
 
-function parseLines<E>(lines: readonly string[], parse: (line: string) => E | undefined): E[] {
-  const out: E[] = [];
-  for (const line of lines) {
-    const e = parse(line);
-    if (e !== undefined) out.push(e);
-  }
-  return out;
+/** A line of a JSONL file that is not an event: a write cut short by a kill or a full disk. */
+export interface TornLine {
+  /** 1-based line number (of the lines parsed together). */
+  line: number;
+  /** Its first characters. */
+  start: string;
 }
 
-/** Every complete event of a run's events.jsonl, read at once (a torn last line is skipped). */
-export function readEvents(file: string): RunEvent[] {
+function parseLines<E>(
+  lines: readonly string[],
+  parse: (line: string) => E | undefined,
+): { events: E[]; torn: TornLine[] } {
+  const events: E[] = [];
+  const torn: TornLine[] = [];
+  lines.forEach((line, i) => {
+    const e = parse(line);
+    if (e !== undefined) events.push(e);
+    else if (line.trim() !== '') torn.push({ line: i + 1, start: line.slice(0, 60) });
+  });
+  return { events, torn };
+}
+
+export interface EventsRead {
+  events: RunEvent[];
+  torn: TornLine[];
+  /** Why the file could not be read at all (a missing file is no problem: no events yet). */
+  error?: string;
+}
+
+/** Every complete event of a run's events.jsonl, and the lines that are not events (skipped). */
+export function readEventsReport(file: string): EventsRead {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return [];
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { events: [], torn: [], ...(err.code === 'ENOENT' ? {} : { error: `${file}: ${err.message}` }) };
   }
   return parseLines(text.split('\n'), parseEventLine);
+}
+
+/** Every complete event of a run's events.jsonl, read at once (torn lines are skipped). */
+export function readEvents(file: string): RunEvent[] {
+  return readEventsReport(file).events;
+}
+
+/** "FILE: line 12 is not a complete event ..." for people; undefined when there is none. */
+export function describeTornLines(file: string, torn: TornLine[]): string | undefined {
+  if (torn.length === 0) return undefined;
+  const first = torn[0];
+  const more = torn.length > 1 ? ` (and ${torn.length - 1} more)` : '';
+  return `${file}: line ${first.line} is not a complete event (a write cut short by a kill or a full disk), skipped${more}: ${JSON.stringify(first.start)}`;
 }

@@ -42,6 +42,17 @@ export interface ModelInfo {
   teacherCacheKey?: string;
 }
 
+/** Who a process is beyond its pid (pids are reused): see processIdentity.ts, which reads and checks it. */
+export interface ProcessIdentity {
+  pid: number;
+  /** os.hostname() of the machine the process runs on. */
+  host: string;
+  /** An opaque start-time stamp ("<boot id>:<ticks>" on Linux); absent where it cannot be read. */
+  startTime?: string;
+  /** Slurm job ("123" or "123_4") the process runs in: on a shared filesystem Slurm decides liveness. */
+  jobId?: string;
+}
+
 export interface RunStartedEvent extends EventBase {
   type: 'run-started';
   runId: string;
@@ -72,6 +83,12 @@ export interface RunStartedEvent extends EventBase {
   /** Evaluation protocol (absent: "held-out"). */
   protocol?: EvaluationProtocol;
   pid: number;
+  /**
+   * The writing process (pid, start time, host, Slurm job): it holds the run's lock (run.lock) for
+   * the session, so a reader that finds neither an end event nor that process knows the run crashed.
+   * Absent in runs written before the lock existed.
+   */
+  process?: ProcessIdentity;
 }
 
 export interface PhaseStartedEvent extends EventBase {

@@ -12,6 +12,8 @@ export * from './files';
 export * from './exitCodes';
 export * from './eventTail';
 export * from './processAlive';
+export * from './processIdentity';
+export * from './runLock';
 export * from './sessions';
 export * from './sweepManifest';
 export * from './runState';

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { protocolOf, trainingData, type ExperimentConfig } from '../protocol/configTypes';
 import { loadDataset } from '../data/dataset';
 import { RUN_FILES, SWEEP_FILES } from '../protocol/files';
-import { processAlive } from '../protocol/processAlive';
+import { runWriterAlive } from '../protocol/runLock';
 import {
   memberRunDir,
   type SweepManifest,
@@ -34,9 +34,11 @@ export function defaultConcurrency(): number {
 export function memberState(sweepDir: string, m: SweepMemberEntry): MemberState {
   const run = readRun(memberRunDir(sweepDir, m));
   if (run.events.length === 0) return 'pending';
-  if (run.status === 'running' || run.status === 'unknown') {
+  if (run.status === 'unknown') {
+    // The run lock's holder decides (pid and start time: pids are reused).
     const started = [...run.events].reverse().find((e) => e.type === 'run-started');
-    return started && started.type === 'run-started' && processAlive(started.pid) ? 'running' : 'crashed';
+    const pid = started && started.type === 'run-started' ? started.pid : undefined;
+    return runWriterAlive(memberRunDir(sweepDir, m), pid) ? 'running' : 'crashed';
   }
   return run.status;
 }

@@ -17,6 +17,8 @@ import { readJson } from '../store/runStore';
 import { RUN_FILES } from '../protocol/files';
 import { memberState, type MemberState } from './manifest';
 import { SWEEP_FILES } from '../protocol/files';
+import { EXIT } from '../protocol/exitCodes';
+import { describeHolder, runWriter } from '../protocol/runLock';
 import { memberRunDir, type SweepManifest, type SweepMemberEntry } from '../protocol/sweepManifest';
 import {
   cachedTeacherModel,
@@ -67,13 +69,9 @@ export function runSweep(opts: RunSweepOptions): SweepHandle {
   };
 
   const initial = new Map<string, MemberState>(manifest.members.map((m) => [m.id, memberState(sweepDir, m)]));
+  // Members another process still writes (a killed orchestrator's members live on in their own
+  // process group) are waited for, then read or resumed: never started twice.
   const alreadyRunning = manifest.members.filter((m) => initial.get(m.id) === 'running');
-  if (alreadyRunning.length > 0) {
-    fs.closeSync(eventsFd);
-    throw new Error(
-      `members still running in another process: ${alreadyRunning.map((m) => m.id).join(', ')}`,
-    );
-  }
   const final = new Map<string, MemberStatus>();
   for (const m of manifest.members) {
     const s = initial.get(m.id);
@@ -81,7 +79,7 @@ export function runSweep(opts: RunSweepOptions): SweepHandle {
     if (s === 'failed' && !opts.retryFailed) final.set(m.id, 'failed');
   }
   const pending: SweepMemberEntry[] = manifest.members
-    .filter((m) => !final.has(m.id))
+    .filter((m) => !final.has(m.id) && !alreadyRunning.includes(m))
     .sort((a, b) => Number(b.trainsTeacher) - Number(a.trainsTeacher) || a.index - b.index);
 
   // Teachers: ready when cached; a trainer that already finished its teacher phase publishes now.
@@ -139,6 +137,8 @@ export function runSweep(opts: RunSweepOptions): SweepHandle {
   });
 
   const running = new Map<string, Running>();
+  // Members another process still writes: they hold a slot until their writer ends.
+  const waiting = new Map<string, NodeJS.Timeout>();
   let stopping: NodeJS.Signals | undefined;
   let resolveDone!: (o: SweepOutcome) => void;
   const done = new Promise<SweepOutcome>((r) => {
@@ -229,6 +229,10 @@ export function runSweep(opts: RunSweepOptions): SweepHandle {
     });
     child.on('close', (code) => {
       running.delete(m.id);
+      if (code === EXIT.locked && !stopping) {
+        waitForWriter(m, runDir);
+        return;
+      }
       const summary = readJson<RunSummary>(path.join(runDir, RUN_FILES.summary));
       let status: MemberStatus;
       const state = memberState(sweepDir, m);
@@ -258,6 +262,38 @@ export function runSweep(opts: RunSweepOptions): SweepHandle {
     });
   };
 
+  const waitForWriter = (m: SweepMemberEntry, runDir: string): void => {
+    const writer = runWriter(runDir);
+    emit({
+      type: 'sweep-log',
+      level: 'info',
+      message: `member ${m.id} is still being run${writer.state === 'writing' ? ` by ${describeHolder(writer.holder)}` : ''}: waiting for it to end`,
+    });
+    const timer = setInterval(() => {
+      if (runWriter(runDir).state === 'writing') return;
+      clearInterval(timer);
+      waiting.delete(m.id);
+      if (memberState(sweepDir, m) !== 'completed') {
+        launch(m); // resumes it, or ends as its own run would
+        return;
+      }
+      const summary = readJson<RunSummary>(path.join(runDir, RUN_FILES.summary));
+      final.set(m.id, 'completed');
+      if (m.trainsTeacher) publish(m, 'trained'); // the other process trained it for this sweep
+      emit({
+        type: 'member-ended',
+        id: m.id,
+        index: m.index,
+        status: 'completed',
+        exitCode: null,
+        studentTestAccuracy: summary?.student.testAccuracy ?? null,
+        seconds: 0,
+      });
+      pump();
+    }, 500);
+    waiting.set(m.id, timer);
+  };
+
   const pump = (): void => {
     if (finished) return;
     if (!stopping) {
@@ -278,13 +314,18 @@ export function runSweep(opts: RunSweepOptions): SweepHandle {
           });
         }
       }
-      while (running.size < opts.concurrency) {
+      while (running.size + waiting.size < opts.concurrency) {
         const i = pending.findIndex(canStart);
         if (i < 0) break;
         launch(pending.splice(i, 1)[0]);
       }
     }
-    if (running.size === 0 && (stopping || pending.length === 0 || !pending.some(canStart))) finish();
+    if (
+      running.size === 0 &&
+      waiting.size === 0 &&
+      (stopping || pending.length === 0 || !pending.some(canStart))
+    )
+      finish();
   };
 
   const stop = (signal: NodeJS.Signals): void => {
@@ -296,6 +337,12 @@ export function runSweep(opts: RunSweepOptions): SweepHandle {
         level: 'info',
         message: `${signal}: stopping ${running.size} running member(s); they checkpoint and exit`,
       });
+    // A member another process writes is not ours to stop: stop waiting for it.
+    for (const [id, timer] of waiting) {
+      clearInterval(timer);
+      waiting.delete(id);
+      final.set(id, 'cancelled');
+    }
     for (const r of running.values()) {
       try {
         if (r.child.pid) process.kill(r.child.pid, signal);
@@ -306,6 +353,7 @@ export function runSweep(opts: RunSweepOptions): SweepHandle {
     pump();
   };
 
+  for (const m of alreadyRunning) waitForWriter(m, memberRunDir(sweepDir, m));
   setImmediate(pump);
   return { done, stop };
 }

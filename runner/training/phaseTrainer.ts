@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { CheckpointPosition, PhaseName, PhaseResult } from '../protocol/events';
 import type { EventLog } from '../store/eventLog';
 import type { AugmentConfig } from '../protocol/configTypes';
-import { batchCount, epochOrder, type HostSplit } from './batches';
+import { batchCount, epochOrder, gatherBatch, type HostSplit } from './batches';
 import { accuracy } from './evaluate';
 import { annealingLoss, crossEntropy, kdLoss } from './losses';
 import type { PhaseOptimizer } from './optimizers';
@@ -14,6 +14,7 @@ import { stepForEpoch, type TemperatureStep } from '../protocol/annealingSchedul
 import { denseGradients, denseStackOf } from './denseStep';
 import type { PhaseReplicas, TrainingThreads } from './dataParallel';
 import { ShardSource, type HostShard, type ShardPlan, type TargetSource } from './shards';
+import { assertFiniteAfterEpoch } from './divergence';
 
 export type { HostShard } from './shards';
 
@@ -346,6 +347,15 @@ async function phaseLoop(
       await yieldToEventLoop();
     }
 
+    // The loss check above comes before each update: the epoch's last update is checked here.
+    const sampleSize = ctx.inputShape.reduce((a, b) => a * b, 1);
+    const last = gatherBatch(train, sampleSize, order, batches - 1, ctx.batchSize);
+    assertFiniteAfterEpoch(
+      spec.model,
+      vars,
+      { x: last.x, rows: last.size, inputShape: ctx.inputShape },
+      { phase: spec.phase, epoch: epoch + 1, batch: batches },
+    );
     await replicas?.syncStatistics();
     const trainAccuracy = acc.correct / acc.seen;
     const heldOut =

@@ -25,6 +25,9 @@ import type { EventLog } from '../store/eventLog';
 import { decodeTensors, encodeTensors, loadModel, saveModel, writeDirAtomic } from '../store/modelFiles';
 import { readJson, writeJsonAtomic, type ResumeState } from '../store/runStore';
 import { RUN_FILES } from '../protocol/files';
+import { loadResumeState } from '../store/checkpoint';
+import { StoreWriteError } from '../store/storeErrors';
+import { failureMessage } from './failureMessage';
 import {
   readCachedLogits,
   readCachedTestAccuracy,
@@ -153,9 +156,8 @@ function paramsOf(model: tf.LayersModel): number {
 export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
   const { config, log, runDir } = opts;
   const startClock = Date.now();
-  const state: ResumeState | undefined = opts.resume
-    ? readJson<ResumeState>(path.join(runDir, RUN_FILES.latest, RUN_FILES.state))
-    : undefined;
+  // Checked against its schema and checksums; a damaged checkpoint throws (never a silent restart).
+  const state: ResumeState | undefined = opts.resume ? loadResumeState(runDir) : undefined;
   const startedAt = state?.startedAt ?? new Date().toISOString();
   const completed: PhaseResult[] = [...(state?.completed ?? [])];
   const isDone = (p: PhaseName): boolean => completed.some((r) => r.phase === p);
@@ -205,7 +207,12 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
   });
 
   const finish = (status: 'completed' | 'cancelled' | 'failed', summary: RunSummary): RunOutcome => {
-    writeJsonAtomic(path.join(runDir, RUN_FILES.summary), summary);
+    try {
+      writeJsonAtomic(path.join(runDir, RUN_FILES.summary), summary);
+    } catch (e) {
+      // Disk full or no permission: the end event already carries the summary; do not crash on it.
+      if (!(e instanceof StoreWriteError)) throw e;
+    }
     return { status, summary };
   };
 
@@ -666,10 +673,21 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     return finish('completed', summary);
   } catch (e) {
     const err = e as Error;
-    log.emit({ type: 'run-failed', error: { message: err.message, stack: err.stack } });
-    return finish('failed', summarize('failed', null, err.message));
+    const message = failureMessage(err, backend, [
+      { role: 'teacher', info: teacherInfo },
+      { role: 'assistant', info: assistantInfo },
+      { role: 'student', info: studentInfo },
+    ]);
+    log.emit({ type: 'run-failed', error: { message, stack: err.stack } });
+    return finish('failed', summarize('failed', null, message));
   } finally {
     await threads?.close();
-    for (const m of new Set(models)) m.dispose();
+    for (const m of new Set(models)) {
+      try {
+        m.dispose();
+      } catch {
+        // A backend that failed (a corrupted wasm heap) may fail to free too; the run has already ended.
+      }
+    }
   }
 }

@@ -1,4 +1,4 @@
-/** `akd follow RUN [--json]`: re-attach to a Slurm run and follow it to its end. */
+/** `akd follow RUN [--json]`: re-attach to a run (Slurm or local) and follow it to its end. */
 import { followRun } from '../../launch/runControl';
 import { UsageError, findRunDir, parseArgs } from '../args';
 

@@ -5,18 +5,32 @@ import { launchOnSlurm, resolveLauncher, slurmResumeBlocker } from '../../launch
 import type { RunStartedEvent } from '../../protocol/events';
 import { EXIT } from '../../protocol/exitCodes';
 import { RUN_FILES } from '../../protocol/files';
-import { processAlive } from '../../protocol/processAlive';
 import { isSweepDir } from '../../protocol/sweepManifest';
 import { readRun } from '../../store/runStore';
-import { UsageError, findRunDir, flagString, parseArgs } from '../args';
+import { loadResumeState } from '../../store/checkpoint';
+import { acquireRunLock, type RunLock } from '../../store/runLock';
+import { UsageError, findRunDir, flagString, parseArgs, type ParsedArgs } from '../args';
 import { cmdSweep } from './sweep';
 
 export async function cmdResume(argv: string[]): Promise<number> {
   if (argv[0] && isSweepDir(path.resolve(argv[0]))) return cmdSweep(['--resume', ...argv]);
-  const args = parseArgs(argv, ['launcher']);
+  const args = parseArgs(argv, ['launcher', 'from']);
   const ref = args.positional[0];
   if (!ref) throw new UsageError('akd resume needs a RUN folder or id');
   const runDir = findRunDir(ref);
+  // Before anything else: the one writer (a second resume, a running run or its Slurm job refuse it).
+  const lock = acquireRunLock(runDir, {
+    command: 'resume',
+    refusal: () => `${runDir} is already being written, nothing was resumed`,
+  });
+  try {
+    return await resumeLocked(runDir, args, lock);
+  } finally {
+    lock.release();
+  }
+}
+
+async function resumeLocked(runDir: string, args: ParsedArgs, lock: RunLock): Promise<number> {
   // A Slurm session: settle it if Slurm already ended its job; refuse while it is queued or running.
   const blocker = await slurmResumeBlocker(runDir);
   if (blocker) {
@@ -29,10 +43,11 @@ export async function cmdResume(argv: string[]): Promise<number> {
     return EXIT.invalid;
   }
   const started = [...run.events].reverse().find((e): e is RunStartedEvent => e.type === 'run-started');
-  if (run.status === 'running' && started && processAlive(started.pid) && started.pid !== process.pid) {
-    process.stderr.write(`${runDir}: still running (pid ${started.pid})\n`);
-    return EXIT.invalid;
-  }
+  // The checkpoint is checked before anything is written: a damaged one is refused, never retrained from scratch.
+  const from = flagString(args, 'from');
+  if (from !== undefined && from !== 'latest' && from !== 'previous')
+    throw new UsageError(`--from must be latest or previous, got "${from}"`);
+  loadResumeState(runDir, { from, runRef: args.positional[0] });
   if (!run.config) {
     process.stderr.write(`${runDir}: ${RUN_FILES.config} is missing or unreadable\n`);
     return EXIT.failed;
@@ -48,6 +63,7 @@ export async function cmdResume(argv: string[]): Promise<number> {
       json: args.flags.has('json'),
       detach: args.flags.has('detach'),
       resume: true,
+      lock,
     });
   }
   return runLocally({

@@ -7,6 +7,7 @@ import type { ExperimentConfig } from '../../protocol/configTypes';
 import { EXIT } from '../../protocol/exitCodes';
 import { RUN_FILES } from '../../protocol/files';
 import { createRunDir, runsRootFor, writeJsonAtomic } from '../../store/runStore';
+import { acquireRunLock } from '../../store/runLock';
 import { UsageError, flagString, parseArgs } from '../args';
 
 /** Validate and print problems; returns the resolved config when it can run. */
@@ -49,17 +50,31 @@ export async function cmdRun(argv: string[]): Promise<number> {
   if (launcher.type === 'slurm' || config.launcher) config.launcher = launcher;
   const abs = path.resolve(configPath);
   const { runId, runDir } = createRunDir(runsRootFor(abs, flagString(args, 'out')), config.name);
-  writeJsonAtomic(path.join(runDir, RUN_FILES.config), config);
-  if (launcher.type === 'slurm') {
-    return launchOnSlurm({
+  // The run folder's one writer from its first file on (a resume clicked meanwhile is refused).
+  const lock = acquireRunLock(runDir, { command: 'run' });
+  try {
+    writeJsonAtomic(path.join(runDir, RUN_FILES.config), config);
+    if (launcher.type === 'slurm') {
+      return await launchOnSlurm({
+        config,
+        configPath: abs,
+        runDir,
+        launcher,
+        json: args.flags.has('json'),
+        detach: args.flags.has('detach'),
+        resume: false,
+        lock,
+      });
+    }
+    return await runLocally({
       config,
       configPath: abs,
+      runId,
       runDir,
-      launcher,
       json: args.flags.has('json'),
-      detach: args.flags.has('detach'),
       resume: false,
     });
+  } finally {
+    lock.release();
   }
-  return runLocally({ config, configPath: abs, runId, runDir, json: args.flags.has('json'), resume: false });
 }

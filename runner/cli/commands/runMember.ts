@@ -9,6 +9,7 @@ import { EXIT } from '../../protocol/exitCodes';
 import { RUN_FILES } from '../../protocol/files';
 import { isSweepDir, memberRunDir, readManifest } from '../../protocol/sweepManifest';
 import { readJson, readRun } from '../../store/runStore';
+import { acquireRunLock } from '../../store/runLock';
 import { UsageError, flagString, parseArgs } from '../args';
 
 export async function cmdRunMember(argv: string[]): Promise<number> {
@@ -41,17 +42,22 @@ export async function cmdRunMember(argv: string[]): Promise<number> {
     process.stderr.write(`${runDir}: no readable ${RUN_FILES.config}\n`);
     return EXIT.failed;
   }
-  const run = readRun(runDir);
-  if (run.status === 'completed') {
-    process.stderr.write(`${runDir}: already completed\n`);
-    return EXIT.ok;
+  const lock = acquireRunLock(runDir, { command: 'run-member' });
+  try {
+    const run = readRun(runDir);
+    if (run.status === 'completed') {
+      process.stderr.write(`${runDir}: already completed\n`);
+      return EXIT.ok;
+    }
+    return await runLocally({
+      config,
+      configPath,
+      runId: path.basename(runDir),
+      runDir,
+      json: args.flags.has('json'),
+      resume: run.events.length > 0,
+    });
+  } finally {
+    lock.release();
   }
-  return runLocally({
-    config,
-    configPath,
-    runId: path.basename(runDir),
-    runDir,
-    json: args.flags.has('json'),
-    resume: run.events.length > 0,
-  });
 }

@@ -13,6 +13,7 @@ import { humanSweepReporter } from '../../protocol/format';
 import { isSweepDir, readManifest, type SweepManifest } from '../../protocol/sweepManifest';
 import { folderStamp } from '../../store/runStore';
 import { defaultConcurrency, memberState, prepareSweep } from '../../sweep/manifest';
+import { acquireRunLock } from '../../store/runLock';
 import { runSweep } from '../../sweep/runSweep';
 import { UsageError, flagString, parseArgs, type ParsedArgs } from '../args';
 
@@ -85,6 +86,26 @@ function loadSweepConfig(configPath: string, flags: SweepOverrides): ExperimentC
 }
 
 async function runAndReport(
+  sweepDir: string,
+  manifest: SweepManifest,
+  concurrency: number,
+  json: boolean,
+  resumed: boolean,
+  retryFailed: boolean,
+): Promise<number> {
+  // One orchestrator per sweep folder (a second `akd sweep --resume` would start the same members).
+  const lock = acquireRunLock(sweepDir, {
+    command: 'sweep',
+    refusal: () => `${sweepDir} is already being run, nothing was started`,
+  });
+  try {
+    return await orchestrate(sweepDir, manifest, concurrency, json, resumed, retryFailed);
+  } finally {
+    lock.release();
+  }
+}
+
+async function orchestrate(
   sweepDir: string,
   manifest: SweepManifest,
   concurrency: number,

@@ -150,7 +150,7 @@ test('a crashed run (SIGKILL) leaves readable events and resumes from its last e
   assert.equal(first.signal, 'SIGKILL');
   const runDir = (first.events[0] as RunStartedEvent).runDir;
   const list = await runAkd(['list', path.dirname(runDir)]);
-  assert.match(list.stdout, /running/, 'without a terminal event the run still reads as running');
+  assert.match(list.stdout, /crashed/, 'no terminal event and its writer is gone: the run crashed');
 
   const second = await runAkd(['resume', path.basename(runDir), '--json'], { cwd: dir });
   assert.equal(second.code, 0, second.stderr);

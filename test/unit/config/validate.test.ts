@@ -631,7 +631,8 @@ test('idx: "x" missing but "x.gz" present suggests the .gz name', () => {
 });
 
 function idxFile(file: string, dims: number[]): void {
-  const buf = Buffer.alloc(4 + 4 * dims.length);
+  // The header and the (zero) data it promises: validate checks a file holds what its header says.
+  const buf = Buffer.alloc(4 + 4 * dims.length + dims.reduce((a, b) => a * b, 1));
   buf[2] = 0x08;
   buf[3] = dims.length;
   dims.forEach((d, i) => buf.writeUInt32BE(d, 4 + 4 * i));
@@ -733,7 +734,9 @@ function writeCheckpoint(
     weightsManifest: [{ paths: ['weights.bin'], weights: weights.map((w) => ({ ...w, dtype: 'float32' })) }],
   };
   fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(modelJson));
-  if (withShard) fs.writeFileSync(path.join(dir, 'weights.bin'), '');
+  // As many float32 bytes as the manifest lists: validate checks the weights file against it.
+  const bytes = 4 * weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+  if (withShard) fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.alloc(bytes));
 }
 
 test('checkpoint teacher: missing, invalid JSON, missing shard', () => {

@@ -2,8 +2,10 @@
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { processStartTime } from '../../../runner/protocol/processIdentity';
 import type { RunsNode } from '../../../extension/views/runsTree';
 import { api, waitUntil, workspaceDir } from './helpers';
 import { REPO_ROOT } from './index';
@@ -208,6 +210,88 @@ suite('runs', function () {
       await vscode.commands.executeCommand('annealKd.deleteRun', runDir, { confirm: false }),
       true,
     );
+  });
+
+  /** A run folder written by a process this window did not start: run-started (+ more events) and, optionally, its lock. */
+  function foreignRun(id: string, extra: object[], lock?: object): string {
+    const runDir = path.join(workspaceDir(), '.akd', 'runs', id);
+    fs.mkdirSync(runDir, { recursive: true });
+    const started = {
+      v: 1,
+      time: new Date().toISOString(),
+      type: 'run-started',
+      runId: id,
+      runDir,
+      configPath: configUri('tiny.akd.json').fsPath,
+      config: { name: 'tiny', method: { type: 'annealing', tauMax: 2 } },
+      backend: 'cpu',
+      teacher: {},
+      student: {},
+      data: {},
+      pid: process.pid,
+      process: { pid: process.pid, host: os.hostname() },
+    };
+    const lines = [started, ...extra].map((e) =>
+      JSON.stringify({ v: 1, time: new Date().toISOString(), ...e }),
+    );
+    fs.writeFileSync(path.join(runDir, 'events.jsonl'), lines.join('\n') + '\n');
+    if (lock) fs.writeFileSync(path.join(runDir, 'run.lock'), JSON.stringify(lock));
+    return runDir;
+  }
+
+  test('Resume refuses a run whose lock a live process holds, naming that process; nothing is started', async () => {
+    const { runs } = await api();
+    // This extension host stands in for an `akd resume` in a terminal: alive, same pid and start time.
+    const holder = {
+      v: 1,
+      pid: process.pid,
+      host: os.hostname(),
+      startTime: processStartTime(process.pid),
+      command: 'resume',
+      acquiredAt: new Date().toISOString(),
+    };
+    const runDir = foreignRun('20200102-000000-tiny', [{ type: 'run-cancelled', signal: 'SIGTERM' }], holder);
+    const events = fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8');
+    try {
+      await runs.refresh();
+      assert.equal(runs.get(runDir)?.status, 'cancelled');
+      await assert.rejects(runs.resume(runDir), (e: Error) =>
+        /Resume Run: 20200102-000000-tiny is being written by akd resume, pid \d+ on .*; stop it or wait for it to end\./.test(
+          e.message,
+        ),
+      );
+      assert.equal(await vscode.commands.executeCommand('annealKd.resumeRun', runDir), undefined);
+      assert.equal(fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8'), events, 'nothing was written');
+      assert.equal(runs.get(runDir)?.status, 'cancelled');
+    } finally {
+      fs.rmSync(path.join(runDir, 'run.lock'), { force: true });
+      await vscode.commands.executeCommand('annealKd.deleteRun', runDir, { confirm: false });
+    }
+  });
+
+  test('re-attach trusts the process identity: a lock whose pid now names another process reads interrupted', async () => {
+    const { runs } = await api();
+    // What a SIGKILLed run leaves after its pid was reused: the pid is alive (this extension host),
+    // but it started at another time than the lock says.
+    const holder = {
+      v: 1,
+      pid: process.pid,
+      host: os.hostname(),
+      startTime: 'another-boot:1',
+      command: 'run',
+      acquiredAt: new Date().toISOString(),
+    };
+    const runDir = foreignRun(
+      '20200103-000000-tiny',
+      [{ type: 'phase-started', phase: 'teacher', epochs: 2 }],
+      holder,
+    );
+    try {
+      await runs.refresh();
+      assert.equal(runs.get(runDir)?.status, 'interrupted', 'the pid is alive but it is not the run');
+    } finally {
+      await vscode.commands.executeCommand('annealKd.deleteRun', runDir, { confirm: false });
+    }
   });
 
   test('a real run started by another window is re-attached, followed, and stopped by pid', async () => {
