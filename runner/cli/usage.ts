@@ -28,10 +28,12 @@ Usage:
       .akd/teachers/. The sweep goes to .akd/sweeps/<id>/ beside CONFIG (or DIR).
   akd sweep --resume SWEEP_DIR [--retry-failed] [--json]   (also: akd resume SWEEP_DIR)
       Continue a stopped sweep: completed members are skipped, cancelled and crashed ones resumed.
-  akd compare RUN_OR_SWEEP_DIR... [--csv FILE] [--md FILE] [--png FILE] [--runs-csv FILE] [--best-only]
+  akd compare RUN_OR_SWEEP_DIR... [--csv FILE] [--md FILE] [--png FILE] [--svg FILE] [--title TEXT]
+                   [--runs-csv FILE] [--best-only]
       Student test accuracy per method and swept setting: mean ± std over seeds (sample std), best,
-      n, validation accuracy, the gap to the teacher, parameters, wall time; --png draws it with
-      error bars and the annealing phase-1 curves per temperature.
+      n, validation accuracy, the gap to the teacher, parameters, wall time. --png/--svg draw it for
+      a paper column (3.4 in, 8 pt text; PNG at 300 dpi, SVG with its text as text): accuracy per
+      method with error bars and each seed, and (FILE-phase1) the annealing phase-1 curves per T.
   akd compare RUN_OR_SWEEP_DIR... --json
       The comparison the editor's dashboard shows, as one JSON object: {runs (one per run: final and
       best accuracy, sizes, seconds, backend, student curve), groups (mean ± std per method and

@@ -23,4 +23,5 @@ export * from './format';
 export * from './series';
 export * from './stats';
 export * from './annealingSchedule';
+export * from './experiments';
 export * from './exportEvents';
