@@ -322,7 +322,8 @@ async function tuneCell(ds: DatasetSpec, st: StudentSpec, picks: Picks): Promise
 
 async function finalCell(ds: DatasetSpec, st: StudentSpec, picks: Picks): Promise<void> {
   const cell = `${ds.id}-${st.id}`;
-  for (const method of ['scratch', 'kd', 'takd', 'annealing'] as const) {
+  // Annealing and its first reference (scratch) first; the KD baselines follow.
+  for (const method of ['scratch', 'annealing', 'kd', 'takd'] as const) {
     const picked = picks[cell]?.[method];
     if (!picked)
       throw new Error(`${cell}: no tuned ${method} setting in ${picksFile(ds)} (run the tune stage)`);
@@ -344,8 +345,12 @@ async function pipeline(ds: DatasetSpec, stages: Set<string>): Promise<void> {
     convertFashionMnist(path.dirname(require.resolve('fashion-mnist/package.json')), FASHION_DIR, log);
   if (stages.has('teachers')) await trainTeacher(ds);
   const picks: Picks = readJson<Picks>(picksFile(ds)) ?? {};
-  if (stages.has('tune')) for (const st of STUDENTS) await tuneCell(ds, st, picks);
-  if (stages.has('final')) for (const st of STUDENTS) await finalCell(ds, st, picks);
+  // Cell by cell (tune, then the five final seeds), cheapest cells first: an interrupted study
+  // still has complete cells to report.
+  for (const st of STUDENTS) {
+    if (stages.has('tune')) await tuneCell(ds, st, picks);
+    if (stages.has('final')) await finalCell(ds, st, picks);
+  }
 }
 
 // ---------------------------------------------------------------- report

@@ -7,6 +7,8 @@ export interface AkdSettings {
   stopTimeoutSeconds: number;
   nodePath: string;
   codeLensEnabled: boolean;
+  /** `Experiments` in the CodeLens. */
+  codeLensExperiments: boolean;
   hoverEnabled: boolean;
   statusBarEnabled: boolean;
   notificationsEnabled: boolean;
@@ -24,6 +26,7 @@ export function readSettings(): AkdSettings {
     stopTimeoutSeconds: Math.max(1, c.get<number>('stopTimeoutSeconds', 15)),
     nodePath: c.get<string>('nodePath', '').trim(),
     codeLensEnabled: c.get<boolean>('codeLens.enabled', true),
+    codeLensExperiments: c.get<boolean>('codeLens.experiments', true),
     hoverEnabled: c.get<boolean>('hover.enabled', true),
     statusBarEnabled: c.get<boolean>('statusBar.enabled', true),
     notificationsEnabled: c.get<boolean>('notifications.enabled', true),

@@ -1,7 +1,9 @@
 /** Every contributed command, registered from its small factory. Ids match package.json. */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Ctx } from '../context';
 import type { DashboardPanel } from '../dashboard/dashboardPanel';
+import type { ExperimentsPanel } from '../experiments/experimentsPanel';
 import { runDirFrom } from './args';
 import { newExperiment } from './newExperiment';
 import { resumeRun, runExperiment, stopRun } from './runCommands';
@@ -10,6 +12,7 @@ import { cleanUpRuns, deleteSweep, editRunNote, starRun, unstarRun } from './man
 import { modifyAndQueue, modifyAndRun } from './modifyCommands';
 import { cancelQueued, moveQueuedDown, moveQueuedUp, queueExperiment } from './queueCommands';
 import { cancelSlurmJob, compareSweep, resumeSweep, runSweep, stopSweep } from './sweepCommands';
+import { openExample } from '../walkthrough';
 import { exportStudent } from './exportCommands';
 
 export const COMMAND_IDS = [
@@ -38,6 +41,8 @@ export const COMMAND_IDS = [
   'annealKd.editRunNote',
   'annealKd.deleteSweep',
   'annealKd.cleanUpRuns',
+  'annealKd.showExperiments',
+  'annealKd.openExample',
   'annealKd.exportStudent',
 ] as const;
 
@@ -50,7 +55,24 @@ function openDashboard(ctx: Ctx, dashboard: DashboardPanel) {
   };
 }
 
-export function registerCommands(ctx: Ctx, dashboard: DashboardPanel): void {
+/**
+ * The experiments table; from a config (CodeLens, editor or explorer menu) it opens filtered to
+ * that config's name.
+ */
+function showExperiments(experiments: ExperimentsPanel) {
+  return (arg?: unknown): boolean => {
+    const config =
+      arg instanceof vscode.Uri
+        ? arg.fsPath
+        : typeof arg === 'string' && arg.endsWith('.akd.json')
+          ? arg
+          : undefined;
+    experiments.show(config ? path.basename(config).replace(/\.akd\.json$/, '') : undefined);
+    return true;
+  };
+}
+
+export function registerCommands(ctx: Ctx, dashboard: DashboardPanel, experiments: ExperimentsPanel): void {
   const factories: Record<(typeof COMMAND_IDS)[number], (...args: never[]) => unknown> = {
     'annealKd.newExperiment': newExperiment(),
     'annealKd.runExperiment': runExperiment(ctx),
@@ -77,6 +99,8 @@ export function registerCommands(ctx: Ctx, dashboard: DashboardPanel): void {
     'annealKd.editRunNote': editRunNote(ctx),
     'annealKd.deleteSweep': deleteSweep(ctx),
     'annealKd.cleanUpRuns': cleanUpRuns(ctx),
+    'annealKd.showExperiments': showExperiments(experiments),
+    'annealKd.openExample': openExample(ctx.runs),
     'annealKd.exportStudent': exportStudent(ctx),
   };
   for (const [id, handler] of Object.entries(factories)) {

@@ -80,7 +80,13 @@ export function runExperiment(ctx: Ctx) {
 
 export function stopRun(ctx: Ctx) {
   return async (arg?: unknown): Promise<RunState | undefined> => {
-    const run = await runFromArgOrPick(ctx, arg, (r) => isActive(r.status), 'Stop which run?');
+    // No argument in a config's editor (the Stop keybinding): that config's run.
+    const editor = vscode.window.activeTextEditor?.document.uri.fsPath;
+    const own =
+      arg === undefined && editor?.endsWith('.akd.json')
+        ? ctx.runs.runsOf(editor).find((r) => isActive(r.status))
+        : undefined;
+    const run = own ?? (await runFromArgOrPick(ctx, arg, (r) => isActive(r.status), 'Stop which run?'));
     if (!run) {
       await ctx.runs.stopPending();
       return undefined;

@@ -18,6 +18,7 @@ import {
   noteLine,
   pct,
   percent,
+  REFERENCE_PROTOCOL_LABEL,
   sweepDescription,
   sweepGroups,
   type RunDisplayStatus,
@@ -73,6 +74,12 @@ export function jobStateText(job: NonNullable<RunState['job']>): string {
 }
 
 export function runDescription(run: RunState): string {
+  const text = baseDescription(run);
+  // A reference-protocol run's accuracy was picked on the test set: say so wherever it shows.
+  return run.protocol === 'reference' ? `${text} · ${REFERENCE_PROTOCOL_LABEL}` : text;
+}
+
+function baseDescription(run: RunState): string {
   const job = run.job;
   switch (run.status) {
     case 'running':
@@ -306,6 +313,10 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
       `**${run.name ?? run.runId}** · ${run.method ?? ''} · $(${ICONS[run.status][0].replace('~spin', '')}) ${run.status}\n\n`,
     );
     tip.appendMarkdown(`${resultText(run)}\n\n`);
+    if (run.protocol === 'reference')
+      tip.appendMarkdown(
+        `$(warning) ${REFERENCE_PROTOCOL_LABEL}: trained on the whole training set, checkpoints and the reported accuracy chosen on the test set (as the paper's code); not comparable with held-out runs\n\n`,
+      );
     if (run.job) {
       const j = run.job;
       tip.appendMarkdown(

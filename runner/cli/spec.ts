@@ -151,14 +151,21 @@ one job, the other members as one job array.
     summary: 'Student test accuracy per method and setting: mean ± std over seeds, tables, plot.',
     details: `Per method and swept setting: the student's test accuracy as mean ± sample std over seeds, the
 best seed, n, the final student's validation accuracy (pick settings on that), the gap to the
-teacher, parameters and wall time. --png draws the accuracies with error bars and the annealing
-phase-1 curves per temperature. --json prints the comparison the editor's dashboard shows, as one
+teacher, parameters and wall time. --png/--svg draw it for a paper column (3.4 in, 8 pt text; PNG
+at 300 dpi, SVG with its text as text): accuracy per method with error bars and each seed, and
+(FILE-phase1) the annealing phase-1 curves per T. --json prints the comparison the editor's dashboard shows, as one
 object: {runs, groups, errors}.`,
     options: {
       json: json('the comparison as one JSON object'),
       csv: { type: 'string', value: 'FILE', complete: 'file', help: 'write the table as CSV' },
       md: { type: 'string', value: 'FILE', complete: 'file', help: 'write the table as Markdown' },
       png: { type: 'string', value: 'FILE', complete: 'file', help: 'draw the plot as PNG' },
+      svg: {
+        type: 'string',
+        value: 'FILE',
+        complete: 'file',
+        help: 'draw the plot as SVG (its text as text)',
+      },
       'runs-csv': { type: 'string', value: 'FILE', complete: 'file', help: 'write one row per run as CSV' },
       title: { type: 'string', value: 'TEXT', help: "the plot's title" },
       'best-only': { type: 'boolean', help: 'only the best setting per method (by validation accuracy)' },

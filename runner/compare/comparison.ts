@@ -72,6 +72,9 @@ export function comparisonGroups(groups: readonly Group[]): ComparisonGroup[] {
     studentParams: g.studentParams,
     seconds: g.seconds,
     incomplete: g.incomplete,
+    values: g.runs
+      .filter((r) => r.status === 'completed' && r.studentTest !== null && Number.isFinite(r.studentTest))
+      .map((r) => r.studentTest as number),
   }));
 }
 

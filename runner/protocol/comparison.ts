@@ -42,6 +42,8 @@ export interface ComparisonGroup {
   studentParams: number;
   seconds: number;
   incomplete: number;
+  /** Each completed run's (seed's) test accuracy behind mean and std. */
+  values?: number[];
 }
 
 export interface ComparisonData {

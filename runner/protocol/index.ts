@@ -24,4 +24,5 @@ export * from './series';
 export * from './stats';
 export * from './annealingSchedule';
 export * from './runMeta';
+export * from './experiments';
 export * from './exportEvents';

@@ -2,7 +2,7 @@
  * One run's state as the extension shows it, folded from run events. Pure (no vscode, no fs),
  * so the same reducer serves events read from stdout and from a tailed events.jsonl.
  */
-import type { MethodType } from './configTypes';
+import { protocolOf, type EvaluationProtocol, type MethodType } from './configTypes';
 import type { PhaseName, RunEvent, RunStatus, RunSummary } from './events';
 
 /** `interrupted`: no terminal event and the process is gone (killed, crashed, machine restarted). */
@@ -25,6 +25,10 @@ export interface RunState {
   endedAt?: string;
   summary?: RunSummary;
   error?: string;
+  /** The evaluation protocol (reference: selected on test; views label it with REFERENCE_PROTOCOL_LABEL). */
+  protocol?: EvaluationProtocol;
+  /** How the distillation targets are made: cached once, or per augmented batch. */
+  teacherTargets?: 'cached' | 'per-batch';
   /** Latest validation accuracy seen (0..1), for the tree while running. */
   lastValAccuracy?: number;
   /** Runs launched on Slurm: their process is on another machine, so no pid check applies. */
@@ -63,6 +67,8 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
       s.tauMax = event.config.method.type === 'annealing' ? event.config.method.tauMax : undefined;
       s.pid = event.pid;
       if (event.overrides) s.overrides = event.overrides;
+      s.protocol = event.protocol ?? protocolOf(event.config);
+      s.teacherTargets = event.teacherTargets;
       s.status = 'running';
       s.startedAt ??= event.time;
       s.endedAt = undefined;
@@ -80,6 +86,8 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
       s.epochs = event.epochs;
       if (event.temperature !== undefined) s.temperature = event.temperature;
       if (typeof event.valAccuracy === 'number') s.lastValAccuracy = event.valAccuracy;
+      // The reference protocol has no validation split: its epochs report test accuracy.
+      else if (typeof event.testAccuracy === 'number') s.lastValAccuracy = event.testAccuracy;
       break;
     case 'progress':
       s.phase = event.phase;
@@ -88,6 +96,7 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
     case 'run-completed':
       s.status = 'completed';
       s.summary = event.summary;
+      if (event.summary.protocol) s.protocol = event.summary.protocol;
       s.endedAt = event.time;
       break;
     case 'run-failed':
