@@ -44,6 +44,7 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
     stopTimeoutMs: () => settings.stopTimeoutSeconds * 1000,
     isTrusted: () => vscode.workspace.isTrusted,
     launcher: () => settings.launcher,
+    queueAutoStart: () => settings.queueAutoStart,
     log,
   });
   client = createLanguageClient(context, () => settings.validationEnabled);
@@ -63,6 +64,8 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
   const view = vscode.window.createTreeView('annealKd.runs', {
     treeDataProvider: tree,
     showCollapseAll: true,
+    // Delete several runs at once (Delete Run takes the selection).
+    canSelectMany: true,
   });
   const codeLens = new ConfigCodeLensProvider(
     runs,
@@ -108,6 +111,8 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
       settings = readSettings();
       codeLens.refresh();
       statusBar.update();
+      // More slots, or the queue switched on: start what waits.
+      runs.queue.scheduleDrain();
     }),
   );
   // Trust granted later: nothing to redo (the gate is checked at each start), but the views

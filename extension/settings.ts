@@ -15,6 +15,8 @@ export interface AkdSettings {
   validationEnabled: boolean;
   /** Where runs and sweeps start when their config has no `launcher` block. */
   launcher: LauncherType;
+  /** Start queued runs whenever maxConcurrentRuns leaves a slot free. */
+  queueAutoStart: boolean;
 }
 
 export function readSettings(): AkdSettings {
@@ -30,5 +32,6 @@ export function readSettings(): AkdSettings {
     notificationsEnabled: c.get<boolean>('notifications.enabled', true),
     validationEnabled: c.get<boolean>('validation.enabled', true),
     launcher: c.get<string>('launcher', 'local') === 'slurm' ? 'slurm' : 'local',
+    queueAutoStart: c.get<boolean>('queue.autoStart', true),
   };
 }

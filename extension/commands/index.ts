@@ -8,6 +8,9 @@ import { runDirFrom } from './args';
 import { newExperiment } from './newExperiment';
 import { resumeRun, runExperiment, stopRun } from './runCommands';
 import { deleteRun, revealRunFolder, showRunLog } from './runFolderCommands';
+import { cleanUpRuns, deleteSweep, editRunNote, starRun, unstarRun } from './manageCommands';
+import { modifyAndQueue, modifyAndRun } from './modifyCommands';
+import { cancelQueued, moveQueuedDown, moveQueuedUp, queueExperiment } from './queueCommands';
 import { cancelSlurmJob, compareSweep, resumeSweep, runSweep, stopSweep } from './sweepCommands';
 import { openExample } from '../walkthrough';
 import { exportStudent } from './exportCommands';
@@ -27,6 +30,17 @@ export const COMMAND_IDS = [
   'annealKd.resumeSweep',
   'annealKd.compareSweep',
   'annealKd.cancelSlurmJob',
+  'annealKd.queueExperiment',
+  'annealKd.cancelQueued',
+  'annealKd.moveQueuedUp',
+  'annealKd.moveQueuedDown',
+  'annealKd.modifyAndRun',
+  'annealKd.modifyAndQueue',
+  'annealKd.starRun',
+  'annealKd.unstarRun',
+  'annealKd.editRunNote',
+  'annealKd.deleteSweep',
+  'annealKd.cleanUpRuns',
   'annealKd.showExperiments',
   'annealKd.openExample',
   'annealKd.exportStudent',
@@ -74,6 +88,17 @@ export function registerCommands(ctx: Ctx, dashboard: DashboardPanel, experiment
     'annealKd.resumeSweep': resumeSweep(ctx),
     'annealKd.compareSweep': compareSweep(ctx),
     'annealKd.cancelSlurmJob': cancelSlurmJob(ctx),
+    'annealKd.queueExperiment': queueExperiment(ctx),
+    'annealKd.cancelQueued': cancelQueued(ctx),
+    'annealKd.moveQueuedUp': moveQueuedUp(ctx),
+    'annealKd.moveQueuedDown': moveQueuedDown(ctx),
+    'annealKd.modifyAndRun': modifyAndRun(ctx),
+    'annealKd.modifyAndQueue': modifyAndQueue(ctx),
+    'annealKd.starRun': starRun(ctx),
+    'annealKd.unstarRun': unstarRun(ctx),
+    'annealKd.editRunNote': editRunNote(ctx),
+    'annealKd.deleteSweep': deleteSweep(ctx),
+    'annealKd.cleanUpRuns': cleanUpRuns(ctx),
     'annealKd.showExperiments': showExperiments(experiments),
     'annealKd.openExample': openExample(ctx.runs),
     'annealKd.exportStudent': exportStudent(ctx),

@@ -16,7 +16,9 @@ import {
   initialRunState,
   isActive,
   isTerminal,
+  metaFields,
   readManifest,
+  readRunMeta,
   runWriterAlive,
   RUN_FILES,
   SWEEP_FILES,
@@ -57,6 +59,14 @@ const RESCAN_MS = 150;
 const SCAN_BATCH = 50;
 const CONFIG_GLOB = '**/*.akd.json';
 const CONFIG_EXCLUDE = '**/{node_modules,.akd,.git}/**';
+
+/** A run's state with its star and note from its meta.json (protocol/runMeta.ts). */
+export function withMeta(state: RunState): RunState {
+  const next: RunState = { ...state };
+  delete next.starred;
+  delete next.note;
+  return { ...next, ...metaFields(readRunMeta(state.runDir)) };
+}
 
 export function samePath(a: string | undefined, b: string | undefined): boolean {
   if (!a || !b) return false;
@@ -111,7 +121,21 @@ export class RunDiscovery implements vscode.Disposable {
     sweepWatcher.onDidCreate(onRunsChanged, undefined, this.disposables);
     sweepWatcher.onDidDelete(onRunsChanged, undefined, this.disposables);
     sweepWatcher.onDidChange(onEventsChanged, undefined, this.disposables);
-    this.disposables.push(watcher, configWatcher, sweepWatcher, this.changed, this.finished);
+    // Stars and notes (akd star|note, from here or a terminal).
+    const metaWatcher = vscode.workspace.createFileSystemWatcher('**/.akd/{runs/*,sweeps/*/*}/meta.json');
+    const onMetaChanged = (uri: vscode.Uri): void => this.refreshMeta(path.dirname(uri.fsPath));
+    metaWatcher.onDidCreate(onMetaChanged, undefined, this.disposables);
+    metaWatcher.onDidChange(onMetaChanged, undefined, this.disposables);
+    metaWatcher.onDidDelete(onMetaChanged, undefined, this.disposables);
+    this.disposables.push(watcher, configWatcher, sweepWatcher, metaWatcher, this.changed, this.finished);
+  }
+
+  /** Re-read a run's star and note (after akd star|unstar|note). */
+  refreshMeta(runDir: string): void {
+    const entry = this.runs.get(path.resolve(runDir));
+    if (!entry) return;
+    entry.state = withMeta(entry.state);
+    this.changed.fire();
   }
 
   /** Views re-render. */
@@ -297,7 +321,7 @@ export class RunDiscovery implements vscode.Disposable {
     let entry = this.runs.get(runDir);
     if (!entry) {
       entry = {
-        state: { ...initialRunState(path.basename(runDir), runDir), sweepDir },
+        state: withMeta({ ...initialRunState(path.basename(runDir), runDir), sweepDir }),
         reader: new EventTail(path.join(runDir, RUN_FILES.events)),
         live: false,
       };

@@ -35,6 +35,11 @@ export interface RunState {
   job?: { id: string; state?: string; reason?: string; node?: string; exitCode?: string; final?: boolean };
   /** A sweep member: its sweep folder (`.akd/sweeps/<id>/`); the manager sets it, not the events. */
   sweepDir?: string;
+  /** `akd run --set` values it was started with (from run-started). */
+  overrides?: Record<string, unknown>;
+  /** From the run's meta.json (protocol/runMeta.ts); the reader sets them, not the events. */
+  starred?: boolean;
+  note?: string;
 }
 
 export function initialRunState(runId: string, runDir: string): RunState {
@@ -61,6 +66,7 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
       s.method = event.config.method.type;
       s.tauMax = event.config.method.type === 'annealing' ? event.config.method.tauMax : undefined;
       s.pid = event.pid;
+      if (event.overrides) s.overrides = event.overrides;
       s.protocol = event.protocol ?? protocolOf(event.config);
       s.teacherTargets = event.teacherTargets;
       s.status = 'running';

@@ -13,7 +13,7 @@ import { renderFigure } from '../../compare/render';
 import { groupsCsv, groupsMarkdown, groupsTable, runsCsv } from '../../compare/report';
 import { pct, percent } from '../../protocol/format';
 import { EXIT } from '../../protocol/exitCodes';
-import { UsageError, flagString, parseArgs } from '../args';
+import { UsageError, flagString, type ParsedArgs } from '../args';
 
 function write(file: string, data: string | Buffer): void {
   const abs = path.resolve(file);
@@ -22,8 +22,7 @@ function write(file: string, data: string | Buffer): void {
   process.stderr.write(`wrote ${abs}\n`);
 }
 
-export async function cmdCompare(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['csv', 'md', 'png', 'svg', 'runs-csv', 'title']);
+export async function cmdCompare(args: ParsedArgs): Promise<number> {
   if (args.positional.length === 0)
     throw new UsageError('akd compare needs at least one run or sweep folder');
   if (args.flags.has('json')) {
