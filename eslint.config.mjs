@@ -34,6 +34,23 @@ export default defineConfig(
     },
   },
   {
+    // The contract has no runtime dependencies: its chart definitions (runner/protocol/charts) name
+    // chart.js and its plugins' types only; the renderers (CLI, webviews) load the code.
+    files: ['runner/protocol/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: ['chart.js', 'chartjs-chart-error-bars', 'chartjs-plugin-annotation'].map((name) => ({
+            name,
+            allowTypeImports: true,
+            message: 'runner/protocol imports chart.js and its plugins as types only (import type).',
+          })),
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],
     languageOptions: { globals: globals.node, sourceType: 'commonjs' },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

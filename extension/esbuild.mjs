@@ -1,4 +1,5 @@
-// Bundles the extension (dist/extension.js), its language server (dist/server.js) and the
+// Bundles the extension (dist/extension.js), its language server (dist/server.js), the
+// experiments table (dist/webview/experiments.js + .css) and the
 // dashboard webview (dist/webview/dashboard.js + dashboard.css: a browser bundle of its own with
 // chart.js and the toolkit; the panel's localResourceRoots is dist/webview only).
 // `vscode` is provided by the host; everything else (languageclient/server, json-languageservice,
@@ -37,10 +38,18 @@ const webview = {
   define: { 'process.env.NODE_ENV': production ? '"production"' : '"development"' },
 };
 
+// The experiments table: a second page of its own (dist/webview/experiments.js + .css).
+const experiments = {
+  ...webview,
+  entryPoints: ['webview/experiments/main.ts'],
+  outfile: 'dist/webview/experiments.js',
+};
+
 const builds = [
   { ...common, entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { ...common, entryPoints: ['extension/server/server.ts'], outfile: 'dist/server.js', external: ['vscode'] },
   webview,
+  experiments,
 ];
 
 if (watch) {

@@ -8,6 +8,7 @@ import type { LanguageClient } from 'vscode-languageclient/node';
 import { registerCommands } from './commands';
 import type { Ctx } from './context';
 import { DashboardPanel } from './dashboard/dashboardPanel';
+import { ExperimentsPanel } from './experiments/experimentsPanel';
 import { ConfigCodeLensProvider } from './inline/codeLens';
 import { ResultsHoverProvider } from './inline/resultsHover';
 import { formatAccuracy } from './inline/resultFormat';
@@ -17,6 +18,7 @@ import { readSettings } from './settings';
 import { RUN_LOG_SCHEME, RunLogDocumentProvider } from './views/runLogDocument';
 import { RunsTreeProvider } from './views/runsTree';
 import { RunStatusBar } from './views/statusBar';
+import { Walkthrough } from './walkthrough';
 
 /** What activate() returns: for the host test suites and other extensions. */
 export interface AnnealKdApi {
@@ -24,6 +26,8 @@ export interface AnnealKdApi {
   tree: RunsTreeProvider;
   statusBar: RunStatusBar;
   dashboard: DashboardPanel;
+  experiments: ExperimentsPanel;
+  walkthrough: Walkthrough;
   /** Resolves once the language client is running (rejects if it failed to start). */
   clientReady: Promise<void>;
 }
@@ -40,6 +44,7 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
     stopTimeoutMs: () => settings.stopTimeoutSeconds * 1000,
     isTrusted: () => vscode.workspace.isTrusted,
     launcher: () => settings.launcher,
+    queueAutoStart: () => settings.queueAutoStart,
     log,
   });
   client = createLanguageClient(context, () => settings.validationEnabled);
@@ -59,12 +64,27 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
   const view = vscode.window.createTreeView('annealKd.runs', {
     treeDataProvider: tree,
     showCollapseAll: true,
+    // Delete several runs at once (Delete Run takes the selection).
+    canSelectMany: true,
   });
-  const codeLens = new ConfigCodeLensProvider(runs, () => settings.codeLensEnabled);
+  const codeLens = new ConfigCodeLensProvider(
+    runs,
+    () => settings.codeLensEnabled,
+    () => settings.codeLensExperiments,
+  );
   const statusBar = new RunStatusBar(runs, () => settings.statusBarEnabled);
+  const walkthrough = new Walkthrough(runs);
   const dashboard = new DashboardPanel(runs, {
     extensionUri: context.extensionUri,
     log,
+    onDidOpen: () => walkthrough.set('dashboardOpened'),
+    testHooks: context.extensionMode !== vscode.ExtensionMode.Production,
+  });
+  const experiments = new ExperimentsPanel(runs, {
+    extensionUri: context.extensionUri,
+    log,
+    onDidOpen: () => walkthrough.set('experimentsOpened'),
+    workspaceState: context.workspaceState,
     testHooks: context.extensionMode !== vscode.ExtensionMode.Production,
   });
   const selector: vscode.DocumentSelector = { language: AKD_LANGUAGE_ID };
@@ -74,6 +94,8 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
     codeLens,
     statusBar,
     dashboard,
+    experiments,
+    walkthrough,
     vscode.languages.registerCodeLensProvider(selector, codeLens),
     vscode.languages.registerHoverProvider(
       selector,
@@ -81,7 +103,7 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
     ),
     vscode.workspace.registerTextDocumentContentProvider(RUN_LOG_SCHEME, new RunLogDocumentProvider(runs)),
   );
-  registerCommands(ctx, dashboard);
+  registerCommands(ctx, dashboard, experiments);
 
   ctx.push(
     vscode.workspace.onDidChangeConfiguration((e) => {
@@ -89,6 +111,8 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
       settings = readSettings();
       codeLens.refresh();
       statusBar.update();
+      // More slots, or the queue switched on: start what waits.
+      runs.queue.scheduleDrain();
     }),
   );
   // Trust granted later: nothing to redo (the gate is checked at each start), but the views
@@ -131,7 +155,7 @@ export function activate(context: vscode.ExtensionContext): AnnealKdApi {
   clientReady.catch(() => {
     /* reported above; the API caller may still await it */
   });
-  return { runs, tree, statusBar, dashboard, clientReady };
+  return { runs, tree, statusBar, dashboard, experiments, walkthrough, clientReady };
 }
 
 export async function deactivate(): Promise<void> {

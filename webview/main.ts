@@ -6,7 +6,21 @@
  */
 import './dashboard.css';
 import type { RunEvent, RunStartedEvent, RunSummary } from '../runner/protocol/events';
-import type { RunState } from '../runner/protocol/runState';
+import { applyEvents, initialRunState, type RunState } from '../runner/protocol/runState';
+import { REFERENCE_PROTOCOL_LABEL, type PhaseName } from '../runner/protocol/events';
+import { accuracyPerMethodChart, type FigureStyle } from '../runner/protocol/charts/figures';
+import { methodColor } from '../runner/protocol/charts/palette';
+import { elapsedTick } from './shaping/axisFormat';
+import {
+  Chart,
+  LinearScale,
+  PointElement,
+  ScatterController,
+  Title,
+  type ChartConfiguration,
+} from 'chart.js';
+import { PointWithErrorBar, ScatterWithErrorBarsController } from 'chartjs-chart-error-bars';
+import annotationPlugin from 'chartjs-plugin-annotation';
 import { LiveChart, type SeriesSpec } from './charts/liveChart';
 import { phasePlugin } from './charts/phasePlugin';
 import { readTheme, watchTheme, type ChartTheme } from './charts/theme';
@@ -32,6 +46,16 @@ interface VsCodeApi {
   setState(state: DashboardState): void;
 }
 declare function acquireVsCodeApi(): VsCodeApi;
+
+Chart.register(
+  ScatterController,
+  LinearScale,
+  PointElement,
+  Title,
+  ScatterWithErrorBarsController,
+  PointWithErrorBar,
+  annotationPlugin,
+);
 
 const RENDER_MS = 250;
 const vscode = acquireVsCodeApi();
@@ -101,6 +125,18 @@ function chartCard(id: ChartId, title: string, description: string): HTMLElement
   );
 }
 
+/** The comparison's groups: test accuracy per method and setting, mean ± std over seeds (hidden without groups). */
+function groupsCard(): HTMLElement {
+  const card = chartCard(
+    'groups',
+    'Test accuracy per method (mean ± std over seeds)',
+    'Student test accuracy per method and setting: mean ± sample std over seeds, each seed as a circle',
+  );
+  card.id = 'groups-card';
+  card.hidden = true;
+  return card;
+}
+
 function buildPage(): void {
   const picker = select(
     [],
@@ -167,7 +203,7 @@ function buildPage(): void {
         chartCard(
           'metrics',
           'Loss and accuracy per epoch',
-          'Training loss and validation accuracy per epoch, phases shaded, temperature steps marked',
+          "Each phase's loss on its own series (cross-entropy, KD loss, and annealing's MSE on its own scale) and the accuracy per epoch, phases shaded, temperature steps marked",
         ),
         chartCard('phi', 'Phi(T) over time', 'The annealing target scale Phi(T) over the run time'),
         chartCard('throughput', 'Throughput', 'Samples per second over the run time'),
@@ -199,6 +235,7 @@ function buildPage(): void {
           'Student accuracy',
           'Student validation accuracy per epoch of each compared run',
         ),
+        groupsCard(),
       ),
       el('div', { class: 'table-wrap' }, el('table', { id: 'compare-table' })),
       el('div', { class: 'table-wrap' }, el('table', { id: 'compare-groups' })),
@@ -217,32 +254,71 @@ function canvas(id: ChartId): HTMLCanvasElement {
   return $<HTMLCanvasElement>(`chart-${id}`);
 }
 
-/** Seconds since the start as an axis label: "12.5s", "95s", "4m", "1h05". */
-function minutes(v: number): string {
-  if (v < 20) return `${Number(v.toFixed(1))}s`;
-  if (v < 120) return `${Math.round(v)}s`;
-  if (v < 7200) return `${Number((v / 60).toFixed(1))}m`;
-  return `${Math.floor(v / 3600)}h${String(Math.round((v % 3600) / 60)).padStart(2, '0')}`;
+/** Seconds since the start as an axis label, as precise as the tick step needs (axisFormat.ts). */
+function minutes(v: number, step: number): string {
+  return elapsedTick(v, step);
 }
+
+/** Which loss each phase minimises: each on its own series, MSE on a scale of its own. */
+const LOSSES: { label: string; phases: PhaseName[]; axis: 'y' | 'y3'; color: number }[] = [
+  { label: 'cross-entropy', phases: ['teacher', 'train', 'finetune'], axis: 'y', color: 1 },
+  { label: 'KD loss (CE + T²·KL)', phases: ['kd', 'assistant'], axis: 'y', color: 4 },
+  { label: 'anneal MSE (Phi(T)-scaled logits)', phases: ['anneal'], axis: 'y3', color: 3 },
+];
+
+/** The metrics chart's series for the run shown: its losses, and the accuracy it selects on. */
+function metricSpecs(): SeriesSpec[] {
+  const started = runStarted();
+  const method = started?.config.method.type ?? run?.method;
+  const phases = new Set<PhaseName>(series.points.map((p) => p.phase));
+  // Before the first epoch: the phases the method will go through.
+  if (phases.size === 0 && method) {
+    for (const p of [
+      'teacher',
+      ...(method === 'annealing'
+        ? ['anneal', 'finetune']
+        : method === 'scratch'
+          ? ['train']
+          : method === 'takd'
+            ? ['assistant', 'kd']
+            : ['kd']),
+    ] as PhaseName[])
+      phases.add(p);
+  }
+  const losses = LOSSES.filter((l) => l.phases.some((p) => phases.has(p))).map((l): SeriesSpec => ({
+    label: l.label,
+    color: l.color,
+    axis: l.axis,
+    data: () => series.lossOf(l.phases),
+  }));
+  const reference = (run?.protocol ?? started?.protocol) === 'reference';
+  return [
+    ...losses,
+    reference
+      ? { label: 'test acc (reference protocol)', color: 0, axis: 'y2', data: () => series.testAccuracy() }
+      : { label: 'val acc', color: 0, axis: 'y2', data: () => series.valAccuracy() },
+    { label: 'train acc', color: 2, axis: 'y2', dashed: true, data: () => series.trainAccuracy() },
+  ];
+}
+let metricLabels = '';
 
 function buildCharts(): void {
   const decor = { spans: () => series.spans, marks: () => series.marks, theme: () => theme };
-  const metricSpecs: SeriesSpec[] = [
-    { label: 'loss', color: 1, axis: 'y', data: () => series.loss() },
-    { label: 'val acc', color: 0, axis: 'y2', data: () => series.valAccuracy() },
-    { label: 'train acc', color: 2, axis: 'y2', dashed: true, data: () => series.trainAccuracy() },
-  ];
   metricsChart = new LiveChart(
     canvas('metrics'),
-    metricSpecs,
+    metricSpecs(),
     {
       x: { title: 'epoch (all phases)' },
-      y: { title: 'loss', min: 0 },
+      y: { title: 'loss (CE / KD)', min: 0, display: 'auto' },
       y2: { title: 'accuracy', min: 0, max: 1, percent: true },
+      y3: { title: 'anneal MSE', min: 0, display: 'auto' },
       plugins: [phasePlugin(decor)],
     },
     theme,
   );
+  metricLabels = metricSpecs()
+    .map((s) => s.label)
+    .join('|');
   phiChart = new LiveChart(
     canvas('phi'),
     [{ label: 'Phi(T)', color: 3, stepped: true, data: () => series.phi }],
@@ -274,7 +350,30 @@ function buildCharts(): void {
   );
 }
 
+/** Another run, or the first events of a method's phases: the metrics chart's series follow. */
+function refreshMetricSpecs(): boolean {
+  const specs = metricSpecs();
+  const labels = specs.map((s) => s.label).join('|');
+  if (labels === metricLabels) return false;
+  metricLabels = labels;
+  metricsChart.setSeries(specs, theme);
+  return true;
+}
+
 function exportPng(id: ChartId): void {
+  if (id === 'groups') {
+    const c = canvas('groups');
+    const out = document.createElement('canvas');
+    out.width = c.width;
+    out.height = c.height;
+    const ctx = out.getContext('2d');
+    if (!ctx) return;
+    ctx.fillStyle = theme.background;
+    ctx.fillRect(0, 0, out.width, out.height);
+    ctx.drawImage(c, 0, 0);
+    post({ type: 'exportPng', chart: id, dataUrl: out.toDataURL('image/png') });
+    return;
+  }
   const chart = { metrics: metricsChart, phi: phiChart, throughput: throughputChart, compare: compareChart }[
     id
   ];
@@ -358,6 +457,22 @@ function renderProgress(timeline: Timeline): void {
   ]);
 }
 
+/** "per augmented batch · 1.2 s in the last epoch (9.8 s in all)", or "cached once per run". */
+function teacherTargetsText(started: RunStartedEvent | undefined): string {
+  const how = run?.teacherTargets ?? started?.teacherTargets;
+  if (!how) return '–';
+  if (how === 'cached') return 'cached once per run (no augmentation)';
+  let last: number | undefined;
+  let total = 0;
+  for (const e of events) {
+    if (e.type === 'epoch-ended' && e.targetSeconds !== undefined) {
+      last = e.targetSeconds;
+      total += e.targetSeconds;
+    }
+  }
+  return `per augmented batch${last !== undefined ? ` · ${last.toFixed(1)} s in the last epoch (${total.toFixed(1)} s in all)` : ''}`;
+}
+
 function renderSummary(): void {
   const started = runStarted();
   const s = summaryOf();
@@ -392,6 +507,14 @@ function renderSummary(): void {
         ? `${started.data.train} train · ${started.data.validation} val · ${started.data.test} test`
         : '–',
     ],
+    [
+      'protocol',
+      (run?.protocol ?? started?.protocol) === 'reference'
+        ? REFERENCE_PROTOCOL_LABEL
+        : 'held-out (selected on validation)',
+      'fact-protocol',
+    ],
+    ['teacher targets', teacherTargetsText(started), 'fact-teacher-targets'],
   ]);
   const status = run?.status ?? 'unknown';
   const enabled: Record<RunAction, boolean> = {
@@ -416,13 +539,16 @@ function renderSummary(): void {
 }
 
 function renderHeader(): void {
-  $('title').textContent = run ? (run.name ?? run.runId) : 'No run selected';
+  // The run shown below: the extension's state of it, or (a run it does not follow) its own events.
+  const shown = run;
+  $('title').textContent = shown ? (shown.name ?? shown.runId) : 'No run selected';
   const b = $('status-badge');
-  b.replaceChildren(badge(run?.status ?? 'no run'));
-  b.dataset.status = run?.status ?? 'none';
-  document.body.dataset.status = run?.status ?? 'none';
-  $('subtitle').textContent = run
-    ? `${run.runId}${run.method ? ` · ${run.method}` : ''}`
+  b.replaceChildren(badge(shown?.status ?? 'no run'));
+  b.dataset.status = shown?.status ?? 'none';
+  document.body.dataset.status = shown?.status ?? 'none';
+  document.body.dataset.protocol = shown?.protocol ?? 'held-out';
+  $('subtitle').textContent = shown
+    ? `${shown.runId}${shown.method ? ` · ${shown.method}` : ''}${shown.protocol === 'reference' ? ` · ${REFERENCE_PROTOCOL_LABEL}` : ''}`
     : 'Run an experiment (▶ Run above a *.akd.json config), then pick it here.';
 }
 
@@ -438,7 +564,8 @@ function render(full: boolean): void {
     planned > 0 ? 0.5 : undefined,
     planned > 0 ? Math.max(planned, series.points.length) + 0.5 : undefined,
   );
-  const reset = full || series.version !== seriesVersion;
+  const respecified = refreshMetricSpecs();
+  const reset = full || respecified || series.version !== seriesVersion;
   seriesVersion = series.version;
   metricsChart.refresh(reset);
   phiChart.refresh(reset);
@@ -488,6 +615,35 @@ function cell(text: string, num = false): HTMLTableCellElement {
   return el('td', num ? { class: 'num' } : {}, text);
 }
 
+let groupsChart: Chart | undefined;
+
+/** Mean ± std per method and setting with each seed: the shared chart definition (runner/protocol/charts). */
+function drawGroupsChart(data: ComparisonData): void {
+  const card = $('groups-card');
+  groupsChart?.destroy();
+  groupsChart = undefined;
+  const groups = data.groups.filter((g) => (g.values?.length ?? 0) > 0);
+  card.hidden = groups.length === 0;
+  const c = canvas('groups');
+  c.dataset.groups = String(groups.length);
+  if (groups.length === 0) return;
+  const style: FigureStyle = {
+    ink: theme.foreground,
+    muted: theme.muted,
+    grid: theme.grid,
+    font: theme.font,
+    fontSize: 12,
+    responsive: true,
+  };
+  const teacher = groups.map((g) => g.teacher).find((t) => t !== null) ?? null;
+  const config = accuracyPerMethodChart(
+    groups.map((g) => ({ label: g.label, method: g.method, values: g.values ?? [] })),
+    { teacher, style },
+  ) as ChartConfiguration;
+  c.parentElement!.style.height = `${Math.max(160, 60 + 34 * groups.length)}px`;
+  groupsChart = new Chart(c, config);
+}
+
 function renderComparison(): void {
   const data = comparison;
   const table = $('compare-table');
@@ -497,12 +653,15 @@ function renderComparison(): void {
     groups.replaceChildren();
     return;
   }
+  // One colour per method, the same as in the experiments table and akd compare's figures.
   const specs: SeriesSpec[] = data.runs.map((r, i) => ({
     label: r.label,
     color: i,
+    colorValue: (t) => methodColor(r.method, t.foreground),
     data: (): XY[] => r.curve,
   }));
   compareChart.setSeries(specs, theme);
+  drawGroupsChart(data);
   const head = el(
     'tr',
     {},
@@ -524,9 +683,9 @@ function renderComparison(): void {
     el(
       'tbody',
       {},
-      ...data.runs.map((r, i) => {
+      ...data.runs.map((r) => {
         const swatch = el('span', { class: 'swatch' });
-        swatch.style.background = theme.series[i % theme.series.length];
+        swatch.style.background = methodColor(r.method, theme.foreground);
         return el(
           'tr',
           { 'data-run-dir': r.dir, 'data-run-id': r.runId },
@@ -599,8 +758,13 @@ function onMessage(m: ExtensionToWebview): void {
     case 'init':
       state = { runDir: m.runDir, compare: m.compare };
       vscode.setState(state);
-      run = m.run;
       events = m.events.slice();
+      // A run the extension does not follow (moved, not discovered yet): its own events say what it is.
+      run =
+        m.run ??
+        (m.runDir && events.length > 0
+          ? applyEvents(initialRunState(m.runDir.split(/[\\/]/).pop() ?? m.runDir, m.runDir), events)
+          : null);
       series = new RunSeries(events);
       seriesVersion = series.version;
       runs = m.runs;
@@ -654,6 +818,7 @@ watchTheme(() => {
   theme = readTheme();
   for (const c of [metricsChart, phiChart, throughputChart, compareChart]) c.applyTheme(theme);
   renderComparison();
+  if (run) renderHeader();
   document.body.dataset.theme = theme.kind;
 });
 document.body.dataset.theme = theme.kind;

@@ -13,7 +13,7 @@ import type { RunState } from '../runner/protocol/runState';
 import type { ComparisonData } from '../runner/protocol/comparison';
 
 /** The charts the webview draws (ids of their canvases are `chart-<id>`). */
-export const CHART_IDS = ['metrics', 'phi', 'throughput', 'compare'] as const;
+export const CHART_IDS = ['metrics', 'phi', 'throughput', 'compare', 'groups'] as const;
 export type ChartId = (typeof CHART_IDS)[number];
 
 /** Buttons of the summary: each runs one of the extension's commands on the selected run. */

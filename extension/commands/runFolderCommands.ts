@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Ctx } from '../context';
 import { runLogUri } from '../views/runLogDocument';
-import { isActive, RUN_FILES } from '../../runner/protocol';
-import { runFromArgOrPick } from './args';
+import { isActive, RUN_FILES, type RunState } from '../../runner/protocol';
+import { runDirFrom, runFromArgOrPick } from './args';
 import { reportRefusal } from './runCommands';
 
 export function showRunLog(ctx: Ctx) {
@@ -31,21 +31,53 @@ export function revealRunFolder(ctx: Ctx) {
   };
 }
 
-/** Optional second argument for tests and scripts: `{ confirm: false }` skips the modal question. */
+/**
+ * Delete Run: the run named (or picked), or every run selected in the Runs view (the view passes
+ * the selection as the second argument). Runs still going are left out and said so. Optional
+ * last argument for tests and scripts: `{ confirm: false }` skips the modal question.
+ */
 export function deleteRun(ctx: Ctx) {
-  return async (arg?: unknown, options?: { confirm?: boolean }): Promise<boolean> => {
-    const run = await runFromArgOrPick(ctx, arg, (r) => !isActive(r.status), 'Delete which run?');
-    if (!run) return false;
+  return async (arg?: unknown, second?: unknown, third?: { confirm?: boolean }): Promise<boolean> => {
+    // From the view: (node, selection); from tests and scripts: (run, options) or (node, selection, options).
+    const options = Array.isArray(second) ? third : (second as { confirm?: boolean } | undefined);
+    const selected = Array.isArray(second) && second.length > 1 ? second : undefined;
+    let runs: RunState[];
+    if (selected) {
+      runs = selected
+        .map((n) => runDirFrom(n))
+        .filter((d): d is string => d !== undefined)
+        .map((d) => ctx.runs.get(d) ?? { runId: path.basename(d), runDir: d, status: 'unknown' as const });
+    } else {
+      const run = await runFromArgOrPick(ctx, arg, (r) => !isActive(r.status), 'Delete which run?');
+      runs = run ? [run] : [];
+    }
+    const going = runs.filter((r) => isActive(r.status));
+    runs = runs.filter((r) => !isActive(r.status));
+    if (going.length > 0)
+      void vscode.window.showWarningMessage(
+        `Anneal KD: ${going.length} selected run${going.length === 1 ? ' is' : 's are'} still going and ${going.length === 1 ? 'was' : 'were'} left out; stop ${going.length === 1 ? 'it' : 'them'} first.`,
+      );
+    if (runs.length === 0) return false;
     if (options?.confirm !== false) {
+      const starred = runs.filter((r) => r.starred).length;
       const answer = await vscode.window.showWarningMessage(
-        `Delete run ${run.runId}? Its folder (models, checkpoints, events) is removed from disk.`,
-        { modal: true },
+        runs.length === 1
+          ? `Delete run ${runs[0].runId}? Its folder (models, checkpoints, events) is removed from disk.`
+          : `Delete ${runs.length} runs? Their folders (models, checkpoints, events) are removed from disk.`,
+        {
+          modal: true,
+          detail: [
+            ...runs.slice(0, 12).map((r) => `${r.starred ? '★ ' : ''}${r.runId} (${r.status})`),
+            ...(runs.length > 12 ? [`… and ${runs.length - 12} more`] : []),
+            ...(starred > 0 ? [`${starred} of them starred.`] : []),
+          ].join('\n'),
+        },
         'Delete',
       );
       if (answer !== 'Delete') return false;
     }
     try {
-      await ctx.runs.delete(run.runDir);
+      for (const r of runs) await ctx.runs.delete(r.runDir);
       return true;
     } catch (e) {
       reportRefusal(e);

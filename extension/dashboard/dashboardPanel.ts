@@ -15,7 +15,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
+  applyEvents,
   EventTail,
+  initialRunState,
   isActive,
   readEvents,
   RUN_FILES,
@@ -52,6 +54,8 @@ const FLUSH_MS = 200;
 const POLL_MS = 500;
 
 export interface DashboardOptions {
+  /** The panel opened (or was restored): the walkthrough's step completes. */
+  onDidOpen?: () => void;
   extensionUri: vscode.Uri;
   log: vscode.LogOutputChannel;
   /** Outside production (tests, F5): the page exposes a hook to post arbitrary messages. */
@@ -165,6 +169,7 @@ export class DashboardPanel implements vscode.Disposable {
   private attach(panel: vscode.WebviewPanel): void {
     this.panel = panel;
     this.ready = false;
+    this.options.onDidOpen?.();
     panel.iconPath = vscode.Uri.joinPath(this.options.extensionUri, 'extension', 'media', 'anneal-kd.svg');
     panel.webview.html = this.html(panel.webview);
     this.panelDisposables.push(
@@ -192,11 +197,22 @@ export class DashboardPanel implements vscode.Disposable {
     if (this.ready) this.postInit();
   }
 
+  /**
+   * The selected run: the run manager's state of it, else (a run folder it does not follow, e.g.
+   * moved or not discovered yet) its state folded from its own events, so the header never says
+   * "No run selected" above a run's charts.
+   */
   private currentRun(): RunState | undefined {
-    return this.runDir ? this.runs.get(this.runDir) : undefined;
+    if (!this.runDir) return undefined;
+    return this.runs.get(this.runDir) ?? this.folded;
   }
+  private folded: RunState | undefined;
+
+  /** The last `init` posted (host tests read what the page was told). */
+  lastInit: Extract<ExtensionToWebview, { type: 'init' }> | undefined;
 
   private post(message: ExtensionToWebview): void {
+    if (message.type === 'init') this.lastInit = message;
     if (this.panel) void this.panel.webview.postMessage(message);
   }
 
@@ -206,12 +222,16 @@ export class DashboardPanel implements vscode.Disposable {
 
   /** Everything about the selected run, from the start of its events.jsonl. */
   private postInit(): void {
-    const run = this.currentRun() ?? null;
     let events: RunEvent[] = [];
+    this.folded = undefined;
     if (this.runDir) {
       this.follower = new EventTail(path.join(this.runDir, RUN_FILES.events));
-      events = thinProgress(this.follower.readNew());
+      const all = this.follower.readNew();
+      if (!this.runs.get(this.runDir) && all.length > 0)
+        this.folded = applyEvents(initialRunState(path.basename(this.runDir), this.runDir), all);
+      events = thinProgress(all);
     }
+    const run = this.currentRun() ?? null;
     const runs = this.items();
     if (!this.compareChosen || !this.compare) this.compare = defaultComparison(this.runs.allRuns());
     this.lastRunJson = JSON.stringify(run);
@@ -244,11 +264,12 @@ export class DashboardPanel implements vscode.Disposable {
   /** New events of the selected run, and the run list when it changed. */
   private flush(): void {
     if (!this.panel || !this.ready) return;
-    const run = this.currentRun();
-    if (this.runDir && run && this.follower) {
+    if (this.runDir && this.follower) {
       const events = this.follower.readNew();
+      if (this.folded && events.length > 0) this.folded = applyEvents(this.folded, events);
+      const run = this.currentRun();
       const runJson = JSON.stringify(run);
-      if (events.length > 0 || runJson !== this.lastRunJson) {
+      if (run && (events.length > 0 || runJson !== this.lastRunJson)) {
         this.lastRunJson = runJson;
         this.post({ type: 'events', runDir: this.runDir, run, events });
       }

@@ -1,7 +1,9 @@
 /**
  * Above each config: `Run` · `Sweep` (only when the config has a `sweep` block) · `Dashboard` ·
+ * `Experiments` ·
  * the last result ("student 97.1% · teacher 99.0% · annealing, 3 min ago"), or `Stop` and the
- * progress while a run trains. Off with annealKd.codeLens.enabled.
+ * progress while a run trains; `Experiments` once it has runs (annealKd.codeLens.experiments). Off
+ * with annealKd.codeLens.enabled.
  */
 import * as vscode from 'vscode';
 import { hasSweepBlock } from '../runs/launcher';
@@ -17,6 +19,7 @@ export class ConfigCodeLensProvider implements vscode.CodeLensProvider, vscode.D
   constructor(
     private readonly runs: RunManager,
     private readonly enabled: () => boolean,
+    private readonly experiments: () => boolean = () => true,
   ) {
     this.subscription = runs.onDidChange(() => this.changed.fire());
   }
@@ -69,6 +72,16 @@ export class ConfigCodeLensProvider implements vscode.CodeLensProvider, vscode.D
         arguments: latest ? [latest.runDir] : [],
       }),
     );
+    if (this.experiments() && (runs.length > 0 || this.runs.sweepsOf(document.uri.fsPath).length > 0)) {
+      lenses.push(
+        new vscode.CodeLens(range, {
+          title: '$(table) Experiments',
+          tooltip: "This config's runs in the experiments table (settings and results side by side)",
+          command: 'annealKd.showExperiments',
+          arguments: [document.uri],
+        }),
+      );
+    }
     if (latest) {
       lenses.push(
         new vscode.CodeLens(range, {

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import { EXIT, type LauncherType, type StreamEvent } from '../../runner/protocol';
-import { launcherArgs } from './launcher';
+import { launcherArgs, launcherTypeOf } from './launcher';
 import { RunnerProcess, type RunnerCommand, type RunnerExit } from './runnerProcess';
 
 export interface AkdOptions {
@@ -24,8 +24,31 @@ export interface AkdOptions {
   log: vscode.LogOutputChannel;
 }
 
+function readText(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** A run refused before it started; the message is meant for the user as is. */
-export class RunRefusedError extends Error {}
+export class RunRefusedError extends Error {
+  constructor(
+    message: string,
+    /** The runner's exit code, when it exited before naming its run. */
+    readonly exitCode?: number | null,
+  ) {
+    super(message);
+  }
+}
+
+/** What a short-lived `akd` command (queue, star, note, gc) printed. */
+export interface AkdOutput {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** A run or sweep this window spawned that has not named its folder yet. */
 interface PendingStart {
@@ -37,8 +60,9 @@ export interface AnnouncedStart<T> {
   /** The user's command, e.g. "Run Experiment": a refusal starts with it. */
   what: string;
   args: string[];
-  /** The config it starts from (the runner's working folder is the config's). */
+  /** The config it starts from (the runner's working folder is the config's, unless `cwd`). */
   configPath: string;
+  cwd?: string;
   /** The run or sweep an event names, if it is the one that announces it. */
   announce(event: StreamEvent, process: RunnerProcess): T | undefined;
   /** Every event from the announcing one on. */
@@ -72,8 +96,16 @@ export class AkdSpawner {
     return [...this.pending.values()].map((p) => p.configPath);
   }
 
-  /** Refuse (throw RunRefusedError) unless a run may start now. */
-  assertCanStart(what: string): void {
+  /** Runs that may still start under annealKd.maxConcurrentRuns (starts pending count as going). */
+  freeSlots(): number {
+    return this.options.maxConcurrentRuns() - this.activeCount() - this.pending.size;
+  }
+
+  /**
+   * Refuse (throw RunRefusedError) unless a run may start now. `slots: false`: whatever runs already
+   * (a Slurm run: Slurm queues it, the editor only follows it).
+   */
+  assertCanStart(what: string, opts: { slots?: boolean } = {}): void {
     if (!this.options.isTrusted()) {
       throw new RunRefusedError(
         `${what}: this workspace is not trusted. Anneal KD checks configs here but does not run the runner on untrusted files; trust the workspace to run experiments.`,
@@ -86,7 +118,7 @@ export class AkdSpawner {
     }
     const max = this.options.maxConcurrentRuns();
     const active = this.activeCount() + this.pending.size;
-    if (active >= max) {
+    if (opts.slots !== false && active >= max) {
       throw new RunRefusedError(
         `${what}: ${active} run${active === 1 ? ' is' : 's are'} already going (annealKd.maxConcurrentRuns is ${max}). Stop one or raise the setting.`,
       );
@@ -99,13 +131,12 @@ export class AkdSpawner {
 
   /** The launcher flag for a config (see launcherArgs). */
   launcherFor(configPath: string): string[] {
-    let text: string | undefined;
-    try {
-      text = fs.readFileSync(configPath, 'utf8');
-    } catch {
-      text = undefined;
-    }
-    return launcherArgs(text, this.options.launcher?.());
+    return launcherArgs(readText(configPath), this.options.launcher?.());
+  }
+
+  /** Where a config trains (its launcher block, else annealKd.launcher). */
+  launcherTypeFor(configPath: string): LauncherType {
+    return launcherTypeOf(readText(configPath), this.options.launcher?.());
   }
 
   /**
@@ -143,7 +174,7 @@ export class AkdSpawner {
     return new Promise<T>((resolve, reject) => {
       let announced: T | undefined;
       const stderr: string[] = [];
-      const proc = new RunnerProcess(this.command(o.args, path.dirname(o.configPath)), {
+      const proc = new RunnerProcess(this.command(o.args, o.cwd ?? path.dirname(o.configPath)), {
         onEvent: (event) => {
           if (announced === undefined) {
             announced = o.announce(event, proc);
@@ -171,11 +202,29 @@ export class AkdSpawner {
         if (announced === undefined) {
           const why =
             exit.code === EXIT.invalid ? 'the config is invalid' : `the runner exited with code ${exit.code}`;
-          reject(new RunRefusedError(`${o.what}: ${why}. ${stderr.slice(-3).join(' ')}`.trim()));
+          reject(new RunRefusedError(`${o.what}: ${why}. ${stderr.slice(-3).join(' ')}`.trim(), exit.code));
         }
         o.onExit(announced, exit);
       });
     });
+  }
+
+  /**
+   * A short-lived `akd` command whose output is data (`--json`) or one-line answers: resolves
+   * with what it printed once it exits. Its stderr goes to the log.
+   */
+  async run(args: string[], cwd: string, label: string): Promise<AkdOutput> {
+    let stdout = '';
+    let stderr = '';
+    const proc = this.spawn(args, cwd, label, {
+      logStdout: false,
+      line: (line, stream) => {
+        if (stream === 'stdout') stdout += line + '\n';
+        else stderr += line + '\n';
+      },
+    });
+    const exit = await proc.exited;
+    return { code: exit.code, stdout, stderr };
   }
 
   /** Stop the starts that have not named their folder yet (all of them). */

@@ -18,6 +18,20 @@ export function launcherArgs(configText: string | undefined, setting: LauncherTy
   return ['--launcher', setting];
 }
 
+/** Where a config trains: its `launcher` block's type, else the setting, else local. */
+export function launcherTypeOf(
+  configText: string | undefined,
+  setting: LauncherType | undefined,
+): LauncherType {
+  const config =
+    configText === undefined
+      ? undefined
+      : (parseJsonc(configText) as { launcher?: { type?: unknown } } | undefined);
+  const own = config && typeof config === 'object' ? config.launcher?.type : undefined;
+  if (own === 'slurm' || own === 'local') return own;
+  return setting ?? 'local';
+}
+
 /** Whether a config's text has a `sweep` block (Run Sweep and its CodeLens are offered only then). */
 export function hasSweepBlock(configText: string): boolean {
   const config = parseJsonc(configText) as { sweep?: unknown } | undefined;

@@ -16,7 +16,9 @@ import {
   initialRunState,
   isActive,
   isTerminal,
+  metaFields,
   readManifest,
+  readRunMeta,
   runWriterAlive,
   RUN_FILES,
   SWEEP_FILES,
@@ -51,8 +53,20 @@ export interface RunFinished {
 }
 
 const POLL_MS = 1000;
+/** A burst of new run folders waits this long for the rest before the rescan. */
+const RESCAN_MS = 150;
+/** Run folders read between two turns of the event loop. */
+const SCAN_BATCH = 50;
 const CONFIG_GLOB = '**/*.akd.json';
 const CONFIG_EXCLUDE = '**/{node_modules,.akd,.git}/**';
+
+/** A run's state with its star and note from its meta.json (protocol/runMeta.ts). */
+export function withMeta(state: RunState): RunState {
+  const next: RunState = { ...state };
+  delete next.starred;
+  delete next.note;
+  return { ...next, ...metaFields(readRunMeta(state.runDir)) };
+}
 
 export function samePath(a: string | undefined, b: string | undefined): boolean {
   if (!a || !b) return false;
@@ -66,6 +80,8 @@ export class RunDiscovery implements vscode.Disposable {
   readonly sweeps = new Map<string, SweepEntry>();
   private configPaths: string[] = [];
   private poller: NodeJS.Timeout | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> = Promise.resolve();
   private readonly disposables: vscode.Disposable[] = [];
 
   private readonly changed = new vscode.EventEmitter<void>();
@@ -81,8 +97,13 @@ export class RunDiscovery implements vscode.Disposable {
    */
   constructor(private readonly foundGoing: (entry: RunEntry) => void) {
     const watcher = vscode.workspace.createFileSystemWatcher('**/.akd/runs/*/events.jsonl');
+    // Folders appear in bursts (a sweep, a copy of many runs): one rescan for a burst.
     const onRunsChanged = (): void => {
-      void this.refresh();
+      if (this.rescanTimer) return;
+      this.rescanTimer = setTimeout(() => {
+        this.rescanTimer = undefined;
+        void this.refresh();
+      }, RESCAN_MS);
     };
     watcher.onDidCreate(onRunsChanged, undefined, this.disposables);
     watcher.onDidDelete(onRunsChanged, undefined, this.disposables);
@@ -100,7 +121,21 @@ export class RunDiscovery implements vscode.Disposable {
     sweepWatcher.onDidCreate(onRunsChanged, undefined, this.disposables);
     sweepWatcher.onDidDelete(onRunsChanged, undefined, this.disposables);
     sweepWatcher.onDidChange(onEventsChanged, undefined, this.disposables);
-    this.disposables.push(watcher, configWatcher, sweepWatcher, this.changed, this.finished);
+    // Stars and notes (akd star|note, from here or a terminal).
+    const metaWatcher = vscode.workspace.createFileSystemWatcher('**/.akd/{runs/*,sweeps/*/*}/meta.json');
+    const onMetaChanged = (uri: vscode.Uri): void => this.refreshMeta(path.dirname(uri.fsPath));
+    metaWatcher.onDidCreate(onMetaChanged, undefined, this.disposables);
+    metaWatcher.onDidChange(onMetaChanged, undefined, this.disposables);
+    metaWatcher.onDidDelete(onMetaChanged, undefined, this.disposables);
+    this.disposables.push(watcher, configWatcher, sweepWatcher, metaWatcher, this.changed, this.finished);
+  }
+
+  /** Re-read a run's star and note (after akd star|unstar|note). */
+  refreshMeta(runDir: string): void {
+    const entry = this.runs.get(path.resolve(runDir));
+    if (!entry) return;
+    entry.state = withMeta(entry.state);
+    this.changed.fire();
   }
 
   /** Views re-render. */
@@ -177,8 +212,18 @@ export class RunDiscovery implements vscode.Disposable {
 
   // ---- reading from disk -------------------------------------------------------------------
 
-  /** Rescan the workspace for configs and their run folders. */
-  async refresh(): Promise<void> {
+  /**
+   * Rescan the workspace for configs and their run folders. Scans run one after another (a call
+   * during a scan gets a full scan of its own after it), and a scan lets the event loop run
+   * between batches of folders, so thousands of runs never block the extension host.
+   */
+  refresh(): Promise<void> {
+    const next = this.scanning.then(() => this.scan());
+    this.scanning = next.catch(() => undefined);
+    return next;
+  }
+
+  private async scan(): Promise<void> {
     const uris = await vscode.workspace.findFiles(CONFIG_GLOB, CONFIG_EXCLUDE);
     // Shallow first (the workspace root's configs on top), then by path.
     const depth = (p: string): number => p.split(path.sep).length;
@@ -199,12 +244,15 @@ export class RunDiscovery implements vscode.Disposable {
     for (const [sweepDir, entry] of this.sweeps) {
       if (!seenSweeps.has(sweepDir) && !entry.process?.running) this.sweeps.delete(sweepDir);
     }
+    let read = 0;
     for (const root of roots) {
       for (const name of listDir(root)) {
         const runDir = path.join(root, name);
         if (!fs.existsSync(path.join(runDir, RUN_FILES.events))) continue;
         seen.add(runDir);
         this.readFromDisk(runDir);
+        // Known runs too: re-reading 2,000 events.jsonl tails is a stall of its own.
+        if (++read % SCAN_BATCH === 0) await new Promise<void>((r) => setImmediate(r));
       }
     }
     for (const [runDir, entry] of this.runs) {
@@ -273,7 +321,7 @@ export class RunDiscovery implements vscode.Disposable {
     let entry = this.runs.get(runDir);
     if (!entry) {
       entry = {
-        state: { ...initialRunState(path.basename(runDir), runDir), sweepDir },
+        state: withMeta({ ...initialRunState(path.basename(runDir), runDir), sweepDir }),
         reader: new EventTail(path.join(runDir, RUN_FILES.events)),
         live: false,
       };
@@ -355,6 +403,7 @@ export class RunDiscovery implements vscode.Disposable {
 
   dispose(): void {
     if (this.poller) clearInterval(this.poller);
+    if (this.rescanTimer) clearTimeout(this.rescanTimer);
     // Runs keep going when the window closes (the runner drops output to its closed stdout); the
     // next window re-attaches to them through events.jsonl.
     for (const e of this.runs.values()) if (e.process?.running) e.process.detach();

@@ -20,7 +20,8 @@ import {
   type StreamEvent,
 } from '../../runner/protocol';
 import { RunRefusedError, type AkdSpawner } from './akdSpawner';
-import type { RunDiscovery, RunEntry } from './runDiscovery';
+import { QUEUE_NOTHING_TO_RUN } from '../../runner/protocol/queue';
+import { withMeta, type RunDiscovery, type RunEntry } from './runDiscovery';
 import { stopPid, type RunnerProcess } from './runnerProcess';
 
 export class RunLifecycle {
@@ -32,25 +33,60 @@ export class RunLifecycle {
     private readonly akd: AkdSpawner,
   ) {}
 
+  /** Whether the config runs on Slurm (its launcher block, else annealKd.launcher): Slurm queues it itself. */
+  isSlurm(configPath: string): boolean {
+    return this.akd.launcherTypeFor(configPath) === 'slurm';
+  }
+
   /**
-   * Start `akd run CONFIG --json [--launcher local|slurm]`; resolves with the run folder once the
-   * runner announced it (run-started, or job-submitted for a Slurm run).
+   * Start `akd run CONFIG --json [--set KEY=VALUE]... [--launcher local|slurm]`; resolves with the
+   * run folder once the runner announced it (run-started, or job-submitted for a Slurm run). A
+   * Slurm run is not held to annealKd.maxConcurrentRuns (Slurm queues it).
    */
-  async start(configPath: string): Promise<string> {
+  async start(configPath: string, set: readonly string[] = []): Promise<string> {
     configPath = path.resolve(configPath);
-    this.akd.assertCanStart('Run Experiment');
+    this.akd.assertCanStart('Run Experiment', { slots: !this.isSlurm(configPath) });
+    return this.startAnnouncedRun(
+      'Run Experiment',
+      ['run', configPath, '--json', ...set.flatMap((s) => ['--set', s]), ...this.akd.launcherFor(configPath)],
+      configPath,
+    );
+  }
+
+  /**
+   * `akd queue next --root ROOT --json`: a process that claims the queue's next entry and trains
+   * it (configPath: the entry expected next, shown as starting). Resolves with the run folder, or
+   * undefined when another drainer took the entry first.
+   */
+  async startQueued(root: string, configPath: string): Promise<string | undefined> {
+    this.akd.assertCanStart('Start Queued Run');
+    try {
+      return await this.startAnnouncedRun(
+        'Start Queued Run',
+        ['queue', 'next', '--root', root, '--json'],
+        configPath,
+        root,
+      );
+    } catch (e) {
+      if (e instanceof RunRefusedError && e.exitCode === QUEUE_NOTHING_TO_RUN) return undefined;
+      throw e;
+    }
+  }
+
+  private startAnnouncedRun(what: string, args: string[], configPath: string, cwd?: string): Promise<string> {
     const log = this.akd.log;
     return this.akd
       .startAnnounced<RunEntry>({
-        what: 'Run Experiment',
-        args: ['run', configPath, '--json', ...this.akd.launcherFor(configPath)],
+        what,
+        args,
         configPath,
+        ...(cwd ? { cwd } : {}),
         announce: (event, process) => {
           if (event.type !== 'run-started' && event.type !== 'job-submitted') return undefined;
           const runDir = path.resolve(event.runDir);
           const runId = event.type === 'run-started' ? event.runId : path.basename(runDir);
           const entry: RunEntry = {
-            state: initialRunState(runId, runDir),
+            state: withMeta(initialRunState(runId, runDir)),
             reader: new EventTail(path.join(runDir, RUN_FILES.events)),
             process,
             live: true,
@@ -152,7 +188,7 @@ export class RunLifecycle {
     entry.process = undefined;
     entry.reader.reset();
     const fromDisk = applyEvents(
-      { ...initialRunState(entry.state.runId, entry.state.runDir), sweepDir: entry.state.sweepDir },
+      withMeta({ ...initialRunState(entry.state.runId, entry.state.runDir), sweepDir: entry.state.sweepDir }),
       entry.reader.readNew(),
     );
     const before = entry.state.status;

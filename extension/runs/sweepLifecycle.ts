@@ -122,6 +122,18 @@ export class SweepLifecycle {
     return this.known.sweepStatus(sweepDir);
   }
 
+  /** Remove a sweep folder (its manifest, events and every member's run folder). The caller checks it is not going. */
+  async delete(sweepDir: string): Promise<void> {
+    sweepDir = path.resolve(sweepDir);
+    const entry = this.known.sweeps.get(sweepDir);
+    if (entry?.process?.running)
+      await Promise.race([entry.process.exited, new Promise((r) => setTimeout(r, 5000))]);
+    await fs.promises.rm(sweepDir, { recursive: true, force: true });
+    for (const m of entry?.state.members ?? []) this.known.runs.delete(m.runDir);
+    this.known.sweeps.delete(sweepDir);
+    this.known.fire();
+  }
+
   /** `akd compare SWEEP_DIR --md FILE`: resolves with the Markdown file (in the sweep folder). */
   async compareToMarkdown(sweepDir: string): Promise<string> {
     sweepDir = path.resolve(sweepDir);

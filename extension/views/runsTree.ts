@@ -1,21 +1,24 @@
 /**
- * The Runs view: each config, and under it its sweeps and runs, newest first; a sweep groups its
- * members (each shown like a run, or "pending" before it starts). A run shows its status icon,
- * the phase and temperature while it trains, the student's accuracy when done, and for a Slurm
- * run its job id and queue state. The item's contextValue (`akdConfig[.sweep]`,
- * `akdRun.<status>[.slurm]`, `akdSweep.<status>`, `akdMember.pending`) drives the context actions
- * in package.json.
+ * The Runs view: each config, and under it its queued runs (by position), then its sweeps and
+ * runs, newest first; a sweep groups its members (each shown like a run, or "pending" before it
+ * starts). A run shows its status icon, the phase and temperature while it trains, the student's
+ * accuracy when done, its star and note, and for a Slurm run its job id and queue state. The
+ * item's contextValue (`akdConfig[.sweep]`, `akdQueued`, `akdRun.<status>[.slurm][.starred]`,
+ * `akdSweep.<status>`, `akdMember.pending`) drives the context actions in package.json.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatAccuracy, formatAgo, progressText, resultText } from '../inline/resultFormat';
 import { hasSweepBlock } from '../runs/launcher';
-import { samePath, type RunManager } from '../runs/runManager';
+import { samePath, type QueuedItem, type RunManager } from '../runs/runManager';
+import { queueFile, setText } from '../../runner/protocol/queue';
 import {
   groupLabel,
+  noteLine,
   pct,
   percent,
+  REFERENCE_PROTOCOL_LABEL,
   sweepDescription,
   sweepGroups,
   type RunDisplayStatus,
@@ -26,6 +29,7 @@ import {
 
 export type RunsNode =
   | { kind: 'config'; configPath: string }
+  | { kind: 'queued'; root: string; id: string; configPath: string }
   | { kind: 'run'; runDir: string; configPath: string }
   | { kind: 'starting'; configPath: string; index: number }
   | { kind: 'sweep'; sweepDir: string; configPath: string }
@@ -70,6 +74,12 @@ export function jobStateText(job: NonNullable<RunState['job']>): string {
 }
 
 export function runDescription(run: RunState): string {
+  const text = baseDescription(run);
+  // A reference-protocol run's accuracy was picked on the test set: say so wherever it shows.
+  return run.protocol === 'reference' ? `${text} · ${REFERENCE_PROTOCOL_LABEL}` : text;
+}
+
+function baseDescription(run: RunState): string {
   const job = run.job;
   switch (run.status) {
     case 'running':
@@ -97,10 +107,18 @@ export function configHasSweep(configPath: string): boolean {
 export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<RunsNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
-  private readonly subscription: vscode.Disposable;
+  private readonly subscriptions: vscode.Disposable[];
 
   constructor(private readonly runs: RunManager) {
-    this.subscription = runs.onDidChange(() => this.changed.fire(undefined));
+    this.subscriptions = [
+      runs.onDidChange(() => this.changed.fire(undefined)),
+      runs.queue.onDidChange(() => this.changed.fire(undefined)),
+    ];
+  }
+
+  /** A config's queued (not yet claimed) entries, in the order they will start. */
+  private queuedOf(configPath: string): QueuedItem[] {
+    return this.runs.queue.queued().filter((q) => samePath(q.entry.configPath, configPath));
   }
 
   /** Configs, plus the configs of runs whose config file is gone (so no run is hidden). */
@@ -112,6 +130,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
         .filter((r) => !r.sweepDir)
         .map((r) => r.configPath),
       ...this.runs.allSweeps().map((s) => s.configPath),
+      ...this.runs.queue.queued().map((q) => q.entry.configPath),
     ];
     for (const c of owners) {
       if (c && !all.some((a) => samePath(a, c))) all.push(c);
@@ -132,6 +151,12 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
       }));
     }
     if (node.kind !== 'config') return [];
+    const queued = this.queuedOf(node.configPath).map((q): RunsNode => ({
+      kind: 'queued',
+      root: q.root,
+      id: q.entry.id,
+      configPath: node.configPath,
+    }));
     const starting = this.runs
       .startingConfigs()
       .filter((c) => samePath(c, node.configPath))
@@ -152,18 +177,20 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
         ]),
     ];
     dated.sort((a, b) => b[0].localeCompare(a[0]));
-    return [...starting, ...dated.map(([, n]) => n)];
+    return [...queued, ...starting, ...dated.map(([, n]) => n)];
   }
 
   getParent(node: RunsNode): RunsNode | undefined {
     if (node.kind === 'config') return undefined;
     if (node.kind === 'member')
       return { kind: 'sweep', sweepDir: node.sweepDir, configPath: node.configPath };
+    // queued, starting, run and sweep nodes sit under their config.
     return { kind: 'config', configPath: node.configPath };
   }
 
   getTreeItem(node: RunsNode): vscode.TreeItem {
     if (node.kind === 'config') return this.configItem(node.configPath);
+    if (node.kind === 'queued') return this.queuedItem(node);
     if (node.kind === 'sweep') {
       const sweep = this.runs.getSweep(node.sweepDir);
       return sweep ? this.sweepItem(sweep) : new vscode.TreeItem(path.basename(node.sweepDir));
@@ -197,6 +224,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   private configItem(configPath: string): vscode.TreeItem {
     const uri = vscode.Uri.file(configPath);
     const hasRuns =
+      this.queuedOf(configPath).length > 0 ||
       this.runs.runsOf(configPath).length > 0 ||
       this.runs.sweepsOf(configPath).length > 0 ||
       this.runs.startingConfigs().some((c) => samePath(c, configPath));
@@ -215,6 +243,29 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     item.contextValue = configHasSweep(configPath) ? 'akdConfig.sweep' : 'akdConfig';
     item.tooltip = configPath;
     item.command = { command: 'vscode.open', title: 'Open Config', arguments: [uri] };
+    return item;
+  }
+
+  private queuedItem(node: Extract<RunsNode, { kind: 'queued' }>): vscode.TreeItem {
+    const q = this.runs.queue.find(node.root, node.id);
+    const item = new vscode.TreeItem(
+      q?.position !== undefined ? `queued #${q.position}` : 'queued',
+      vscode.TreeItemCollapsibleState.None,
+    );
+    item.id = `queued:${node.root}:${node.id}`;
+    const resumes = q?.entry.runDir ? `resumes ${path.basename(q.entry.runDir)}` : '';
+    item.description = [setText(q?.entry ?? { set: [] }), resumes].filter(Boolean).join(' · ');
+    item.iconPath = new vscode.ThemeIcon('clock');
+    item.contextValue = 'akdQueued';
+    const tip = new vscode.MarkdownString(undefined, true);
+    tip.appendMarkdown(
+      `**queued${q?.position !== undefined ? ` #${q.position}` : ''}** · entry \`${node.id}\`\n\n`,
+    );
+    if (q?.entry.set.length) tip.appendMarkdown(`\`${setText(q.entry)}\`\n\n`);
+    if (q?.entry.returned) tip.appendMarkdown(`back in the queue: ${q.entry.returned}\n\n`);
+    if (q?.entry.runDir) tip.appendMarkdown(`resumes \`${q.entry.runDir}\`\n\n`);
+    if (q) tip.appendMarkdown(`added ${formatAgo(q.entry.addedAt)} · \`${queueFile(node.root)}\``);
+    item.tooltip = tip;
     return item;
   }
 
@@ -252,20 +303,33 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   private runItem(run: RunState): vscode.TreeItem {
     const item = new vscode.TreeItem(runLabel(run), vscode.TreeItemCollapsibleState.None);
     item.id = `run:${run.runDir}`;
-    item.description = runDescription(run);
+    item.description = [run.starred ? '★' : '', runDescription(run), noteLine(run.note, 40)]
+      .filter(Boolean)
+      .join(' · ');
     item.iconPath = statusIcon(run.status);
-    item.contextValue = `akdRun.${run.status}${run.job ? '.slurm' : ''}`;
+    item.contextValue = `akdRun.${run.status}${run.job ? '.slurm' : ''}${run.starred ? '.starred' : ''}`;
     const tip = new vscode.MarkdownString(undefined, true);
     tip.appendMarkdown(
       `**${run.name ?? run.runId}** · ${run.method ?? ''} · $(${ICONS[run.status][0].replace('~spin', '')}) ${run.status}\n\n`,
     );
     tip.appendMarkdown(`${resultText(run)}\n\n`);
+    if (run.protocol === 'reference')
+      tip.appendMarkdown(
+        `$(warning) ${REFERENCE_PROTOCOL_LABEL}: trained on the whole training set, checkpoints and the reported accuracy chosen on the test set (as the paper's code); not comparable with held-out runs\n\n`,
+      );
     if (run.job) {
       const j = run.job;
       tip.appendMarkdown(
         `Slurm job \`${j.id}\`: ${j.state ?? 'submitted'}${j.reason && j.reason !== 'None' ? ` (${j.reason})` : ''}${j.node ? ` on ${j.node}` : ''}${j.exitCode ? `, exit code ${j.exitCode}` : ''}${j.final ? ' (final)' : ''}\n\n`,
       );
     }
+    if (run.overrides)
+      tip.appendMarkdown(
+        `\`--set ${Object.entries(run.overrides)
+          .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+          .join(' --set ')}\`\n\n`,
+      );
+    if (run.note) tip.appendMarkdown(`${run.starred ? '★ ' : ''}_${run.note.replace(/[_*`]/g, '\\$&')}_\n\n`);
     if (run.startedAt) tip.appendMarkdown(`started ${formatAgo(run.startedAt)}`);
     tip.appendMarkdown(`\n\n\`${run.runId}\``);
     item.tooltip = tip;
@@ -274,7 +338,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   }
 
   dispose(): void {
-    this.subscription.dispose();
+    for (const s of this.subscriptions) s.dispose();
     this.changed.dispose();
   }
 }

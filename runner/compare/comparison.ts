@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ComparisonData, ComparisonGroup, ComparisonRun } from '../protocol/comparison';
-import type { RunEvent, RunSummary } from '../protocol/events';
+import { recordedOverrides, type RunEvent, type RunSummary } from '../protocol/events';
+import { metaFields, readRunMeta } from '../protocol/runMeta';
 import { RUN_FILES } from '../protocol/files';
 import { timeOfRunId } from '../protocol/format';
 import { studentCurve, STUDENT_PHASES } from '../protocol/series';
@@ -34,6 +35,7 @@ export function comparisonRun(input: ComparisonInput): ComparisonRun {
     .map((p) => p.bestValAccuracy);
   const curveValues = curve.map((p) => p.y).filter((y): y is number => typeof y === 'number');
   const bests = phaseBests.length > 0 ? phaseBests : curveValues;
+  const overrides = summary?.overrides ?? recordedOverrides(events);
   let backend: string | null = summary?.backend ?? null;
   for (const e of events) if (e.type === 'run-started') backend = e.backend;
   return {
@@ -51,6 +53,8 @@ export function comparisonRun(input: ComparisonInput): ComparisonRun {
     teacherParams: row.teacherParams,
     seconds: row.seconds,
     curve,
+    ...metaFields(readRunMeta(row.runDir)),
+    ...(overrides ? { overrides } : {}),
   };
 }
 
@@ -68,6 +72,9 @@ export function comparisonGroups(groups: readonly Group[]): ComparisonGroup[] {
     studentParams: g.studentParams,
     seconds: g.seconds,
     incomplete: g.incomplete,
+    values: g.runs
+      .filter((r) => r.status === 'completed' && r.studentTest !== null && Number.isFinite(r.studentTest))
+      .map((r) => r.studentTest as number),
   }));
 }
 

@@ -230,13 +230,15 @@ function sweepMemberProblems(
   return out;
 }
 
-/** Reads and validates a config file; a missing or unreadable file is one problem with path "". */
-export function validateConfigFile(configPath: string): ValidationResult {
+/**
+ * A config file's text, or the one problem (path "") why it cannot be read: missing, unreadable,
+ * not a regular file or too large. Only a regular file, of bounded size: /dev/zero never ends, a
+ * FIFO blocks the open. Every reader of a config file goes through here (akd run --set too).
+ */
+export function readConfigText(configPath: string): { text: string } | { problem: ConfigProblem } {
   const abs = path.resolve(configPath);
-  let text: string;
   try {
-    // Only a regular file, of bounded size: /dev/zero never ends, a FIFO blocks the open.
-    text = readRegularText(abs, MAX_CONFIG_BYTES);
+    return { text: readRegularText(abs, MAX_CONFIG_BYTES) };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const missing = err.code === 'ENOENT';
@@ -247,27 +249,32 @@ export function validateConfigFile(configPath: string): ValidationResult {
           ? 'file-missing'
           : 'file-unreadable';
     return {
-      problems: [
-        {
-          severity: 'error',
-          path: '',
-          offset: 0,
-          length: 0,
-          line: 1,
-          column: 1,
-          code,
-          message:
-            e instanceof NotAFileError
-              ? e.message
-              : missing
-                ? `config file not found: ${abs}`
-                : `cannot read ${abs}: ${err.message}`,
-          data: { path: abs },
-        },
-      ],
+      problem: {
+        severity: 'error',
+        path: '',
+        offset: 0,
+        length: 0,
+        line: 1,
+        column: 1,
+        code,
+        message:
+          e instanceof NotAFileError
+            ? e.message
+            : missing
+              ? `config file not found: ${abs}`
+              : `cannot read ${abs}: ${err.message}`,
+        data: { path: abs },
+      },
     };
   }
-  return validateConfigText(text, abs);
+}
+
+/** Reads and validates a config file; a missing or unreadable file is one problem with path "". */
+export function validateConfigFile(configPath: string): ValidationResult {
+  const abs = path.resolve(configPath);
+  const read = readConfigText(abs);
+  if ('problem' in read) return { problems: [read.problem] };
+  return validateConfigText(read.text, abs);
 }
 
 /** `FILE:LINE:COL: SEVERITY: PATH: MESSAGE [CODE]` (PATH omitted when ""), the shape editors' problem matchers read. */

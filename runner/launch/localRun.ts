@@ -22,6 +22,8 @@ export interface LocalRunOptions {
   json: boolean;
   /** Continue from the run's checkpoint. */
   resume: boolean;
+  /** `--set` values (a fresh run; a resumed one finds them in its events). */
+  overrides?: Record<string, unknown>;
 }
 
 function attachOutput(log: EventLog, json: boolean): void {
@@ -46,7 +48,7 @@ export async function runLocally(o: LocalRunOptions): Promise<number> {
   const log = new EventLog(path.join(o.runDir, RUN_FILES.events));
   attachOutput(log, o.json);
   try {
-    const { config, configPath, runId, runDir, resume } = o;
+    const { config, configPath, runId, runDir, resume, overrides } = o;
     const outcome = await runExperiment({
       config,
       configPath,
@@ -56,6 +58,7 @@ export async function runLocally(o: LocalRunOptions): Promise<number> {
       cancel,
       resume,
       teacherCache,
+      ...(overrides ? { overrides } : {}),
     });
     if (!o.json) process.stderr.write(`run folder: ${runDir}\n`);
     if (outcome.status === 'completed') return EXIT.ok;

@@ -111,6 +111,8 @@ export interface SlurmLaunchOptions {
   json: boolean;
   detach: boolean;
   resume: boolean;
+  /** `--set` values of a fresh run (recorded in job-submitted, so the job's summary has them). */
+  overrides?: Record<string, unknown>;
   /** The run's lock, held while submitting: released once the job is submitted (the job takes it). */
   lock?: RunLock;
 }
@@ -131,6 +133,7 @@ export async function launchOnSlurm(o: SlurmLaunchOptions): Promise<number> {
       launcher: o.launcher,
       resume: o.resume,
       client,
+      ...(o.overrides ? { overrides: o.overrides } : {}),
     });
   } catch (e) {
     o.lock?.release();

@@ -43,6 +43,8 @@ export interface SubmitOptions {
   client: SlurmClient;
   /** e.g. ["123"]: start only after these jobs completed successfully. */
   dependsOn?: string[];
+  /** `--set` values of the run, recorded in job-submitted. */
+  overrides?: Record<string, unknown>;
 }
 
 /** Write the run's batch script, sbatch it, record `job-submitted`; returns the job id. */
@@ -70,6 +72,7 @@ export async function submitRun(o: SubmitOptions): Promise<string> {
     output: path.join(o.runDir, `slurm-${jobId}.out`),
     resume: o.resume,
     ...(o.dependsOn && o.dependsOn.length > 0 ? { dependsOn: o.dependsOn } : {}),
+    ...(o.overrides ? { overrides: o.overrides } : {}),
   });
   return jobId;
 }

@@ -23,6 +23,11 @@ export interface ComparisonRun {
   seconds: number;
   /** Student validation accuracy per student epoch. */
   curve: XY[];
+  /** From the run's meta.json: a person's star and note (filterable in the experiments table). */
+  starred?: boolean;
+  note?: string;
+  /** `akd run --set` values it ran with. */
+  overrides?: Record<string, unknown>;
 }
 
 export interface ComparisonGroup {
@@ -37,6 +42,8 @@ export interface ComparisonGroup {
   studentParams: number;
   seconds: number;
   incomplete: number;
+  /** Each completed run's (seed's) test accuracy behind mean and std. */
+  values?: number[];
 }
 
 export interface ComparisonData {

@@ -82,6 +82,8 @@ export interface RunStartedEvent extends EventBase {
   teacherTargets?: 'cached' | 'per-batch';
   /** Evaluation protocol (absent: "held-out"). */
   protocol?: EvaluationProtocol;
+  /** `akd run CONFIG --set KEY=VALUE...`: the values set on top of the config file (key -> value). */
+  overrides?: Record<string, unknown>;
   pid: number;
   /**
    * The writing process (pid, start time, host, Slurm job): it holds the run's lock (run.lock) for
@@ -200,6 +202,8 @@ export interface JobSubmittedEvent extends EventBase {
   resume: boolean;
   /** Jobs this one waits for (a sweep's shared-teacher job). */
   dependsOn?: string[];
+  /** `--set` values on top of the config file (the job's run records them in its summary). */
+  overrides?: Record<string, unknown>;
 }
 
 /**
@@ -302,8 +306,17 @@ export interface RunSummary {
   error?: string;
   /** Runs launched on Slurm: the job of the latest session. */
   job?: JobInfo;
+  /** `akd run CONFIG --set KEY=VALUE...`: the values set on top of the config file (config.json has the result). */
+  overrides?: Record<string, unknown>;
   /** Files `akd export` wrote from this run, each verified in ONNX Runtime. */
   exports?: ExportRecord[];
+}
+
+/** The `--set` overrides a run was started with: the first session that recorded them. */
+export function recordedOverrides(events: readonly RunEvent[]): Record<string, unknown> | undefined {
+  for (const e of events)
+    if ((e.type === 'run-started' || e.type === 'job-submitted') && e.overrides) return e.overrides;
+  return undefined;
 }
 
 /** Parse one line of events.jsonl; returns undefined for blank or torn (partial) lines. */

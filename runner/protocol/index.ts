@@ -23,4 +23,6 @@ export * from './format';
 export * from './series';
 export * from './stats';
 export * from './annealingSchedule';
+export * from './runMeta';
+export * from './experiments';
 export * from './exportEvents';

@@ -2,7 +2,7 @@
  * One run's state as the extension shows it, folded from run events. Pure (no vscode, no fs),
  * so the same reducer serves events read from stdout and from a tailed events.jsonl.
  */
-import type { MethodType } from './configTypes';
+import { protocolOf, type EvaluationProtocol, type MethodType } from './configTypes';
 import type { PhaseName, RunEvent, RunStatus, RunSummary } from './events';
 
 /** `interrupted`: no terminal event and the process is gone (killed, crashed, machine restarted). */
@@ -25,12 +25,21 @@ export interface RunState {
   endedAt?: string;
   summary?: RunSummary;
   error?: string;
+  /** The evaluation protocol (reference: selected on test; views label it with REFERENCE_PROTOCOL_LABEL). */
+  protocol?: EvaluationProtocol;
+  /** How the distillation targets are made: cached once, or per augmented batch. */
+  teacherTargets?: 'cached' | 'per-batch';
   /** Latest validation accuracy seen (0..1), for the tree while running. */
   lastValAccuracy?: number;
   /** Runs launched on Slurm: their process is on another machine, so no pid check applies. */
   job?: { id: string; state?: string; reason?: string; node?: string; exitCode?: string; final?: boolean };
   /** A sweep member: its sweep folder (`.akd/sweeps/<id>/`); the manager sets it, not the events. */
   sweepDir?: string;
+  /** `akd run --set` values it was started with (from run-started). */
+  overrides?: Record<string, unknown>;
+  /** From the run's meta.json (protocol/runMeta.ts); the reader sets them, not the events. */
+  starred?: boolean;
+  note?: string;
 }
 
 export function initialRunState(runId: string, runDir: string): RunState {
@@ -57,6 +66,9 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
       s.method = event.config.method.type;
       s.tauMax = event.config.method.type === 'annealing' ? event.config.method.tauMax : undefined;
       s.pid = event.pid;
+      if (event.overrides) s.overrides = event.overrides;
+      s.protocol = event.protocol ?? protocolOf(event.config);
+      s.teacherTargets = event.teacherTargets;
       s.status = 'running';
       s.startedAt ??= event.time;
       s.endedAt = undefined;
@@ -74,6 +86,8 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
       s.epochs = event.epochs;
       if (event.temperature !== undefined) s.temperature = event.temperature;
       if (typeof event.valAccuracy === 'number') s.lastValAccuracy = event.valAccuracy;
+      // The reference protocol has no validation split: its epochs report test accuracy.
+      else if (typeof event.testAccuracy === 'number') s.lastValAccuracy = event.testAccuracy;
       break;
     case 'progress':
       s.phase = event.phase;
@@ -82,6 +96,7 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
     case 'run-completed':
       s.status = 'completed';
       s.summary = event.summary;
+      if (event.summary.protocol) s.protocol = event.summary.protocol;
       s.endedAt = event.time;
       break;
     case 'run-failed':

@@ -23,6 +23,8 @@ export interface EpochPoint {
   loss: number;
   trainAccuracy: number;
   valAccuracy: number | null;
+  /** Reference protocol: test accuracy after the epoch (its epochs have no validation accuracy). */
+  testAccuracy?: number;
   temperature?: number;
   phi?: number;
   samplesPerSecond: number;
@@ -119,6 +121,7 @@ export class RunSeries {
       lr: e.lr,
       seconds: e.seconds,
       t,
+      ...(e.testAccuracy !== undefined ? { testAccuracy: e.testAccuracy } : {}),
       ...(e.temperature !== undefined ? { temperature: e.temperature } : {}),
       ...(e.phi !== undefined ? { phi: e.phi } : {}),
     };
@@ -153,18 +156,26 @@ export class RunSeries {
   trainAccuracy(): XY[] {
     return this.points.map((p) => ({ x: p.x, y: p.trainAccuracy }));
   }
+  testAccuracy(): XY[] {
+    return this.points.map((p) => ({ x: p.x, y: p.testAccuracy ?? null }));
+  }
+  /** The loss of the phases in `phases` only (null elsewhere): each loss on its own series and scale. */
+  lossOf(phases: readonly PhaseName[]): XY[] {
+    return this.points.map((p) => ({ x: p.x, y: phases.includes(p.phase) ? p.loss : null }));
+  }
 }
 
 /**
  * The student's validation accuracy per student epoch (1, 2, ...) over its phases, for overlaying
- * runs of different methods (the teacher's and assistant's epochs left out). Falls back to the
+ * runs of different methods (the teacher's and assistant's epochs left out). Reference-protocol runs
+ * (no validation split) give their test accuracy per epoch; otherwise falls back to the
  * training accuracy when the run has no validation split. A resumed run's repeated epochs: the last wins.
  */
 export function studentCurve(events: readonly RunEvent[]): XY[] {
   const byKey = new Map<string, number | null>();
   for (const e of events) {
     if (e.type !== 'epoch-ended' || !STUDENT_PHASES.includes(e.phase)) continue;
-    byKey.set(key(e.phase, e.epoch), e.valAccuracy ?? e.trainAccuracy);
+    byKey.set(key(e.phase, e.epoch), e.valAccuracy ?? e.testAccuracy ?? e.trainAccuracy);
   }
   return [...byKey.values()].map((y, i) => ({ x: i + 1, y }));
 }

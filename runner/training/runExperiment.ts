@@ -16,7 +16,15 @@ import {
   type MethodConfig,
   type OptimizerConfig,
 } from '../protocol/configTypes';
-import type { ActualBackend, ModelInfo, PhaseName, PhaseResult, RunSummary } from '../protocol/events';
+import {
+  recordedOverrides,
+  type ActualBackend,
+  type ModelInfo,
+  type PhaseName,
+  type PhaseResult,
+  type RunSummary,
+} from '../protocol/events';
+import { readEvents } from '../protocol/eventTail';
 import { selectBackend } from '../backend/selectBackend';
 import { loadDataset, type Dataset } from '../data/dataset';
 import { buildModel } from '../models/buildModel';
@@ -56,6 +64,11 @@ export interface RunOptions {
    * runs (runner/sweep/teacherCache.ts, passed in by the launch layer); absent: computed here.
    */
   teacherCache?: TeacherResultsCache;
+  /**
+   * `--set` values the config was changed by (recorded in run-started and summary.json). Absent:
+   * what the run's earlier sessions (or its Slurm submission) recorded.
+   */
+  overrides?: Record<string, unknown>;
 }
 
 export type RunOutcome = { status: 'completed' | 'cancelled' | 'failed'; summary: RunSummary };
@@ -232,6 +245,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
   let trainingSeconds = 0;
   const models: tf.LayersModel[] = [];
   let threads: TrainingThreads | undefined;
+  const overrides = opts.overrides ?? recordedOverrides(readEvents(path.join(runDir, RUN_FILES.events)));
 
   const summarize = (
     status: RunSummary['status'],
@@ -261,6 +275,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     endedAt: new Date().toISOString(),
     seconds: secondsBefore + (Date.now() - startClock) / 1000,
     ...(error ? { error } : {}),
+    ...(overrides ? { overrides } : {}),
   });
 
   const finish = (status: 'completed' | 'cancelled' | 'failed', summary: RunSummary): RunOutcome => {
@@ -376,6 +391,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
         ? { teacherTargets: augmenting ? ('per-batch' as const) : ('cached' as const) }
         : {}),
       protocol,
+      ...(overrides ? { overrides } : {}),
       pid: process.pid,
     });
     log.emit({ type: 'log', level: 'info', message: `backend: ${choice.note}${threadsNote}` });

@@ -20,6 +20,7 @@ import {
   type Plugin,
 } from 'chart.js';
 import { pointBudget, shapeForChart } from '../shaping/decimate';
+import { tickStep } from '../shaping/axisFormat';
 import type { XY } from '../../runner/protocol/series';
 import type { ChartTheme } from './theme';
 
@@ -38,7 +39,9 @@ export interface SeriesSpec {
   label: string;
   /** Index into the theme's series colours. */
   color: number;
-  axis?: 'y' | 'y2';
+  /** A colour of its own (a method's, from runner/protocol/charts/palette), instead of `color`. */
+  colorValue?: (theme: ChartTheme) => string;
+  axis?: 'y' | 'y2' | 'y3';
   stepped?: boolean;
   dashed?: boolean;
   /** The full series (the chart decides what to draw of it). */
@@ -47,6 +50,8 @@ export interface SeriesSpec {
 
 export interface AxisSpec {
   title: string;
+  /** 'auto': shown only while a series uses it. */
+  display?: boolean | 'auto';
   min?: number;
   max?: number;
   percent?: boolean;
@@ -56,9 +61,11 @@ export interface LiveChartOptions {
   x: AxisSpec;
   y: AxisSpec;
   y2?: AxisSpec;
+  /** A second left axis (a loss on its own scale). */
+  y3?: AxisSpec;
   plugins?: Plugin<'line'>[];
-  /** Tick formatter of the x axis. */
-  xTick?: (v: number) => string;
+  /** Tick formatter of the x axis; `step`: the distance between its ticks. */
+  xTick?: (v: number, step: number) => string;
 }
 
 type LineDataset = ChartDataset<'line', XY[]>;
@@ -99,7 +106,7 @@ export class LiveChart {
   }
 
   private dataset(s: SeriesSpec, theme: ChartTheme): LineDataset {
-    const color = theme.series[s.color % theme.series.length];
+    const color = s.colorValue ? s.colorValue(theme) : theme.series[s.color % theme.series.length];
     return {
       label: s.label,
       data: [],
@@ -119,6 +126,7 @@ export class LiveChart {
     const axis = (a: AxisSpec, position: 'left' | 'right' | 'bottom', grid: boolean): Scale => ({
       type: 'linear',
       position,
+      ...(a.display !== undefined ? { display: a.display } : {}),
       ...(a.min !== undefined ? { min: a.min } : {}),
       ...(a.max !== undefined ? { max: a.max } : {}),
       title: { display: true, text: a.title, color: theme.muted, font: { family: theme.font } },
@@ -128,7 +136,10 @@ export class LiveChart {
         maxTicksLimit: 8,
         ...(a.percent ? { callback: (v: string | number) => `${Math.round(Number(v) * 100)}%` } : {}),
         ...(position === 'bottom' && this.options.xTick
-          ? { callback: (v: string | number) => this.options.xTick!(Number(v)) }
+          ? {
+              callback: (v: string | number, _i: number, ticks: { value: number }[]) =>
+                this.options.xTick!(Number(v), tickStep(ticks)),
+            }
           : {}),
         ...(position === 'bottom' && !this.options.xTick
           ? { callback: (v: string | number) => (Number.isInteger(Number(v)) ? String(v) : '') }
@@ -141,6 +152,7 @@ export class LiveChart {
       x: axis(this.options.x, 'bottom', true),
       y: axis(this.options.y, 'left', true),
       ...(this.options.y2 ? { y2: axis(this.options.y2, 'right', false) } : {}),
+      ...(this.options.y3 ? { y3: axis(this.options.y3, 'left', false) } : {}),
     };
   }
 
@@ -192,13 +204,16 @@ export class LiveChart {
     this.canvas.dataset.rendered = String(drawn[0] ?? 0);
     this.canvas.dataset.counts = this.specs.map((s, i) => `${s.label}:${full[i]}`).join(',');
     this.canvas.dataset.series = String(this.specs.length);
+    // The x axis as drawn (the checks assert that no two ticks read the same).
+    const ticks = this.chart.scales?.x?.ticks ?? [];
+    this.canvas.dataset.xTicks = ticks.map((t) => String(t.label ?? '')).join('|');
   }
 
   applyTheme(theme: ChartTheme): void {
     this.chart.data.datasets.forEach((ds, i) => {
       const spec = this.specs[i];
       if (!spec) return;
-      const color = theme.series[spec.color % theme.series.length];
+      const color = spec.colorValue ? spec.colorValue(theme) : theme.series[spec.color % theme.series.length];
       ds.borderColor = color;
       ds.backgroundColor = color;
     });

@@ -1,17 +1,19 @@
 /**
- * `akd compare RUN_OR_SWEEP_DIR... [--csv FILE] [--md FILE] [--png FILE] [--runs-csv FILE] [--best-only]`:
- * student test accuracy per method and swept setting, mean ± std over seeds, and the plot.
+ * `akd compare RUN_OR_SWEEP_DIR... [--csv FILE] [--md FILE] [--png FILE] [--svg FILE] [--runs-csv FILE] [--best-only]`:
+ * student test accuracy per method and swept setting, mean ± std over seeds, and the figures
+ * (the shared chart definitions, runner/protocol/charts, rendered by compare/render.ts).
  * `--json`: the comparison the dashboard shows (protocol/comparison.ts), one JSON object.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bestByValidation, collectRuns, groupRuns, type Group } from '../../compare/collect';
 import { comparisonOf } from '../../compare/comparison';
-import { renderComparisonPng } from '../../compare/plot';
+import { compareFigures, figureFile } from '../../compare/figures';
+import { renderFigure } from '../../compare/render';
 import { groupsCsv, groupsMarkdown, groupsTable, runsCsv } from '../../compare/report';
 import { pct, percent } from '../../protocol/format';
 import { EXIT } from '../../protocol/exitCodes';
-import { UsageError, flagString, parseArgs } from '../args';
+import { UsageError, flagString, type ParsedArgs } from '../args';
 
 function write(file: string, data: string | Buffer): void {
   const abs = path.resolve(file);
@@ -20,8 +22,7 @@ function write(file: string, data: string | Buffer): void {
   process.stderr.write(`wrote ${abs}\n`);
 }
 
-export async function cmdCompare(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['csv', 'md', 'png', 'runs-csv', 'title']);
+export async function cmdCompare(args: ParsedArgs): Promise<number> {
   if (args.positional.length === 0)
     throw new UsageError('akd compare needs at least one run or sweep folder');
   if (args.flags.has('json')) {
@@ -74,13 +75,14 @@ export async function cmdCompare(argv: string[]): Promise<number> {
   if (md) write(md, groupsMarkdown(groups));
   const runsFile = flagString(args, 'runs-csv');
   if (runsFile) write(runsFile, runsCsv(rows));
-  const png = flagString(args, 'png');
-  if (png)
-    write(
-      png,
-      renderComparisonPng(groups, {
-        ...(flagString(args, 'title') ? { title: flagString(args, 'title') } : {}),
-      }),
-    );
+  const title = flagString(args, 'title');
+  for (const format of ['png', 'svg'] as const) {
+    const file = flagString(args, format);
+    if (!file) continue;
+    // The accuracy figure to FILE; annealing's phase-1 curves (when there are any) to FILE-phase1.
+    for (const f of compareFigures(groups, title)) {
+      write(figureFile(file, f.suffix), renderFigure(f.config, { width: f.width, height: f.height, format }));
+    }
+  }
   return EXIT.ok;
 }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { PROTOCOL_VERSION } from '../../protocol/events';
 import type { ExportEvent, ExportModelRole, ExportRecord } from '../../protocol/exportEvents';
 import { EXIT } from '../../protocol/exitCodes';
-import { UsageError, findRunDir, flagString, parseArgs } from '../args';
+import { UsageError, findRunDir, flagString, type ParsedArgs } from '../args';
 
 type ExportPayload = ExportEvent extends infer E
   ? E extends ExportEvent
@@ -37,8 +37,7 @@ export function describeExport(r: ExportRecord, runDir: string): string {
   return lines.join('\n');
 }
 
-export async function cmdExport(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['format', 'quantize', 'model', 'out', 'max-drop', 'calibration-images']);
+export async function cmdExport(args: ParsedArgs): Promise<number> {
   const ref = args.positional[0];
   if (!ref) throw new UsageError('akd export needs a RUN folder or id');
   const format = flagString(args, 'format') ?? 'onnx';

@@ -9,13 +9,17 @@ import { isSweepDir } from '../../protocol/sweepManifest';
 import { readRun } from '../../store/runStore';
 import { loadResumeState } from '../../store/checkpoint';
 import { acquireRunLock, type RunLock } from '../../store/runLock';
-import { UsageError, findRunDir, flagString, parseArgs, type ParsedArgs } from '../args';
+import { UsageError, findRunDir, flagString, type ParsedArgs } from '../args';
 import { cmdSweep } from './sweep';
 
-export async function cmdResume(argv: string[]): Promise<number> {
-  if (argv[0] && isSweepDir(path.resolve(argv[0]))) return cmdSweep(['--resume', ...argv]);
-  const args = parseArgs(argv, ['launcher', 'from']);
+export async function cmdResume(args: ParsedArgs): Promise<number> {
   const ref = args.positional[0];
+  // A sweep folder: akd sweep --resume SWEEP_DIR, with the same options.
+  if (ref && isSweepDir(path.resolve(ref)))
+    return cmdSweep({
+      positional: args.positional.slice(1),
+      flags: new Map([...args.flags, ['resume', ref]]),
+    });
   if (!ref) throw new UsageError('akd resume needs a RUN folder or id');
   const runDir = findRunDir(ref);
   // Before anything else: the one writer (a second resume, a running run or its Slurm job refuse it).

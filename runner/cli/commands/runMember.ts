@@ -10,10 +10,9 @@ import { RUN_FILES } from '../../protocol/files';
 import { isSweepDir, memberRunDir, readManifest } from '../../protocol/sweepManifest';
 import { readJson, readRun } from '../../store/runStore';
 import { acquireRunLock } from '../../store/runLock';
-import { UsageError, flagString, parseArgs } from '../args';
+import { UsageError, flagString, type ParsedArgs } from '../args';
 
-export async function cmdRunMember(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['index', 'member']);
+export async function cmdRunMember(args: ParsedArgs): Promise<number> {
   const ref = args.positional[0];
   if (!ref)
     throw new UsageError(

@@ -2,15 +2,14 @@
 import * as path from 'node:path';
 import { stopRun } from '../../launch/runControl';
 import { isSweepDir } from '../../protocol/sweepManifest';
-import { UsageError, findRunDir, flagString, parseArgs } from '../args';
+import { OptionError, UsageError, findRunDir, flagString, type ParsedArgs } from '../args';
 
-export async function cmdStop(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['wait']);
+export async function cmdStop(args: ParsedArgs): Promise<number> {
   const ref = args.positional[0];
   if (!ref) throw new UsageError('akd stop needs a RUN folder or id');
   const wait = Number(flagString(args, 'wait') ?? '120');
   if (!(wait >= 0))
-    throw new UsageError(`--wait must be a number of seconds, got "${flagString(args, 'wait')}"`);
+    throw new OptionError(`akd stop: --wait must be a number of seconds, got "${flagString(args, 'wait')}"`);
   if (isSweepDir(path.resolve(ref))) {
     return (await import('../../launch/slurmSweep')).stopSweep(path.resolve(ref), {
       waitMs: wait * 1000,

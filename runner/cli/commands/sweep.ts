@@ -15,7 +15,7 @@ import { folderStamp } from '../../store/runStore';
 import { defaultConcurrency, memberState, prepareSweep } from '../../sweep/manifest';
 import { acquireRunLock } from '../../store/runLock';
 import { runSweep } from '../../sweep/runSweep';
-import { UsageError, flagString, parseArgs, type ParsedArgs } from '../args';
+import { OptionError, UsageError, flagString, type ParsedArgs } from '../args';
 
 function parseList(flag: string, value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
@@ -23,7 +23,7 @@ function parseList(flag: string, value: string | undefined): string[] | undefine
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (items.length === 0) throw new UsageError(`--${flag} needs a comma-separated list`);
+  if (items.length === 0) throw new OptionError(`akd sweep: --${flag} needs a comma-separated list`);
   return items;
 }
 
@@ -31,12 +31,12 @@ export function parseSweepFlags(args: ParsedArgs): SweepOverrides {
   const seeds = parseList('seeds', flagString(args, 'seeds'))?.map((s) => {
     const n = Number(s);
     if (!Number.isInteger(n) || n < 0 || n > 4294967295)
-      throw new UsageError(`--seeds: "${s}" is not a seed (an integer >= 0)`);
+      throw new OptionError(`akd sweep: --seeds: "${s}" is not a seed (an integer >= 0)`);
     return n;
   });
   const methods = parseList('methods', flagString(args, 'methods'))?.map((m) => {
     if (!(METHOD_TYPES as readonly string[]).includes(m))
-      throw new UsageError(`--methods: "${m}" is not one of ${METHOD_TYPES.join(', ')}`);
+      throw new OptionError(`akd sweep: --methods: "${m}" is not one of ${METHOD_TYPES.join(', ')}`);
     return m as MethodType;
   });
   const c = flagString(args, 'concurrency');
@@ -44,7 +44,7 @@ export function parseSweepFlags(args: ParsedArgs): SweepOverrides {
   if (c !== undefined) {
     concurrency = Number(c);
     if (!Number.isInteger(concurrency) || concurrency < 1)
-      throw new UsageError(`--concurrency must be an integer >= 1, got "${c}"`);
+      throw new OptionError(`akd sweep: --concurrency must be an integer >= 1, got "${c}"`);
   }
   return {
     ...(seeds ? { seeds } : {}),
@@ -147,16 +147,7 @@ async function orchestrate(
   }
 }
 
-export async function cmdSweep(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, [
-    'seeds',
-    'methods',
-    'out',
-    'concurrency',
-    'resume',
-    'teacher-cache',
-    'launcher',
-  ]);
+export async function cmdSweep(args: ParsedArgs): Promise<number> {
   const json = args.flags.has('json');
   const flags = parseSweepFlags(args);
   const resumeRef = args.flags.get('resume');

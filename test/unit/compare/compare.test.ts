@@ -3,13 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
 import { mean, meanSeries, sampleStd, summarize, welchT } from '../../../runner/protocol/stats';
 import { collectRuns, compareVariables, groupRuns, bestByValidation } from '../../../runner/compare/collect';
 import { CSV_COLUMNS, groupsCsv, groupsMarkdown } from '../../../runner/compare/report';
 import { csvField } from '../../../runner/protocol/format';
-import { Canvas, crc32, encodePng } from '../../../runner/compare/png';
-import { niceTicks, renderComparisonPng } from '../../../runner/compare/plot';
 import type { RunSummary } from '../../../runner/protocol/events';
 import { type SweepManifest } from '../../../runner/protocol/sweepManifest';
 import { runAkd, tempDir } from '../../helpers/akdProcess';
@@ -240,43 +237,7 @@ test('runs group by method and swept value; failed runs are left out of the stat
   assert.match(md[5], /^\| annealing \| - \| 2 \| \*\*95\.00 ± 1\.41\*\* \|/);
 });
 
-test('PNG: valid signature, chunk CRCs and pixels; the comparison plot renders', () => {
-  assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
-  const c = new Canvas(4, 3, [10, 20, 30]);
-  c.set(1, 2, [255, 0, 0]);
-  const png = encodePng(c.width, c.height, c.pixels);
-  assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  let off = 8;
-  const chunks: { type: string; data: Buffer }[] = [];
-  while (off < png.length) {
-    const len = png.readUInt32BE(off);
-    const type = png.toString('ascii', off + 4, off + 8);
-    const data = png.subarray(off + 8, off + 8 + len);
-    assert.equal(png.readUInt32BE(off + 8 + len), crc32(png, off + 4, off + 8 + len), `CRC of ${type}`);
-    chunks.push({ type, data });
-    off += 12 + len;
-  }
-  assert.deepEqual(
-    chunks.map((x) => x.type),
-    ['IHDR', 'IDAT', 'IEND'],
-  );
-  assert.equal(chunks[0].data.readUInt32BE(0), 4);
-  assert.equal(chunks[0].data.readUInt32BE(4), 3);
-  const raw = zlib.inflateSync(chunks[1].data);
-  assert.equal(raw.length, 3 * (1 + 4 * 3));
-  const px = (x: number, y: number): number[] => [
-    ...raw.subarray(y * 13 + 1 + x * 3, y * 13 + 1 + x * 3 + 3),
-  ];
-  assert.deepEqual(px(1, 2), [255, 0, 0]);
-  assert.deepEqual(px(0, 0), [10, 20, 30]);
-  assert.deepEqual(niceTicks(0.9, 0.95), [0.9, 0.91, 0.92, 0.93, 0.94, 0.95]);
-
-  const plot = renderComparisonPng(groupRuns(collectRuns([fakeSweep()])));
-  assert.deepEqual([...plot.subarray(1, 4)], [0x50, 0x4e, 0x47]);
-  assert.ok(plot.readUInt32BE(16) >= 800 && plot.readUInt32BE(20) > 300, 'a readable size');
-});
-
-test('akd compare writes the CSV, Markdown and PNG files and prints the table', async () => {
+test('akd compare writes the CSV, Markdown, PNG and SVG files and prints the table', async () => {
   const dir = fakeSweep();
   const out = tempDir('compare-out');
   const r = await runAkd([
@@ -288,6 +249,8 @@ test('akd compare writes the CSV, Markdown and PNG files and prints the table', 
     path.join(out, 'c.md'),
     '--png',
     path.join(out, 'c.png'),
+    '--svg',
+    path.join(out, 'c.svg'),
     '--runs-csv',
     path.join(out, 'runs.csv'),
   ]);
@@ -297,6 +260,12 @@ test('akd compare writes the CSV, Markdown and PNG files and prints the table', 
   assert.match(r.stdout, /kd-t4-s2 \(failed\)/);
   assert.ok(fs.readFileSync(path.join(out, 'c.csv'), 'utf8').startsWith('method,setting,n,mean,std,best,'));
   assert.ok(fs.readFileSync(path.join(out, 'c.png')).subarray(1, 4).equals(Buffer.from('PNG')));
+  // The annealing runs' phase-1 curves: a second figure beside the first, in both formats.
+  assert.ok(fs.readFileSync(path.join(out, 'c-phase1.png')).subarray(1, 4).equals(Buffer.from('PNG')));
+  const svg = fs.readFileSync(path.join(out, 'c.svg'), 'utf8');
+  assert.match(svg, /^<\?xml[^>]*\?><svg /);
+  for (const m of ['scratch', 'annealing']) assert.match(svg, new RegExp(`<text[^>]*>${m}`), `${m} as text`);
+  assert.match(fs.readFileSync(path.join(out, 'c-phase1.svg'), 'utf8'), /<text[^>]*>T=\d/);
   const runs = fs.readFileSync(path.join(out, 'runs.csv'), 'utf8').trim().split('\n');
   assert.equal(runs.length, 1 + 9);
   const bad = await runAkd(['compare', path.join(out, 'nothing-here')]);

@@ -74,6 +74,26 @@ describe('runState', () => {
     );
   });
 
+  it('keeps the evaluation protocol and how teacher targets are made (the views label reference runs)', () => {
+    const held = applyEvents(initialRunState('r1', '/runs/r1'), [started]);
+    assert.equal(held.protocol, 'held-out');
+    const ref = applyEvents(initialRunState('r1', '/runs/r1'), [
+      { ...started, protocol: 'reference', teacherTargets: 'per-batch' } as RunEvent,
+      { ...epoch, valAccuracy: null, testAccuracy: 0.7 } as RunEvent,
+    ]);
+    assert.equal(ref.protocol, 'reference');
+    assert.equal(ref.teacherTargets, 'per-batch');
+    assert.equal(ref.lastValAccuracy, 0.7, 'no validation split: its per-epoch test accuracy');
+    // An old run-started without the field: the config says it.
+    const fromConfig = applyEvents(initialRunState('r1', '/runs/r1'), [
+      {
+        ...started,
+        config: { name: 'exp', method: { type: 'scratch' }, evaluation: { protocol: 'reference' } },
+      } as unknown as RunEvent,
+    ]);
+    assert.equal(fromConfig.protocol, 'reference');
+  });
+
   it('shows a Slurm run as queued until its job starts', () => {
     const submitted = {
       v: 1,

@@ -69,6 +69,34 @@ describe('RunSeries', () => {
     );
     assert.deepEqual(s.valAccuracy(), [{ x: 1, y: null }]);
   });
+
+  it("lossOf() keeps each phase's loss on its own series (teacher CE, anneal MSE, fine-tune CE)", () => {
+    const s = new RunSeries(new EventBuilder().fullAnnealing().events);
+    const ce = s.lossOf(['teacher', 'train', 'finetune']).map((p) => p.y !== null);
+    const mse = s.lossOf(['anneal']).map((p) => p.y !== null);
+    assert.deepEqual(ce, [true, true, false, false, false, false, true]);
+    assert.deepEqual(
+      mse,
+      ce.map((c) => !c),
+    );
+  });
+
+  it('a reference-protocol run plots its per-epoch test accuracy (its validation accuracy is null)', () => {
+    const events = new EventBuilder()
+      .started({ protocol: 'reference' })
+      .phase('train', 2)
+      .epoch('train', 1, 2, { valAccuracy: null, testAccuracy: 0.8 })
+      .epoch('train', 2, 2, { valAccuracy: null, testAccuracy: 0.85 }).events;
+    const s = new RunSeries(events);
+    assert.deepEqual(
+      s.testAccuracy().map((p) => p.y),
+      [0.8, 0.85],
+    );
+    assert.deepEqual(
+      studentCurve(events).map((p) => p.y),
+      [0.8, 0.85],
+    );
+  });
 });
 
 describe('studentCurve', () => {

@@ -292,13 +292,22 @@ export async function dashboardChecks(page: Page, o: DashboardCheckOptions): Pro
         await until(
           async () =>
             (await attr(f, '#chart-metrics', 'data-counts')) ===
-            `loss:${EXPECTED.epochs},val acc:${EXPECTED.epochs},train acc:${EXPECTED.epochs}`,
+            // Each loss on its own series (MSE on its own scale), then the accuracies.
+            `cross-entropy:${EXPECTED.epochs},anneal MSE (Phi(T)-scaled logits):${EXPECTED.epochs},val acc:${EXPECTED.epochs},train acc:${EXPECTED.epochs}`,
           `${EXPECTED.epochs} points per metric series`,
           10_000,
         );
         const phi = Number(await attr(f, '#chart-phi', 'data-points'));
         if (phi !== EXPECTED.phiPoints)
           throw new Error(`Phi(T) chart has ${phi} points, expected ${EXPECTED.phiPoints}`);
+        // The time axis never repeats a label ("4s 4s 4.1s" was a tick every 0.05 s to one decimal).
+        for (const id of ['phi', 'throughput']) {
+          const ticks = ((await attr(f, `#chart-${id}`, 'data-x-ticks')) ?? '').split('|').filter(Boolean);
+          if (ticks.length < 2 || new Set(ticks).size !== ticks.length)
+            throw new Error(`${id} chart's time axis reads ${ticks.join(' ')}`);
+        }
+        const protocol = await f.textContent('#fact-protocol dd');
+        if (!/held-out/.test(protocol ?? '')) throw new Error(`protocol "${protocol}"`);
         const throughput = Number(await attr(f, '#chart-throughput', 'data-points'));
         if (throughput < EXPECTED.epochs) throw new Error(`throughput chart has ${throughput} points`);
         const rendered = Number(await attr(f, '#chart-metrics', 'data-rendered'));
@@ -406,7 +415,10 @@ export async function dashboardChecks(page: Page, o: DashboardCheckOptions): Pro
           'document.documentElement.scrollWidth - document.documentElement.clientWidth',
         );
         if (Number(overflow) > 1) throw new Error(`the page scrolls sideways by ${String(overflow)} px`);
-        const widths = await f.$$eval('canvas', (cs) => cs.map((c) => c.getBoundingClientRect().width));
+        // Charts shown (the per-method chart's card is hidden while the comparison has no groups).
+        const widths = await f.$$eval('canvas', (cs) =>
+          cs.filter((c) => !c.closest('[hidden]')).map((c) => c.getBoundingClientRect().width),
+        );
         const page0 = Number(await f.evaluate('document.documentElement.clientWidth'));
         if (widths.some((w) => w > page0 || w < page0 * 0.6))
           throw new Error(`chart widths ${widths.join(', ')} in a ${page0} px page`);

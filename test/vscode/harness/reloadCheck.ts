@@ -3,8 +3,11 @@
  * stdout closing): Run Experiment from the palette, wait for training, Developer: Reload Window
  * (the extension host really goes away and a new one activates), then the Runs view must show the
  * same run going (re-attached through events.jsonl) and finally completed, and the runner must be
- * the same process from start to end.
+ * the same process from start to end. In the same reload, the queue: with one slot
+ * (annealKd.maxConcurrentRuns 1) taken by that run, `akd queue add --set` from a terminal queues a
+ * second run; the new window must show it as `queued #1` and start it once the first run ends.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -69,6 +72,21 @@ function alive(pid: number): boolean {
   }
 }
 
+const REPO = path.resolve(__dirname, '..', '..', '..', '..');
+
+interface QueueFile {
+  entries: { id: string; state: string }[];
+  finished: { id: string; outcome: string; runDir?: string }[];
+}
+
+function queueOf(workspace: string): QueueFile {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(workspace, '.akd', 'queue.json'), 'utf8')) as QueueFile;
+  } catch {
+    return { entries: [], finished: [] };
+  }
+}
+
 async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -82,10 +100,30 @@ async function until<T>(probe: () => T | undefined | false, what: string, timeou
 export async function reloadChecks(page: Page, workspace: string): Promise<UiResult[]> {
   const title =
     'ui: a run keeps training through a real window reload and the new window follows it to the end';
+  const queueTitle =
+    'ui: queue: an entry queued from a terminal while no slot is free survives a real window reload, shows as queued #1 in the new window and starts when the slot frees';
   const runsDir = path.join(workspace, '.akd', 'runs');
   let pid: number | undefined;
+  // The queue's part: its first failure is kept and its later steps skipped; the run's part goes on.
+  const queue: { error?: Error; id?: string } = {};
+  const queueStep = async (step: () => unknown): Promise<void> => {
+    if (queue.error) return;
+    try {
+      await step();
+    } catch (e) {
+      queue.error = e as Error;
+    }
+  };
+  const settingsFile = path.join(workspace, '.vscode', 'settings.json');
+  const settingsBefore = fs.existsSync(settingsFile) ? fs.readFileSync(settingsFile, 'utf8') : undefined;
   try {
     fs.writeFileSync(path.join(workspace, 'reload.akd.json'), RELOAD_CONFIG);
+    // One slot: the run below takes it, so what is queued waits.
+    fs.mkdirSync(path.dirname(settingsFile), { recursive: true });
+    fs.writeFileSync(
+      settingsFile,
+      JSON.stringify({ ...JSON.parse(settingsBefore ?? '{}'), 'annealKd.maxConcurrentRuns': 1 }, null, 2),
+    );
     const before = new Set(fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : []);
     await waitForWorkbench(page);
     await palette(page, 'reload.akd.json', true);
@@ -101,12 +139,54 @@ export async function reloadChecks(page: Page, workspace: string): Promise<UiRes
       'the run folder',
       30_000,
     );
-    await until(() => events(runDir).some((e) => e.type === 'epoch-ended'), 'a trained epoch', 60_000);
-    const started = events(runDir).find((e) => e.type === 'run-started');
-    pid = started?.pid;
+    // Its process first, so that a failure below never leaves it training.
+    const started = await until(
+      () => events(runDir).find((e) => e.type === 'run-started'),
+      'run-started',
+      60_000,
+    );
+    pid = started.pid;
     if (!pid) throw new Error('no run-started pid');
+    const runner = pid;
+    // Waits on the run's own events, failing as soon as the runner is gone: on a loaded machine
+    // (2 shared cores) training is slower, and a fixed guess of how long an epoch takes fails there.
+    const whileRunning = (what: (e: Ev[]) => boolean, name: string) => (): boolean => {
+      if (what(events(runDir))) return true;
+      if (!alive(runner)) throw new Error(`the runner (pid ${runner}) exited before ${name}`);
+      return false;
+    };
+    // Training under way: the reload lands in the middle of the teacher's epochs.
+    await until(
+      whileRunning((all) => all.some((e) => e.type === 'progress'), 'training'),
+      'training',
+      10 * 60_000,
+    );
     // Its parent: the extension host that spawned it and reads its stdout.
     const host = process.platform === 'linux' ? parentOf(pid) : undefined;
+
+    // From a terminal, while the slot is taken: a smaller run of the same config, queued.
+    await queueStep(async () => {
+      const out = execFileSync(
+        process.execPath,
+        [
+          path.join(REPO, 'bin', 'akd.js'),
+          'queue',
+          'add',
+          'reload.akd.json',
+          '--set',
+          'seed=11',
+          '--set',
+          'data.trainLimit=2000',
+          '--json',
+        ],
+        { cwd: workspace, encoding: 'utf8' },
+      );
+      queue.id = (JSON.parse(out) as { id: string }).id;
+      await page.waitForTimeout(1500); // the window sees the file change and has no slot for it
+      const entry = queueOf(workspace).entries.find((e) => e.id === queue.id);
+      if (entry?.state !== 'queued')
+        throw new Error(`before the reload the entry is ${entry?.state ?? 'gone'}`);
+    });
 
     // The real thing: the extension host that spawned the runner goes away.
     await page.evaluate(() => {
@@ -137,23 +217,70 @@ export async function reloadChecks(page: Page, workspace: string): Promise<UiRes
     const label = m ? `${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]}` : runId;
     const row = page.locator('.monaco-list-row', { hasText: label }).first();
     await row.waitFor({ timeout: 30_000 });
+    // The queued entry, read back from the shared file by the new window, under its config.
+    await queueStep(async () => {
+      if (events(runDir).some((e) => e.type === 'run-completed')) return; // it may have started already
+      await page
+        .locator('.monaco-list-row', { hasText: 'queued #1' })
+        .filter({ hasText: 'seed=11' })
+        .first()
+        .waitFor({ timeout: 30_000 });
+    });
     await page
       .locator('.monaco-list-row', { hasText: label })
       .filter({ hasText: /epoch|student/ })
       .first()
       .waitFor({ timeout: 30_000 });
+    await until(
+      whileRunning((all) => all.some((e) => e.type === 'run-completed'), 'completing'),
+      'the run to complete',
+      20 * 60_000,
+    );
     await page
       .locator('.monaco-list-row', { hasText: label })
       .filter({ hasText: /student \d+\.\d%/ })
       .first()
-      .waitFor({ timeout: 90_000 });
+      .waitFor({ timeout: 30_000 });
     const all = events(runDir);
     if (all[all.length - 1]?.type !== 'run-completed')
       throw new Error(`last event ${all[all.length - 1]?.type}`);
     if (all.filter((e) => e.type === 'run-started').length !== 1)
       throw new Error('the run was restarted, not followed');
     console.log(`  ✔ ${title}`);
-    return [{ title, state: 'passed' }];
+
+    // The slot is free: the new window starts the queued run, exactly once, with its --set values.
+    await queueStep(async () => {
+      const done = await until(
+        () => {
+          const q = queueOf(workspace);
+          const f = q.finished.find((x) => x.id === queue.id);
+          if (!f && !q.entries.some((e) => e.id === queue.id)) throw new Error('the entry left the queue');
+          return f;
+        },
+        'the queued entry to finish',
+        20 * 60_000,
+      );
+      if (done.outcome !== 'completed' || !done.runDir)
+        throw new Error(`the queued run ended ${done.outcome}`);
+      const started = events(done.runDir).filter((e) => e.type === 'run-started') as (Ev & {
+        config?: { seed?: number; data?: { trainLimit?: number } };
+      })[];
+      if (started.length !== 1) throw new Error(`the queued run started ${started.length} times`);
+      if (started[0].config?.seed !== 11 || started[0].config.data?.trainLimit !== 2000)
+        throw new Error('the queued run lost its --set values');
+    });
+    if (queue.error) console.log(`  ✖ ${queueTitle}: ${queue.error.message}`);
+    else console.log(`  ✔ ${queueTitle}`);
+    return [
+      { title, state: 'passed' },
+      queue.error
+        ? {
+            title: queueTitle,
+            state: 'failed',
+            error: String(queue.error.stack ?? queue.error).slice(0, 2000),
+          }
+        : { title: queueTitle, state: 'passed' },
+    ];
   } catch (e) {
     console.log(`  ✖ ${title}: ${(e as Error).message}`);
     if (pid && alive(pid))
@@ -162,6 +289,12 @@ export async function reloadChecks(page: Page, workspace: string): Promise<UiRes
       } catch {
         /* gone */
       }
-    return [{ title, state: 'failed', error: String((e as Error).stack ?? e).slice(0, 2000) }];
+    return [
+      { title, state: 'failed', error: String((e as Error).stack ?? e).slice(0, 2000) },
+      { title: queueTitle, state: 'failed', error: `not reached: ${(e as Error).message}` },
+    ];
+  } finally {
+    if (settingsBefore === undefined) fs.rmSync(settingsFile, { force: true });
+    else fs.writeFileSync(settingsFile, settingsBefore);
   }
 }

@@ -13,6 +13,8 @@ import { startCodeServer, type CodeServer } from './codeServer';
 import { installCodeServer } from './installCodeServer';
 import { reloadChecks } from './reloadCheck';
 import { dashboardChecks } from './dashboardChecks';
+import { experimentsChecks } from './experimentsChecks';
+import { removeManyRuns, writeManyRuns } from '../../helpers/manyRuns';
 import { screenshotChecks, untrustedChecks, waitForWorkbench, type UiResult } from './uiChecks';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
@@ -102,6 +104,14 @@ async function main(): Promise<number> {
     'dashboard-high-contrast.png',
     'dashboard-narrow-dark.png',
     'dashboard-10000-epochs.png',
+    'experiments-dark.png',
+    'experiments-light.png',
+    'experiments-group-dark.png',
+    'experiments-group-light.png',
+    'experiments-plot-dark.png',
+    'experiments-parallel-dark.png',
+    'experiments-parallel-light.png',
+    'experiments-scale.json',
   ])
     fs.rmSync(path.join(RESULTS, f), { force: true });
 
@@ -140,6 +150,9 @@ async function main(): Promise<number> {
     },
   });
   console.log(`code-server ready at ${server.url}; host suites:`);
+  // AKD_UI_ONLY=trusted,dashboard,experiments,reload,untrusted: only those UI groups (to work on one).
+  const only = process.env.AKD_UI_ONLY?.split(',');
+  const want = (group: string): boolean => !only || only.includes(group);
   let host: Awaited<ReturnType<typeof runHostSuites>>;
   const ui: UiResult[] = [];
   try {
@@ -157,26 +170,51 @@ async function main(): Promise<number> {
     // 2. The same window as a person sees it, for the README screenshot.
     if (process.env.AKD_SKIP_UI) return finish(t0, host, ui);
     const t2 = Date.now();
-    ui.push(
-      ...(await runUi(server, (page) => screenshotChecks(page, path.join(RESULTS, 'workbench-runs.png')))),
-    );
+    if (want('trusted'))
+      ui.push(
+        ...(await runUi(server, (page) => screenshotChecks(page, path.join(RESULTS, 'workbench-runs.png')))),
+      );
     console.log(`ui (trusted): ${seconds(t2)}`);
     // 2b. The dashboard: a run from the palette, followed live, in both themes (a fresh window).
     const t2b = Date.now();
-    ui.push(
-      ...(await runUi(server, async (page) => {
-        await waitForWorkbench(page);
-        return dashboardChecks(page, {
-          workspace: WORKSPACE,
-          results: RESULTS,
-          dataDir: trustedDir,
-        });
-      })),
-    );
+    if (want('dashboard'))
+      ui.push(
+        ...(await runUi(server, async (page) => {
+          // Dark from the start: its first check needs no theme switch on a busy machine.
+          await page.emulateMedia({ colorScheme: 'dark', forcedColors: 'none' });
+          await waitForWorkbench(page);
+          return dashboardChecks(page, {
+            workspace: WORKSPACE,
+            results: RESULTS,
+            dataDir: trustedDir,
+          });
+        })),
+      );
     console.log(`ui (dashboard): ${seconds(t2b)}`);
+    // 2b'. The experiments table: the suites' runs plus 2,000 written before the window loads.
+    const t2e = Date.now();
+    const scaleDir = path.join(WORKSPACE, 'scale');
+    const SCALE_RUNS = 2000;
+    if (want('experiments')) {
+      writeManyRuns({ dir: scaleDir, count: SCALE_RUNS });
+      try {
+        ui.push(
+          ...(await runUi(server, async (page) => {
+            // Dark from the start: no theme switch while the window reads 2,000 runs.
+            await page.emulateMedia({ colorScheme: 'dark', forcedColors: 'none' });
+            await waitForWorkbench(page);
+            return experimentsChecks(page, { workspace: WORKSPACE, results: RESULTS }, SCALE_RUNS);
+          })),
+        );
+      } finally {
+        removeManyRuns({ dir: scaleDir });
+        fs.rmSync(scaleDir, { recursive: true, force: true });
+      }
+    }
+    console.log(`ui (experiments): ${seconds(t2e)}`);
     // 2c. A real window reload while a run trains: the runner goes on, the new window re-attaches.
     const t2c = Date.now();
-    ui.push(...(await runUi(server, (page) => reloadChecks(page, WORKSPACE))));
+    if (want('reload')) ui.push(...(await runUi(server, (page) => reloadChecks(page, WORKSPACE))));
     console.log(`ui (reload): ${seconds(t2c)}`);
   } finally {
     await server.stop();
@@ -184,6 +222,7 @@ async function main(): Promise<number> {
 
   // 3. Untrusted window: trust on, the folder never trusted.
   const t3 = Date.now();
+  if (!want('untrusted')) return finish(t0, host, ui);
   server = await startCodeServer({
     bin: install.bin,
     dataDir: path.join(dataRoot, 'untrusted'),

@@ -19,8 +19,13 @@ export async function waitForWorkbench(page: Page): Promise<void> {
   await page.waitForTimeout(2500);
 }
 
-/** F1, then a command (or, with `file`, Quick Open on a file name). */
-export async function palette(page: Page, text: string, file = false): Promise<void> {
+/** F1, then a command (or, with `file`, Quick Open on a file name); `beforeEnter`: just before it runs. */
+export async function palette(
+  page: Page,
+  text: string,
+  file = false,
+  beforeEnter?: () => void,
+): Promise<void> {
   await page.keyboard.press('Escape');
   await page.keyboard.press('F1');
   await page.waitForSelector('.quick-input-widget input', { timeout: 15_000 });
@@ -34,6 +39,7 @@ export async function palette(page: Page, text: string, file = false): Promise<v
     .waitFor({ timeout: 15_000 })
     .catch(() => undefined);
   await page.waitForTimeout(300);
+  beforeEnter?.();
   await page.keyboard.press('Enter');
 }
 

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { findSweeps } from '../../../extension/dashboard/dashboardData';
-import { api, completedRunDir } from './helpers';
+import { api, completedRunDir, waitUntil } from './helpers';
 
 // A 1x1 PNG.
 const PNG_BASE64 =
@@ -52,6 +52,24 @@ suite('dashboard', function () {
     // Opening again reuses the panel.
     await vscode.commands.executeCommand('annealKd.openDashboard', runDir);
     assert.equal(dashboard.webviewPanel, panel);
+  });
+
+  test('the header names a run the window does not follow, from its own events (never "No run selected" above its charts)', async () => {
+    const { dashboard, runs } = await api();
+    // A copy of a finished run outside any .akd/runs: the run manager does not know it.
+    const copy = path.join(tmp, 'moved-run');
+    fs.cpSync(runDir, copy, { recursive: true });
+    assert.equal(runs.get(copy), undefined);
+    dashboard.show(copy);
+    const init = await waitUntil(
+      () => (dashboard.lastInit?.runDir === copy ? dashboard.lastInit : undefined),
+      'the page told about the moved run',
+    );
+    assert.ok(init.run, 'a run state, folded from its events');
+    assert.equal(init.run.name, runs.get(runDir)?.name);
+    assert.equal(init.run.status, 'completed');
+    assert.ok(init.events.length > 0);
+    dashboard.show(runDir);
   });
 
   test('annealKd.compareInDashboard opens the dashboard with those runs to compare', async () => {
