@@ -10,10 +10,10 @@
  *   incrementally).
  * - Restores itself after a window reload (registerWebviewPanelSerializer + the page's setState).
  */
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { rejectedMessageLine, webviewPage } from '../webviewPage';
 import {
   applyEvents,
   EventTail,
@@ -317,15 +317,7 @@ export class DashboardPanel implements vscode.Disposable {
 
   private reject(raw: unknown, reason: string): void {
     this.rejectedCount++;
-    let text: string;
-    try {
-      text = JSON.stringify(raw) ?? String(raw);
-    } catch {
-      text = String(raw);
-    }
-    this.options.log.warn(
-      `dashboard: rejected a malformed message from the webview (${reason}): ${text.slice(0, 200)}`,
-    );
+    this.options.log.warn(rejectedMessageLine('dashboard', raw, reason));
     this.post({ type: 'rejected', reason });
   }
 
@@ -437,27 +429,12 @@ export class DashboardPanel implements vscode.Disposable {
   }
 
   private html(webview: vscode.Webview): string {
-    const nonce = crypto.randomBytes(16).toString('base64');
-    const root = vscode.Uri.joinPath(this.options.extensionUri, 'dist', 'webview');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(root, 'dashboard.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(root, 'dashboard.css'));
-    const csp = [
-      "default-src 'none'",
-      `img-src ${webview.cspSource} data:`,
-      `style-src ${webview.cspSource} 'nonce-${nonce}'`,
-      `font-src ${webview.cspSource}`,
-      `script-src 'nonce-${nonce}'`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" nonce="${nonce}" href="${style.toString()}">
-<title>Anneal KD Dashboard</title>
-</head>
-<body data-test-hooks="${this.options.testHooks ? '1' : '0'}">
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body></html>`;
+    return webviewPage(webview, {
+      extensionUri: this.options.extensionUri,
+      bundle: 'dashboard',
+      title: 'Anneal KD Dashboard',
+      testHooks: Boolean(this.options.testHooks),
+    });
   }
 
   dispose(): void {
