@@ -1,9 +1,6 @@
 // The import rules of the tree, checked by `npm run lint` (depcruise). Paths are relative to the
 // repository root. What each rule protects is its `comment`; test/unit/lint/importRules.test.ts
 // shows each one failing on a deliberate violation.
-//
-// Known debts, left for the training pass (each is an exception below, named so it can go):
-// the circles inside runner/training/ and training's arrow up to sweep/teacherCache.
 
 /** Rooms of the runner, lowest first: a room may import its own and lower rooms only. */
 const RUNNER_LAYERS = [
@@ -24,8 +21,6 @@ const layerRules = RUNNER_LAYERS.slice(0, -1).map((rooms, i) => ({
   from: { path: `^runner/(${rooms.join('|')})/` },
   to: {
     path: `^runner/(${higher(i).join('|')})/`,
-    // Pass 2 (training): runExperiment takes the teacher cache from sweep/.
-    ...(rooms.includes('training') ? { pathNot: '^runner/sweep/teacherCache\\.ts$' } : {}),
   },
 }));
 
@@ -91,9 +86,8 @@ module.exports = {
     {
       name: 'no-circular',
       severity: 'error',
-      comment:
-        'No import circles. Exception until the training pass: the circle of runner/training/phaseTrainer, dataParallel, dataParallelShared and denseStep.',
-      from: { pathNot: '^runner/training/' },
+      comment: 'No import circles.',
+      from: {},
       to: { circular: true },
     },
     ...layerRules,

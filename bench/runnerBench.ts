@@ -4,8 +4,9 @@
  * on the samples bench/run.ts wrote, and prints one JSON line: samples/s over the measured epochs
  * (wall clock between epoch ends; the first epoch is warm-up), parameters, threads, peak RSS.
  * With --inference: the teacher's logits of those samples instead, as `akd run` computes them
- * (predictLogits, batches of evalBatchSize), twice: samples/s of the second pass (the first,
- * cold one is reported too).
+ * (the run's training threads' predictLogits, batches of evalBatchSize, on as many threads as
+ * it pays), twice: samples/s of the second pass (the first, cold one, which waits for the
+ * threads to start, is reported too).
  *
  *   node out/bench/runnerBench.js --model cnn|resnet8|mlp --threads N --data PREFIX --n N --shape H,W,C [--inference]
  */
@@ -20,7 +21,8 @@ import type { EventLog } from '../runner/store/eventLog';
 import { TrainingThreads } from '../runner/training/dataParallel';
 import { createOptimizer } from '../runner/training/optimizers';
 import { predictLogits } from '../runner/training/evaluate';
-import { runPhase, type Objective, type PhaseContext } from '../runner/training/phaseTrainer';
+import type { Objective } from '../runner/training/objective';
+import { runPhase, type PhaseContext } from '../runner/training/phaseTrainer';
 
 export const BENCH_MODELS: Record<string, ModelConfig> = {
   cnn: { type: 'cnn', filters: [32, 64], dense: [128] },
@@ -70,20 +72,24 @@ async function main(): Promise<void> {
   const m = buildModel(BENCH_MODELS[model], { inputShape: shape, classes, seed: 1, name: model });
   if (process.argv.includes('--inference')) {
     const evalBatchSize = Number(arg('eval-batch', '1000'));
-    const pass = (): number => {
+    const pool = TrainingThreads.forRun(threadsWanted, choice.backend);
+    pool?.prestart();
+    let used = 1;
+    const pass = async (): Promise<number> => {
       const t0 = performance.now();
-      predictLogits(m, train, shape, classes, evalBatchSize);
+      if (pool) used = (await pool.predictLogits(m, train, shape, classes, evalBatchSize)).threads;
+      else predictLogits(m, train, shape, classes, evalBatchSize);
       return n / ((performance.now() - t0) / 1000);
     };
-    const first = pass();
-    const steady = pass();
+    const first = await pass();
+    const steady = await pass();
+    await pool?.close();
     process.stdout.write(
       JSON.stringify({
         side: 'runner',
         mode: 'inference',
         model,
-        // predictLogits runs on the calling (main) thread.
-        threads: 1,
+        threads: used,
         params: m.countParams(),
         samplesPerSecond: steady,
         firstPassSamplesPerSecond: first,

@@ -34,6 +34,7 @@ import { isSweepDir, memberRunDir, readManifest } from '../protocol/sweepManifes
 import {
   cachedTeacherModel,
   publishTeacher,
+  teacherResultsCache,
   trainedTeacherOf,
   updateProvenance,
 } from '../sweep/teacherCache';
@@ -196,7 +197,16 @@ export async function runJob(folder: string): Promise<number> {
   try {
     const { runExperiment } = await import('../training/runExperiment');
     const runId = path.basename(runDir);
-    const outcome = await runExperiment({ config, configPath, runId, runDir, log, cancel, resume });
+    const outcome = await runExperiment({
+      config,
+      configPath,
+      runId,
+      runDir,
+      log,
+      cancel,
+      resume,
+      teacherCache: teacherResultsCache,
+    });
     const summaryFile = path.join(runDir, RUN_FILES.summary);
     const summary = readJson<RunSummary>(summaryFile) ?? outcome.summary;
     const slurmEnd = log.slurmEnd;

@@ -42,6 +42,7 @@ function attachOutput(log: EventLog, json: boolean): void {
 export async function runLocally(o: LocalRunOptions): Promise<number> {
   // Loaded lazily: `akd validate/list/show` must not pay for TensorFlow.js.
   const { runExperiment } = await import('../training/runExperiment');
+  const { teacherResultsCache: teacherCache } = await import('../sweep/teacherCache');
   const cancel: CancelToken = { cancelled: false };
   const removeHandlers = installSignalHandlers(cancel);
   const log = new EventLog(path.join(o.runDir, RUN_FILES.events));
@@ -56,6 +57,7 @@ export async function runLocally(o: LocalRunOptions): Promise<number> {
       log,
       cancel,
       resume,
+      teacherCache,
       ...(overrides ? { overrides } : {}),
     });
     if (!o.json) process.stderr.write(`run folder: ${runDir}\n`);

@@ -15,6 +15,7 @@ import {
   type TrainedTeacher,
 } from '../protocol/configTypes';
 import { readJson, writeJsonAtomic } from '../store/runStore';
+import type { TeacherResultsCache } from '../training/teacherResults';
 
 /** Same file name runExperiment reads beside a checkpoint teacher's model.json. */
 export const PROVENANCE_FILE = 'provenance.json';
@@ -177,3 +178,11 @@ export function writeCachedTestAccuracy(teacherDir: string, fingerprint: string,
   const file = path.join(teacherDir, `test-${tag(fingerprint)}.json`);
   if (!fs.existsSync(file)) writeAtomic(file, JSON.stringify({ testAccuracy }) + '\n');
 }
+
+/** The per-data results above, as a run takes them (RunOptions.teacherCache). */
+export const teacherResultsCache: TeacherResultsCache = {
+  readLogits: readCachedLogits,
+  writeLogits: writeCachedLogits,
+  readTestAccuracy: readCachedTestAccuracy,
+  writeTestAccuracy: writeCachedTestAccuracy,
+};

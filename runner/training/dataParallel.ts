@@ -32,10 +32,10 @@ import {
   ERR_TEXT_BYTES,
   KIND,
   MAX_REPLICAS,
-  Replica,
   ReplicaFailure,
   failureOf,
   recordFailure,
+  shardOf,
   shared,
   valuesOf,
   type PhaseBuffers,
@@ -43,10 +43,12 @@ import {
   type WireTargets,
   type WorkerMessage,
   type WorkerReply,
-} from './dataParallelShared';
+} from './sharedMemoryProtocol';
+import type { Objective } from './objective';
 import type { PhaseOptimizer } from './optimizers';
-import type { Objective } from './phaseTrainer';
-import { ShardSource, type ShardPlan } from './shards';
+import { Replica } from './replica';
+import { ShardSource, predictRows, type ShardPlan } from './shards';
+import { accuracy, predictLogits } from './evaluate';
 
 export type ThreadsSetting = 'auto' | number | undefined;
 
@@ -193,6 +195,95 @@ export class TrainingThreads {
         ? autoReplicas(model, batchSize, this.threads, targetModel)
         : this.threads;
     return Math.max(1, Math.min(want, this.threads, batchSize));
+  }
+
+  /**
+   * Starts the workers now, without waiting (at run start: they load TF.js, start their backend
+   * and warm their kernels while the main thread loads the data and prepares the teacher). A
+   * start-up failure surfaces at the first phase or inference that needs them.
+   */
+  prestart(count = this.threads - 1): void {
+    if (count < 1 || this.closed) return;
+    this.ensureWorkers(count).catch(() => undefined);
+  }
+
+  /**
+   * A model's logits for every row of `split`, in inference mode, on every thread it pays to
+   * use: the split's batches (of `batchSize`, as evaluate.predictLogits cuts them) in contiguous
+   * runs, main taking the first run. Each batch is computed exactly as on one thread.
+   */
+  async predictLogits(
+    model: tf.LayersModel,
+    split: HostSplit,
+    inputShape: number[],
+    classes: number,
+    batchSize: number,
+  ): Promise<{ logits: Float32Array; threads: number }> {
+    const batches: Array<[number, number]> = [];
+    for (let s = 0; s < split.n; s += batchSize) batches.push([s, Math.min(split.n, s + batchSize)]);
+    const replicas = this.inferenceReplicas(model, batches.length, batchSize);
+    if (replicas <= 1)
+      return { logits: predictLogits(model, split, inputShape, classes, batchSize), threads: 1 };
+    await this.ensureWorkers(replicas - 1);
+    const x = shareSplit(split).x;
+    const out = new Float32Array(shared(split.n * classes * 4));
+    const modelTopology = model.toJSON(undefined, false);
+    const weights = valuesOf(model.weights.map((w) => ({ name: w.originalName, tensor: w.read() })));
+    const runs = Array.from({ length: replicas }, (_, r) => {
+      const [a, b] = shardOf(batches.length, r, replicas);
+      return batches.slice(a, b);
+    });
+    const msgs: WorkerMessage[] = runs
+      .slice(1)
+      .map((b) => ({ type: 'predict', modelTopology, weights, x, inputShape, classes, batches: b, out }));
+    const replies = this.request(msgs);
+    // Main's run meanwhile (synchronous); the workers' replies wait in the event loop.
+    const mine = Promise.resolve().then(() => {
+      const size = inputShape.reduce((a, b) => a * b, 1);
+      for (const [start, end] of runs[0]) {
+        out.set(
+          predictRows(model, x.subarray(start * size, end * size), end - start, inputShape),
+          start * classes,
+        );
+      }
+    });
+    await Promise.all([replies, mine]);
+    // A plain copy: callers keep it, write it to files, share it again later (copied once then).
+    return { logits: out.slice(), threads: replicas };
+  }
+
+  /** Threads an inference pass of `batches` batches pays for (a forward is about a third of a training step). */
+  private inferenceReplicas(model: tf.LayersModel, batches: number, batchSize: number): number {
+    const want =
+      this.setting === 'auto' || this.setting === undefined
+        ? autoReplicas(model, Math.ceil(batchSize / 3), this.threads)
+        : this.threads;
+    return Math.max(1, Math.min(want, this.threads, batches));
+  }
+
+  /**
+   * Accuracy of a model on a split, as evaluate.accuracy computes it (the first maximum of each
+   * row's logits against the label), on every thread it pays to use.
+   */
+  async accuracy(
+    model: tf.LayersModel,
+    split: HostSplit,
+    inputShape: number[],
+    batchSize: number,
+  ): Promise<number> {
+    if (split.n === 0) return NaN;
+    if (this.inferenceReplicas(model, Math.ceil(split.n / batchSize), batchSize) <= 1)
+      return accuracy(model, split, inputShape, batchSize);
+    const shape = model.outputs[0].shape;
+    const classes = shape[shape.length - 1] as number;
+    const { logits } = await this.predictLogits(model, split, inputShape, classes, batchSize);
+    let correct = 0;
+    for (let r = 0; r < split.n; r++) {
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (logits[r * classes + c] > logits[r * classes + best]) best = c;
+      if (best === split.y[r]) correct++;
+    }
+    return correct / split.n;
   }
 
   private async ensureWorkers(count: number): Promise<void> {

@@ -2,7 +2,7 @@
  * A data-parallel training worker: its own TF.js instance (wasm with the training kernels, or
  * cpu), a replica of the phase's model and its own optimizer. It sleeps on the shared control
  * block (Atomics.wait) and runs what the main thread asks: a training step on its shard of the
- * batch (see dataParallelShared.ts), or a message (setup, epoch, weights, release) read
+ * batch (replica.ts, over the protocol of sharedMemoryProtocol.ts), or a message (setup, epoch, weights, release) read
  * synchronously from its port. Started by dataParallel.ts; never imported by anything else.
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
@@ -11,18 +11,19 @@ import { registerWasmTrainingKernels } from '../backend/wasmKernels';
 import { installFusedAdam } from '../backend/fusedAdam';
 import { installFusedBatchNorm } from '../backend/fusedBatchNorm';
 import { createOptimizer, restoreOptimizerState } from './optimizers';
-import { ShardSource, type TargetSource } from './shards';
+import { ShardSource, predictRows, type TargetSource } from './shards';
+import { warmUp } from './warmUp';
 import {
   CTRL,
   ERR_BASE,
   KIND,
-  Replica,
   recordFailure,
   tensorsOf,
   valuesOf,
   type WorkerMessage,
   type WorkerReply,
-} from './dataParallelShared';
+} from './sharedMemoryProtocol';
+import { Replica } from './replica';
 
 interface Boot {
   ctrl: Int32Array;
@@ -129,6 +130,24 @@ async function handleMessage(msg: WorkerMessage): Promise<WorkerReply> {
     case 'release':
       release();
       return { type: 'ok' };
+    case 'predict': {
+      const model = await modelFrom(msg.modelTopology, msg.weights);
+      try {
+        const size = msg.inputShape.reduce((a, b) => a * b, 1);
+        for (const [start, end] of msg.batches) {
+          const rows = predictRows(
+            model,
+            msg.x.subarray(start * size, end * size),
+            end - start,
+            msg.inputShape,
+          );
+          msg.out.set(rows, start * msg.classes);
+        }
+      } finally {
+        model.dispose();
+      }
+      return { type: 'ok' };
+    }
   }
 }
 
@@ -178,6 +197,8 @@ async function loop(seenAtStart: number): Promise<void> {
   const t0 = Date.now();
   try {
     await initBackend();
+    // Started at run start: this overlaps the main thread's data loading.
+    warmUp();
   } catch (e) {
     recordFailure(ctrl, boot.errText, boot.replica, (e as Error).message);
     reply({ type: 'error', message: (e as Error).message });

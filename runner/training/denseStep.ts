@@ -14,7 +14,7 @@
  * every objective); any other model, or a dense stack with something else in it, takes the tape.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Objective, ShardGradients } from './phaseTrainer';
+import type { Objective, ShardGradients } from './objective';
 
 export interface DenseLayer {
   kernel: tf.Variable;

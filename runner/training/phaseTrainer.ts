@@ -8,20 +8,15 @@ import type { EventLog } from '../store/eventLog';
 import type { AugmentConfig } from '../protocol/configTypes';
 import { batchCount, epochOrder, gatherBatch, type HostSplit } from './batches';
 import { accuracy } from './evaluate';
-import { annealingLoss, crossEntropy, kdLoss } from './losses';
 import type { PhaseOptimizer } from './optimizers';
 import { stepForEpoch, type TemperatureStep } from '../protocol/annealingSchedule';
-import { denseGradients, denseStackOf } from './denseStep';
 import type { PhaseReplicas, TrainingThreads } from './dataParallel';
-import { ShardSource, type HostShard, type ShardPlan, type TargetSource } from './shards';
+import type { Objective } from './objective';
+import { ShardSource, type ShardPlan, type TargetSource } from './shards';
+import { trainStep } from './stepGradients';
 import { assertFiniteAfterEpoch } from './divergence';
 
 export type { HostShard } from './shards';
-
-export type Objective =
-  | { kind: 'ce' }
-  | { kind: 'kd'; temperature: number; alpha: number }
-  | { kind: 'anneal'; steps: TemperatureStep[] };
 
 /** Running sums inside an epoch, saved with a mid-epoch (cancel) checkpoint. */
 export interface EpochAccumulator {
@@ -98,107 +93,6 @@ export type PhaseOutcome =
   | { status: 'cancelled'; position: CheckpointPosition; seconds: number };
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** Gradients of one (shard of a) batch, not yet applied; the caller disposes `grads`. */
-export interface ShardGradients {
-  grads: tf.NamedTensorMap;
-  /** Mean loss over the shard. */
-  loss: number;
-  /** Correct predictions in the shard. */
-  correct: number;
-}
-
-/**
- * Forward + backward on one batch or one data-parallel shard: the phase's loss (mean over the
- * rows given), its gradients with respect to `vars`, and the correct predictions. Shared by the
- * single-thread step and every data-parallel replica, so they compute the very same thing.
- * Plain dense stacks (the MLP family) are differentiated by hand (denseStep.ts: a fraction of
- * the kernel launches); every other model through the autograd tape.
- */
-export function computeGradients(
-  model: tf.LayersModel,
-  objective: Objective,
-  vars: tf.Variable[],
-  shard: HostShard,
-  inputShape: number[],
-  classes: number,
-  phiValue: number,
-): ShardGradients {
-  const dense = denseStackOf(model);
-  if (dense) return denseGradients(dense, objective, shard.x, shard.y, shard.targets, classes, phiValue);
-  const rows = shard.y.length;
-  const x = tf.tensor(shard.x, [rows, ...inputShape]);
-  const y = tf.tensor1d(shard.y, 'int32');
-  const targets = shard.targets ? tf.tensor2d(shard.targets, [rows, classes]) : undefined;
-  try {
-    return tapeGradients(model, objective, vars, x, y, targets, phiValue);
-  } finally {
-    tf.dispose([x, y, ...(targets ? [targets] : [])]);
-  }
-}
-
-/** computeGradients through tf.layers and the autograd tape (any model). */
-export function tapeGradients(
-  model: tf.LayersModel,
-  objective: Objective,
-  vars: tf.Variable[],
-  x: tf.Tensor,
-  y: tf.Tensor1D,
-  targets: tf.Tensor2D | undefined,
-  phiValue: number,
-): ShardGradients {
-  let correct: tf.Scalar | undefined;
-  const { value, grads } = tf.tidy(() =>
-    tf.variableGrads(() => {
-      const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-      correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32'))) as tf.Scalar;
-      switch (objective.kind) {
-        case 'ce':
-          return crossEntropy(logits, y);
-        case 'kd':
-          return kdLoss(logits, targets as tf.Tensor2D, y, objective.temperature, objective.alpha);
-        case 'anneal':
-          return annealingLoss(logits, targets as tf.Tensor2D, phiValue);
-      }
-    }, vars),
-  );
-  const loss = value.dataSync()[0];
-  value.dispose();
-  const c = correct ? correct.dataSync()[0] : 0;
-  correct?.dispose();
-  return { grads, loss, correct: c };
-}
-
-/** Adds the (coupled) weight decay and applies `grads` (keyed by variable name, in `vars` order); disposes them. */
-export function applyGradients(
-  optimizer: PhaseOptimizer,
-  vars: tf.Variable[],
-  grads: tf.NamedTensorMap,
-): void {
-  tf.tidy(() => {
-    const wd = optimizer.weightDecay;
-    const ordered: tf.NamedTensorMap = {};
-    for (const v of vars) ordered[v.name] = wd > 0 ? tf.add(grads[v.name], tf.mul(v, wd)) : grads[v.name];
-    optimizer.optimizer.applyGradients(ordered);
-  });
-  tf.dispose(Object.values(grads));
-}
-
-/** One single-thread optimizer step; returns the batch loss and the number of correct predictions. */
-export function trainStep(
-  model: tf.LayersModel,
-  objective: Objective,
-  optimizer: PhaseOptimizer,
-  vars: tf.Variable[],
-  shard: HostShard,
-  inputShape: number[],
-  classes: number,
-  phiValue: number,
-): { loss: number; correct: number } {
-  const r = computeGradients(model, objective, vars, shard, inputShape, classes, phiValue);
-  applyGradients(optimizer, vars, r.grads);
-  return { loss: r.loss, correct: r.correct };
-}
 
 export async function runPhase(ctx: PhaseContext, spec: PhaseSpec): Promise<PhaseOutcome> {
   const { train } = ctx;
@@ -359,7 +253,11 @@ async function phaseLoop(
     await replicas?.syncStatistics();
     const trainAccuracy = acc.correct / acc.seen;
     const heldOut =
-      ctx.validation.n > 0 ? accuracy(spec.model, ctx.validation, ctx.inputShape, ctx.evalBatchSize) : null;
+      ctx.validation.n === 0
+        ? null
+        : ctx.threads
+          ? await ctx.threads.accuracy(spec.model, ctx.validation, ctx.inputShape, ctx.evalBatchSize)
+          : accuracy(spec.model, ctx.validation, ctx.inputShape, ctx.evalBatchSize);
     const onTest = ctx.selectOn === 'test';
     const selection = heldOut ?? trainAccuracy;
     const targetSeconds = source.perBatchTargets ? source.takeTargetSeconds() : undefined;

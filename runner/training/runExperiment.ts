@@ -36,23 +36,14 @@ import { RUN_FILES } from '../protocol/files';
 import { loadResumeState } from '../store/checkpoint';
 import { StoreWriteError } from '../store/storeErrors';
 import { failureMessage } from './failureMessage';
-import {
-  readCachedLogits,
-  readCachedTestAccuracy,
-  writeCachedLogits,
-  writeCachedTestAccuracy,
-} from '../sweep/teacherCache';
 import { annealingSchedule } from '../protocol/annealingSchedule';
 import { accuracy, predictLogits } from './evaluate';
 import { createOptimizer, restoreOptimizerState, type PhaseOptimizer } from './optimizers';
-import {
-  runPhase,
-  type CancelToken,
-  type Objective,
-  type PhaseContext,
-  type PhaseProgress,
-} from './phaseTrainer';
+import { runPhase, type CancelToken, type PhaseContext, type PhaseProgress } from './phaseTrainer';
+import type { Objective } from './objective';
+import type { HostSplit } from './batches';
 import type { TargetSource } from './shards';
+import type { TeacherResultsCache } from './teacherResults';
 import { TrainingThreads } from './dataParallel';
 
 export interface RunOptions {
@@ -68,6 +59,11 @@ export interface RunOptions {
   progressIntervalMs?: number;
   /** Overrides the config's `threads` (akd run --threads N). */
   threads?: 'auto' | number;
+  /**
+   * Where a cached (sweep) teacher's logits and test accuracy on this data are shared between
+   * runs (runner/sweep/teacherCache.ts, passed in by the launch layer); absent: computed here.
+   */
+  teacherCache?: TeacherResultsCache;
   /**
    * `--set` values the config was changed by (recorded in run-started and summary.json). Absent:
    * what the run's earlier sessions (or its Slurm submission) recorded.
@@ -166,6 +162,67 @@ function paramsOf(model: tf.LayersModel): number {
   return model.countParams();
 }
 
+/**
+ * Whether a run will want its worker threads, known before its data is read (so they can start
+ * at once): a number of threads was asked for; or some model it trains or runs is not a plain
+ * MLP (conv models, and a checkpoint teacher's logits, pay for every thread under "auto"). An
+ * all-MLP run under "auto" starts them lazily, if a phase wants them.
+ */
+function workersLikelyUsed(config: ExperimentConfig, threads: TrainingThreads): boolean {
+  if (typeof threads.setting === 'number') return threads.setting > 1;
+  const types = [
+    isCheckpointTeacher(config.teacher) ? 'checkpoint' : config.teacher.model.type,
+    config.student.model.type,
+    ...(config.method.type === 'takd' ? [takdAssistantSettings(config.method).model.type] : []),
+  ];
+  return types.some((t) => t !== 'mlp');
+}
+
+/** Test or held-out accuracy, on the run's threads when it has them. */
+async function accuracyOn(
+  threads: TrainingThreads | undefined,
+  model: tf.LayersModel,
+  split: HostSplit,
+  inputShape: number[],
+  batchSize: number,
+): Promise<number> {
+  return threads
+    ? threads.accuracy(model, split, inputShape, batchSize)
+    : accuracy(model, split, inputShape, batchSize);
+}
+
+function checkParams(role: string, model: tf.LayersModel, expected: number): void {
+  if (paramsOf(model) !== expected)
+    throw new Error(
+      `internal: ${role} has ${paramsOf(model)} parameters, the config's arithmetic says ${expected}`,
+    );
+}
+
+/** One model's training phase, as trainModel (in runExperiment) runs it. */
+interface ModelTraining {
+  phase: PhaseName;
+  role: 'teacher' | 'assistant' | 'student';
+  /** The model to train when the run did not stop inside this phase. */
+  fresh(): tf.LayersModel | Promise<tf.LayersModel>;
+  /** Its parameter count by the config's arithmetic (checked). */
+  params: number;
+  epochs: number;
+  optimizer: OptimizerConfig;
+  objective: Objective;
+  targets?: TargetSource;
+  /** The phase context, when it differs from the run's (the teacher's own seed). */
+  ctx?: PhaseContext;
+  onBest?(model: tf.LayersModel): ((epoch: number, valAccuracy: number) => Promise<void>) | undefined;
+  /** The model the phase hands on, when not the trained one (the reference teacher: its best epoch). */
+  result?(trained: tf.LayersModel): Promise<tf.LayersModel>;
+  /** Run folder the final model is saved to (teacher/, assistant/), with a final checkpoint-saved event. */
+  saveAs?: string;
+  /** The phase recorded as the resume position once this one is done. */
+  next?: PhaseName;
+}
+
+type Trained = { status: 'done'; model: tf.LayersModel } | { status: 'cancelled'; outcome: RunOutcome };
+
 export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
   const { config, log, runDir } = opts;
   const startClock = Date.now();
@@ -236,6 +293,8 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     backend = choice.backend;
     // Data-parallel worker threads (wasm/cpu only); RunOptions.threads (CLI --threads) wins over the config.
     threads = TrainingThreads.forRun(opts.threads ?? config.threads, backend);
+    // Started now, once for the whole run: they boot and warm up while the data loads.
+    if (threads && workersLikelyUsed(config, threads)) threads.prestart();
     const threadsNote = threads
       ? `; data-parallel on up to ${threads.threads} threads (threads: ${JSON.stringify(threads.setting)})`
       : '';
@@ -245,8 +304,9 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     const inputShape = data.inputShape;
     const evalBatchSize = config.evalBatchSize ?? 1000;
 
-    // Teacher: from its checkpoint, from this run's teacher/ folder (resume), or built to train.
-    let teacher: tf.LayersModel;
+    // Teacher: from its checkpoint or this run's teacher/ folder; one still to train is built
+    // (or resumed) by its phase below.
+    let teacher: tf.LayersModel | undefined;
     const teacherDir = path.join(runDir, RUN_FILES.teacher);
     const teacherSeed = isCheckpointTeacher(config.teacher)
       ? config.seed
@@ -267,7 +327,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
         ...(provenance?.key ? { teacherCacheKey: provenance.key } : {}),
       };
       // A cached (sweep) teacher: its logits and test accuracy on this exact data are shared files.
-      if (provenance) teacherCacheDir = path.dirname(config.teacher.checkpoint);
+      if (provenance && opts.teacherCache) teacherCacheDir = path.dirname(config.teacher.checkpoint);
       if (
         teacherTestAccuracy === null &&
         provenance?.testAccuracy !== undefined &&
@@ -276,31 +336,23 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
         teacherTestAccuracy = provenance.testAccuracy;
       }
       if (teacherTestAccuracy === null && teacherCacheDir)
-        teacherTestAccuracy = readCachedTestAccuracy(teacherCacheDir, data.fingerprint) ?? null;
+        teacherTestAccuracy = opts.teacherCache?.readTestAccuracy(teacherCacheDir, data.fingerprint) ?? null;
     } else {
-      if (isDone('teacher')) teacher = await loadModel(path.join(teacherDir, 'model.json'));
-      else if (state?.position.phase === 'teacher' && state.hasModel)
-        teacher = await loadModel(path.join(runDir, RUN_FILES.latest, 'model.json'));
-      else
-        teacher = buildModel(config.teacher.model, {
-          inputShape,
-          classes: data.classes,
-          seed: seedFor(teacherSeed, 'teacher'),
-          name: 'teacher',
-        });
-      const expected = countParams(config.teacher.model, inputShape, data.classes);
-      if (expected !== paramsOf(teacher))
-        throw new Error(
-          `internal: teacher has ${paramsOf(teacher)} parameters, the config's arithmetic says ${expected}`,
-        );
-      teacherInfo = { type: config.teacher.model.type, params: paramsOf(teacher), source: 'trained' };
+      const params = countParams(config.teacher.model, inputShape, data.classes);
+      teacherInfo = { type: config.teacher.model.type, params, source: 'trained' };
+      if (isDone('teacher')) {
+        teacher = await loadModel(path.join(teacherDir, 'model.json'));
+        checkParams('teacher', teacher, params);
+      }
     }
-    models.push(teacher);
-    const outShape = teacher.outputs[0].shape;
-    if (outShape[outShape.length - 1] !== data.classes) {
-      throw new Error(
-        `the teacher outputs ${outShape[outShape.length - 1]} classes but the data has ${data.classes}`,
-      );
+    if (teacher) {
+      models.push(teacher);
+      const outShape = teacher.outputs[0].shape;
+      if (outShape[outShape.length - 1] !== data.classes) {
+        throw new Error(
+          `the teacher outputs ${outShape[outShape.length - 1]} classes but the data has ${data.classes}`,
+        );
+      }
     }
     studentInfo = {
       type: config.student.model.type,
@@ -380,6 +432,8 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
         [RUN_FILES.state]: JSON.stringify(full, null, 2),
       });
     };
+    /** The run stopped inside `phase` with its model saved: the phase resumes from checkpoints/latest. */
+    const resumesInside = (phase: PhaseName): boolean => state?.position.phase === phase && state.hasModel;
     const progressFor = (phase: PhaseName): PhaseProgress =>
       state && state.position.phase === phase
         ? {
@@ -456,45 +510,91 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       return finish('cancelled', summarize('cancelled', null));
     };
 
-    // --- Teacher phase -------------------------------------------------------------------
-    if (!isCheckpointTeacher(config.teacher) && !isDone('teacher')) {
-      const opt = createOptimizer(config.teacher.optimizer);
-      const start = progressFor('teacher');
-      if (state?.position.phase === 'teacher' && state.hasModel) await restoreOptimizer(opt);
-      const outcome = await runPhase(
-        { ...ctx, seed: teacherSeed },
-        {
-          phase: 'teacher',
-          model: teacher,
-          optimizer: opt,
-          epochs: config.teacher.epochs,
-          objective: { kind: 'ce' },
-          start,
-          checkpoint: checkpointer('teacher', teacher, opt, 'teacher'),
-          onBest: reference ? saveBest(teacher, RUN_FILES.teacherBest, 'teacher', 'teacher') : undefined,
-        },
-      );
+    /**
+     * Trains one model through one phase, the same way for the teacher, the assistant and each
+     * student phase: the model resumed from checkpoints/latest if the run stopped inside this
+     * phase (with its optimizer state), else `fresh()`; the phase; then its final model saved
+     * where `saveAs` says, and the next phase recorded as the resume position.
+     */
+    const trainModel = async (t: ModelTraining): Promise<Trained> => {
+      const resumingHere = resumesInside(t.phase);
+      const model = resumingHere
+        ? await loadModel(path.join(runDir, RUN_FILES.latest, 'model.json'))
+        : await t.fresh();
+      models.push(model);
+      checkParams(t.role, model, t.params);
+      const opt = createOptimizer(t.optimizer);
+      if (resumingHere) await restoreOptimizer(opt);
+      const outcome = await runPhase(t.ctx ?? ctx, {
+        phase: t.phase,
+        model,
+        optimizer: opt,
+        epochs: t.epochs,
+        objective: t.objective,
+        targets: t.targets,
+        start: progressFor(t.phase),
+        checkpoint: checkpointer(t.phase, model, opt, t.role),
+        onBest: t.onBest?.(model),
+      });
       opt.optimizer.dispose();
       trainingSeconds += outcome.seconds;
-      if (outcome.status === 'cancelled') return cancelled(outcome.position);
+      if (outcome.status === 'cancelled')
+        return { status: 'cancelled', outcome: cancelled(outcome.position) };
       completed.push(outcome.result);
-      if (reference) {
-        // The reference code distils from the teacher's best epoch on the test set.
-        teacher = await loadModel(path.join(runDir, RUN_FILES.teacherBest, 'model.json'));
-        models.push(teacher);
+      const final = t.result ? await t.result(model) : model;
+      if (t.saveAs) {
+        await saveModel(final, path.join(runDir, t.saveAs));
+        log.emit({
+          type: 'checkpoint-saved',
+          path: t.saveAs,
+          model: t.role,
+          reason: 'final',
+          position: { phase: t.phase, epoch: t.epochs, batch: 0 },
+        });
       }
-      await saveModel(teacher, teacherDir);
-      log.emit({
-        type: 'checkpoint-saved',
-        path: RUN_FILES.teacher,
-        model: 'teacher',
-        reason: 'final',
-        position: { phase: 'teacher', epoch: config.teacher.epochs, batch: 0 },
+      if (t.next) writeState({ position: { phase: t.next, epoch: 0, batch: 0 }, hasModel: false });
+      return { status: 'done', model: final };
+    };
+
+    // --- Teacher phase -------------------------------------------------------------------
+    if (!teacher) {
+      if (isCheckpointTeacher(config.teacher))
+        throw new Error('internal: a checkpoint teacher was not loaded');
+      const t = config.teacher;
+      const trained = await trainModel({
+        phase: 'teacher',
+        role: 'teacher',
+        fresh: () =>
+          buildModel(t.model, {
+            inputShape,
+            classes: data.classes,
+            seed: seedFor(teacherSeed, 'teacher'),
+            name: 'teacher',
+          }),
+        params: teacherInfo.params,
+        epochs: t.epochs,
+        optimizer: t.optimizer,
+        objective: { kind: 'ce' },
+        ctx: { ...ctx, seed: teacherSeed },
+        onBest: (m) => (reference ? saveBest(m, RUN_FILES.teacherBest, 'teacher', 'teacher') : undefined),
+        // The reference code distils from the teacher's best epoch on the test set.
+        result: reference
+          ? async () => {
+              const best = await loadModel(path.join(runDir, RUN_FILES.teacherBest, 'model.json'));
+              models.push(best);
+              return best;
+            }
+          : undefined,
+        saveAs: RUN_FILES.teacher,
       });
+      if (trained.status === 'cancelled') return trained.outcome;
+      teacher = trained.model;
     }
+    const teacherModel = teacher;
     if (teacherTestAccuracy === null) {
-      teacherTestAccuracy = accuracy(teacher, data.test, inputShape, evalBatchSize);
-      if (teacherCacheDir) writeCachedTestAccuracy(teacherCacheDir, data.fingerprint, teacherTestAccuracy);
+      teacherTestAccuracy = await accuracyOn(threads, teacherModel, data.test, inputShape, evalBatchSize);
+      if (teacherCacheDir)
+        opts.teacherCache?.writeTestAccuracy(teacherCacheDir, data.fingerprint, teacherTestAccuracy);
     }
     // Record "teacher done" unless a resume is already past it (its checkpoint must survive).
     const firstPhase: PhaseName | undefined = takd ? 'assistant' : phases[0]?.phase;
@@ -503,13 +603,15 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     }
 
     // --- The teacher's targets: its logits once per run, or (augmented) the teacher per batch --
-    const logitsOf = (model: tf.LayersModel, who: string): Float32Array => {
+    const logitsOf = async (model: tf.LayersModel, who: string): Promise<Float32Array> => {
       const t0 = Date.now();
-      const logits = predictLogits(model, data.train, inputShape, data.classes, evalBatchSize);
+      const { logits, threads: used } = threads
+        ? await threads.predictLogits(model, data.train, inputShape, data.classes, evalBatchSize)
+        : { logits: predictLogits(model, data.train, inputShape, data.classes, evalBatchSize), threads: 1 };
       log.emit({
         type: 'log',
         level: 'info',
-        message: `${who} logits computed once for ${data.train.n} training samples in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+        message: `${who} logits computed once for ${data.train.n} training samples in ${((Date.now() - t0) / 1000).toFixed(1)} s on ${used} thread${used === 1 ? '' : 's'}`,
       });
       return logits;
     };
@@ -517,7 +619,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
     const teacherNeeded =
       phases.some((p) => p.needsTeacherLogits && !isDone(p.phase)) || (takd && !isDone('assistant'));
     if (teacherNeeded && augmenting) {
-      teacherTargets = { kind: 'per-batch', model: teacher };
+      teacherTargets = { kind: 'per-batch', model: teacherModel };
       log.emit({
         type: 'log',
         level: 'info',
@@ -525,7 +627,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       });
     } else if (teacherNeeded) {
       let teacherLogits = teacherCacheDir
-        ? readCachedLogits(teacherCacheDir, data.fingerprint, data.train.n, data.classes)
+        ? opts.teacherCache?.readLogits(teacherCacheDir, data.fingerprint, data.train.n, data.classes)
         : undefined;
       if (teacherLogits) {
         log.emit({
@@ -534,8 +636,8 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
           message: `teacher logits for ${data.train.n} training samples read from the teacher cache`,
         });
       } else {
-        teacherLogits = logitsOf(teacher, 'teacher');
-        if (teacherCacheDir) writeCachedLogits(teacherCacheDir, data.fingerprint, teacherLogits);
+        teacherLogits = await logitsOf(teacherModel, 'teacher');
+        if (teacherCacheDir) opts.teacherCache?.writeLogits(teacherCacheDir, data.fingerprint, teacherLogits);
       }
       teacherTargets = { kind: 'cached', logits: teacherLogits };
     }
@@ -549,52 +651,32 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
         assistant = await loadModel(path.join(assistantDir, 'model.json'));
         models.push(assistant);
       } else {
-        const resumingHere = state?.position.phase === 'assistant' && state.hasModel;
-        assistant = resumingHere
-          ? await loadModel(path.join(runDir, RUN_FILES.latest, 'model.json'))
-          : buildModel(takd.model, {
+        const trained = await trainModel({
+          phase: 'assistant',
+          role: 'assistant',
+          fresh: () =>
+            buildModel(takd.model, {
               inputShape,
               classes: data.classes,
               seed: seedFor(config.seed, 'assistant'),
               name: 'assistant',
-            });
-        models.push(assistant);
-        if (paramsOf(assistant) !== assistantInfo?.params) {
-          throw new Error(
-            `internal: assistant has ${paramsOf(assistant)} parameters, the config's arithmetic says ${assistantInfo?.params}`,
-          );
-        }
-        const opt = createOptimizer(takd.optimizer);
-        if (resumingHere) await restoreOptimizer(opt);
-        const outcome = await runPhase(ctx, {
-          phase: 'assistant',
-          model: assistant,
-          optimizer: opt,
+            }),
+          params: assistantInfo?.params ?? NaN,
           epochs: takd.epochs,
+          optimizer: takd.optimizer,
           objective: { kind: 'kd', temperature: takd.temperature, alpha: takd.alpha },
           targets: teacherTargets,
-          start: progressFor('assistant'),
-          checkpoint: checkpointer('assistant', assistant, opt, 'assistant'),
+          saveAs: RUN_FILES.assistant,
+          next: phases[0]?.phase,
         });
-        opt.optimizer.dispose();
-        trainingSeconds += outcome.seconds;
-        if (outcome.status === 'cancelled') return cancelled(outcome.position);
-        completed.push(outcome.result);
-        await saveModel(assistant, assistantDir);
-        log.emit({
-          type: 'checkpoint-saved',
-          path: RUN_FILES.assistant,
-          model: 'assistant',
-          reason: 'final',
-          position: { phase: 'assistant', epoch: takd.epochs, batch: 0 },
-        });
-        writeState({ position: { phase: phases[0].phase, epoch: 0, batch: 0 }, hasModel: false });
+        if (trained.status === 'cancelled') return trained.outcome;
+        assistant = trained.model;
       }
-      assistantTestAccuracy = accuracy(assistant, data.test, inputShape, evalBatchSize);
+      assistantTestAccuracy = await accuracyOn(threads, assistant, data.test, inputShape, evalBatchSize);
       if (phases.some((p) => p.distilFrom === 'assistant' && !isDone(p.phase)))
         assistantTargets = augmenting
           ? { kind: 'per-batch', model: assistant }
-          : { kind: 'cached', logits: logitsOf(assistant, 'assistant') };
+          : { kind: 'cached', logits: await logitsOf(assistant, 'assistant') };
     }
 
     // --- Student phases --------------------------------------------------------------------
@@ -615,48 +697,34 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
           };
     };
     let student: tf.LayersModel | undefined;
-    for (const p of phases) {
+    for (const [k, p] of phases.entries()) {
       if (isDone(p.phase)) continue;
-      const resumingHere = state?.position.phase === p.phase && state.hasModel;
-      if (resumingHere) {
-        student = await loadModel(path.join(runDir, RUN_FILES.latest, 'model.json'));
-      } else if (p.phase === 'finetune') {
-        student = await loadModel(path.join(runDir, RUN_FILES.phase1Best, 'model.json'));
-      } else if (!student) {
-        student = buildModel(config.student.model, {
-          inputShape,
-          classes: data.classes,
-          seed: seedFor(config.seed, 'student'),
-          name: 'student',
-        });
-      }
-      models.push(student);
-      if (paramsOf(student) !== studentInfo.params) {
-        throw new Error(
-          `internal: student has ${paramsOf(student)} parameters, the config's arithmetic says ${studentInfo.params}`,
-        );
-      }
-      const opt = createOptimizer(p.optimizer);
-      if (resumingHere) await restoreOptimizer(opt);
-      const model = student;
-      const outcome = await runPhase(ctx, {
+      const previous = student;
+      const trained = await trainModel({
         phase: p.phase,
-        model,
-        optimizer: opt,
+        role: 'student',
+        // Annealing's phase 2 starts from the best phase-1 student (with a fresh optimizer).
+        fresh: async () =>
+          p.phase === 'finetune'
+            ? await loadModel(path.join(runDir, RUN_FILES.phase1Best, 'model.json'))
+            : (previous ??
+              buildModel(config.student.model, {
+                inputShape,
+                classes: data.classes,
+                seed: seedFor(config.seed, 'student'),
+                name: 'student',
+              })),
+        params: studentInfo.params,
         epochs: p.epochs,
+        optimizer: p.optimizer,
         objective: p.objective,
         targets:
           p.distilFrom === 'assistant' ? assistantTargets : p.needsTeacherLogits ? teacherTargets : undefined,
-        start: progressFor(p.phase),
-        checkpoint: checkpointer(p.phase, model, opt, 'student'),
-        onBest: bestKeeper(p.phase, model, p === phases[phases.length - 1]),
+        onBest: (m) => bestKeeper(p.phase, m, k === phases.length - 1),
+        next: phases[k + 1]?.phase,
       });
-      opt.optimizer.dispose();
-      trainingSeconds += outcome.seconds;
-      if (outcome.status === 'cancelled') return cancelled(outcome.position);
-      completed.push(outcome.result);
-      const next = phases[phases.indexOf(p) + 1];
-      if (next) writeState({ position: { phase: next.phase, epoch: 0, batch: 0 }, hasModel: false });
+      if (trained.status === 'cancelled') return trained.outcome;
+      student = trained.model;
     }
     if (!student) {
       // Every student phase was already done (resume after the last epoch): take the saved student.
@@ -674,7 +742,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunOutcome> {
       const lastResult = completed[completed.length - 1];
       if (lastResult?.selectedOn === 'test') studentFinalTestAccuracy = lastResult.finalValAccuracy;
     }
-    const studentTestAccuracy = accuracy(student, data.test, inputShape, evalBatchSize);
+    const studentTestAccuracy = await accuracyOn(threads, student, data.test, inputShape, evalBatchSize);
     await saveModel(student, path.join(runDir, RUN_FILES.student));
     const last = phases[phases.length - 1];
     log.emit({

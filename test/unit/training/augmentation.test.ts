@@ -18,7 +18,7 @@ import { EventLog } from '../../../runner/store/eventLog';
 import { createRunDir } from '../../../runner/store/runStore';
 import { predictLogits } from '../../../runner/training/evaluate';
 import { createOptimizer } from '../../../runner/training/optimizers';
-import { trainStep } from '../../../runner/training/phaseTrainer';
+import { trainStep } from '../../../runner/training/stepGradients';
 import { runExperiment } from '../../../runner/training/runExperiment';
 import { ShardSource, type ShardPlan } from '../../../runner/training/shards';
 import { TrainingThreads } from '../../../runner/training/dataParallel';

@@ -12,9 +12,11 @@ import { fusedBatchNormInstalled } from '../../../runner/backend/fusedBatchNorm'
 import { buildModel } from '../../../runner/models/buildModel';
 import type { ModelConfig } from '../../../runner/protocol/configTypes';
 import { createOptimizer } from '../../../runner/training/optimizers';
-import { trainStep, type Objective } from '../../../runner/training/phaseTrainer';
+import type { Objective } from '../../../runner/training/objective';
+import { trainStep } from '../../../runner/training/stepGradients';
 import { TrainingThreads, autoReplicas } from '../../../runner/training/dataParallel';
 import { gatherBatch, gatherRows, type HostSplit } from '../../../runner/training/batches';
+import { accuracy, predictLogits } from '../../../runner/training/evaluate';
 import type { RunCompletedEvent, RunStartedEvent } from '../../../runner/protocol/events';
 import { runAkd, tempDir, writeConfig } from '../../helpers/akdProcess';
 
@@ -83,6 +85,33 @@ const cases: Case[] = [
 
 test.before(async () => {
   await selectBackend('wasm');
+});
+
+test('inference on the training threads gives the very logits and accuracy of one thread', async () => {
+  const shape: [number, number, number] = [10, 10, 1];
+  const classes = 5;
+  const data = split(230, shape, classes, 21);
+  const model = buildModel(
+    { type: 'cnn', filters: [4, 8], dense: [16] },
+    { inputShape: shape, classes, seed: 5, name: 'm' },
+  );
+  // 2 threads asked for: the pool uses both whatever the model's size ("auto" would keep this small one on one).
+  const threads = new TrainingThreads(2, 'wasm');
+  try {
+    const alone = predictLogits(model, data, shape, classes, 50);
+    const both = await threads.predictLogits(model, data, shape, classes, 50);
+    assert.equal(both.threads, 2);
+    assert.equal(threads.workerCount, 1);
+    assert.deepEqual(both.logits, alone, 'bit-identical: each batch is computed as on one thread');
+    assert.equal(await threads.accuracy(model, data, shape, 50), accuracy(model, data, shape, 50));
+    // Fewer batches than threads: main alone, no message round.
+    const one = await threads.predictLogits(model, { ...data, n: 40 }, shape, classes, 50);
+    assert.equal(one.threads, 1);
+  } finally {
+    await threads.close();
+    model.dispose();
+  }
+  assert.equal(threads.workerCount, 0, 'workers stopped');
 });
 
 for (const c of cases) {

@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../../runner/backend/selectBackend';
 import { buildModel } from '../../../runner/models/buildModel';
 import type { ModelConfig } from '../../../runner/protocol/configTypes';
-import { computeGradients, tapeGradients, type Objective } from '../../../runner/training/phaseTrainer';
+import type { Objective } from '../../../runner/training/objective';
+import { computeGradients, tapeGradients } from '../../../runner/training/stepGradients';
 import { denseStackOf } from '../../../runner/training/denseStep';
 
 function rand(n: number, seed: number, scale = 1): Float32Array {

@@ -1,8 +1,9 @@
 /**
- * What the main thread and the data-parallel workers share: the layout of the control block
- * (an Int32Array on a SharedArrayBuffer), the messages, and the per-replica step (gather the
- * shard, compute its gradients, publish them, wait for the others, average, apply) that both
- * sides run, so every replica does exactly the same arithmetic.
+ * The shared-memory protocol between the training threads (the main thread, replica 0, and the
+ * data-parallel workers): the layout of the control block (an Int32Array on a
+ * SharedArrayBuffer), the per-phase buffers, the port messages and the failure text. It
+ * imports no training code: both sides of the protocol (dataParallel.ts, dataParallelWorker.ts,
+ * and replica.ts, the step every replica runs) import it.
  *
  * Protocol (one control block per pool):
  *   ctrl[SEQ]   command counter; workers sleep on it (Atomics.wait) and wake when it changes
@@ -20,9 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { OptimizerConfig } from '../protocol/configTypes';
 import type { AugmentSpec } from '../data/augment';
 import type { HostSplit } from './batches';
-import type { PhaseOptimizer } from './optimizers';
-import { applyGradients, computeGradients, type Objective } from './phaseTrainer';
-import type { ShardSource } from './shards';
+import type { Objective } from './objective';
 
 export const CTRL = { SEQ: 0, KIND: 1, SIZE: 2, ABORT: 3, DONE: 8 } as const;
 export const KIND = { STEP: 1, MESSAGE: 2, STOP: 3 } as const;
@@ -81,7 +80,24 @@ export type WorkerMessage =
   | { type: 'epoch'; epoch: number; epochs: number }
   | { type: 'get-weights'; trainable: boolean }
   | { type: 'set-statistics'; values: WeightValues[] }
-  | { type: 'release' };
+  | { type: 'release' }
+  | PredictMessage;
+
+/**
+ * Inference on a worker (teacher logits, evaluation): run the model in inference mode on whole
+ * batches of rows [start, end) of `x` (shared), each written to `out` (shared) at row start, the
+ * same batches the main thread would run alone, so the logits are the same numbers.
+ */
+export interface PredictMessage {
+  type: 'predict';
+  modelTopology: unknown;
+  weights: WeightValues[];
+  x: Float32Array;
+  inputShape: number[];
+  classes: number;
+  batches: Array<[number, number]>;
+  out: Float32Array;
+}
 
 export type WorkerReply =
   | { type: 'ready'; ms: number }
@@ -137,132 +153,4 @@ export function recordFailure(
   // Wake anyone waiting for this replica's gradients.
   Atomics.store(ctrl, CTRL.DONE + r, -1);
   Atomics.notify(ctrl, CTRL.DONE + r);
-}
-
-/** One replica's model, optimizer and view of the shared memory, for one phase. */
-export class Replica {
-  readonly vars: tf.Variable[];
-  private readonly sizes: number[];
-  private readonly offsets: number[];
-  readonly paramCount: number;
-  private readonly avg: Float32Array;
-  /** Rows of the step being computed (read once: main may publish the next batch while we average). */
-  private stepSize = 0;
-
-  constructor(
-    readonly replica: number,
-    readonly replicas: number,
-    readonly model: tf.LayersModel,
-    readonly optimizer: PhaseOptimizer,
-    readonly objective: Objective,
-    /** Gathers, augments and labels this replica's shard (its targets too). */
-    readonly source: ShardSource,
-    readonly inputShape: number[],
-    readonly classes: number,
-    readonly b: PhaseBuffers,
-  ) {
-    this.vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    this.sizes = this.vars.map((v) => v.size);
-    this.offsets = [];
-    let o = 0;
-    for (const s of this.sizes) {
-      this.offsets.push(o);
-      o += s;
-    }
-    this.paramCount = o;
-    this.avg = new Float32Array(o);
-  }
-
-  static gradientFloats(model: tf.LayersModel): number {
-    return model.trainableWeights.reduce((p, w) => p + (w.shape as number[]).reduce((a, v) => a * v, 1), 0);
-  }
-
-  private slot(parity: number, r: number): number {
-    return (parity * this.replicas + r) * this.paramCount;
-  }
-
-  /**
-   * This replica's part of step `seq`: gradients of its shard, published; then (after every
-   * replica published) the shard-size-weighted average applied with this replica's optimizer.
-   * `wait(r)` blocks or awaits until replica r published step `seq` (it throws on failure).
-   */
-  computeAndPublish(seq: number): void {
-    const { ctrl, params, indices, grads, stats } = this.b;
-    const size = Atomics.load(ctrl, CTRL.SIZE);
-    this.stepSize = size;
-    const phiValue = params[0];
-    const epoch = params[1];
-    const [start, end] = shardOf(size, this.replica, this.replicas);
-    const parity = seq & 1;
-    const n = end - start;
-    const st = (parity * this.replicas + this.replica) * 2;
-    if (n > 0) {
-      const r = computeGradients(
-        this.model,
-        this.objective,
-        this.vars,
-        this.source.gather(indices.subarray(start, end), epoch),
-        this.inputShape,
-        this.classes,
-        phiValue,
-      );
-      const base = this.slot(parity, this.replica);
-      try {
-        this.vars.forEach((v, i) => {
-          grads.set(r.grads[v.name].dataSync() as Float32Array, base + this.offsets[i]);
-        });
-      } finally {
-        tf.dispose(Object.values(r.grads));
-      }
-      stats[st] = r.loss * n;
-      stats[st + 1] = r.correct;
-    } else {
-      stats[st] = 0;
-      stats[st + 1] = 0;
-    }
-    Atomics.store(ctrl, CTRL.DONE + this.replica, seq);
-    Atomics.notify(ctrl, CTRL.DONE + this.replica);
-  }
-
-  /** After the barrier: average the published gradients (fixed order: identical on every replica) and apply. */
-  averageAndApply(seq: number): { lossSum: number; correct: number; size: number } {
-    const { grads, stats } = this.b;
-    const size = this.stepSize;
-    const parity = seq & 1;
-    const avg = this.avg;
-    const P = this.paramCount;
-    let first = true;
-    let lossSum = 0;
-    let correct = 0;
-    for (let r = 0; r < this.replicas; r++) {
-      const [s, e] = shardOf(size, r, this.replicas);
-      const st = (parity * this.replicas + r) * 2;
-      lossSum += stats[st];
-      correct += stats[st + 1];
-      if (e === s) continue;
-      const w = (e - s) / size;
-      const g = grads.subarray(this.slot(parity, r), this.slot(parity, r) + P);
-      if (first) {
-        for (let j = 0; j < P; j++) avg[j] = w * g[j];
-        first = false;
-      } else {
-        for (let j = 0; j < P; j++) avg[j] += w * g[j];
-      }
-    }
-    const named: tf.NamedTensorMap = {};
-    this.vars.forEach((v, i) => {
-      named[v.name] = tf.tensor(
-        avg.subarray(this.offsets[i], this.offsets[i] + this.sizes[i]),
-        v.shape,
-        'float32',
-      );
-    });
-    applyGradients(this.optimizer, this.vars, named);
-    return { lossSum, correct, size };
-  }
-
-  dispose(): void {
-    this.model.dispose();
-    this.optimizer.optimizer.dispose();
-  }
 }
