@@ -151,29 +151,49 @@ test('claims raced by 6 real processes: every entry claimed exactly once', async
   const script = `
     const { claimNext, finishEntry } = require(${JSON.stringify(STORE)});
     const got = [];
-    const start = Number(process.argv[1]);
-    while (Date.now() < start) {}
-    for (;;) {
+    // Loaded: say so, then wait for the common start time the test sends once all six are.
+    process.stdout.write('ready\\n');
+    process.stdin.once('data', (d) => {
+      const start = Number(String(d).trim());
+      while (Date.now() < start) {}
+      for (;;) {
       const c = claimNext(${JSON.stringify(root)});
       if (!c.entry) break;
       if (c.entry.claim.pid !== process.pid) throw new Error('claimed for another process');
       got.push(c.entry.id);
       finishEntry(${JSON.stringify(root)}, c.entry.id, 'completed');
-    }
-    process.stdout.write(JSON.stringify(got));`;
-  const start = String(Date.now() + 1500);
+        // A run takes time between two claims; without it the holder re-takes the queue's lock
+        // before a waiter's next poll, and one process claims everything (still exactly once).
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      }
+      process.stdout.write(JSON.stringify(got));
+      process.exit(0);
+    });`;
+  // A start time fixed before the processes load can pass before the slowest has loaded (one then
+  // claims everything alone): the start is sent once all six are loaded, 300 ms ahead.
+  const children = Array.from({ length: 6 }, () =>
+    spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'pipe'] }),
+  );
+  let ready = 0;
   const outputs = await Promise.all(
-    Array.from(
-      { length: 6 },
-      () =>
+    children.map(
+      (child) =>
         new Promise<string[]>((resolve, reject) => {
-          const child = spawn(process.execPath, ['-e', script, start], { stdio: ['ignore', 'pipe', 'pipe'] });
           let out = '';
           let err = '';
-          child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          child.stdout.on('data', (d: Buffer) => {
+            const had = out.includes('ready\n');
+            out += d.toString();
+            if (!had && out.includes('ready\n') && ++ready === children.length) {
+              const start = String(Date.now() + 300);
+              for (const c of children) c.stdin.write(`${start}\n`);
+            }
+          });
           child.stderr.on('data', (d: Buffer) => (err += d.toString()));
           child.on('exit', (code) =>
-            code === 0 ? resolve(JSON.parse(out) as string[]) : reject(new Error(err)),
+            code === 0
+              ? resolve(JSON.parse(out.slice(out.indexOf('ready\n') + 6)) as string[])
+              : reject(new Error(err)),
           );
         }),
     ),
