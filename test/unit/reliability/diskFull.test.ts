@@ -107,9 +107,15 @@ test('no permission mid-run (EACCES): failed with one line naming the folder, th
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   const runDir = path.dirname(locked!);
   assert.equal(eventsOf(runDir).pop()?.type, 'run-failed');
-  // The last checkpoint is where it was and whole (a temp folder the read-only folder kept is left to resume).
-  assert.equal(verifyChecksums(path.join(locked!, 'latest')), undefined);
-  assert.ok(fs.existsSync(path.join(locked!, 'latest', 'state.json')));
+  // The last checkpoint is whole. It is `latest/`, or, when the permission went away between the
+  // swap's two renames (latest -> latest.old-PID, temp -> latest), `latest.old-PID/`, which the
+  // folder could no longer rename back: resume recovers from it as after a kill at that point.
+  const kept = fs.existsSync(path.join(locked!, 'latest'))
+    ? 'latest'
+    : fs.readdirSync(locked!).find((n) => n.startsWith('latest.old-'));
+  assert.ok(kept, `a last checkpoint is left in ${fs.readdirSync(locked!).join(', ')}`);
+  assert.equal(verifyChecksums(path.join(locked!, kept)), undefined);
+  assert.ok(fs.existsSync(path.join(locked!, kept, 'state.json')));
   fs.chmodSync(locked!, 0o755);
   assert.equal(loadResumeState(runDir)?.position.phase, 'anneal', 'the last checkpoint is intact');
   assert.deepEqual(tempLeftovers(runDir), [], 'resume cleared what was left');
