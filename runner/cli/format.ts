@@ -1,7 +1,7 @@
 /** Plain-text tables for `akd list` and `akd show`. */
 import { recordedOverrides, type RunStartedEvent } from '../protocol/events';
-import { percent } from '../protocol/format';
-import { noteLine, readRunMeta } from '../protocol/runMeta';
+import { noteLine, percent } from '../protocol/format';
+import { readRunMeta } from '../protocol/runMeta';
 import { latestSession } from '../protocol/sessions';
 import type { RunRecord } from '../store/runStore';
 

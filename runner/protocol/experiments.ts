@@ -51,6 +51,9 @@ export interface ExperimentRow {
   /** The resolved config as dotted keys (`method.tauMax`); arrays and objects in arrays as JSON text. */
   config: Record<string, CellValue>;
   metrics: ExperimentMetrics;
+  /** From the run's meta.json (protocol/runMeta.ts): a person's star and note. */
+  starred?: true;
+  note?: string;
 }
 
 export interface RowInput {
@@ -70,6 +73,8 @@ export interface RowInput {
     epochs?: number;
     startedAt?: string;
     summary?: RunSummary;
+    starred?: boolean;
+    note?: string;
   };
   sweepDir?: string;
   backend?: ActualBackend | null;
@@ -171,6 +176,8 @@ export function experimentRow(input: RowInput): ExperimentRow {
       : {}),
     config: config ? flattenConfig(config) : {},
     metrics: metricsOf(summary, input.backend ?? null),
+    ...(state?.starred ? { starred: true as const } : {}),
+    ...(state?.note ? { note: state.note } : {}),
   };
 }
 
@@ -203,6 +210,18 @@ export const RUN_COLUMNS: readonly ColumnDef[] = [
   },
   { id: 'run:method', label: 'method', title: 'method.type', kind: 'text' },
   { id: 'run:sweep', label: 'sweep', title: 'The sweep the run belongs to', kind: 'text' },
+  {
+    id: 'run:starred',
+    label: '★',
+    title: 'Starred (Star Run in the Runs view, or akd star): akd gc never touches it',
+    kind: 'text',
+  },
+  {
+    id: 'run:note',
+    label: 'note',
+    title: "The run's note (Edit Note in the Runs view, or akd note)",
+    kind: 'text',
+  },
 ];
 
 export const METRIC_COLUMNS: readonly ColumnDef[] = [
@@ -291,6 +310,10 @@ export function cellValue(row: ExperimentRow, id: string): CellValue {
       return row.sweep ?? null;
     case 'protocol':
       return row.protocol;
+    case 'starred':
+      return row.starred ? '★' : null;
+    case 'note':
+      return row.note ?? null;
     default:
       return null;
   }

@@ -164,3 +164,10 @@ export function humanSweepReporter(out: TextSink, total?: number): (e: SweepEven
     else out.write(line + '\n');
   };
 }
+
+/** A note folded into one line for tables and tree items ("…" when cut). */
+export function noteLine(note: string | undefined, max = 60): string {
+  if (!note) return '';
+  const one = note.replace(/\s+/g, ' ').trim();
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}

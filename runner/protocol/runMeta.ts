@@ -45,10 +45,3 @@ export function parseRunMeta(value: unknown): RunMeta {
 export function metaFields(meta: RunMeta): { starred?: true; note?: string } {
   return { ...(meta.starred ? { starred: true as const } : {}), ...(meta.note ? { note: meta.note } : {}) };
 }
-
-/** Folded into one line for tables and tree items ("…" when cut). */
-export function noteLine(note: string | undefined, max = 60): string {
-  if (!note) return '';
-  const one = note.replace(/\s+/g, ' ').trim();
-  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
-}

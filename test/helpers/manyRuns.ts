@@ -16,6 +16,17 @@ export interface ManyRunsOptions {
   name?: string;
 }
 
+/** Every STAR_EVERY-th run (from the 8th) is starred with a note, as `akd star` and `akd note` leave it. */
+const STAR_EVERY = 400;
+const isStarred = (i: number): boolean => i % STAR_EVERY === 7;
+
+/** How many of `count` runs writeManyRuns stars. */
+export function starredOf(count: number): number {
+  let n = 0;
+  for (let i = 0; i < count; i++) if (isStarred(i)) n++;
+  return n;
+}
+
 /** Writes `count` runs and a config beside them; returns the config's path. */
 export function writeManyRuns(o: ManyRunsOptions): string {
   const name = o.name ?? 'scale';
@@ -147,6 +158,11 @@ export function writeManyRuns(o: ManyRunsOptions): string {
       path.join(runDir, 'events.jsonl'),
       `${JSON.stringify(started)}\n${JSON.stringify(completed)}\n`,
     );
+    if (isStarred(i))
+      fs.writeFileSync(
+        path.join(runDir, 'meta.json'),
+        JSON.stringify({ starred: true, note: `scale run ${i}, kept`, updatedAt: summary.endedAt }),
+      );
   }
   return configPath;
 }

@@ -153,6 +153,15 @@ function buildPage(): void {
   });
   text.value = view.text;
   text.addEventListener('input', () => saveView({ text: text.value }));
+  const starredOnly = el('input', { id: 'filter-starred', type: 'checkbox' });
+  starredOnly.checked = view.starredOnly === true;
+  starredOnly.addEventListener('change', () => saveView({ starredOnly: starredOnly.checked }));
+  const starredLabel = el(
+    'label',
+    { for: 'filter-starred', title: 'Only the runs you starred (Star Run in the Runs view, or akd star)' },
+    starredOnly,
+    ' ★ only',
+  );
   const rangeColumn = el('select', { id: 'range-column', 'aria-label': 'Column of a numeric range filter' });
   const rangeMin = el('input', {
     id: 'range-min',
@@ -193,6 +202,7 @@ function buildPage(): void {
       'div',
       { class: 'toolbar', role: 'toolbar', 'aria-label': 'Table controls' },
       text,
+      starredLabel,
       popoverButton('columns', 'Columns…', 'Choose the columns (the choice is kept)'),
       popoverButton(
         'group',
@@ -596,6 +606,7 @@ function renderItem(item: DisplayItem, i: number): HTMLElement {
       );
       if (c.id === 'run:name')
         cell.title = `${r.runId}\n${r.runDir}${r.protocol === 'reference' ? '\nreference protocol: selected on test' : ''}`;
+      else if (c.id === 'run:note' && r.note) cell.title = r.note;
       else if (text.length > 14) cell.title = text;
       return cell;
     }),
@@ -1113,6 +1124,7 @@ function onMessage(m: ExtensionToExperiments): void {
       view = m.state;
       vscode.setState(view);
       ($('filter-text') as HTMLInputElement).value = view.text;
+      ($('filter-starred') as HTMLInputElement).checked = view.starredOnly === true;
       loading = m.loading ? '…' : '';
       queueRender();
       break;

@@ -23,6 +23,8 @@ export interface ExperimentsViewState {
   groupBy: string[];
   /** The plot: a metric (y) against a numeric key (x). */
   plot: { x: string | null; y: string };
+  /** Only starred runs (absent in states saved before stars existed: all runs). */
+  starredOnly?: boolean;
 }
 
 export const DEFAULT_VIEW_STATE: ExperimentsViewState = {
@@ -94,9 +96,13 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 
 /** The view state if it has exactly this shape; undefined otherwise. */
 export function parseViewState(v: unknown): ExperimentsViewState | undefined {
-  if (!isObject(v) || !hasOnlyKeys(v, ['columns', 'sort', 'text', 'ranges', 'groupBy', 'plot']))
+  if (
+    !isObject(v) ||
+    !hasOnlyKeys(v, ['columns', 'sort', 'text', 'ranges', 'groupBy', 'plot', 'starredOnly'])
+  )
     return undefined;
-  const { columns, sort, text, ranges, groupBy, plot } = v;
+  const { columns, sort, text, ranges, groupBy, plot, starredOnly } = v;
+  if (starredOnly !== undefined && typeof starredOnly !== 'boolean') return undefined;
   if (!(columns === null || (Array.isArray(columns) && columns.length <= 2000 && columns.every(isId))))
     return undefined;
   if (!(
@@ -140,6 +146,7 @@ export function parseViewState(v: unknown): ExperimentsViewState | undefined {
     })),
     groupBy: [...(groupBy as string[])],
     plot: { x: plot.x as string | null, y: plot.y as string },
+    ...(starredOnly ? { starredOnly: true } : {}),
   };
 }
 

@@ -18,7 +18,7 @@ import {
   type ExperimentRow,
   type RowGroup,
 } from '../../runner/protocol/experiments';
-import { csvField } from '../../runner/protocol/format';
+import { csvField, noteLine } from '../../runner/protocol/format';
 
 /** "20261128-081502-tiny" -> "11-28 08:15:02". */
 function runTime(runId: string): string {
@@ -47,8 +47,14 @@ export function defaultColumnIds(rows: readonly ExperimentRow[]): string[] {
     'metric:teacher',
     'metric:gap',
   ]);
+  // The star and the note columns once some run has one (a person marked it: worth the room).
+  const offered: Record<string, boolean> = {
+    'run:sweep': sweeps,
+    'run:starred': rows.some((r) => r.starred),
+    'run:note': rows.some((r) => r.note),
+  };
   return [
-    ...RUN_COLUMNS.filter((c) => c.id !== 'run:sweep' || sweeps).map((c) => c.id),
+    ...RUN_COLUMNS.filter((c) => offered[c.id] ?? true).map((c) => c.id),
     // The results first (what a user compares), then what was varied, then sizes, time, backend.
     ...METRIC_COLUMNS.filter((c) => results.has(c.id)).map((c) => c.id),
     // method.type is the method column already.
@@ -113,6 +119,7 @@ export function formatNumber(kind: ColumnDef['kind'], v: number): string {
 export function cellText(row: ExperimentRow, c: ColumnDef): string {
   if (c.id === 'run:status') return statusText(row);
   if (c.id === 'run:name') return `${row.name} · ${runTime(row.runId)}`;
+  if (c.id === 'run:note') return noteLine(row.note);
   const v = cellValue(row, c.id);
   if (v === null) return '';
   if (typeof v === 'number') return formatNumber(c.kind === 'number' ? 'number' : c.kind, v);
@@ -140,11 +147,12 @@ export function groupCellText(g: RowGroup, c: ColumnDef, groupBy: readonly strin
 
 export function filterRows(
   rows: readonly ExperimentRow[],
-  state: Pick<ExperimentsViewState, 'text' | 'ranges'>,
+  state: Pick<ExperimentsViewState, 'text' | 'ranges' | 'starredOnly'>,
   columns: readonly ColumnDef[],
 ): ExperimentRow[] {
   const words = state.text.toLowerCase().split(/\s+/).filter(Boolean);
   return rows.filter((r) => {
+    if (state.starredOnly && !r.starred) return false;
     for (const range of state.ranges) {
       const v = cellValue(r, range.column);
       if (typeof v !== 'number') return false;
@@ -152,7 +160,10 @@ export function filterRows(
       if (range.max !== null && v > range.max) return false;
     }
     if (words.length === 0) return true;
-    const text = [r.runId, r.name, ...columns.map((c) => cellText(r, c))].join(' ').toLowerCase();
+    // A note is searched whether or not its column is shown (what a person wrote is how they find a run).
+    const text = [r.runId, r.name, r.note ?? '', ...columns.map((c) => cellText(r, c))]
+      .join(' ')
+      .toLowerCase();
     return words.every((w) => text.includes(w));
   });
 }

@@ -13,7 +13,7 @@ import { resolveLauncher } from '../../launch/runControl';
 import type { RunStartedEvent } from '../../protocol/events';
 import { EXIT, exitCodeForSignal } from '../../protocol/exitCodes';
 import { RUN_FILES } from '../../protocol/files';
-import { noteLine } from '../../protocol/runMeta';
+import { noteLine } from '../../protocol/format';
 import {
   QUEUE_NOTHING_TO_RUN as NOTHING_TO_RUN,
   claimableCount,

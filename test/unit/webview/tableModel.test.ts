@@ -238,6 +238,46 @@ describe('the table model', () => {
     assert.equal(direct.find((x) => x.values['run:method'] === 'kd')!.stats['metric:finalTest'].n, 2);
   });
 
+  it("shows a run's star and note (from its state, i.e. meta.json) once some run has one, and filters on them", () => {
+    const plain = row('kd', 3, 0.87);
+    assert.ok(!defaultColumnIds([...rows, plain]).includes('run:starred'), 'no star yet: no column');
+    const marked = experimentRow({
+      runDir: '/ws/.akd/runs/marked',
+      runId: '20260109-000099-tiny',
+      config: config('kd', 4),
+      summary: summary('kd', 0.89),
+      state: { status: 'completed', starred: true, note: 'the one for the paper:\nlr 3e-3,  T=4' },
+    });
+    assert.equal(marked.starred, true);
+    const all = [...rows, plain, marked];
+    const ids = defaultColumnIds(all);
+    assert.ok(ids.includes('run:starred') && ids.includes('run:note'));
+    const cols = visibleColumns(all, view());
+    const note = cols.find((c) => c.id === 'run:note')!;
+    assert.equal(cellText(marked, note), 'the one for the paper: lr 3e-3, T=4', 'folded into one line');
+    assert.equal(
+      cellText(
+        marked,
+        cols.find((c) => c.id === 'run:starred')!,
+      ),
+      '★',
+    );
+    assert.equal(cellText(plain, note), '');
+    const only = filterRows(all, { text: '', ranges: [], starredOnly: true }, cols);
+    assert.deepEqual(
+      only.map((r) => r.runId),
+      [marked.runId],
+    );
+    // The note is searched even when its column is hidden.
+    const noNote = cols.filter((c) => c.id !== 'run:note');
+    assert.deepEqual(
+      filterRows(all, { text: 'paper', ranges: [] }, noNote).map((r) => r.runId),
+      [marked.runId],
+    );
+    // Sorting by the star puts starred runs first (descending), the rest after.
+    assert.equal(sortRows(all, { column: 'run:starred', descending: true })[0].runId, marked.runId);
+  });
+
   it('exports the visible table as CSV, full paths as headers, accuracies as fractions', () => {
     const cols = visibleColumns(rows, view());
     const csv = toCsv(displayItems(rows, view(), cols, new Set()), cols, [])
@@ -272,6 +312,11 @@ describe('the experiments contract', () => {
         runDirs: ['/a', '/b'],
       },
     );
+    const starred = { ...DEFAULT_VIEW_STATE, starredOnly: true };
+    assert.deepEqual(parseExperimentsMessage({ type: 'state', state: starred }), {
+      type: 'state',
+      state: starred,
+    });
     assert.ok(parseExperimentsMessage({ type: 'exportCsv', csv: 'a,b\n1,2\n' }));
     assert.ok(
       parseExperimentsMessage({
@@ -294,6 +339,7 @@ describe('the experiments contract', () => {
       { type: 'state', state: { ...DEFAULT_VIEW_STATE, extra: 1 } },
       { type: 'state', state: { ...DEFAULT_VIEW_STATE, ranges: [{ column: 'x', min: 'a', max: null }] } },
       { type: 'ready', state: DEFAULT_VIEW_STATE, more: true },
+      { type: 'state', state: { ...DEFAULT_VIEW_STATE, starredOnly: 'yes' } },
     ]) {
       assert.equal(parseExperimentsMessage(bad), undefined, JSON.stringify(bad));
       assert.ok(experimentsRejectReason(bad));

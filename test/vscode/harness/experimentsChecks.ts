@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
+import { starredOf } from '../../helpers/manyRuns';
 import { palette, type UiResult } from './uiChecks';
 
 export interface ExperimentsCheckOptions {
@@ -248,6 +249,27 @@ export async function experimentsChecks(
     const active = await attr(f, '#grid', 'aria-activedescendant');
     if (!active?.startsWith('cell-1-')) throw new Error(`active cell ${active}`);
     await shoot(page, shot('experiments-dark.png'));
+  });
+
+  await check(results, 'experiments: "★ only" keeps the starred runs, with their star and note', async () => {
+    const want = starredOf(scaleRuns);
+    await f.locator('#filter-starred').check();
+    await until(
+      async () => Number(await attr(f, 'body', 'data-matching')) === want,
+      `the ${want} starred runs`,
+      10_000,
+    );
+    const stars = await f.$$eval('#body [data-column="run:starred"]', (cs) => cs.map((c) => c.textContent));
+    if (stars.length !== want || !stars.every((s) => s === '★'))
+      throw new Error(`star cells ${JSON.stringify(stars)}`);
+    const note = await f.textContent('#body [data-column="run:note"]');
+    if (!/^scale run \d+, kept$/.test(note ?? '')) throw new Error(`note cell "${note}"`);
+    await f.locator('#filter-starred').uncheck();
+    await until(
+      async () => Number(await attr(f, 'body', 'data-matching')) >= scaleRuns,
+      'every run again',
+      10_000,
+    );
   });
 
   await check(results, 'experiments: grouping by method folds the seeds into mean ± std rows', async () => {

@@ -12,29 +12,13 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { groupRows, varyingKeys, type ExperimentRow, type RunSummary } from '../../../runner/protocol';
 import { summarize } from '../../../runner/protocol/stats';
-import type { ExtensionToExperiments } from '../../../webview/experiments/messages';
 import { removeManyRuns, writeManyRuns } from '../../helpers/manyRuns';
-import { api, waitUntil, workspaceDir } from './helpers';
+import { api, rowsSent, waitUntil, workspaceDir } from './helpers';
 
 const ENDED = ['completed', 'failed', 'cancelled', 'interrupted'] as const;
 
 function summaryOf(runDir: string): RunSummary {
   return JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8')) as RunSummary;
-}
-
-/** Every row the page has been sent: the last `init`, then each `rows` message applied. */
-function rowsSent(posted: readonly ExtensionToExperiments[]): Map<string, ExperimentRow> {
-  const rows = new Map<string, ExperimentRow>();
-  for (const m of posted) {
-    if (m.type === 'init') {
-      rows.clear();
-      for (const r of m.rows) rows.set(r.runDir, r);
-    } else if (m.type === 'rows') {
-      for (const d of m.remove) rows.delete(d);
-      for (const r of m.upsert) rows.set(r.runDir, r);
-    }
-  }
-  return rows;
 }
 
 suite('experiments', function () {

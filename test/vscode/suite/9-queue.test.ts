@@ -11,7 +11,7 @@ import * as vscode from 'vscode';
 import { RunManager } from '../../../extension/runs/runManager';
 import type { RunsNode } from '../../../extension/views/runsTree';
 import { readQueue } from '../../../runner/protocol/queue';
-import { api, waitUntil, workspaceDir } from './helpers';
+import { api, rowsSent, waitUntil, workspaceDir } from './helpers';
 import { REPO_ROOT } from './index';
 
 const ENDED = ['completed', 'failed', 'cancelled', 'interrupted'] as (
@@ -237,6 +237,16 @@ suite('queue', function () {
       JSON.parse(fs.readFileSync(path.join(a.runDir, 'meta.json'), 'utf8')).note,
       'best so far',
     );
+    // The experiments table gets them too (its star and note columns, the starred-only filter).
+    const { experiments } = await api();
+    assert.equal(await vscode.commands.executeCommand('annealKd.showExperiments'), true);
+    const row = await waitUntil(() => {
+      const r = rowsSent(experiments.posted).get(a.runDir);
+      return r?.starred && r.note === 'best so far' ? r : undefined;
+    }, "the experiments table's row with the star and the note");
+    assert.ok(!rowsSent(experiments.posted).get(b.runDir)?.starred, 'only the starred run');
+    experiments.webviewPanel?.dispose();
+    assert.ok(row);
 
     // Clean Up Runs: the dry run leaves everything; the real one keeps the starred run's checkpoints.
     const dry = await runs.gc(workspaceDir(), { dryRun: true });

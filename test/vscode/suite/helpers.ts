@@ -4,6 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { AnnealKdApi } from '../../../extension/extension';
+import type { ExperimentRow } from '../../../runner/protocol';
+import type { ExtensionToExperiments } from '../../../webview/experiments/messages';
 
 export const EXTENSION_ID = 'anneal-kd.anneal-kd';
 
@@ -69,4 +71,19 @@ export function diagnosticsOf(uri: vscode.Uri): vscode.Diagnostic[] {
 
 export function rangeText(r: vscode.Range): string {
   return `${r.start.line}:${r.start.character}-${r.end.line}:${r.end.character}`;
+}
+
+export /** Every row the page has been sent: the last `init`, then each `rows` message applied. */
+function rowsSent(posted: readonly ExtensionToExperiments[]): Map<string, ExperimentRow> {
+  const rows = new Map<string, ExperimentRow>();
+  for (const m of posted) {
+    if (m.type === 'init') {
+      rows.clear();
+      for (const r of m.rows) rows.set(r.runDir, r);
+    } else if (m.type === 'rows') {
+      for (const d of m.remove) rows.delete(d);
+      for (const r of m.upsert) rows.set(r.runDir, r);
+    }
+  }
+  return rows;
 }
