@@ -1,7 +1,7 @@
 /**
  * What a person says about a run, kept beside what the runner wrote: `<run>/meta.json` holds its
  * star and its note. Written by `akd star|unstar|note` (the editor runs those too), read by
- * `akd list|show`, the Runs view, the comparison rows (and the Experiments table through them),
+ * `akd list|show`, the run states (so the Runs view and the Experiments table), the comparison rows,
  * and `akd gc`, which never touches a starred run. The runner's training never writes it.
  */
 import * as fs from 'node:fs';

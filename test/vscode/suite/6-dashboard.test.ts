@@ -32,8 +32,10 @@ suite('dashboard', function () {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  test('Open Dashboard on a run shows it in one panel, titled by the run', async () => {
+  test('Open Dashboard on a run shows it in one panel, titled by the run', async function () {
+    this.timeout(120_000);
     const { dashboard, runs } = await api();
+    dashboard.lastInit = undefined; // an earlier suite's page may have been told about this run
     assert.equal(await vscode.commands.executeCommand('annealKd.openDashboard', runDir), true);
     const panel = dashboard.webviewPanel;
     assert.ok(panel, 'a panel is open');
@@ -52,6 +54,14 @@ suite('dashboard', function () {
     // Opening again reuses the panel.
     await vscode.commands.executeCommand('annealKd.openDashboard', runDir);
     assert.equal(dashboard.webviewPanel, panel);
+    // The page loads and says `ready`; the panel answers with `init`. The window's first webview
+    // also registers its service worker: once over 20 s in CI on a loaded 2-core machine, so the
+    // wait is generous here and the next tests start from a page that answers.
+    await waitUntil(
+      () => dashboard.lastInit?.runDir === runDir,
+      "the page's ready answered with the run's init",
+      90_000,
+    );
   });
 
   test('the header names a run the window does not follow, from its own events (never "No run selected" above its charts)', async () => {
