@@ -1,7 +1,8 @@
 /**
  * What every Anneal KD webview panel (the dashboard, the experiments table) does the same way:
  * its page, under a strict CSP with a fresh nonce (scripts and styles only from dist/webview, no
- * remote content), and the log line for a message that failed its contract.
+ * remote content), the gate every message from the page passes (its contract's validation, then the
+ * panel's action), and the log line for a message that failed its contract.
  */
 import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
@@ -47,4 +48,36 @@ export function rejectedMessageLine(panel: string, raw: unknown, reason: string)
     text = String(raw);
   }
   return `${panel}: rejected a malformed message from the webview (${reason}): ${text.slice(0, 200)}`;
+}
+
+/** How a panel takes its page's messages: its contract's parser, and what it does with each. */
+export interface MessageGate<M extends { type: string }> {
+  panel: string;
+  parse(raw: unknown): M | undefined;
+  rejectReason(raw: unknown): string | undefined;
+  /** Counts, logs and tells the page (`rejected`). */
+  reject(raw: unknown, reason: string): void;
+  act(message: M): Promise<void>;
+  log: { error(line: string): void };
+  /** Tells the page that acting failed (an error `notice`). */
+  notifyError(text: string): void;
+}
+
+/** Validate, then act; a message off the contract is rejected, an action that throws is reported. */
+export async function receiveMessage<M extends { type: string }>(
+  raw: unknown,
+  gate: MessageGate<M>,
+): Promise<void> {
+  const message = gate.parse(raw);
+  if (!message) {
+    gate.reject(raw, gate.rejectReason(raw) ?? 'invalid');
+    return;
+  }
+  try {
+    await gate.act(message);
+  } catch (e) {
+    const text = String((e as Error)?.message ?? e);
+    gate.log.error(`${gate.panel}: ${message.type} failed: ${text}`);
+    gate.notifyError(text);
+  }
 }

@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { rejectedMessageLine, webviewPage } from '../webviewPage';
+import { receiveMessage, rejectedMessageLine, webviewPage } from '../webviewPage';
 import {
   applyEvents,
   EventTail,
@@ -301,18 +301,16 @@ export class DashboardPanel implements vscode.Disposable {
   }
 
   /** Validate, then act. Public for the host tests. */
-  async handleMessage(raw: unknown): Promise<void> {
-    const message = parseWebviewMessage(raw);
-    if (!message) {
-      this.reject(raw, rejectReason(raw) ?? 'invalid');
-      return;
-    }
-    try {
-      await this.act(message);
-    } catch (e) {
-      this.options.log.error(`dashboard: ${message.type} failed: ${String((e as Error)?.message ?? e)}`);
-      this.post({ type: 'notice', level: 'error', text: String((e as Error)?.message ?? e) });
-    }
+  handleMessage(raw: unknown): Promise<void> {
+    return receiveMessage(raw, {
+      panel: 'dashboard',
+      parse: parseWebviewMessage,
+      rejectReason,
+      reject: (r, why) => this.reject(r, why),
+      act: (m) => this.act(m),
+      log: this.options.log,
+      notifyError: (text) => this.post({ type: 'notice', level: 'error', text }),
+    });
   }
 
   private reject(raw: unknown, reason: string): void {

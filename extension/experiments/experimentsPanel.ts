@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { rejectedMessageLine, webviewPage } from '../webviewPage';
+import { receiveMessage, rejectedMessageLine, webviewPage } from '../webviewPage';
 import { RUN_FILES } from '../../runner/protocol';
 import {
   DEFAULT_VIEW_STATE,
@@ -191,18 +191,16 @@ export class ExperimentsPanel implements vscode.Disposable {
   }
 
   /** Validate, then act. Public for the host tests. */
-  async handleMessage(raw: unknown): Promise<void> {
-    const message = parseExperimentsMessage(raw);
-    if (!message) {
-      this.reject(raw, experimentsRejectReason(raw) ?? 'invalid');
-      return;
-    }
-    try {
-      await this.act(message);
-    } catch (e) {
-      this.options.log.error(`experiments: ${message.type} failed: ${String((e as Error)?.message ?? e)}`);
-      this.post({ type: 'notice', level: 'error', text: String((e as Error)?.message ?? e) });
-    }
+  handleMessage(raw: unknown): Promise<void> {
+    return receiveMessage(raw, {
+      panel: 'experiments',
+      parse: parseExperimentsMessage,
+      rejectReason: experimentsRejectReason,
+      reject: (r, why) => this.reject(r, why),
+      act: (m) => this.act(m),
+      log: this.options.log,
+      notifyError: (text) => this.post({ type: 'notice', level: 'error', text }),
+    });
   }
 
   private reject(raw: unknown, reason: string): void {
