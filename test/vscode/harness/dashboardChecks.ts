@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
-import { palette, type UiResult } from './uiChecks';
+import { attr, check, colorScheme, palette, shoot, until, webviewFrame, type UiResult } from './uiChecks';
 
 export interface DashboardCheckOptions {
   workspace: string;
@@ -21,80 +21,10 @@ export interface DashboardCheckOptions {
 /** dash.akd.json: teacher 3 epochs, anneal T = 3, 2, 1 (2 epochs each), finetune 2. */
 const EXPECTED = { steps: 5, epochs: 3 + 6 + 2, phiPoints: 3 + 6 };
 
-async function check(results: UiResult[], title: string, body: () => Promise<void>): Promise<boolean> {
-  const t0 = Date.now();
-  try {
-    await body();
-    results.push({ title, state: 'passed' });
-    console.log(`  ✔ ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-    return true;
-  } catch (e) {
-    results.push({ title, state: 'failed', error: String((e as Error).stack ?? e).slice(0, 2000) });
-    console.log(`  ✖ ${title}: ${(e as Error).message}`);
-    return false;
-  }
-}
-
-async function until<T>(
-  probe: () => Promise<T | undefined | null | false>,
-  what: string,
-  timeoutMs: number,
-  everyMs = 250,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v) return v;
-      last = v;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(
-    `timed out after ${timeoutMs / 1000} s waiting for ${what} (last: ${JSON.stringify(last)})`,
-  );
-}
-
 /** The dashboard page: the frame (nested inside the webview's host iframe) holding #steps. */
-export async function dashboardFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
-  return until(
-    async () => {
-      for (const f of page.frames()) {
-        if (f.isDetached()) continue;
-        if (await f.$('#steps').catch(() => null)) return f;
-      }
-      return undefined;
-    },
-    'the dashboard webview',
-    timeoutMs,
-  );
+export function dashboardFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
+  return webviewFrame(page, '#steps', 'the dashboard webview', timeoutMs);
 }
-
-/**
- * Switch the workbench theme the way an OS does: the window follows the colour scheme
- * (window.autoDetectColorScheme, set for this server by runHostTests.ts) and forced colours
- * (window.autoDetectHighContrast). The theme picker cannot be used offline here: it only shows
- * its failed marketplace search.
- */
-async function colorScheme(page: Page, scheme: 'dark' | 'light' | 'high-contrast'): Promise<void> {
-  await page.emulateMedia(
-    scheme === 'high-contrast'
-      ? { colorScheme: 'dark', forcedColors: 'active' }
-      : { colorScheme: scheme, forcedColors: 'none' },
-  );
-  const cls = scheme === 'dark' ? 'vs-dark' : scheme === 'light' ? 'vs' : 'hc-black';
-  await until(
-    async () => page.$eval('.monaco-workbench', (e, c) => e.classList.contains(c), cls),
-    `the ${scheme} workbench`,
-    15_000,
-  );
-}
-
-const attr = (frame: Frame, selector: string, name: string): Promise<string | null> =>
-  frame.$eval(selector, (e, n) => e.getAttribute(n), name);
 
 function runDirsOf(workspace: string, name: string): string[] {
   const root = path.join(workspace, '.akd', 'runs');
@@ -209,13 +139,6 @@ export function writeBigRun(workspace: string): string {
   });
   fs.writeFileSync(path.join(runDir, 'events.jsonl'), lines.join('\n') + '\n');
   return runDir;
-}
-
-async function shoot(page: Page, file: string): Promise<void> {
-  await palette(page, 'Notifications: Clear All Notifications');
-  await page.mouse.move(1000, 12); // the empty part of the tab bar: no hover tooltip over the picture
-  await page.waitForTimeout(400);
-  await page.locator('.part.editor').screenshot({ path: file });
 }
 
 export async function dashboardChecks(page: Page, o: DashboardCheckOptions): Promise<UiResult[]> {
@@ -484,9 +407,11 @@ export async function dashboardChecks(page: Page, o: DashboardCheckOptions): Pro
     );
 
     await check(results, 'dashboard: the panel restores itself after a window reload', async () => {
-      await palette(page, 'Anneal KD: Open Dashboard'); // the dashboard in front again
-      // Open Dashboard shows the active run, else the newest: a run of the host suites may still
-      // count as active (CI once showed "sweepy" here), so pick the dash run in the page.
+      // The dashboard in front again: with no run training, Open Dashboard keeps the run it shows
+      // (dash, from the checks above). If another run shows, pick dash in the page: a state set
+      // just before the reload may not be saved by the browser in time (CI once restored
+      // "sweepy", the run the palette had switched to, after dash was picked).
+      await palette(page, 'Anneal KD: Open Dashboard');
       const f0 = await dashboardFrame(page, 30_000);
       if ((await f0.textContent('#title')) !== 'dash') {
         await f0.locator('#run-picker').click();

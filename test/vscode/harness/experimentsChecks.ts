@@ -11,7 +11,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { starredOf } from '../../helpers/manyRuns';
-import { palette, type UiResult } from './uiChecks';
+import {
+  attr,
+  check as recordCheck,
+  colorScheme,
+  palette,
+  shoot,
+  until,
+  webviewFrame,
+  type UiResult,
+} from './uiChecks';
 
 export interface ExperimentsCheckOptions {
   workspace: string;
@@ -21,79 +30,17 @@ export interface ExperimentsCheckOptions {
 /** Where a failed check leaves the window as it was (.test-results/experiments-failure-N.png). */
 let failureShots: { page: Page; dir: string; n: number } | undefined;
 
-async function check(results: UiResult[], title: string, body: () => Promise<void>): Promise<boolean> {
-  const t0 = Date.now();
-  try {
-    await body();
-    results.push({ title, state: 'passed' });
-    console.log(`  ✔ ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-    return true;
-  } catch (e) {
-    results.push({ title, state: 'failed', error: String((e as Error).stack ?? e).slice(0, 2000) });
-    console.log(`  ✖ ${title}: ${(e as Error).message}`);
-    if (failureShots) {
-      const file = path.join(failureShots.dir, `experiments-failure-${++failureShots.n}.png`);
-      await failureShots.page.screenshot({ path: file }).catch(() => undefined);
-    }
-    return false;
-  }
+/** A check of this file: a failure also leaves a picture of the window (see failureShots). */
+function check(results: UiResult[], title: string, body: () => Promise<void>): Promise<boolean> {
+  return recordCheck(results, title, body, async () => {
+    if (!failureShots) return;
+    const file = path.join(failureShots.dir, `experiments-failure-${++failureShots.n}.png`);
+    await failureShots.page.screenshot({ path: file });
+  });
 }
 
-async function until<T>(
-  probe: () => Promise<T | undefined | null | false>,
-  what: string,
-  timeoutMs: number,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v) return v;
-      last = v;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(
-    `timed out after ${timeoutMs / 1000} s waiting for ${what} (last: ${JSON.stringify(last)})`,
-  );
-}
-
-async function experimentsFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
-  return until(
-    async () => {
-      for (const f of page.frames()) {
-        if (f.isDetached()) continue;
-        if (await f.$('#grid').catch(() => null)) return f;
-      }
-      return undefined;
-    },
-    'the experiments webview',
-    timeoutMs,
-  );
-}
-
-const attr = (f: Frame, selector: string, name: string): Promise<string | null> =>
-  f.$eval(selector, (e, n) => e.getAttribute(n), name);
-
-async function scheme(page: Page, s: 'dark' | 'light'): Promise<void> {
-  await page.emulateMedia({ colorScheme: s, forcedColors: 'none' });
-  const cls = s === 'dark' ? 'vs-dark' : 'vs';
-  await until(
-    async () => page.$eval('.monaco-workbench', (e, c) => e.classList.contains(c), cls),
-    `the ${s} workbench`,
-    15_000,
-  );
-}
-
-async function shoot(page: Page, file: string): Promise<void> {
-  await palette(page, 'Notifications: Clear All Notifications');
-  await page.mouse.move(1000, 12);
-  await page.waitForTimeout(400);
-  await page.locator('.part.editor').screenshot({ path: file });
+function experimentsFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
+  return webviewFrame(page, '#grid', 'the experiments webview', timeoutMs);
 }
 
 function cpuLine(): string {
@@ -123,7 +70,7 @@ export async function experimentsChecks(
     results,
     `experiments: ${scaleRuns.toLocaleString('en-US')} runs open from the palette and draw in under 2 s`,
     async () => {
-      await scheme(page, 'dark');
+      await colorScheme(page, 'dark');
       await palette(page, 'View: Close Primary Side Bar');
       // From Enter on the command (not the typing) to every row drawn.
       let t0 = Date.now();
@@ -331,7 +278,7 @@ export async function experimentsChecks(
   });
 
   await check(results, 'experiments: light theme', async () => {
-    await scheme(page, 'light');
+    await colorScheme(page, 'light');
     await until(
       async () => (await attr(f, 'body', 'data-theme')) === 'light',
       'the light theme in the webview',
@@ -350,7 +297,7 @@ export async function experimentsChecks(
     await f.locator('#filter-text').fill('');
     await page.waitForTimeout(500);
     await shoot(page, shot('experiments-light.png'));
-    await scheme(page, 'dark');
+    await colorScheme(page, 'dark');
   });
 
   await check(

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Frame, Page } from 'playwright-core';
 
 export interface UiResult {
   title: string;
@@ -43,16 +43,100 @@ export async function palette(
   await page.keyboard.press('Enter');
 }
 
-async function check(results: UiResult[], title: string, body: () => Promise<void>): Promise<void> {
+/**
+ * Run one named check: its result is recorded and printed, never thrown, so the checks after it
+ * still run. `onFail` (e.g. a screenshot of the window as it was) runs before the next check.
+ */
+export async function check(
+  results: UiResult[],
+  title: string,
+  body: () => Promise<void>,
+  onFail?: () => Promise<void>,
+): Promise<boolean> {
+  const t0 = Date.now();
   try {
     await body();
     results.push({ title, state: 'passed' });
-    console.log(`  ✔ ${title}`);
+    console.log(`  ✔ ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    return true;
   } catch (e) {
     results.push({ title, state: 'failed', error: String((e as Error).stack ?? e).slice(0, 2000) });
     console.log(`  ✖ ${title}: ${(e as Error).message}`);
+    await onFail?.().catch(() => undefined);
+    return false;
   }
 }
+
+/** Poll `probe` until it returns a truthy value; fail naming `what` and what it returned last. */
+export async function until<T>(
+  probe: () => Promise<T | undefined | null | false>,
+  what: string,
+  timeoutMs: number,
+  everyMs = 250,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(
+    `timed out after ${timeoutMs / 1000} s waiting for ${what} (last: ${JSON.stringify(last)})`,
+  );
+}
+
+/** A webview page: the frame (nested inside the webview's host iframe) that holds `selector`. */
+export function webviewFrame(page: Page, selector: string, what: string, timeoutMs = 30_000): Promise<Frame> {
+  return until(
+    async () => {
+      for (const f of page.frames()) {
+        if (f.isDetached()) continue;
+        if (await f.$(selector).catch(() => null)) return f;
+      }
+      return undefined;
+    },
+    what,
+    timeoutMs,
+  );
+}
+
+/**
+ * Switch the workbench theme the way an OS does: the window follows the colour scheme
+ * (window.autoDetectColorScheme, set for this server by runHostTests.ts) and forced colours
+ * (window.autoDetectHighContrast). The theme picker cannot be used offline here: it only shows
+ * its failed marketplace search.
+ */
+export async function colorScheme(page: Page, scheme: 'dark' | 'light' | 'high-contrast'): Promise<void> {
+  await page.emulateMedia(
+    scheme === 'high-contrast'
+      ? { colorScheme: 'dark', forcedColors: 'active' }
+      : { colorScheme: scheme, forcedColors: 'none' },
+  );
+  const cls = scheme === 'dark' ? 'vs-dark' : scheme === 'light' ? 'vs' : 'hc-black';
+  await until(
+    async () => page.$eval('.monaco-workbench', (e, c) => e.classList.contains(c), cls),
+    `the ${scheme} workbench`,
+    15_000,
+  );
+}
+
+/** The editor area as a picture (notifications cleared, the pointer parked where no tooltip shows). */
+export async function shoot(page: Page, file: string): Promise<void> {
+  await palette(page, 'Notifications: Clear All Notifications');
+  await page.mouse.move(1000, 12); // the empty part of the tab bar: no hover tooltip over the picture
+  await page.waitForTimeout(400);
+  await page.locator('.part.editor').screenshot({ path: file });
+}
+
+/** An element's attribute in a webview's frame. */
+export const attr = (frame: Frame, selector: string, name: string): Promise<string | null> =>
+  frame.$eval(selector, (e, n) => e.getAttribute(n), name);
 
 /** Trusted window, after the host suites: CodeLens and Runs tree show the result; screenshot. */
 export async function screenshotChecks(page: Page, screenshot: string): Promise<UiResult[]> {
