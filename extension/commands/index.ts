@@ -46,11 +46,10 @@ export const COMMAND_IDS = [
   'annealKd.exportStudent',
 ] as const;
 
-function openDashboard(ctx: Ctx, dashboard: DashboardPanel) {
+function openDashboard(dashboard: DashboardPanel) {
   return (arg?: unknown): boolean => {
-    // No argument: the active run, else the newest one.
-    const runDir = runDirFrom(arg) ?? ctx.runs.activeRuns()[0]?.runDir ?? ctx.runs.allRuns()[0]?.runDir;
-    dashboard.show(runDir);
+    // No argument: the panel chooses (a run that trains, else the run it shows, else the first).
+    dashboard.show(runDirFrom(arg));
     return true;
   };
 }
@@ -78,7 +77,7 @@ export function registerCommands(ctx: Ctx, dashboard: DashboardPanel, experiment
     'annealKd.runExperiment': runExperiment(ctx),
     'annealKd.stopRun': stopRun(ctx),
     'annealKd.resumeRun': resumeRun(ctx),
-    'annealKd.openDashboard': openDashboard(ctx, dashboard),
+    'annealKd.openDashboard': openDashboard(dashboard),
     'annealKd.showRunLog': showRunLog(ctx),
     'annealKd.deleteRun': deleteRun(ctx),
     'annealKd.revealRunFolder': revealRunFolder(ctx),

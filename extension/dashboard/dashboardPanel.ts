@@ -186,10 +186,16 @@ export class DashboardPanel implements vscode.Disposable {
     );
   }
 
+  /**
+   * Show `runDir`; without one (the palette's Open Dashboard), a run that trains, else the run
+   * already shown (bringing the dashboard to front does not switch away from what a person
+   * picked), else the first run known.
+   */
   private select(runDir: string | undefined): void {
     const known = runDir ? this.runs.get(runDir) : undefined;
+    const shown = this.runDir && fs.existsSync(this.runDir) ? this.runDir : undefined;
     this.runDir =
-      known?.runDir ?? runDir ?? this.runs.activeRuns()[0]?.runDir ?? this.runs.allRuns()[0]?.runDir;
+      known?.runDir ?? runDir ?? this.runs.activeRuns()[0]?.runDir ?? shown ?? this.runs.allRuns()[0]?.runDir;
     if (this.runDir) this.runDir = path.resolve(this.runDir);
     this.follower = undefined;
     const run = this.currentRun();

@@ -82,6 +82,20 @@ suite('dashboard', function () {
     dashboard.show(runDir);
   });
 
+  test('Open Dashboard with no run named keeps the run it shows while no run trains', async () => {
+    const { dashboard, runs } = await api();
+    assert.equal(runs.activeRuns().length, 0, 'no run trains now');
+    // A run that is not the first one known (which an empty Open Dashboard used to switch to).
+    const first = runs.allRuns()[0]?.runDir;
+    const other = runs.allRuns().find((r) => r.status === 'completed' && r.runDir !== first);
+    assert.ok(other, 'two completed runs from the earlier suites');
+    await vscode.commands.executeCommand('annealKd.openDashboard', other.runDir);
+    assert.equal(dashboard.selectedRunDir, path.resolve(other.runDir));
+    await vscode.commands.executeCommand('annealKd.openDashboard');
+    assert.equal(dashboard.selectedRunDir, path.resolve(other.runDir), 'still the run picked');
+    dashboard.show(runDir);
+  });
+
   test('annealKd.compareInDashboard opens the dashboard with those runs to compare', async () => {
     const { dashboard } = await api();
     assert.equal(await vscode.commands.executeCommand('annealKd.compareInDashboard', [runDir]), true);
