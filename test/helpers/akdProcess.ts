@@ -37,6 +37,30 @@ export function writeConfig(dir: string, name: string, config: object): string {
   return file;
 }
 
+export interface TinyScratchOptions {
+  seed?: number;
+  trainLimit?: number;
+  studentHidden?: number[];
+  epochs?: number;
+}
+
+/**
+ * The smallest real run: a scratch student (one epoch by default) beside a one-epoch MLP teacher
+ * on a few hundred MNIST images, on the cpu backend; about a second.
+ */
+export function tinyScratchConfig(dir: string, name: string, o: TinyScratchOptions = {}): string {
+  const adam = { type: 'adam', learningRate: 0.003 };
+  return writeConfig(dir, name, {
+    name,
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    data: { dataset: 'mnist', trainLimit: o.trainLimit ?? 600, testLimit: 200 },
+    teacher: { model: { type: 'mlp', hidden: [16] }, epochs: 1, optimizer: adam },
+    student: { model: { type: 'mlp', hidden: o.studentHidden ?? [4] } },
+    method: { type: 'scratch', epochs: o.epochs ?? 1, optimizer: adam },
+    backend: 'cpu',
+  });
+}
+
 /**
  * Start `akd ARGS`; `onEvent` sees each event as it arrives and may act on the process
  * (e.g. send SIGTERM). Resolves when the process exits.

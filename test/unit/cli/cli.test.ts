@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { RunCompletedEvent, RunStartedEvent } from '../../../runner/protocol/events';
 import { countParams } from '../../../runner/models/paramCount';
 import { readEvents } from '../../../runner/protocol/eventTail';
-import { AKD, runAkd, tempDir, writeConfig } from '../../helpers/akdProcess';
+import { AKD, runAkd, tempDir, tinyScratchConfig, writeConfig } from '../../helpers/akdProcess';
 
 /** Official CIFAR-10 binary layout: 5 train batches + test_batch, records of 1 label + 3072 pixels. */
 function writeCifar10(dir: string, perFile: number): void {
@@ -70,18 +70,7 @@ test('a ResNet-8 teacher on CIFAR-10 binaries trains on wasm through akd run', a
 
 test('akd list and akd show read the run store; akd validate exits 0/2', async () => {
   const dir = tempDir('list');
-  const config = writeConfig(dir, 'one', {
-    name: 'one',
-    data: { dataset: 'mnist', trainLimit: 500, testLimit: 200 },
-    teacher: {
-      model: { type: 'mlp', hidden: [16] },
-      epochs: 1,
-      optimizer: { type: 'adam', learningRate: 0.003 },
-    },
-    student: { model: { type: 'mlp', hidden: [4] } },
-    method: { type: 'scratch', epochs: 1, optimizer: { type: 'adam', learningRate: 0.003 } },
-    backend: 'cpu',
-  });
+  const config = tinyScratchConfig(dir, 'one', { trainLimit: 500 });
   assert.equal((await runAkd(['validate', config])).code, 0);
   const run = await runAkd(['run', config, '--json']);
   assert.equal(run.code, 0, run.stderr);

@@ -18,7 +18,7 @@ import {
   OverrideSyntaxError,
 } from '../../../runner/config/overrides';
 import type { RunCompletedEvent, RunStartedEvent } from '../../../runner/protocol/events';
-import { runAkd, tempDir, writeConfig } from '../../helpers/akdProcess';
+import { runAkd, tempDir, tinyScratchConfig } from '../../helpers/akdProcess';
 
 const CONFIG = `// a config with comments, as people write them
 {
@@ -155,19 +155,7 @@ test('akd run --set: a bad key or value exits 2 naming it and starts nothing', a
 
 test('akd run --set trains the changed config: config.json has the result, summary.json the overrides', async () => {
   const dir = tempDir('set-run');
-  const file = writeConfig(dir, 'set', {
-    name: 'set',
-    seed: 1,
-    data: { dataset: 'mnist', trainLimit: 600, testLimit: 200 },
-    teacher: {
-      model: { type: 'mlp', hidden: [16] },
-      epochs: 1,
-      optimizer: { type: 'adam', learningRate: 0.003 },
-    },
-    student: { model: { type: 'mlp', hidden: [8] } },
-    method: { type: 'scratch', epochs: 2, optimizer: { type: 'adam', learningRate: 0.003 } },
-    backend: 'cpu',
-  });
+  const file = tinyScratchConfig(dir, 'set', { seed: 1, studentHidden: [8], epochs: 2 });
   const r = await runAkd([
     'run',
     file,

@@ -23,25 +23,13 @@ import {
   QueueError,
 } from '../../../runner/store/queueStore';
 import { acquireRunLock } from '../../../runner/store/runLock';
-import { AKD, REPO, runAkd, tempDir, writeConfig } from '../../helpers/akdProcess';
+import { AKD, REPO, runAkd, tempDir, tinyScratchConfig, writeConfig } from '../../helpers/akdProcess';
 
 const STORE = path.join(REPO, 'out', 'runner', 'store', 'queueStore.js');
 
 /** A run of about a second (cpu backend, 600 images). */
 function tinyConfig(dir: string, name = 'q'): string {
-  return writeConfig(dir, name, {
-    name,
-    seed: 1,
-    data: { dataset: 'mnist', trainLimit: 600, testLimit: 200 },
-    teacher: {
-      model: { type: 'mlp', hidden: [16] },
-      epochs: 1,
-      optimizer: { type: 'adam', learningRate: 0.003 },
-    },
-    student: { model: { type: 'mlp', hidden: [4] } },
-    method: { type: 'scratch', epochs: 1, optimizer: { type: 'adam', learningRate: 0.003 } },
-    backend: 'cpu',
-  });
+  return tinyScratchConfig(dir, name, { seed: 1 });
 }
 
 /** Long enough to be killed in the middle: 6 teacher epochs over 12,000 images (a few s each), a checkpoint after each. */
